@@ -1,0 +1,1 @@
+"""Package data: the built-in rollback procedures, one YAML file per team runbook."""

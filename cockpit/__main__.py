@@ -1,0 +1,5 @@
+"""Allows `python -m cockpit`."""
+
+from cockpit.cli import main
+
+main()

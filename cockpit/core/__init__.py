@@ -1,0 +1,1 @@
+"""Pure domain logic: procedures, timeline, metrics, clock. No Textual, no Rich, no providers."""

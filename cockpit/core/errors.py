@@ -1,0 +1,86 @@
+"""Errors the cockpit raises on purpose, each with a human title.
+
+    CockpitError
+    ├── ProcedureError      a procedure file is malformed (file, line, field)
+    ├── TimelineError       the timeline database cannot be opened or written
+    │   └── ChainBroken     `timeline verify` found an altered or missing event
+    ├── IncidentError       unknown incident, closed incident, ...
+    ├── LockHeld            another live cockpit holds the incident
+    └── ProviderError       a provider call failed (see providers.base)
+        ├── ProviderUnavailable
+        └── ProviderTimeout
+"""
+
+from __future__ import annotations
+
+
+class CockpitError(Exception):
+    """Base of every error the cockpit raises deliberately; `str()` is the user message."""
+
+    title = "Error"
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        if title is not None:
+            self.title = title
+
+
+class ProcedureError(CockpitError):
+    """A procedure file is malformed; the message names the file, the line and the field."""
+
+    title = "Bad procedure file"
+
+    def __init__(self, path: str, line: int | None, field: str, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.problem = problem
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
+
+
+class TimelineError(CockpitError):
+    """The timeline database cannot be opened, migrated or written."""
+
+    title = "Timeline error"
+
+
+class ChainBroken(TimelineError):
+    """The hash chain does not verify: an event was altered, inserted or removed."""
+
+    title = "Timeline tampered"
+
+    def __init__(self, event_id: int, reason: str) -> None:
+        self.event_id = event_id
+        self.reason = reason
+        super().__init__(f"event {event_id}: {reason}")
+
+
+class IncidentError(CockpitError):
+    """An incident cannot be found or is in the wrong state for the request."""
+
+    title = "Incident error"
+
+
+class LockHeld(CockpitError):
+    """Another live cockpit process holds this incident."""
+
+    title = "Incident already open"
+
+
+class ProviderError(CockpitError):
+    """A provider call failed in an expected way (network, timeout, refusal)."""
+
+    title = "Provider error"
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider's endpoint did not answer or answered with an error."""
+
+    title = "Provider unavailable"
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer within its timeout."""
+
+    title = "Provider timed out"

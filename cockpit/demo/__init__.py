@@ -1,0 +1,1 @@
+"""The simulated production that `cockpit demo` and the tests run against."""

@@ -1,0 +1,1 @@
+"""The cockpit's screens: dashboard, procedure, timeline, help and modals."""

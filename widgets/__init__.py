@@ -1,0 +1,1 @@
+"""Small reusable Textual widgets; they know cockpit.core, never providers."""
