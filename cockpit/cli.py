@@ -1,0 +1,63 @@
+"""The `cockpit` command line: a click group whose bare form opens the TUI.
+
+Only click and the command modules are imported at start-up; each command imports what it needs
+inside its body, so `cockpit --help` and the headless commands never load Textual
+(budget: 0.25 s, see `make bench`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cockpit import __version__
+from cockpit.commands.demo import demo
+from cockpit.commands.procedures import procedures
+from cockpit.commands.run import open_cockpit
+from cockpit.commands.timeline import incident, timeline
+from cockpit.core.errors import CockpitError
+
+
+class CockpitGroup(click.Group):
+    """Turns the cockpit's own errors into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except CockpitError as error:
+            click.echo(f"cockpit: {error}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=CockpitGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cockpit")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="COCKPIT_DB", help="Timeline database (default: the platform data directory).")
+@click.option("--procedure", "procedure_name", default=None, help="Procedure for a new incident: a built-in name or a YAML file.")
+@click.option("--incident", "incident_id", type=int, default=None, help="Resume this incident instead of the latest open one.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:
+    """Rollback Cockpit: watch, decide, roll back, record, export.
+
+    Without a command, opens the cockpit on the latest open incident (or INCIDENT), or on a
+    new one. `cockpit demo` runs it against a built-in simulated production.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    if ctx.invoked_subcommand is None:
+        open_cockpit(db=db, procedure_name=procedure_name, incident_id=incident_id)
+
+
+cli.add_command(procedures)
+cli.add_command(incident)
+cli.add_command(timeline)
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="cockpit")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

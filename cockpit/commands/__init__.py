@@ -1,0 +1,1 @@
+"""The CLI's command groups, one module each; heavy imports stay inside the command bodies."""
