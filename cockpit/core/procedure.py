@@ -134,11 +134,16 @@ class SeverityLevel(Strict):
 
 
 class PercentRange(Strict):
-    """A share of users, for classifying impact: lower < x <= upper, bounds optional."""
+    """A share of users, for classifying impact: lower < x <= upper, bounds optional.
+
+    `include_lower` / `include_upper` move a boundary value in or out, so a seed's "< 10%" next
+    to "10-50%" can be written without two rows both claiming exactly 10%.
+    """
 
     above: float | None = None
     at_most: float | None = None
     include_lower: bool = False
+    include_upper: bool = True
 
     def contains(self, value: float) -> bool:
         """Whether `value` (a percentage) falls in the range."""
@@ -146,7 +151,10 @@ class PercentRange(Strict):
             value < self.above or (value == self.above and not self.include_lower)
         ):
             return False
-        return not (self.at_most is not None and value > self.at_most)
+        return not (
+            self.at_most is not None
+            and (value > self.at_most or (value == self.at_most and not self.include_upper))
+        )
 
 
 class MatrixRow(Strict):
@@ -282,6 +290,7 @@ class RollbackOption(Strict):
     best_for: str
     destructive: bool = False
     warning: str = ""
+    note: str = Field(default="", description="where a value is ours, not the seed's, and why")
     steps: list[str] = []
     commands: list[str] = []
 
