@@ -1,14 +1,15 @@
 """Errors the cockpit raises on purpose, each with a human title.
 
-    CockpitError
-    ├── ProcedureError      a procedure file is malformed (file, line, field)
-    ├── TimelineError       the timeline database cannot be opened or written
-    │   └── ChainBroken     `timeline verify` found an altered or missing event
-    ├── IncidentError       unknown incident, closed incident, ...
-    ├── LockHeld            another live cockpit holds the incident
-    └── ProviderError       a provider call failed (see providers.base)
-        ├── ProviderUnavailable
-        └── ProviderTimeout
+CockpitError
+├── ConfigError         configuration names something that does not exist or is invalid
+├── ProcedureError      a procedure file is malformed (file, line, field)
+├── TimelineError       the timeline database cannot be opened or written
+│   └── ChainBroken     `timeline verify` found an altered or missing event
+├── IncidentError       unknown incident, closed incident, ...
+├── LockHeld            another live cockpit holds the incident
+└── ProviderError       a provider call failed (see providers.base)
+    ├── ProviderUnavailable
+    └── ProviderTimeout
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class CockpitError(Exception):
         super().__init__(message)
         if title is not None:
             self.title = title
+
+
+class ConfigError(CockpitError):
+    """The configuration is invalid, e.g. it names a provider that is not installed."""
+
+    title = "Configuration error"
 
 
 class ProcedureError(CockpitError):
