@@ -1,0 +1,228 @@
+"""Provides CockpitApp: routes worker messages to the board and the timeline, and screens to keys.
+
+The App owns the pollers (so sampling goes on whatever screen is open) and is the only writer of
+the timeline; widgets get state through two Signals (board_changed, event_recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import ClassVar
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.signal import Signal
+
+from cockpit.core.board import Board
+from cockpit.core.errors import LockHeld
+from cockpit.core.lock import IncidentLock
+from cockpit.core.timeline import Event
+from cockpit.messages import MetricsSampled, SourceFailed
+from cockpit.polling import poll
+from cockpit.screens.dashboard import DashboardScreen
+from cockpit.screens.modals import HelpScreen, LockHeldScreen, NoteScreen
+from cockpit.screens.procedure import ProcedureScreen
+from cockpit.screens.timeline import TimelineScreen
+from cockpit.session import Session
+
+
+class CockpitApp(App[int]):
+    """The incident cockpit."""
+
+    TITLE = "Rollback Cockpit"
+    CSS_PATH = "cockpit.tcss"
+    MODES: ClassVar[dict[str, type[Screen[None]]]] = {  # type: ignore[assignment]
+        "dashboard": DashboardScreen,
+        "procedure": ProcedureScreen,
+        "timeline": TimelineScreen,
+    }
+    DEFAULT_MODE = "dashboard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "show('dashboard')", "Dashboard", tooltip="Live metrics and triggers", id="cockpit.dashboard"),
+        Binding("p", "show('procedure')", "Procedure", tooltip="The team's runbook", id="cockpit.procedure"),
+        Binding("t", "show('timeline')", "Timeline", tooltip="Every recorded event", id="cockpit.timeline"),
+        Binding("n", "note", "Note", tooltip="Record a note in the timeline", id="cockpit.note"),
+        Binding("a", "acknowledge", "Ack", tooltip="Acknowledge the incident (starts time-to-ack)", id="cockpit.ack"),
+        Binding("question_mark", "help", "Help", tooltip="Keys and screens", id="cockpit.help"),
+        Binding("q", "quit", "Quit", tooltip="Leave; the incident stays open", id="cockpit.quit"),
+    ]
+
+    def __init__(
+        self, session: Session, *, lock: IncidentLock | None = None, start_pollers: bool = True
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.lock = lock
+        """This process's hold on the incident; None when watching read-only."""
+        self.start_pollers = start_pollers
+        self.read_only = session.held_by is not None
+        self.board = Board(session.procedure, session.poll_interval)
+        self.events: list[Event] = session.timeline.events(session.incident.id)
+        """The incident's events, rebuilt from the timeline at start and appended live."""
+        self.failing: set[str] = set()
+        self.board_changed: Signal[None] = Signal(self, "board-changed")
+        self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
+
+    def on_mount(self) -> None:
+        if self.session.held_by is not None:
+            self.push_screen(LockHeldScreen(self.session.held_by, self.session.incident.id), self.lock_choice)
+        else:
+            self.begin_session()
+        for source in self.session.sources:
+            self.board.expect(source.name, source.metric_names)
+        if self.start_pollers:
+            for source in self.session.sources:
+                self.run_worker(
+                    partial(poll, self, source, self.session.poll_interval),
+                    name=f"poll:{source.name}",
+                    group="pollers",
+                    thread=True,
+                    exit_on_error=False,
+                )
+        self.set_interval(1.0, self.tick)
+
+    def begin_session(self) -> None:
+        """Record that this process now drives the incident, and what it found unresolved."""
+        size = f"{self.size.width}x{self.size.height}"
+        self.record("session.started", f"cockpit attached ({size})", {"read_only": self.read_only})
+        for intent in self.session.timeline.unresolved_actions(self.session.incident.id):
+            self.notify(
+                f"Outcome unknown: {intent.summary}. Verify it before acting again.",
+                title="Unfinished action",
+                severity="warning",
+                timeout=30,
+            )
+
+    def lock_choice(self, choice: str | None) -> None:
+        """What the user chose when another cockpit held the incident."""
+        if choice == "take-over":
+            lock = IncidentLock(self.session.timeline.path, self.session.incident.id)
+            try:
+                lock.take_over()
+            except LockHeld as error:
+                self.notify(str(error), title="Could not take over", severity="error")
+                self.read_only = True
+                return
+            self.lock = lock
+            self.read_only = False
+            self.session.held_by = None
+            self.begin_session()
+        elif choice == "read-only":
+            self.notify("Watching read-only: nothing you do is recorded.", timeout=8)
+        else:
+            self.exit(0)
+
+    def record(
+        self, kind: str, summary: str, payload: dict[str, object] | None = None, *, command: str | None = None
+    ) -> Event | None:
+        """Append to the timeline (the only writer), then tell the views."""
+        if self.read_only:
+            return None
+        event = self.session.timeline.record(
+            self.session.incident.id, kind, summary, payload, command=command
+        )
+        self.events.append(event)
+        self.event_recorded.publish(event)
+        return event
+
+    def tick(self) -> None:
+        """Once a second: repaint the board so staleness shows even when no sample arrives."""
+        self.board_changed.publish(None)
+
+    @on(MetricsSampled)
+    def take_samples(self, message: MetricsSampled) -> None:
+        """Samples arrived from a poller."""
+        if message.source in self.failing:
+            self.failing.discard(message.source)
+            self.record("source.recovered", f"{message.source} answers again")
+        self.note_trigger_changes(self.board.ingest(message.samples))
+        self.board_changed.publish(None)
+
+    @on(SourceFailed)
+    def source_failed(self, message: SourceFailed) -> None:
+        """A source could not be read; say so once, and let its panes show why."""
+        if message.source not in self.failing:
+            self.failing.add(message.source)
+            self.record("source.failed", f"{message.source}: {message.reason}")
+        now = self.session.clock.now()
+        self.note_trigger_changes(self.board.fail(message.source, message.metrics, message.reason, now))
+        self.board_changed.publish(None)
+
+    def note_trigger_changes(self, changes: Iterable[object]) -> None:
+        """Record each trigger that fired or cleared, with its explanation."""
+        from cockpit.core.board import TriggerChange
+
+        for change in changes:
+            assert isinstance(change, TriggerChange)
+            rule, verdict = change.rule, change.verdict
+            if verdict.firing:
+                self.record(
+                    "trigger.fired",
+                    f"{rule.title}: {verdict.explanation}",
+                    {"rule": rule.id, "metric": rule.metric, "value": verdict.value,
+                     "threshold": rule.threshold, "counter": verdict.counter, "action": rule.action},
+                )
+                self.bell()
+            else:
+                self.record("trigger.cleared", f"{rule.title}: {verdict.explanation}", {"rule": rule.id})
+
+    def banner_text(self) -> str:
+        """The dashboard banner: firing triggers and the way into the decision."""
+        firing = self.board.firing()
+        if not firing:
+            return ""
+        names = "; ".join(f"{rule.title} [{verdict.counter}]" for rule, verdict in firing)
+        return f"ROLLBACK TRIGGER FIRING: {names} — press p, then x, for the decision matrix and tree"
+
+    def action_show(self, mode: str) -> None:
+        """Switch to a screen."""
+        self.switch_mode(mode)
+
+    def action_note(self) -> None:
+        """Ask for a note and record it."""
+
+        def save(text: str | None) -> None:
+            if text:
+                self.record("note", text)
+
+        self.push_screen(NoteScreen(), save)
+
+    def action_acknowledge(self) -> None:
+        """Acknowledge the incident once."""
+        incident = self.session.timeline.incident(self.session.incident.id)
+        if incident.acknowledged_at is not None:
+            self.notify(f"Already acknowledged at {incident.acknowledged_at:%H:%M:%S} UTC")
+            return
+        if self.read_only:
+            self.notify("Read-only: not recorded.", severity="warning")
+            return
+        event = self.session.timeline.acknowledge(self.session.incident.id)
+        self.events.append(event)
+        self.event_recorded.publish(event)
+
+    def action_help(self) -> None:
+        """Show keys and screens."""
+        keys = [
+            (b.key, b.description, b.tooltip)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        keys += [("x", "Decision", "On the procedure screen: jump to the decision section")]
+        self.push_screen(HelpScreen(keys))
+
+    async def action_quit(self) -> None:
+        """Leave; the incident stays open and can be resumed."""
+        self.record("session.ended", "cockpit detached (quit)")
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Dashboard", "Live metrics and triggers", partial(self.action_show, "dashboard"))
+        yield SystemCommand("Procedure", "The team's runbook", partial(self.action_show, "procedure"))
+        yield SystemCommand("Timeline", "Every recorded event", partial(self.action_show, "timeline"))
+        yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
+        yield SystemCommand("Acknowledge incident", "Record the acknowledgement", self.action_acknowledge)
+        yield SystemCommand("Keys and screens", "Help", self.action_help)

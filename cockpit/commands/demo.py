@@ -1,0 +1,58 @@
+"""`cockpit demo`: the cockpit on a simulated production that goes bad after a scripted deploy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DEMO_PROCEDURE = "pulse-messages"
+DEMO_TITLE = "Demo: error spike after deploy v1.2.4"
+#: Demo time is compressed: one poll every half second stands for one of the procedure's
+#: one-minute samples, so "5 consecutive minutes" takes 2.5 s to count up.
+DEMO_POLL_SECONDS = 0.5
+
+
+@click.command()
+@click.option("--db", type=click.Path(dir_okay=False), help="Timeline database (default: demo.db in the data directory).")
+@click.option("--incident", "incident_id", type=int, default=None, help="Resume this demo incident.")
+@click.option("--deploy-at", type=float, default=16.0, show_default=True, help="Seconds until the bad deploy.")
+def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
+    """Run the cockpit on the built-in simulated production (127.0.0.1 only)."""
+    from cockpit.commands.run import launch, resolve_incident
+    from cockpit.core.clock import SystemClock
+    from cockpit.core.paths import data_dir
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.timeline import Timeline
+    from cockpit.demo.scenario import Scenario
+    from cockpit.demo.service import DemoService
+    from cockpit.demo.sources import demo_sources
+    from cockpit.session import Session
+
+    db_path = Path(db) if db else data_dir() / "demo.db"
+    clock = SystemClock()
+    timeline = Timeline(db_path)
+    incident = resolve_incident(
+        timeline, incident_id, title=DEMO_TITLE, severity="P1", procedure=DEMO_PROCEDURE, drill=True
+    )
+    service = DemoService(Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0))
+    base_url = service.start()
+    timeline.record(
+        incident.id, "demo.started", f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
+        {"url": base_url},
+    )
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=load_builtin(DEMO_PROCEDURE),
+        sources=demo_sources(base_url, clock),
+        clock=clock,
+        poll_interval=DEMO_POLL_SECONDS,
+        demo=True,
+    )
+    try:
+        code = launch(session, db_path)
+    finally:
+        service.stop()
+    sys.exit(code)

@@ -1,0 +1,91 @@
+"""Opens the TUI: `cockpit` (configured sources) and the shared launch path used by `cockpit demo`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cockpit.core.timeline import Incident, Timeline
+    from cockpit.session import Session
+
+
+def resolve_incident(
+    timeline: Timeline, incident_id: int | None, *, title: str, severity: str, procedure: str, drill: bool = False
+) -> Incident:
+    """The incident asked for, else the latest open one, else a new one."""
+    from cockpit.core.errors import IncidentError
+
+    if incident_id is not None:
+        incident = timeline.incident(incident_id)
+        if incident.status != "open":
+            raise IncidentError(
+                f"incident {incident_id} is closed; read it with `cockpit timeline show {incident_id}`"
+            )
+        return incident
+    latest = timeline.latest_open()
+    if latest is not None and not drill:
+        return latest
+    return timeline.open_incident(title, severity, procedure, drill=drill)
+
+
+def launch(session: Session, db_path: Path) -> int:
+    """Hold the incident, guard against hangups, run the App; returns the exit code."""
+    from cockpit import hangup
+    from cockpit.core.errors import LockHeld
+    from cockpit.core.lock import IncidentLock
+    from cockpit.core.timeline import Timeline
+
+    incident_id = session.incident.id
+    lock: IncidentLock | None = IncidentLock(db_path, incident_id)
+    try:
+        assert lock is not None
+        lock.acquire()
+    except LockHeld as error:
+        session.held_by = getattr(error, "holder", None)
+        lock = None
+
+    def record_hangup(reason: str) -> None:
+        if session.held_by is not None:
+            return  # a read-only watcher records nothing
+        with Timeline(db_path) as own:  # a fresh connection: this runs on another thread
+            own.record(incident_id, "session.hangup", f"cockpit detached: {reason}")
+
+    hangup.install(record_hangup)
+    from cockpit.app import CockpitApp  # Textual is imported only now
+
+    app = CockpitApp(session, lock=lock)
+    result = app.run()
+    return result or 0
+
+
+def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:
+    """`cockpit` without a command."""
+    from cockpit.core.config import load_settings
+    from cockpit.core.paths import config_file, timeline_db
+    from cockpit.core.procedure_loader import load_procedure
+    from cockpit.core.timeline import Timeline
+    from cockpit.session import Session
+    from providers.registry import build_sources
+
+    settings = load_settings(config_file())
+    db_path = Path(db) if db else timeline_db()
+    timeline = Timeline(db_path)
+    chosen = procedure_name or settings.procedure
+    if chosen is None and incident_id is None and timeline.latest_open() is None:
+        raise SystemExit(
+            "cockpit: no procedure: pass --procedure NAME (see `cockpit procedures list`) or set "
+            "`procedure` in cockpit.toml; `cockpit demo` runs the built-in demo"
+        )
+    incident = resolve_incident(
+        timeline, incident_id, title="Rollback incident", severity="untriaged",
+        procedure=chosen or "",
+    )
+    procedure = load_procedure(incident.procedure or chosen or "")
+    sources = build_sources([(s.provider, s.options) for s in settings.sources])
+    session = Session(
+        timeline=timeline, incident=incident, procedure=procedure, sources=sources,
+        poll_interval=settings.poll_interval_seconds,
+    )
+    sys.exit(launch(session, db_path))

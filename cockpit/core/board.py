@@ -1,0 +1,122 @@
+"""The live picture of an incident's metrics: windows, trigger evaluators and pane views.
+
+Pure Python, fed by the App with samples; the dashboard renders `views()` and `verdicts()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cockpit.core.metrics import MetricWindow, PaneState, Sample
+from cockpit.core.procedure import Procedure, TriggerRule
+from cockpit.core.triggers import TriggerEvaluator, TriggerStatus, Verdict
+
+
+@dataclass(frozen=True)
+class MetricView:
+    """What one metric pane shows."""
+
+    metric: str
+    title: str
+    unit: str
+    value: float | None
+    state: PaneState
+    history: list[float]
+    counter: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class TriggerChange:
+    """A trigger that fired or cleared on the latest sample."""
+
+    rule: TriggerRule
+    verdict: Verdict
+
+
+class Board:
+    """Windows and evaluators for every metric of a procedure."""
+
+    def __init__(self, procedure: Procedure, interval_seconds: float, *, window: int = 120) -> None:
+        self.procedure = procedure
+        self.interval_seconds = interval_seconds
+        self.windows = {name: MetricWindow(name, window) for name in procedure.metrics}
+        self.evaluators = {
+            rule.id: TriggerEvaluator(rule, procedure.metrics[rule.metric].unit)
+            for rule in procedure.triggers
+        }
+        self.sources: dict[str, str] = {}
+        """metric -> source that last fed it."""
+
+    def expect(self, source: str, metrics: list[str]) -> None:
+        """Note that `source` feeds `metrics`, so their panes wait instead of saying no source."""
+        for metric in metrics:
+            self.sources.setdefault(metric, source)
+
+    def ingest(self, samples: list[Sample]) -> list[TriggerChange]:
+        """Add samples; return the triggers that fired or cleared because of them."""
+        changes = []
+        for sample in samples:
+            window = self.windows.get(sample.metric)
+            if window is None:
+                continue  # a source may feed more than the procedure watches
+            window.add(sample)
+            self.sources[sample.metric] = sample.source
+            for rule in self.procedure.triggers:
+                if rule.metric != sample.metric:
+                    continue
+                verdict = self.evaluators[rule.id].observe(sample.value)
+                if verdict.changed:
+                    changes.append(TriggerChange(rule, verdict))
+        return changes
+
+    def fail(self, source: str, metrics: list[str], reason: str, at: datetime) -> list[TriggerChange]:
+        """A source failed as a whole: its metrics get a reading with no value and the reason."""
+        return self.ingest([Sample(metric, None, at, source, reason) for metric in metrics])
+
+    def verdicts(self) -> list[tuple[TriggerRule, Verdict | None]]:
+        """Every trigger with its latest verdict (None before its first sample)."""
+        return [(rule, self.evaluators[rule.id].last) for rule in self.procedure.triggers]
+
+    def firing(self) -> list[tuple[TriggerRule, Verdict]]:
+        """The triggers firing now."""
+        return [(rule, v) for rule, v in self.verdicts() if v is not None and v.firing]
+
+    def views(self, now: datetime) -> list[MetricView]:
+        """One view per procedure metric, in the procedure's order."""
+        return [self._view(name, now) for name in self.procedure.metrics]
+
+    def _view(self, name: str, now: datetime) -> MetricView:
+        spec = self.procedure.metrics[name]
+        window = self.windows[name]
+        state = window.state(now, self.interval_seconds)
+        verdicts = [
+            v for rule, v in self.verdicts() if rule.metric == name and v is not None
+        ]
+        lead = max(verdicts, key=lambda v: (v.firing, v.breaches / v.needed), default=None)
+        if state is PaneState.OK and lead is not None:
+            if lead.status is TriggerStatus.FIRING:
+                state = PaneState.BREACH
+            elif lead.status is TriggerStatus.PENDING:
+                state = PaneState.WARNING
+        latest = window.latest
+        if latest is None:
+            detail = "waiting for the first sample" if name in self.sources else "no source feeds it"
+        elif state is PaneState.STALE:
+            age = (now - latest.at).total_seconds()
+            detail = f"last sample {age:.0f}s ago from {latest.source}"
+        elif latest.value is None:
+            detail = latest.error or "no value"
+        else:
+            detail = lead.counter if lead is not None else ""
+        return MetricView(
+            metric=name,
+            title=spec.title,
+            unit=spec.unit,
+            value=latest.value if latest is not None and state is not PaneState.STALE else None,
+            state=state,
+            history=window.values(),
+            counter=lead.counter if lead is not None else "",
+            detail=detail,
+        )

@@ -1,0 +1,64 @@
+"""cockpit.toml: which procedure and which metric sources a plain `cockpit` run uses.
+
+    procedure = "pulse-messages"        # built-in name or path to a YAML file
+    poll_interval_seconds = 15
+
+    [[sources]]
+    provider = "prometheus_scrape"      # an entry point in the cockpit.providers group
+    [sources.options]                   # validated by that provider's Options model
+    url = "http://10.0.0.5:9100/metrics"
+
+Plain tomllib + pydantic: the file is small and read once, so pydantic-settings' 0.2 s import
+buys nothing here yet; environment overrides arrive with the providers that need secrets.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cockpit.core.errors import CockpitError
+
+
+class ConfigFileError(CockpitError):
+    """cockpit.toml cannot be read or does not validate."""
+
+    title = "Bad cockpit.toml"
+
+
+class SourceConfig(BaseModel):
+    """One metric source: a provider name and its options."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str
+    options: dict[str, Any] = {}
+
+
+class Settings(BaseModel):
+    """The whole file."""
+
+    model_config = ConfigDict(extra="forbid")
+    procedure: str | None = None
+    poll_interval_seconds: float = Field(default=15.0, gt=0)
+    sources: list[SourceConfig] = []
+
+
+def load_settings(path: Path) -> Settings:
+    """Read cockpit.toml; a missing file means defaults."""
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigFileError(f"{path}: cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigFileError(f"{path}: {error}") from None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigFileError(f"{path}: {field}: {first['msg']}") from None

@@ -1,0 +1,26 @@
+"""Messages that cross from worker threads to the App. Facts are past tense; intents end in Requested."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from cockpit.core.metrics import Sample
+
+
+@dataclass
+class MetricsSampled(Message, bubble=False):
+    """A source produced a reading of its metrics."""
+
+    source: str
+    samples: list[Sample]
+
+
+@dataclass
+class SourceFailed(Message, bubble=False):
+    """A whole source could not be read (down, timed out, bad answer)."""
+
+    source: str
+    metrics: list[str]
+    reason: str

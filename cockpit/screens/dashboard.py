@@ -1,0 +1,73 @@
+"""Provides the dashboard: metric panes, trigger states, the timeline tail and the incident clock."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.containers import Grid, Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cockpit.core.timeline import Event
+from widgets.incident_clock import IncidentClock
+from widgets.metric_pane import MetricPane
+from widgets.timeline_log import TimelineLog
+from widgets.trigger_list import TriggerList
+
+if TYPE_CHECKING:
+    from cockpit.app import CockpitApp
+
+
+class DashboardScreen(Screen[None]):
+    """The screen an on-call engineer lives on."""
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    def compose(self) -> ComposeResult:
+        session = self.cockpit.session
+        incident = session.incident
+        with Horizontal(id="topbar"):
+            yield Static(
+                f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure.name}",
+                id="incident-title",
+            )
+            yield IncidentClock(session.clock, incident.opened_at, id="clock")
+        yield Static("", id="banner")
+        with Grid(id="panes"):
+            for name, spec in session.procedure.metrics.items():
+                yield MetricPane(name, spec.title, id=f"pane-{name.replace('_', '-')}")
+        with Horizontal(id="bottom"):
+            yield TriggerList(id="triggers")
+            yield TimelineLog(id="tail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        app = self.cockpit
+        tail = self.query_one(TimelineLog)
+        for event in app.events[-50:]:
+            tail.add(event)
+        app.board_changed.subscribe(self, self.refresh_board)
+        app.event_recorded.subscribe(self, self.add_event)
+        self.refresh_board(None)
+
+    def refresh_board(self, _: None) -> None:
+        """Push the board's current views down into the panes (attributes down)."""
+        app = self.cockpit
+        now = app.session.clock.now()
+        for view in app.board.views(now):
+            self.query_one(f"#pane-{view.metric.replace('_', '-')}", MetricPane).view = view
+        self.query_one(TriggerList).show(app.board.verdicts())
+        banner = self.query_one("#banner", Static)
+        text = app.banner_text()
+        banner.update(text)
+        banner.display = bool(text)
+
+    def add_event(self, event: Event) -> None:
+        """Append a recorded event to the tail."""
+        self.query_one(TimelineLog).add(event)

@@ -1,0 +1,97 @@
+"""Provides the modals: help, add a note, and 'this incident is open elsewhere'."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Markdown
+
+from cockpit.core.lock import Holder
+
+
+class HelpScreen(ModalScreen[None]):
+    """What each screen is for and every key, generated from the bindings so it stays true."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", id="help.close"),
+    ]
+
+    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        rows = "\n".join(f"| `{key}` | {description} | {tooltip} |" for key, description, tooltip in self.keys)
+        text = (
+            "# Rollback Cockpit — help\n\n"
+            "**Dashboard** (`d`): live metrics, trigger rules and the timeline tail. A pane says "
+            "OK, WARNING, BREACH, STALE or NO DATA in words as well as colour; a source that stops "
+            "answering turns STALE, never OK.\n\n"
+            "**Procedure** (`p`): the team's runbook; `x` jumps to the decision matrix and tree.\n\n"
+            "**Timeline** (`t`): every recorded event in UTC, with the actor and the command.\n\n"
+            "| key | action | what it does |\n|---|---|---|\n" + rows + "\n\n"
+            "`ctrl+p` opens the command palette. Everything you do is recorded before the screen "
+            "changes, so a dropped SSH connection loses nothing: run `cockpit` again to resume."
+        )
+        with Vertical(id="help-box"):
+            yield Markdown(text)
+
+    def action_close(self) -> None:
+        """Close the help."""
+        self.dismiss(None)
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """Ask for one line of text to record as a note."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="note.cancel"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Label("Note for the timeline (Enter to record, Esc to cancel):")
+            yield Input(placeholder="what you saw or decided", id="note-input")
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        self.dismiss(message.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        """Leave without recording."""
+        self.dismiss(None)
+
+
+class LockHeldScreen(ModalScreen[str]):
+    """Another live cockpit holds the incident: take over, watch read-only, or quit."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "choose('take-over')", "Take over", id="lock.take_over"),
+        Binding("r", "choose('read-only')", "Read-only", id="lock.read_only"),
+        Binding("q,escape", "choose('quit')", "Quit", id="lock.quit"),
+    ]
+
+    def __init__(self, holder: Holder, incident_id: int) -> None:
+        super().__init__()
+        self.holder = holder
+        self.incident_id = incident_id
+
+    def compose(self) -> ComposeResult:
+        holder = self.holder
+        with Vertical(id="lock-box"):
+            yield Label(f"Incident #{self.incident_id} is already open in another cockpit", id="lock-title")
+            yield Label(
+                f"pid {holder.pid} on {holder.host}, {holder.actor}, since {holder.since} UTC"
+                + (f", terminal {holder.tty}" if holder.tty else "")
+            )
+            yield Label(
+                "It may be a session whose SSH connection dropped and has not noticed yet."
+            )
+            yield Label("[t] take over (stops that process)   [r] watch read-only   [q] quit")
+
+    def action_choose(self, choice: str) -> None:
+        """Return the choice to the App."""
+        self.dismiss(choice)

@@ -1,0 +1,57 @@
+"""Provides the timeline screen: every event of the incident, live."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from cockpit.core.timeline import Event
+
+if TYPE_CHECKING:
+    from cockpit.app import CockpitApp
+
+
+class TimelineScreen(Screen[None]):
+    """A table of events (UTC); the highlighted row's payload and command show below."""
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[str] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="event-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        app = cast("CockpitApp", self.app)
+        table = self.query_one(DataTable)
+        table.add_columns("#", "time (UTC)", "kind", "actor", "summary")
+        for event in app.events:
+            self.add_event(event)
+        app.event_recorded.subscribe(self, self.add_event)
+
+    def add_event(self, event: Event) -> None:
+        """Append one row and keep the newest in view."""
+        table = self.query_one(DataTable)
+        table.add_row(
+            str(event.id), event.ts[:23].replace("T", " "), event.kind, event.actor, event.summary,
+            key=str(event.id),
+        )
+        table.move_cursor(row=table.row_count - 1)
+
+    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        app = cast("CockpitApp", self.app)
+        key = message.row_key.value
+        event = next((e for e in app.events if str(e.id) == key), None)
+        detail = self.query_one("#event-detail", Static)
+        if event is None:
+            detail.update("")
+            return
+        lines = [f"{event.ts}  {event.kind}  by {event.actor}", event.summary]
+        if event.command:
+            lines.append(f"$ {event.command}")
+        if event.payload:
+            lines.append(json.dumps(event.payload, sort_keys=True, ensure_ascii=False)[:400])
+        detail.update("\n".join(lines))

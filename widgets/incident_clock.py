@@ -1,0 +1,40 @@
+"""Provides IncidentClock: time since the incident opened and the time now, both in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.widgets import Static
+
+from cockpit.core.clock import Clock
+
+
+def elapsed(seconds: float) -> str:
+    """'1:02:03' or '12:03'."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+class IncidentClock(Static):
+    """Ticks once a second from the injected clock, so snapshots can freeze it."""
+
+    DEFAULT_CSS = """
+    IncidentClock { width: auto; }
+    """
+
+    def __init__(self, clock: Clock, opened_at: datetime, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.opened_at = opened_at
+
+    def on_mount(self) -> None:
+        self.tick()
+        self.set_interval(1.0, self.tick)
+
+    def tick(self) -> None:
+        """Repaint from the clock."""
+        now = self.clock.now()
+        since = elapsed((now - self.opened_at).total_seconds())
+        self.update(f"T+{since}  {now:%H:%M:%S} UTC")

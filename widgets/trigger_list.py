@@ -1,0 +1,49 @@
+"""Provides TriggerList: every trigger rule of the procedure with its live state and counter."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cockpit.core.procedure import TriggerRule
+from cockpit.core.triggers import TriggerStatus, Verdict
+
+#: Status words and the component class that colours them (colour comes from the theme).
+_STYLE = {
+    TriggerStatus.FIRING: "trigger-list--firing",
+    TriggerStatus.PENDING: "trigger-list--pending",
+    TriggerStatus.OK: "trigger-list--ok",
+    TriggerStatus.WAITING: "trigger-list--waiting",
+}
+
+
+class TriggerList(Static):
+    """One line per trigger: state, rule in words, counter."""
+
+    COMPONENT_CLASSES = {
+        "trigger-list--firing",
+        "trigger-list--pending",
+        "trigger-list--ok",
+        "trigger-list--waiting",
+    }
+    DEFAULT_CSS = """
+    TriggerList { height: auto; }
+    TriggerList > .trigger-list--firing { color: $error; text-style: bold; }
+    TriggerList > .trigger-list--pending { color: $warning; }
+    TriggerList > .trigger-list--ok { color: $success; }
+    TriggerList > .trigger-list--waiting { color: $text-muted; }
+    """
+
+    def show(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> None:
+        """Render the triggers' latest verdicts."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, (rule, verdict) in enumerate(verdicts):
+            status = verdict.status if verdict is not None else TriggerStatus.WAITING
+            style = self.get_component_rich_style(_STYLE[status])
+            if index:
+                text.append("\n")
+            text.append(f"{status.value.upper():8}", style=style)
+            counter = verdict.counter if verdict is not None else "no sample yet"
+            text.append(f" {rule.title}  ")
+            text.append(f"[{counter}]", style=self.get_component_rich_style("trigger-list--waiting"))
+        self.update(text)
