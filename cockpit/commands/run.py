@@ -9,6 +9,31 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cockpit.core.timeline import Incident, Timeline
     from cockpit.session import Session
+    from providers.base import MetricSource
+
+
+def build_sources(specs: list[tuple[str, dict[str, object]]]) -> list[MetricSource]:
+    """Instantiate the configured metric sources, validating each one's options."""
+    from pydantic import ValidationError
+
+    from cockpit.core.config import ConfigFileError
+    from providers.base import MetricSource
+    from providers.registry import load_provider
+
+    sources: list[MetricSource] = []
+    for index, (name, options) in enumerate(specs):
+        where = f"sources[{index}] ({name})"
+        cls = load_provider(name)
+        if not issubclass(cls, MetricSource):
+            raise ConfigFileError(f"{where}: provider {name!r} does not provide metrics")
+        try:
+            validated = cls.Options.model_validate(options)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first["loc"])
+            raise ConfigFileError(f"{where}: options.{field}: {first['msg']}") from None
+        sources.append(cls(validated))
+    return sources
 
 
 def resolve_incident(
@@ -67,7 +92,6 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
     from cockpit.core.procedure_loader import load_procedure
     from cockpit.core.timeline import Timeline
     from cockpit.session import Session
-    from providers.registry import build_sources
 
     settings = load_settings(config_file())
     db_path = Path(db) if db else timeline_db()

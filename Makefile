@@ -1,0 +1,68 @@
+# Rollback Cockpit — `make help` lists the targets.
+# `make demo` and `make test` bootstrap everything they need on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+
+##@ Run
+
+demo: $(STAMP) ## Run the cockpit on its built-in simulated production
+	$(BIN)/cockpit demo
+
+##@ Quality
+
+test: $(STAMP) services ## Run the whole test suite (starts the services tests need)
+	$(BIN)/pytest -q
+
+check: $(STAMP) lint types contracts test ## Lint, types, import contracts and tests
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check cockpit widgets providers tests scripts
+	$(BIN)/ruff format --check cockpit widgets providers tests scripts
+
+types: $(STAMP) ## mypy --strict on cockpit, providers, widgets
+	$(BIN)/mypy
+
+contracts: $(STAMP) ## import-linter: core and providers never import Textual, ...
+	$(BIN)/lint-imports
+
+format: $(STAMP) ## Reformat the code with ruff
+	$(BIN)/ruff format cockpit widgets providers tests scripts
+	$(BIN)/ruff check --fix cockpit widgets providers tests scripts
+
+##@ Artefacts
+
+bench: $(STAMP) ## Benchmarks, printed as a table with ratios against baselines
+	$(BIN)/python scripts/bench.py
+
+screenshots: $(STAMP) ## Regenerate the SVG screenshots in screenshots/ (fixed clock)
+	$(BIN)/python scripts/screenshots.py
+
+lock: ## Re-pin constraints.txt from a fresh resolution (review the diff)
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q '.[dev,kubernetes,docker,postgres]' \
+	  && .lockvenv/bin/pip freeze --exclude rollback-cockpit | grep -v '^-e' > constraints.txt && rm -rf .lockvenv
+
+##@ Set-up
+
+services: ## Install (as root) the system tools the tests need: openssh-server, tmux, sqlite3
+	bash scripts/services.sh
+
+venv: $(STAMP) ## Create .venv with the pinned packages
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+.PHONY: demo test check lint types contracts format bench screenshots lock services venv clean help
