@@ -1,0 +1,64 @@
+"""The metric sources the demo cockpit samples, wired to the demo service over real HTTP.
+
+They feed exactly the metric names the demo procedure's trigger rules use: error_rate,
+p95_latency_ms, db_connection_failures, auth_check_failed, critical_bug_reports_1h,
+health_check_failed and health_latency_ms.
+"""
+
+from __future__ import annotations
+
+from cockpit.core.clock import Clock
+from providers.base import MetricSource
+from providers.http_health import HealthProbe, HealthProbeOptions
+from providers.prometheus_scrape import MetricQuery, ScrapeOptions, ScrapeSource
+
+# Local, so a slow answer means the simulated service is wedged; keep the poller responsive.
+TIMEOUT_SECONDS = 1.0
+
+DEMO_QUERIES: tuple[MetricQuery, ...] = (
+    # Percent of requests answered with 500; the denominator matches every status label.
+    MetricQuery(
+        name="error_rate",
+        kind="ratio",
+        family="http_requests_total",
+        labels={"status": "500"},
+        denominator_family="http_requests_total",
+        scale=100.0,
+    ),
+    MetricQuery(
+        name="p95_latency_ms",
+        kind="histogram_quantile",
+        family="http_request_duration_seconds",
+        quantile=0.95,
+        scale=1000.0,
+    ),
+    # The procedures count DB connection failures per minute while Prometheus rates are per
+    # second, so ×60; the demo service paces its counter so this reads as failures per minute.
+    MetricQuery(
+        name="db_connection_failures",
+        kind="rate",
+        family="db_connection_failures_total",
+        scale=60.0,
+    ),
+    # The service exports "auth is up"; the procedures trigger on "auth failed".
+    MetricQuery(name="auth_check_failed", kind="gauge", family="auth_check_up", invert=True),
+    MetricQuery(name="critical_bug_reports_1h", kind="gauge", family="support_critical_reports_1h"),
+)
+
+
+def demo_sources(base_url: str, clock: Clock) -> list[MetricSource]:
+    """A scrape of `{base_url}/metrics` and a probe of `{base_url}/health`, on `clock`."""
+    base = base_url.rstrip("/")
+    scrape = ScrapeSource(
+        ScrapeOptions(
+            url=f"{base}/metrics", timeout_seconds=TIMEOUT_SECONDS, metrics=list(DEMO_QUERIES)
+        ),
+        clock=clock,
+    )
+    health = HealthProbe(
+        HealthProbeOptions(
+            url=f"{base}/health", timeout_seconds=TIMEOUT_SECONDS, body_contains='"status":"ok"'
+        ),
+        clock=clock,
+    )
+    return [scrape, health]

@@ -1,0 +1,283 @@
+"""Scrape a /metrics endpoint directly, for jump hosts that cannot reach a Prometheus server.
+
+Each sample() is one GET of the Prometheus text format, parsed with prometheus_client's parser.
+Configured queries turn the families into cockpit metrics:
+
+- gauge: the value (summed over matching series);
+- rate: per-second increase since the previous scrape, by the injected clock;
+- ratio: increase of a numerator over increase of a denominator (a ratio of rates);
+- histogram_quantile: Prometheus' estimate from the bucket increases since the previous scrape.
+
+Counters are handled series by series like Prometheus does: a value that went down is a restart,
+so the increase is the new value. A metric that cannot be computed (first scrape, absent series,
+no traffic) comes back as a Sample with value None and the reason; only the source being down
+(refused, timeout, HTTP error, garbage) raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Literal, Self
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cockpit.core.clock import Clock, SystemClock
+from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
+from cockpit.core.metrics import Sample
+from providers.base import MetricSource, ProviderOptions
+from providers.http_health import http_failure_reason, make_client
+
+SeriesKey = tuple[tuple[str, str], ...]
+Snapshot = dict[str, dict[SeriesKey, float]]
+"""Sample name -> series labels -> value, as read in one scrape."""
+
+
+class MetricQuery(BaseModel):
+    """How one cockpit metric is computed from the scraped families."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["gauge", "rate", "ratio", "histogram_quantile"]
+    family: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Exact label matchers; every series matching them is summed (empty = all series)."""
+    denominator_family: str | None = None
+    denominator_labels: dict[str, str] = Field(default_factory=dict)
+    quantile: float | None = Field(default=None, ge=0.0, le=1.0)
+    scale: float = 1.0
+    invert: bool = False
+    """Report 1 - value (before scaling): turns an `_up` gauge into a failure flag."""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Self:
+        if self.kind == "ratio" and not self.denominator_family:
+            raise ValueError("a ratio needs denominator_family")
+        if self.kind == "histogram_quantile" and self.quantile is None:
+            raise ValueError("histogram_quantile needs quantile (e.g. 0.95)")
+        return self
+
+
+class ScrapeOptions(ProviderOptions):
+    """The endpoint and the queries to run against each scrape."""
+
+    url: str
+    timeout_seconds: float = Field(default=2.0, gt=0)
+    metrics: list[MetricQuery] = Field(default_factory=list)
+
+
+class _NoValue(Exception):
+    """A query cannot produce a value this time; the message becomes the Sample's error."""
+
+
+def series_text(name: str, labels: Mapping[str, str]) -> str:
+    """`name{k="v",...}` as PromQL writes a selector."""
+    if not labels:
+        return name
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+def parse_snapshot(text: str) -> Snapshot:
+    """Index every sample of a text exposition by name and labels; ValueError when malformed."""
+    snapshot: Snapshot = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key: SeriesKey = tuple(sorted(sample.labels.items()))
+            snapshot.setdefault(sample.name, {})[key] = float(sample.value)
+    return snapshot
+
+
+def _matching(snapshot: Snapshot, name: str, labels: Mapping[str, str]) -> dict[SeriesKey, float]:
+    # Accept the family name with or without the counter suffix, as people write both.
+    for candidate in (name, f"{name}_total"):
+        series = snapshot.get(candidate)
+        if series:
+            found = {
+                key: value
+                for key, value in series.items()
+                if all(dict(key).get(k) == v for k, v in labels.items())
+            }
+            if found:
+                return found
+    raise _NoValue(f"no series {series_text(name, labels)}")
+
+
+def increase(previous: Mapping[SeriesKey, float], current: Mapping[SeriesKey, float]) -> float:
+    """Summed increase of counters between two scrapes, resets handled like Prometheus.
+
+    Series absent from the previous scrape are left out: their earlier value is unknown.
+    """
+    total = 0.0
+    for key, now in current.items():
+        before = previous.get(key)
+        if before is None:
+            continue
+        total += now - before if now >= before else now
+    return total
+
+
+def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float:
+    """Prometheus' histogram_quantile over (upper bound, cumulative count) pairs.
+
+    Linear interpolation inside the bucket holding the rank; the lowest bucket starts at 0; a
+    rank in the +Inf bucket answers the highest finite bound. NaN when there is nothing to rank.
+    """
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    ordered = sorted(buckets)
+    if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
+        return math.nan
+    # Counts must not decrease with the bound; scrapes can race observations, so flatten.
+    counts: list[float] = []
+    for _, count in ordered:
+        counts.append(max(count, counts[-1]) if counts else count)
+    observations = counts[-1]
+    if observations <= 0:
+        return math.nan
+    rank = q * observations
+    b = next(i for i, count in enumerate(counts) if count >= rank)
+    if b == len(ordered) - 1:
+        return ordered[-2][0]
+    if b == 0 and ordered[0][0] <= 0:
+        return ordered[0][0]
+    start = 0.0 if b == 0 else ordered[b - 1][0]
+    end = ordered[b][0]
+    below = 0.0 if b == 0 else counts[b - 1]
+    in_bucket = counts[b] - below
+    if in_bucket <= 0:
+        return end
+    return start + (end - start) * ((rank - below) / in_bucket)
+
+
+class ScrapeSource(MetricSource):
+    """Reads a Prometheus text endpoint and computes the configured cockpit metrics."""
+
+    name = "prometheus_scrape"
+    title = "Prometheus /metrics scrape"
+    Options = ScrapeOptions
+
+    def __init__(
+        self,
+        options: ScrapeOptions,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(options)
+        self.opts = options
+        self.clock: Clock = clock or SystemClock()
+        self._client = make_client(options.timeout_seconds, transport)
+        self._previous: Snapshot | None = None
+        self._previous_at = 0.0
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [query.name for query in self.opts.metrics]
+
+    def scrape(self) -> Snapshot:
+        """One GET and parse; raises ProviderUnavailable / ProviderTimeout."""
+        url = self.opts.url
+        try:
+            response = self._client.get(url)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(
+                f"GET {url}: no answer within {self.opts.timeout_seconds} s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            reason = http_failure_reason(exc, self.opts.timeout_seconds)
+            raise ProviderUnavailable(f"GET {url}: {reason}") from exc
+        if response.status_code != 200:
+            raise ProviderUnavailable(
+                f"GET {url}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
+            )
+        try:
+            return parse_snapshot(response.text)
+        except (ValueError, TypeError, IndexError, KeyError) as exc:
+            raise ProviderUnavailable(f"GET {url}: not the Prometheus text format: {exc}") from exc
+
+    def sample(self) -> list[Sample]:
+        current = self.scrape()
+        now_mono = self.clock.monotonic()
+        at = self.clock.now()
+        previous = self._previous
+        elapsed = now_mono - self._previous_at
+        samples = []
+        for query in self.opts.metrics:
+            try:
+                value = self._evaluate(query, current, previous, elapsed)
+            except _NoValue as why:
+                samples.append(Sample(query.name, None, at, self.name, str(why)))
+                continue
+            if query.invert:
+                value = 1.0 - value
+            samples.append(Sample(query.name, value * query.scale, at, self.name))
+        self._previous, self._previous_at = current, now_mono
+        return samples
+
+    def _evaluate(
+        self, query: MetricQuery, current: Snapshot, previous: Snapshot | None, elapsed: float
+    ) -> float:
+        if query.kind == "gauge":
+            value = sum(_matching(current, query.family, query.labels).values())
+            if math.isnan(value):
+                raise _NoValue(f"{series_text(query.family, query.labels)} is NaN")
+            return value
+        if query.kind == "histogram_quantile":
+            return self._quantile(query, current, previous)
+        numerator = _matching(current, query.family, query.labels)
+        if previous is None:
+            raise _NoValue("first scrape: a rate needs two")
+        top = increase(_previous_of(previous, query.family, query.labels), numerator)
+        if query.kind == "rate":
+            if elapsed <= 0:
+                raise _NoValue("no time elapsed since last scrape")
+            return top / elapsed
+        assert query.denominator_family is not None  # the validator guarantees it
+        denominator = _matching(current, query.denominator_family, query.denominator_labels)
+        bottom = increase(
+            _previous_of(previous, query.denominator_family, query.denominator_labels),
+            denominator,
+        )
+        if bottom <= 0:
+            raise _NoValue("no requests since last scrape")
+        return top / bottom
+
+    def _quantile(self, query: MetricQuery, current: Snapshot, previous: Snapshot | None) -> float:
+        bucket_name = f"{query.family}_bucket"
+        now = _matching(current, bucket_name, query.labels)
+        if previous is None:
+            raise _NoValue("first scrape: a rate needs two")
+        before = _previous_of(previous, bucket_name, query.labels)
+        # Series are increased one by one (a restart resets each), then summed per bound.
+        per_bound: dict[float, float] = {}
+        for key, value in now.items():
+            labels = dict(key)
+            if "le" not in labels:
+                continue
+            bound = float(labels["le"])
+            per_bound[bound] = per_bound.get(bound, 0.0) + increase(before, {key: value})
+        assert query.quantile is not None  # the validator guarantees it
+        result = histogram_quantile(query.quantile, per_bound.items())
+        if math.isnan(result):
+            if per_bound.get(math.inf, 0.0) <= 0:
+                raise _NoValue("no observations since last scrape")
+            raise _NoValue(f'{series_text(bucket_name, query.labels)} lacks an le="+Inf" bucket')
+        return result
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _previous_of(
+    previous: Snapshot, name: str, labels: Mapping[str, str]
+) -> dict[SeriesKey, float]:
+    try:
+        return _matching(previous, name, labels)
+    except _NoValue:
+        return {}
