@@ -30,13 +30,35 @@ class CockpitGroup(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=CockpitGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=CockpitGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="cockpit")
-@click.option("--db", type=click.Path(dir_okay=False), envvar="COCKPIT_DB", help="Timeline database (default: the platform data directory).")
-@click.option("--procedure", "procedure_name", default=None, help="Procedure for a new incident: a built-in name or a YAML file.")
-@click.option("--incident", "incident_id", type=int, default=None, help="Resume this incident instead of the latest open one.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="COCKPIT_DB",
+    help="Timeline database (default: the platform data directory).",
+)
+@click.option(
+    "--procedure",
+    "procedure_name",
+    default=None,
+    help="Procedure for a new incident: a built-in name or a YAML file.",
+)
+@click.option(
+    "--incident",
+    "incident_id",
+    type=int,
+    default=None,
+    help="Resume this incident instead of the latest open one.",
+)
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:
+def cli(
+    ctx: click.Context, db: str | None, procedure_name: str | None, incident_id: int | None
+) -> None:
     """Rollback Cockpit: watch, decide, roll back, record, export.
 
     Without a command, opens the cockpit on the latest open incident (or INCIDENT), or on a

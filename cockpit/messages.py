@@ -1,4 +1,4 @@
-"""Messages that cross from worker threads to the App. Facts are past tense; intents end in Requested."""
+"""Messages from worker threads to the App. Facts are past tense; intents end in Requested."""
 
 from __future__ import annotations
 

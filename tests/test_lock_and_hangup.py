@@ -87,7 +87,10 @@ def run_on_pty(script: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-c", script, *args],
-        stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
     )
     os.close(slave)
     deadline = time.monotonic() + 10

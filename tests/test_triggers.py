@@ -50,8 +50,15 @@ def test_min_samples_holds_back_an_early_fire() -> None:
 
 
 def test_window_mode_counts_breaches_in_the_last_y() -> None:
-    health = rule(id="health", metric="health_check_failed", comparison="==", threshold=1,
-                  mode="window", count=4, within=5)
+    health = rule(
+        id="health",
+        metric="health_check_failed",
+        comparison="==",
+        threshold=1,
+        mode="window",
+        count=4,
+        within=5,
+    )
     verdicts = replay(health, [1, 0, 1, 1, 0, 1, 1])
     assert verdicts[5].counter == "3/4 in last 5"  # last five: 0 1 1 0 1
     assert not verdicts[5].firing
@@ -60,8 +67,15 @@ def test_window_mode_counts_breaches_in_the_last_y() -> None:
 
 
 def test_window_mode_forgets_old_breaches() -> None:
-    health = rule(id="health", metric="health_check_failed", comparison="==", threshold=1,
-                  mode="window", count=4, within=5)
+    health = rule(
+        id="health",
+        metric="health_check_failed",
+        comparison="==",
+        threshold=1,
+        mode="window",
+        count=4,
+        within=5,
+    )
     verdicts = replay(health, [1, 1, 1, 0, 0, 0, 0, 0, 1])
     assert not any(v.firing for v in verdicts)
     assert verdicts[-1].counter == "1/4 in last 5"  # the first three breaches fell out
@@ -87,8 +101,15 @@ def test_a_flapping_metric_does_not_fire_clear_fire() -> None:
 
 
 def test_baseline_mode_compares_with_the_median_of_healthy_samples() -> None:
-    p95 = rule(id="p95", metric="p95_latency_ms", comparison=">", threshold=50,
-               mode="baseline", count=1, baseline_samples=4)
+    p95 = rule(
+        id="p95",
+        metric="p95_latency_ms",
+        comparison=">",
+        threshold=50,
+        mode="baseline",
+        count=1,
+        baseline_samples=4,
+    )
     verdicts = replay(p95, [200, 210, 190, 200, 220, 320], "ms")
     assert verdicts[0].status is TriggerStatus.WAITING
     assert verdicts[0].counter == "baseline 1/4"
@@ -99,7 +120,15 @@ def test_baseline_mode_compares_with_the_median_of_healthy_samples() -> None:
 
 
 def test_baseline_is_not_poisoned_by_breaching_values() -> None:
-    p95 = rule(id="p95", metric="p95_latency_ms", comparison=">", threshold=50,
-               mode="baseline", count=1, baseline_samples=3, clear_after=1)
+    p95 = rule(
+        id="p95",
+        metric="p95_latency_ms",
+        comparison=">",
+        threshold=50,
+        mode="baseline",
+        count=1,
+        baseline_samples=3,
+        clear_after=1,
+    )
     verdicts = replay(p95, [100, 100, 100] + [400] * 10)
     assert all(v.firing for v in verdicts[3:])

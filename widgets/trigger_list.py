@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -20,7 +22,7 @@ _STYLE = {
 class TriggerList(Static):
     """One line per trigger: state, rule in words, counter."""
 
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "trigger-list--firing",
         "trigger-list--pending",
         "trigger-list--ok",
@@ -45,5 +47,7 @@ class TriggerList(Static):
             text.append(f"{status.value.upper():8}", style=style)
             counter = verdict.counter if verdict is not None else "no sample yet"
             text.append(f" {rule.title}  ")
-            text.append(f"[{counter}]", style=self.get_component_rich_style("trigger-list--waiting"))
+            text.append(
+                f"[{counter}]", style=self.get_component_rich_style("trigger-list--waiting")
+            )
         self.update(text)

@@ -15,9 +15,17 @@ DEMO_POLL_SECONDS = 0.5
 
 
 @click.command()
-@click.option("--db", type=click.Path(dir_okay=False), help="Timeline database (default: demo.db in the data directory).")
-@click.option("--incident", "incident_id", type=int, default=None, help="Resume this demo incident.")
-@click.option("--deploy-at", type=float, default=16.0, show_default=True, help="Seconds until the bad deploy.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Timeline database (default: demo.db in the data directory).",
+)
+@click.option(
+    "--incident", "incident_id", type=int, default=None, help="Resume this demo incident."
+)
+@click.option(
+    "--deploy-at", type=float, default=16.0, show_default=True, help="Seconds until the bad deploy."
+)
 def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     """Run the cockpit on the built-in simulated production (127.0.0.1 only)."""
     from cockpit.commands.run import launch, resolve_incident
@@ -39,7 +47,9 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     service = DemoService(Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0))
     base_url = service.start()
     timeline.record(
-        incident.id, "demo.started", f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
+        incident.id,
+        "demo.started",
+        f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
         {"url": base_url},
     )
     session = Session(

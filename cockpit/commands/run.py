@@ -1,4 +1,4 @@
-"""Opens the TUI: `cockpit` (configured sources) and the shared launch path used by `cockpit demo`."""
+"""Opens the TUI: `cockpit` with configured sources, and the launch path `cockpit demo` shares."""
 
 from __future__ import annotations
 
@@ -37,7 +37,13 @@ def build_sources(specs: list[tuple[str, dict[str, object]]]) -> list[MetricSour
 
 
 def resolve_incident(
-    timeline: Timeline, incident_id: int | None, *, title: str, severity: str, procedure: str, drill: bool = False
+    timeline: Timeline,
+    incident_id: int | None,
+    *,
+    title: str,
+    severity: str,
+    procedure: str,
+    drill: bool = False,
 ) -> Incident:
     """The incident asked for, else the latest open one, else a new one."""
     from cockpit.core.errors import IncidentError
@@ -46,7 +52,8 @@ def resolve_incident(
         incident = timeline.incident(incident_id)
         if incident.status != "open":
             raise IncidentError(
-                f"incident {incident_id} is closed; read it with `cockpit timeline show {incident_id}`"
+                f"incident {incident_id} is closed; "
+                f"read it with `cockpit timeline show {incident_id}`"
             )
         return incident
     latest = timeline.latest_open()
@@ -103,13 +110,19 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
             "`procedure` in cockpit.toml; `cockpit demo` runs the built-in demo"
         )
     incident = resolve_incident(
-        timeline, incident_id, title="Rollback incident", severity="untriaged",
+        timeline,
+        incident_id,
+        title="Rollback incident",
+        severity="untriaged",
         procedure=chosen or "",
     )
     procedure = load_procedure(incident.procedure or chosen or "")
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
     session = Session(
-        timeline=timeline, incident=incident, procedure=procedure, sources=sources,
+        timeline=timeline,
+        incident=incident,
+        procedure=procedure,
+        sources=sources,
         poll_interval=settings.poll_interval_seconds,
     )
     sys.exit(launch(session, db_path))

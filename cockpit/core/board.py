@@ -71,7 +71,9 @@ class Board:
                     changes.append(TriggerChange(rule, verdict))
         return changes
 
-    def fail(self, source: str, metrics: list[str], reason: str, at: datetime) -> list[TriggerChange]:
+    def fail(
+        self, source: str, metrics: list[str], reason: str, at: datetime
+    ) -> list[TriggerChange]:
         """A source failed as a whole: its metrics get a reading with no value and the reason."""
         return self.ingest([Sample(metric, None, at, source, reason) for metric in metrics])
 
@@ -91,9 +93,7 @@ class Board:
         spec = self.procedure.metrics[name]
         window = self.windows[name]
         state = window.state(now, self.interval_seconds)
-        verdicts = [
-            v for rule, v in self.verdicts() if rule.metric == name and v is not None
-        ]
+        verdicts = [v for rule, v in self.verdicts() if rule.metric == name and v is not None]
         lead = max(verdicts, key=lambda v: (v.firing, v.breaches / v.needed), default=None)
         if state is PaneState.OK and lead is not None:
             if lead.status is TriggerStatus.FIRING:
@@ -102,7 +102,9 @@ class Board:
                 state = PaneState.WARNING
         latest = window.latest
         if latest is None:
-            detail = "waiting for the first sample" if name in self.sources else "no source feeds it"
+            detail = (
+                "waiting for the first sample" if name in self.sources else "no source feeds it"
+            )
         elif state is PaneState.STALE:
             age = (now - latest.at).total_seconds()
             detail = f"last sample {age:.0f}s ago from {latest.source}"

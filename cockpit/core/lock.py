@@ -59,7 +59,11 @@ class IncidentLock:
         except BlockingIOError:
             os.close(fd)
             holder = self.holder()
-            who = f"pid {holder.pid} ({holder.actor}) since {holder.since}" if holder else "another process"
+            who = (
+                f"pid {holder.pid} ({holder.actor}) since {holder.since}"
+                if holder
+                else "another process"
+            )
             error = LockHeld(f"incident is open in another cockpit: {who}")
             error.holder = holder  # type: ignore[attr-defined]
             raise error from None

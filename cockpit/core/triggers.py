@@ -55,7 +55,9 @@ class Verdict:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}".rstrip("0")
+    return (
+        f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}".rstrip("0")
+    )
 
 
 class TriggerEvaluator:

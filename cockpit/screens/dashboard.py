@@ -1,4 +1,4 @@
-"""Provides the dashboard: metric panes, trigger states, the timeline tail and the incident clock."""
+"""Provides the dashboard: metric panes, trigger states, the timeline tail, the incident clock."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from cockpit.core.clock import parse_iso
 from cockpit.core.timeline import Event
 from widgets.incident_clock import IncidentClock
 from widgets.metric_pane import MetricPane
@@ -37,7 +38,7 @@ class DashboardScreen(Screen[None]):
                 f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure.name}",
                 id="incident-title",
             )
-            yield IncidentClock(session.clock, incident.opened_at, id="clock")
+            yield IncidentClock(session.clock, parse_iso(incident.opened_at), id="clock")
         yield Static("", id="banner")
         with Grid(id="panes"):
             for name, spec in session.procedure.metrics.items():

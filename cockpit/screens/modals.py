@@ -25,13 +25,15 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        rows = "\n".join(f"| `{key}` | {description} | {tooltip} |" for key, description, tooltip in self.keys)
+        rows = "\n".join(
+            f"| `{key}` | {description} | {tooltip} |" for key, description, tooltip in self.keys
+        )
         text = (
             "# Rollback Cockpit — help\n\n"
             "**Dashboard** (`d`): live metrics, trigger rules and the timeline tail. A pane says "
             "OK, WARNING, BREACH, STALE or NO DATA in words as well as colour; a source that stops "
             "answering turns STALE, never OK.\n\n"
-            "**Procedure** (`p`): the team's runbook; `x` jumps to the decision matrix and tree.\n\n"
+            "**Procedure** (`p`): the team's runbook; `x` jumps to the decision section.\n\n"
             "**Timeline** (`t`): every recorded event in UTC, with the actor and the command.\n\n"
             "| key | action | what it does |\n|---|---|---|\n" + rows + "\n\n"
             "`ctrl+p` opens the command palette. Everything you do is recorded before the screen "
@@ -82,14 +84,14 @@ class LockHeldScreen(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         holder = self.holder
         with Vertical(id="lock-box"):
-            yield Label(f"Incident #{self.incident_id} is already open in another cockpit", id="lock-title")
+            yield Label(
+                f"Incident #{self.incident_id} is already open in another cockpit", id="lock-title"
+            )
             yield Label(
                 f"pid {holder.pid} on {holder.host}, {holder.actor}, since {holder.since} UTC"
                 + (f", terminal {holder.tty}" if holder.tty else "")
             )
-            yield Label(
-                "It may be a session whose SSH connection dropped and has not noticed yet."
-            )
+            yield Label("It may be a session whose SSH connection dropped and has not noticed yet.")
             yield Label("[t] take over (stops that process)   [r] watch read-only   [q] quit")
 
     def action_choose(self, choice: str) -> None:

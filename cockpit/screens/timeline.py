@@ -36,7 +36,11 @@ class TimelineScreen(Screen[None]):
         """Append one row and keep the newest in view."""
         table = self.query_one(DataTable)
         table.add_row(
-            str(event.id), event.ts[:23].replace("T", " "), event.kind, event.actor, event.summary,
+            str(event.id),
+            event.ts[:23].replace("T", " "),
+            event.kind,
+            event.actor,
+            event.summary,
             key=str(event.id),
         )
         table.move_cursor(row=table.row_count - 1)

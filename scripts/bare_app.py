@@ -1,0 +1,22 @@
+"""The baseline for `make bench`: a bare Textual app that paints a screen and exits."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Header, Static
+
+
+class Bare(App[int]):
+    """Header, one line of text, footer."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("bare")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.exit, 0)
+
+
+if __name__ == "__main__":
+    Bare().run()

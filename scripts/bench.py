@@ -1,0 +1,194 @@
+"""`make bench`: the speeds the issues ask for, each beside a baseline measured in the same run.
+
+Not a test: numbers vary with the machine. Printed as a table; exit status 1 if a goal is missed
+so a regression is visible, but CI does not run this.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+COCKPIT = str(BIN / "cockpit")
+
+
+def timed_on_pty(argv: list[str], env: dict[str, str], timeout: float = 60.0) -> float:
+    """Wall time of a process run on a real pseudo-terminal (80x24), output drained."""
+    master, slave = pty.openpty()
+    os.set_blocking(master, True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+
+    def drain() -> None:
+        try:
+            while os.read(master, 65536):
+                pass
+        except OSError:
+            pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    proc.wait(timeout=timeout)
+    elapsed = time.perf_counter() - started
+    os.close(master)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} exited {proc.returncode}")
+    return elapsed
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=60)
+    return time.perf_counter() - started
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def imports_textual(argv: list[str], env: dict[str, str]) -> bool:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            f"import sys; sys.argv={argv!r}; from cockpit.cli import main; main()",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return any(line.rstrip().endswith(" textual") for line in result.stderr.splitlines())
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
+    env = {
+        **os.environ,
+        "COCKPIT_DATA_DIR": str(work / "data"),
+        "COCKPIT_CONFIG": str(work / "none.toml"),
+        "TERM": "xterm-256color",
+        "COLUMNS": "80",
+        "LINES": "24",
+    }
+    rows: list[tuple[str, str, str, str, bool]] = []
+
+    # 1. First painted dashboard vs a bare Textual app, interleaved so load affects both alike.
+    paint_env = {**env, "COCKPIT_EXIT_AFTER_PAINT": "1"}
+    cockpit_runs, bare_runs = [], []
+    for index in range(7):
+        bare_runs.append(timed_on_pty([sys.executable, str(ROOT / "scripts" / "bare_app.py")], env))
+        db = str(work / f"paint-{index}.db")
+        cockpit_runs.append(timed_on_pty([COCKPIT, "demo", "--db", db], paint_env))
+    cockpit_paint, bare_paint = statistics.median(cockpit_runs), statistics.median(bare_runs)
+    ratio = cockpit_paint / bare_paint
+    rows.append(
+        (
+            "first painted dashboard (cockpit demo)",
+            f"{cockpit_paint:.3f} s",
+            f"bare Textual app {bare_paint:.3f} s → {ratio:.2f}×",
+            "≤ 1.3×",
+            ratio <= 1.3,
+        )
+    )
+
+    # 2. Headless start times, Textual never imported.
+    small = str(work / "small.db")
+    subprocess.run(
+        [COCKPIT, "--db", small, "incident", "open", "--title", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    python_floor = median_of(10, lambda: timed([sys.executable, "-c", "pass"], env))
+    for label, argv in (
+        ("cockpit --help", ["--help"]),
+        ("cockpit timeline verify", ["--db", small, "timeline", "verify"]),
+    ):
+        took = median_of(10, lambda argv=argv: timed([COCKPIT, *argv], env))
+        clean = not imports_textual(["cockpit", *argv], env)
+        rows.append(
+            (
+                f"{label} start",
+                f"{took:.3f} s",
+                f"python -c pass {python_floor:.3f} s; "
+                f"textual imported: {'no' if clean else 'YES'}",
+                "≤ 0.25 s, no Textual",
+                took <= 0.25 and clean,
+            )
+        )
+
+    # 3. Durable append latency (WAL, synchronous=FULL), and 4. verify of 100,000 events.
+    sys.path.insert(0, str(ROOT))
+    from cockpit.core.timeline import Timeline
+
+    with Timeline(work / "append.db") as timeline:
+        incident = timeline.open_incident("bench", "P1", "pulse-messages").id
+        latencies = []
+        for index in range(2000):
+            started = time.perf_counter()
+            timeline.record(
+                incident, "note", f"event {index}", {"index": index, "detail": "x" * 80}
+            )
+            latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    rows.append(
+        (
+            "durable append (2,000 events)",
+            f"p99 {p99:.2f} ms",
+            f"p50 {p50:.2f} ms",
+            "p99 ≤ 5 ms",
+            p99 <= 5,
+        )
+    )
+
+    big = work / "big.db"
+    with Timeline(big) as timeline:
+        incident = timeline.open_incident("bench", "P1", "pulse-messages").id
+        timeline.append_bulk(
+            (incident, "note", f"event {index}", {"index": index, "detail": "x" * 80})
+            for index in range(100_000 - 1)
+        )
+    with Timeline(big) as timeline:
+        started = time.perf_counter()
+        report = timeline.verify()
+        took = time.perf_counter() - started
+    rows.append(
+        (
+            "verify 100,000 events",
+            f"{took:.3f} s",
+            f"{report.count} events, chain ok",
+            "≤ 1 s",
+            took <= 1.0 and report.count == 100_000,
+        )
+    )
+
+    width = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    header = ("benchmark", "measured", "baseline / detail", "goal")
+    print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")
+    print("-|-".join("-" * w for w in width) + "-|----")
+    for row in rows:
+        cells = [str(cell).ljust(w) for cell, w in zip(row[:4], width, strict=True)]
+        print(" | ".join(cells) + f" | {'yes' if row[4] else 'NO'}")
+    return 0 if all(row[4] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""`make screenshots`: SVGs of the demo into screenshots/, on a fixed clock so they are repeatable.
+
+The demo service and its real metric sources run as in `cockpit demo`; instead of pollers on the
+wall clock, this script advances a FixedClock half a second per sample and feeds the App the
+samples the sources read over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "screenshots"
+
+# The timeline screen shows the actor; pin it so the pictures do not depend on who ran this.
+os.environ.update({"USER": "oncall", "LOGNAME": "oncall"})
+os.environ.pop("SSH_CONNECTION", None)
+
+
+async def shoot() -> list[Path]:
+    sys.path.insert(0, str(ROOT))
+    from cockpit.app import CockpitApp
+    from cockpit.commands.demo import DEMO_POLL_SECONDS, DEMO_PROCEDURE, DEMO_TITLE
+    from cockpit.core.clock import FixedClock
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.timeline import Timeline
+    from cockpit.demo.scenario import Scenario
+    from cockpit.demo.service import DemoService
+    from cockpit.demo.sources import demo_sources
+    from cockpit.messages import MetricsSampled
+    from cockpit.session import Session
+
+    clock = FixedClock(datetime(2026, 1, 15, 3, 12, 0, tzinfo=UTC))
+    service = DemoService(Scenario(clock, bad_deploy_at=16.0, ramp_seconds=4.0))
+    url = service.start()
+    sources = demo_sources(url, clock)
+    written = []
+    with (
+        tempfile.TemporaryDirectory() as work,
+        Timeline(Path(work) / "shots.db", clock=clock) as timeline,
+    ):
+        incident = timeline.open_incident(DEMO_TITLE, "P1", DEMO_PROCEDURE, drill=True)
+        session = Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin(DEMO_PROCEDURE),
+            sources=sources,
+            clock=clock,
+            poll_interval=DEMO_POLL_SECONDS,
+            demo=True,
+        )
+        app = CockpitApp(session, start_pollers=False)
+
+        async def sample(pilot: object, steps: int) -> None:
+            for _ in range(steps):
+                clock.advance(DEMO_POLL_SECONDS)
+                for source in sources:
+                    app.post_message(MetricsSampled(source.name, source.sample()))
+                await pilot.pause()  # type: ignore[attr-defined]
+
+        def save(name: str) -> None:
+            app.save_screenshot(filename=name, path=str(OUT))
+            written.append(OUT / name)
+
+        async with app.run_test(size=(100, 30)) as pilot:
+            await sample(pilot, 30)  # healthy: the baseline fills
+            save("dashboard-healthy.svg")
+            await sample(pilot, 14)  # the bad deploy lands and the counters climb
+            save("dashboard-counting.svg")
+            await sample(pilot, 10)
+            save("dashboard-firing.svg")
+            await pilot.press("p")
+            await pilot.press("x")
+            await pilot.pause()
+            save("procedure.svg")
+            await pilot.press("t")
+            await pilot.pause()
+            save("timeline.svg")
+            await pilot.press("question_mark")
+            await pilot.pause()
+            save("help.svg")
+        app80 = CockpitApp(session, start_pollers=False)
+        async with app80.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app80.save_screenshot(filename="dashboard-80x24.svg", path=str(OUT))
+            written.append(OUT / "dashboard-80x24.svg")
+    service.stop()
+    return written
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for path in asyncio.run(shoot()):
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Pilot tests: every screen, notes and acknowledgement recorded, triggers fire from samples,
+stale sources never look healthy, state rebuilt from the timeline, a held incident is told so."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import DataTable, Markdown
+
+from cockpit.app import CockpitApp
+from cockpit.core.clock import FixedClock
+from cockpit.core.lock import Holder
+from cockpit.core.metrics import PaneState, Sample
+from cockpit.core.procedure import Procedure
+from cockpit.core.timeline import Timeline
+from cockpit.messages import MetricsSampled, SourceFailed
+from cockpit.screens.dashboard import DashboardScreen
+from cockpit.screens.modals import HelpScreen, LockHeldScreen, NoteScreen
+from cockpit.screens.procedure import ProcedureScreen
+from cockpit.screens.timeline import TimelineScreen
+from cockpit.session import Session
+from widgets.metric_pane import MetricPane
+
+
+def make_app(
+    timeline: Timeline, procedure: Procedure, clock: FixedClock, **extra: object
+) -> CockpitApp:
+    incident = timeline.open_incident("Checkout errors after deploy", "P1", procedure.name)
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=procedure,
+        clock=clock,
+        poll_interval=1.0,
+        **extra,  # type: ignore[arg-type]
+    )
+    return CockpitApp(session, start_pollers=False)
+
+
+def kinds(timeline: Timeline, incident: int) -> list[str]:
+    return [event.kind for event in timeline.events(incident)]
+
+
+async def test_every_screen_opens_from_its_key(timeline, pulse_procedure, clock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("p")
+        assert isinstance(app.screen, ProcedureScreen)
+        markdown = app.screen.query_one(Markdown)
+        assert pulse_procedure.title in markdown.source
+        await pilot.press("x")  # jump to the decision section without error
+        await pilot.press("t")
+        assert isinstance(app.screen, TimelineScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count >= 2  # incident.opened, session.started
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("d")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_note_and_acknowledge_land_in_the_timeline(timeline, pulse_procedure, clock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        incident = app.session.incident.id
+        await pilot.press("n")
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"rolled back flags", "enter")
+        await pilot.press("a")
+        await pilot.press("a")  # a second ack is refused, not recorded twice
+        await pilot.press("q")
+    events = timeline.events(incident)
+    assert [e.summary for e in events if e.kind == "note"] == ["rolled back flags"]
+    assert [e.kind for e in events].count("incident.acknowledged") == 1
+    assert events[-1].kind == "session.ended"
+    assert timeline.incident(incident).acknowledged_at is not None
+
+
+async def test_samples_fill_panes_and_a_breach_run_fires_the_trigger(
+    timeline, pulse_procedure, clock
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen.query_one("#pane-error-rate", MetricPane)
+        for value in [0.4, 6.1, 7.3, 8.0, 8.8, 9.1]:
+            clock.advance(1)
+            app.post_message(
+                MetricsSampled("demo", [Sample("error_rate", value, clock.now(), "demo")])
+            )
+            await pilot.pause()
+        assert pane.view is not None and pane.view.value == 9.1
+        assert pane.view.state is PaneState.BREACH
+        assert pane.has_class("-breach")
+        assert "9.10%  BREACH" in str(pane.query_one(".reading").render())
+        banner = app.screen.query_one("#banner")
+        assert banner.display and "ROLLBACK TRIGGER FIRING" in str(banner.render())
+    fired = [e for e in timeline.events(app.session.incident.id) if e.kind == "trigger.fired"]
+    assert len(fired) == 1
+    assert "5/5 consecutive" in fired[0].summary and fired[0].payload["value"] == 8.8
+
+
+async def test_a_source_that_stops_answering_turns_stale_never_ok(
+    timeline, pulse_procedure, clock
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen.query_one("#pane-p95-latency-ms", MetricPane)
+        app.post_message(
+            MetricsSampled("demo", [Sample("p95_latency_ms", 180, clock.now(), "demo")])
+        )
+        await pilot.pause()
+        assert pane.view is not None and pane.view.state is PaneState.OK
+        clock.advance(2.5)  # more than two 1 s intervals without a sample
+        app.tick()
+        await pilot.pause()
+        assert pane.view.state is PaneState.STALE and pane.view.value is None
+        app.post_message(
+            SourceFailed("demo", ["p95_latency_ms"], "GET http://x/metrics: connection refused")
+        )
+        await pilot.pause()
+        assert pane.view.state is PaneState.NO_DATA
+        assert "connection refused" in pane.view.detail
+    assert "source.failed" in kinds(timeline, app.session.incident.id)
+
+
+async def test_reopening_rebuilds_from_the_timeline(timeline, pulse_procedure, clock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock)
+    async with app.run_test() as pilot:
+        await pilot.press("n", *"first session note", "enter", "q")
+    incident = timeline.incident(app.session.incident.id)
+    intent = timeline.begin_action(
+        incident.id, "flags.disable", "disable splitViewLayout", command="curl -X PATCH ..."
+    )
+    again = CockpitApp(
+        Session(timeline=timeline, incident=incident, procedure=pulse_procedure, clock=clock),
+        start_pollers=False,
+    )
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        table = again.screen.query_one(DataTable)
+        summaries = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        assert "first session note" in summaries
+        assert any("Outcome unknown" in str(n.message) for n in again._notifications)
+    assert intent.payload["action_id"]
+
+
+async def test_a_held_incident_is_told_and_can_be_watched_read_only(
+    timeline, pulse_procedure, clock
+) -> None:  # type: ignore[no-untyped-def]
+    holder = Holder(
+        pid=4242, host="jump-1", actor="alice via ssh 203.0.113.7", since="2026-01-15 03:01:00"
+    )
+    app = make_app(timeline, pulse_procedure, clock, held_by=holder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, LockHeldScreen)
+        text = " ".join(str(label.render()) for label in app.screen.query("Label"))
+        assert "pid 4242" in text and "alice via ssh 203.0.113.7" in text
+        await pilot.press("r")
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("n", *"not recorded", "enter")
+    assert "note" not in kinds(timeline, app.session.incident.id)
+    assert "session.started" not in kinds(timeline, app.session.incident.id)
+
+
+async def test_incident_clock_counts_from_opening(timeline, pulse_procedure, clock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        clock.advance(timedelta(minutes=3, seconds=7).total_seconds())
+        app.screen.query_one("#clock").tick()  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "T+03:07" in str(app.screen.query_one("#clock").render())

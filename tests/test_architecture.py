@@ -1,0 +1,77 @@
+"""Boundaries from DESIGN.md §3, checked at run time: headless paths never load Textual."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.binding import Binding
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ["cockpit", "widgets", "providers", "checklists"]
+
+
+def loaded_after(code: str) -> set[str]:
+    probe = code + "\nimport sys\nprint(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_core_providers_and_demo_never_import_textual_or_rich() -> None:
+    modules = [
+        f"{path.parent.as_posix().replace('/', '.')}.{path.stem}"
+        for folder in ("cockpit/core", "providers", "cockpit/demo")
+        for path in sorted((ROOT).glob(f"{folder}/*.py"))
+        if path.stem != "__init__"
+    ]
+    loaded = loaded_after("\n".join(f"import {m.removeprefix(str(ROOT))}" for m in modules))
+    assert "textual" not in loaded
+    assert "rich" not in loaded
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["procedures", "list"], ["timeline", "verify"], ["incident", "list"]],
+)
+def test_headless_commands_never_import_textual(argv: list[str], tmp_path: Path) -> None:
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('LOADED' if 'textual' in sys.modules else 'CLEAN'))\n"
+        f"sys.argv = ['cockpit', '--db', {str(tmp_path / 't.db')!r}] + {argv!r}\n"
+        "from cockpit.cli import main\nmain()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("CLEAN")
+
+
+def python_files() -> list[Path]:
+    files = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")]
+    return sorted(files + list((ROOT / "scripts").glob("*.py")))
+
+
+@pytest.mark.parametrize("path", python_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_starts_with_a_docstring(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert ast.get_docstring(tree), f"{path.relative_to(ROOT)} has no module docstring"
+
+
+def test_every_binding_has_an_id_a_description_and_a_tooltip() -> None:
+    from cockpit.app import CockpitApp
+    from cockpit.screens.modals import HelpScreen, LockHeldScreen, NoteScreen
+    from cockpit.screens.procedure import ProcedureScreen
+
+    for owner in (CockpitApp, ProcedureScreen, HelpScreen, NoteScreen, LockHeldScreen):
+        for binding in owner.BINDINGS:
+            assert isinstance(binding, Binding), owner
+            assert binding.id and binding.description, (owner.__name__, binding.key)
+    for binding in CockpitApp.BINDINGS:
+        assert isinstance(binding, Binding) and binding.tooltip, binding.key
