@@ -1,0 +1,155 @@
+"""Keep secrets out of the timeline: redact secret-looking keys and scrub secret-looking text.
+
+The timeline is append-only and hash-chained, so a secret written into it can never be removed
+without breaking the chain. Everything the timeline stores therefore passes through `redact()`
+first. The rules deliberately over-redact: losing a harmless value from an audit record costs
+less than keeping a live credential in it.
+
+Rules:
+
+- In mappings, the value of any key that looks secret (``token``, ``secret``, ``password``,
+  ``passwd``, ``authorization``, ``api_key``/``apikey``, ``cookie``, ``private_key``,
+  ``webhook``, ``dsn``, ``credential``, ...; matched case-insensitively as a substring, with
+  ``-``, ``_``, ``.`` and spaces ignored) becomes ``"[redacted]"``. ``None`` and booleans are
+  kept: whether a secret was present is not itself secret.
+- Every string is scrubbed: ``Bearer <token>``, credentials in URLs
+  (``scheme://user:pass@host`` keeps the user), ``--token=...`` / ``--password ...`` flags,
+  ``NAME_TOKEN=...`` assignments and query parameters, HTTP headers such as
+  ``-H "Authorization: ..."``, PEM private-key blocks and a few well-known token formats.
+- Objects with ``get_secret_value`` (pydantic's ``SecretStr``) become ``"[redacted]"`` without
+  ever being unwrapped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[redacted]"
+
+# Compared against the key lower-cased with separators removed, so "X-Api-Key", "api_key" and
+# "apiKey" all match "apikey".
+_SECRET_KEY_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "authorization",
+    "apikey",
+    "cookie",
+    "privatekey",
+    "webhook",
+    "dsn",
+    "credential",
+    "sessionid",
+    "accesskey",
+    "signingkey",
+)
+_SECRET_KEYS_EXACT = frozenset({"pwd", "auth", "pat", "sig", "signature"})
+
+_WORDS = r"token|secret|passw(?:or)?d|passphrase|api[-_]?key|credential|private[-_]?key|dsn|webhook"
+_HEADERS = (
+    r"authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token"
+    r"|private-token|x-vault-token"
+)
+
+# Order matters: headers first, so "Authorization: Bearer x" loses the whole value, then the
+# narrower patterns for what is left.
+_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
+            re.DOTALL,
+        ),
+        REDACTED,
+    ),
+    (re.compile(rf"(?i)\b({_HEADERS})(\s*:\s*)[^\"'\r\n]+"), rf"\1\2{REDACTED}"),
+    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{4,}=*"), rf"\1\2{REDACTED}"),
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^:/?#@\s\"']*):([^@/?#\s\"']+)@"),
+        rf"\1\2:{REDACTED}@",
+    ),
+    # --token abc / --password 'x y' (the `=` form is covered by the assignment rule below)
+    (
+        re.compile(
+            rf"(?i)(?<![\w-])(--?[\w-]*(?:{_WORDS})[\w-]*)(\s+)('[^']*'|\"[^\"]*\"|[^\s\-][^\s]*)"
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    # NAME_TOKEN=abc, --token=abc, ?api_key=abc&...
+    (
+        re.compile(rf"(?i)([\w.-]*(?:{_WORDS})[\w.-]*)=('[^']*'|\"[^\"]*\"|[^&\s\"';]+)"),
+        rf"\1={REDACTED}",
+    ),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), REDACTED),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), REDACTED),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),
+    (re.compile(r"\bsk_(?:live|test)_[A-Za-z0-9]{10,}"), REDACTED),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """Tell whether a mapping key names something secret.
+
+    Args:
+        key: The key as written by the caller, any case or separator style.
+
+    Returns:
+        True when the key's value must not be recorded.
+    """
+    normal = re.sub(r"[-_. ]", "", key.lower())
+    if normal in _SECRET_KEYS_EXACT:
+        return True
+    return any(part in normal for part in _SECRET_KEY_PARTS)
+
+
+def scrub(text: str) -> str:
+    """Remove secret-looking fragments from free text (summaries, command lines, URLs).
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The text with every recognised secret replaced by ``[redacted]``.
+    """
+    for pattern, replacement in _SCRUBBERS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of `value` that is safe to record.
+
+    Mappings, lists, tuples and sets are walked recursively (tuples and sets come back as lists,
+    which is what JSON would make of them anyway); strings are scrubbed; other values are kept.
+
+    Args:
+        value: A string, a JSON-like structure or any other value.
+
+    Returns:
+        The redacted copy; the input is never modified.
+    """
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if (
+                isinstance(key, str)
+                and is_secret_key(key)
+                and item is not None
+                and not isinstance(item, bool)
+            ):
+                out[key] = REDACTED
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(item) for item in value]
+    if hasattr(value, "get_secret_value"):
+        return REDACTED
+    return value
