@@ -1,0 +1,229 @@
+"""`cockpit incident ...` and `cockpit timeline ...`: the timeline from the shell, without the TUI.
+
+Start-up budget: `cockpit timeline verify` must run, start to exit, in 0.25 s, so this module
+imports only click at the top; each command imports `cockpit.core.timeline` in its body, and
+that module itself defers sqlite-utils to schema creation. Nothing here may import Textual or
+Rich (a subprocess test checks it).
+
+Exit codes: 0 success; 1 `timeline verify` found tampering; 2 any other error, reported as one
+line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from cockpit.commands.common import db_path
+
+if TYPE_CHECKING:
+    from cockpit.core.errors import CockpitError
+    from cockpit.core.timeline import Event, Incident, Timeline
+
+_DB_OPTION = click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
+)
+
+
+def _fail(error: CockpitError | Exception) -> NoReturn:
+    click.echo(f"cockpit: {error}", err=True)
+    raise SystemExit(2)
+
+
+def _open(ctx: click.Context, db: str | None, *, create: bool = True) -> Timeline:
+    from cockpit.core.errors import CockpitError
+    from cockpit.core.timeline import Timeline
+
+    try:
+        return Timeline(db_path(ctx, db), create=create)
+    except CockpitError as error:
+        _fail(error)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain fixed-width columns: no Rich on the headless path; the last column is not padded."""
+    widths = [len(title) for title in headers]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in [list(headers), *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def _when(ts: str | None) -> str:
+    """`2026-01-15T03:12:00.000Z` → `2026-01-15 03:12:00Z`: readable and still unambiguous UTC."""
+    if not ts:
+        return "-"
+    return ts.replace("T", " ")[:19] + "Z"
+
+
+# --- incident -------------------------------------------------------------------------------
+
+
+@click.group()
+def incident() -> None:
+    """Open, list and close incidents (recorded in the timeline)."""
+
+
+@incident.command("open")
+@click.option("--title", required=True, help="A short human title.")
+@click.option("--severity", default="P1", show_default=True, help="Severity level id.")
+@click.option("--procedure", default=None, metavar="NAME", help="The procedure it runs under.")
+@click.option("--drill", is_flag=True, help="Mark it as an exercise, not a real incident.")
+@_DB_OPTION
+@click.pass_context
+def incident_open(
+    ctx: click.Context,
+    title: str,
+    severity: str,
+    procedure: str | None,
+    drill: bool,
+    db: str | None,
+) -> None:
+    """Open an incident and print its id."""
+    from cockpit.core.errors import CockpitError
+
+    with _open(ctx, db) as timeline:
+        try:
+            opened = timeline.open_incident(title, severity, procedure, drill=drill)
+        except CockpitError as error:
+            _fail(error)
+    click.echo(opened.id)
+
+
+@incident.command("list")
+@click.option("--open", "only_open", is_flag=True, help="Only incidents still open.")
+@_DB_OPTION
+@click.pass_context
+def incident_list(ctx: click.Context, only_open: bool, db: str | None) -> None:
+    """List incidents, newest first."""
+    with _open(ctx, db) as timeline:
+        found = timeline.incidents(include_closed=not only_open)
+    rows = [_incident_row(item) for item in found]
+    if not rows:
+        click.echo("no open incidents" if only_open else "no incidents")
+        return
+    click.echo(_table(("ID", "STATUS", "SEVERITY", "OPENED", "PROCEDURE", "TITLE"), rows))
+
+
+def _incident_row(item: Incident) -> list[str]:
+    status = item.status + (" (drill)" if item.drill else "")
+    return [
+        str(item.id),
+        status,
+        item.severity,
+        _when(item.opened_at),
+        item.procedure or "-",
+        item.title,
+    ]
+
+
+@incident.command("close")
+@click.argument("incident_id", metavar="ID", type=int)
+@click.option("--resolution", default=None, help="How it ended, e.g. 'rolled back to v41'.")
+@_DB_OPTION
+@click.pass_context
+def incident_close(
+    ctx: click.Context, incident_id: int, resolution: str | None, db: str | None
+) -> None:
+    """Close incident ID."""
+    from cockpit.core.errors import CockpitError
+
+    with _open(ctx, db, create=False) as timeline:
+        try:
+            closed = timeline.close_incident(incident_id, resolution)
+        except CockpitError as error:
+            _fail(error)
+    click.echo(f"closed incident {closed.id} at {closed.closed_at}")
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+
+@click.group()
+def timeline() -> None:
+    """Show and verify the append-only, hash-chained timeline."""
+
+
+@timeline.command("show")
+@click.argument("incident_id", metavar="INCIDENT", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
+@_DB_OPTION
+@click.pass_context
+def timeline_show(ctx: click.Context, incident_id: int, as_json: bool, db: str | None) -> None:
+    """Show an incident's events in order, with unresolved actions marked OUTCOME UNKNOWN."""
+    from cockpit.core.errors import CockpitError
+
+    with _open(ctx, db, create=False) as store:
+        try:
+            about = store.incident(incident_id)
+            events = store.events(incident_id)
+            unknown = {event.id for event in store.unresolved_actions(incident_id)}
+        except CockpitError as error:
+            _fail(error)
+    if as_json:
+        import json
+
+        document = {
+            "incident": {name: getattr(about, name) for name in about.__dataclass_fields__},
+            "events": [_event_json(event, event.id in unknown) for event in events],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Incident {about.id}: {about.title} [{about.severity}, {about.status}]")
+    for event in events:
+        click.echo(_event_line(event, event.id in unknown))
+
+
+def _event_json(event: Event, unknown: bool) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "ts": event.ts,
+        "kind": event.kind,
+        "actor": event.actor,
+        "summary": event.summary,
+        "payload": event.payload,
+        "command": event.command,
+        "outcome_unknown": unknown,
+        "hash": event.hash,
+    }
+
+
+def _event_line(event: Event, unknown: bool) -> str:
+    summary = event.summary
+    if event.kind == "action.result":
+        summary = f"[{event.payload.get('outcome', '?')}] {summary}"
+    if unknown:
+        summary = f"OUTCOME UNKNOWN: {summary}"
+    line = f"{event.ts}  {event.kind:<26} {event.actor:<20} {summary}"
+    if event.command:
+        line += f"\n{'':>26}$ {event.command}"
+    return line
+
+
+@timeline.command("verify")
+@_DB_OPTION
+@click.pass_context
+def timeline_verify(ctx: click.Context, db: str | None) -> None:
+    """Prove the hash chain; print the head hash to compare with the post-mortem's footer.
+
+    Exit 0 when intact, 1 when tampered (the first bad event is named), 2 on any other error.
+    """
+    from cockpit.core.errors import ChainBroken, CockpitError
+
+    with _open(ctx, db, create=False) as store:
+        try:
+            report = store.verify()
+        except ChainBroken as broken:
+            click.echo(f"TAMPERED: event {broken.event_id}: {broken.reason}", err=True)
+            raise SystemExit(1) from None
+        except CockpitError as error:
+            _fail(error)
+    click.echo(f"ok: {report.count} events verified, head {report.head_hash}")
