@@ -112,7 +112,9 @@ class TriggerRule(Strict):
         if self.mode is TriggerMode.BASELINE and self.baseline_samples is None:
             raise ValueError("mode 'baseline' needs 'baseline_samples'")
         if self.mode is not TriggerMode.BASELINE and self.baseline_samples is not None:
-            raise ValueError(f"'baseline_samples' only applies to mode 'baseline', not '{self.mode}'")
+            raise ValueError(
+                f"'baseline_samples' only applies to mode 'baseline', not '{self.mode}'"
+            )
         return self
 
 
