@@ -22,6 +22,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -55,43 +56,84 @@ _HEADERS = (
     r"|private-token|x-vault-token"
 )
 
+_WORD_NEEDLES = (
+    "token",
+    "secret",
+    "passw",
+    "passphrase",
+    "api",
+    "credential",
+    "private",
+    "dsn",
+    "webhook",
+)
+
+# Each rule: needles (lower-case substrings, any of which must occur for the rule to apply, so
+# ordinary text skips the regular expressions entirely), pattern, replacement.
 # Order matters: headers first, so "Authorization: Bearer x" loses the whole value, then the
 # narrower patterns for what is left.
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
+_SCRUBBERS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (
+        ("private key",),
         re.compile(
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
             re.DOTALL,
         ),
         REDACTED,
     ),
-    (re.compile(rf"(?i)\b({_HEADERS})(\s*:\s*)[^\"'\r\n]+"), rf"\1\2{REDACTED}"),
-    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{4,}=*"), rf"\1\2{REDACTED}"),
     (
+        ("authorization", "cookie", "api-key", "token"),
+        re.compile(rf"(?i)\b({_HEADERS})(\s*:\s*)[^\"'\r\n]+"),
+        rf"\1\2{REDACTED}",
+    ),
+    (
+        ("bearer",),
+        re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{4,}=*"),
+        rf"\1\2{REDACTED}",
+    ),
+    (
+        ("://",),
         re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^:/?#@\s\"']*):([^@/?#\s\"']+)@"),
         rf"\1\2:{REDACTED}@",
     ),
     # --token abc / --password 'x y' (the `=` form is covered by the assignment rule below)
     (
+        _WORD_NEEDLES,
         re.compile(
             rf"(?i)(?<![\w-])(--?[\w-]*(?:{_WORDS})[\w-]*)(\s+)('[^']*'|\"[^\"]*\"|[^\s\-][^\s]*)"
         ),
         rf"\1\2{REDACTED}",
     ),
-    # NAME_TOKEN=abc, --token=abc, ?api_key=abc&...
+    # NAME_TOKEN=abc, --token=abc, ?api_key=abc&... (the look-behind anchors each try at the
+    # start of a word, which keeps long text linear)
     (
-        re.compile(rf"(?i)([\w.-]*(?:{_WORDS})[\w.-]*)=('[^']*'|\"[^\"]*\"|[^&\s\"';]+)"),
+        _WORD_NEEDLES,
+        re.compile(
+            rf"(?i)(?<![\w.-])([\w.-]*(?:{_WORDS})[\w.-]*)=('[^']*'|\"[^\"]*\"|[^&\s\"';]+)"
+        ),
         rf"\1={REDACTED}",
     ),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), REDACTED),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), REDACTED),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),
-    (re.compile(r"\bsk_(?:live|test)_[A-Za-z0-9]{10,}"), REDACTED),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
+    (
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+        REDACTED,
+    ),
+    (("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
+    (("akia",), re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),
+    (("sk_live_", "sk_test_"), re.compile(r"\bsk_(?:live|test)_[A-Za-z0-9]{10,}"), REDACTED),
+    (
+        ("eyj",),
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        REDACTED,
+    ),
 )
 
 
+# One scan that rules out most text before any rule is tried.
+_ANY_NEEDLE = re.compile("|".join(re.escape(n) for rule in _SCRUBBERS for n in rule[0]))
+
+
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Tell whether a mapping key names something secret.
 
@@ -116,8 +158,13 @@ def scrub(text: str) -> str:
     Returns:
         The text with every recognised secret replaced by ``[redacted]``.
     """
-    for pattern, replacement in _SCRUBBERS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    if _ANY_NEEDLE.search(lowered) is None:
+        return text
+    for needles, pattern, replacement in _SCRUBBERS:
+        if any(needle in lowered for needle in needles):
+            text = pattern.sub(replacement, text)
+            lowered = text.lower()
     return text
 
 
