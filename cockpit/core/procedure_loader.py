@@ -126,16 +126,21 @@ class _LineIndex:
         return None
 
 
+#: Tags of the tree-node union, which pydantic puts in an error's location after the node id.
+_NODE_TAGS = frozenset({"question", "outcome"})
+
+
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
     """Drop pydantic's union tags and '[key]' markers: keep only segments present in the data."""
     kept: list[str | int] = []
     current = data
     for position, part in enumerate(loc):
         last = position == len(loc) - 1
-        if isinstance(current, dict) and part in current:
-            kept.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if position == 3 and loc[:2] == ("tree", "nodes") and part in _NODE_TAGS:
+            continue  # the tree node union's tag; it is also a key of the node, so skip by place
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             kept.append(part)
             current = current[part]
         elif last and part != "[key]" and not isinstance(current, list):
@@ -186,7 +191,8 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
         if option.provider not in KNOWN_PROVIDERS:
             yield (
                 ("options", position, "provider"),
-                f"unknown provider {option.provider!r} (known: {', '.join(sorted(KNOWN_PROVIDERS))})",
+                f"unknown provider {option.provider!r}"
+                f" (known: {', '.join(sorted(KNOWN_PROVIDERS))})",
             )
 
     if procedure.matrix is not None:
@@ -195,7 +201,10 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
                 yield ("matrix", "rows", position, "severity"), f"unknown severity {row.severity!r}"
             for pick, option_id in enumerate(row.options):
                 if option_id not in option_set:
-                    yield ("matrix", "rows", position, "options", pick), f"unknown option {option_id!r}"
+                    yield (
+                        ("matrix", "rows", position, "options", pick),
+                        f"unknown option {option_id!r}",
+                    )
 
     yield from _tree_problems(procedure, severities, option_set)
 
@@ -220,7 +229,8 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
             if field not in TEMPLATE_FIELDS:
                 yield (
                     ("templates", name, "body"),
-                    f"placeholder {{{field}}} does not exist (known: {', '.join(sorted(TEMPLATE_FIELDS))})",
+                    f"placeholder {{{field}}} does not exist"
+                    f" (known: {', '.join(sorted(TEMPLATE_FIELDS))})",
                 )
 
 
@@ -264,7 +274,10 @@ def _tree_problems(
             frontier.extend(answer.next for answer in node.answers)
     for node_id in nodes:
         if node_id not in reachable:
-            yield ("tree", "nodes", node_id), f"node {node_id!r} cannot be reached from {tree.start!r}"
+            yield (
+                ("tree", "nodes", node_id),
+                f"node {node_id!r} cannot be reached from {tree.start!r}",
+            )
     yield from _cycles(procedure)
 
 
@@ -333,9 +346,13 @@ def load_procedure_file(path: Path) -> Procedure:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ProcedureFileError(str(path), [Problem(None, "", f"cannot read: {error.strerror}")]) from None
+        raise ProcedureFileError(
+            str(path), [Problem(None, "", f"cannot read: {error.strerror}")]
+        ) from None
     except UnicodeDecodeError as error:
-        raise ProcedureFileError(str(path), [Problem(None, "", f"not UTF-8 text: {error}")]) from None
+        raise ProcedureFileError(
+            str(path), [Problem(None, "", f"not UTF-8 text: {error}")]
+        ) from None
     return parse_procedure(text, str(path))
 
 
@@ -355,7 +372,11 @@ def load_builtin(name: str) -> Procedure:
     if not entry.is_file():
         raise ProcedureFileError(
             f"{name}.yaml",
-            [Problem(None, "", f"no built-in procedure {name!r} (have: {', '.join(builtin_names())})")],
+            [
+                Problem(
+                    None, "", f"no built-in procedure {name!r} (have: {', '.join(builtin_names())})"
+                )
+            ],
         )
     return parse_procedure(entry.read_text(encoding="utf-8"), f"checklists/{name}.yaml")
 
