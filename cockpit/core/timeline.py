@@ -842,6 +842,9 @@ class Timeline:
         # Reading text as bytes skips a UTF-8 decode and re-encode per field: hashing 100,000
         # events must stay well under a second.
         self._conn.text_factory = bytes
+        # One read transaction: the rows and the AUTOINCREMENT counter come from the same
+        # snapshot, so an append landing meanwhile cannot look like removed rows.
+        self._conn.execute("BEGIN")
         try:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM events ORDER BY id"
@@ -886,13 +889,14 @@ class Timeline:
                 prev = digest
                 expected_id += 1
                 count += 1
+            sequence = self._conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+            ).fetchone()
         except sqlite3.DatabaseError as error:
             raise TimelineError(f"{self.path}: cannot read the timeline: {error}") from None
         finally:
+            self._conn.execute("ROLLBACK")
             self._conn.text_factory = str
-        sequence = self._conn.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
-        ).fetchone()
         if sequence is not None and int(sequence[0]) > count:
             raise ChainBroken(
                 count + 1,
