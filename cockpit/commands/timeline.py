@@ -178,8 +178,10 @@ def timeline_show(ctx: click.Context, incident_id: int, as_json: bool, db: str |
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     click.echo(f"Incident {about.id}: {about.title} [{about.severity}, {about.status}]")
+    kind_width = max((len(event.kind) for event in events), default=0)
+    actor_width = max((len(event.actor) for event in events), default=0)
     for event in events:
-        click.echo(_event_line(event, event.id in unknown))
+        click.echo(_event_line(event, event.id in unknown, kind_width, actor_width))
 
 
 def _event_json(event: Event, unknown: bool) -> dict[str, Any]:
@@ -196,15 +198,17 @@ def _event_json(event: Event, unknown: bool) -> dict[str, Any]:
     }
 
 
-def _event_line(event: Event, unknown: bool) -> str:
+def _event_line(event: Event, unknown: bool, kind_width: int, actor_width: int) -> str:
     summary = event.summary
     if event.kind == "action.result":
         summary = f"[{event.payload.get('outcome', '?')}] {summary}"
     if unknown:
         summary = f"OUTCOME UNKNOWN: {summary}"
-    line = f"{event.ts}  {event.kind:<26} {event.actor:<20} {summary}"
+    lead = f"{event.ts}  {event.kind:<{kind_width}}  {event.actor:<{actor_width}}  "
+    line = lead + summary
     if event.command:
-        line += f"\n{'':>26}$ {event.command}"
+        # Under the summary, so a column of commands reads like a shell history.
+        line += "\n" + " " * len(lead) + f"$ {event.command}"
     return line
 
 
