@@ -381,8 +381,13 @@ class Timeline:
             raise TimelineError(f"{self.path}: cannot write to the timeline: {error}") from None
         try:
             yield
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise TimelineError(f"{self.path}: cannot write to the timeline: {error}") from None
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
             raise
         try:
             self._conn.execute("COMMIT")
