@@ -516,3 +516,19 @@ def test_validate_in_a_real_process_reports_all_files_and_loads_no_ui() -> None:
     assert result.stdout.startswith(f"ok: {files[0]} (pitchey, 3 triggers, 7 options)")
     assert "ui modules: []" in result.stdout
     assert result.stderr.splitlines() == [expected_line(*bad) for bad in BAD_FILES]
+
+
+def test_the_installed_command_reports_a_bad_file() -> None:
+    """`python -m cockpit procedures validate` end to end, as a user runs it."""
+    name, line, field, message = BAD_FILES[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "procedures", "validate", f"{BAD / name}.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [expected_line(name, line, field, message)]
