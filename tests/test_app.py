@@ -98,7 +98,7 @@ async def test_samples_fill_panes_and_a_breach_run_fires_the_trigger(
         assert banner.display and "ROLLBACK TRIGGER FIRING" in str(banner.render())
     fired = [e for e in timeline.events(app.session.incident.id) if e.kind == "trigger.fired"]
     assert len(fired) == 1
-    assert "5/5 consecutive" in fired[0].summary and fired[0].payload["value"] == 8.8
+    assert "5/5 consecutive" in fired[0].summary and fired[0].payload["value"] == 9.1
 
 
 async def test_a_source_that_stops_answering_turns_stale_never_ok(

@@ -95,9 +95,10 @@ def run_on_pty(script: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
     os.close(slave)
     deadline = time.monotonic() + 10
     seen = b""
-    while b"ready" not in seen and time.monotonic() < deadline:
+    # Wait for the whole line: hanging up mid-write would make the child's print fail instead.
+    while b"ready\r\n" not in seen and time.monotonic() < deadline:
         seen += os.read(master, 1024)
-    assert b"ready" in seen
+    assert b"ready\r\n" in seen
     return proc, master
 
 
