@@ -225,10 +225,9 @@ class CockpitApp(App[int]):
         firing = self.board.firing()
         if not firing:
             return ""
-        names = "; ".join(f"{rule.title} [{verdict.counter}]" for rule, verdict in firing)
-        return (
-            f"ROLLBACK TRIGGER FIRING: {names} — press p, then x, for the decision matrix and tree"
-        )
+        first, verdict = firing[0]
+        others = f" (+{len(firing) - 1} more)" if len(firing) > 1 else ""
+        return f"FIRING: {first.title} [{verdict.counter}]{others} · p x: decide"
 
     def action_show(self, mode: str) -> None:
         """Switch to a screen."""

@@ -142,6 +142,8 @@ class TriggerEvaluator:
             return f"{breaches}/{rule.count} in last {rule.within}"
         if rule.mode is TriggerMode.BASELINE and len(self.baseline) < (rule.baseline_samples or 1):
             return f"baseline {len(self.baseline)}/{rule.baseline_samples}"
+        if breaches > rule.count:
+            return f"{breaches} in a row (≥ {rule.count})"
         return f"{breaches}/{rule.count} consecutive"
 
     def _explain(

@@ -1,4 +1,9 @@
-"""Provides the procedure view: the active runbook, readable in the terminal."""
+"""Provides the procedure view: the active runbook, readable in the terminal, one tab per part.
+
+The text is the Markdown of `cockpit procedures show`, rendered by Rich into one Static per tab.
+Textual's Markdown widget mounts a widget per block (about 2,000 for a seed procedure) and took
+1-3 s to lay out at 80x24; Rich renders the same text in tens of milliseconds.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +11,94 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown
+from rich.markdown import Markdown
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from cockpit.core.procedure_text import render_markdown
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
 
+#: Tab id, tab title, and the `## ` sections of render_markdown() it shows.
+TABS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("overview", "Overview", ("", "Automatic triggers", "Manual triggers", "Severity levels")),
+    ("decision", "Decision", ("Decision matrix", "Decision tree")),
+    ("options", "Options", ("Rollback options",)),
+    ("checklists", "Checklists", ("Checklists",)),
+    (
+        "comms",
+        "Comms",
+        ("Communication templates", "Escalation", "Objectives and targets", "Contacts"),
+    ),
+)
+
+
+def split_sections(markdown: str) -> dict[str, str]:
+    """Map each `## ` heading to its text (heading included); the preamble is under ''."""
+    sections: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        sections[current].append(line)
+    return {name: "\n".join(lines).strip() for name, lines in sections.items()}
+
+
+def tab_texts(markdown: str) -> dict[str, str]:
+    """The Markdown of each tab; a section no tab names goes to the last tab, never lost."""
+    sections = split_sections(markdown)
+    placed = {name for _, _, names in TABS for name in names}
+    texts = {
+        tab_id: "\n\n".join(sections[name] for name in names if sections.get(name))
+        for tab_id, _, names in TABS
+    }
+    leftovers = [text for name, text in sections.items() if name not in placed and text]
+    if leftovers:
+        texts[TABS[-1][0]] = "\n\n".join([texts[TABS[-1][0]], *leftovers])
+    return texts
+
 
 class ProcedureScreen(Screen[None]):
-    """The whole procedure as Markdown; `x` jumps to the decision section."""
+    """The whole procedure; `x` opens the decision matrix and tree."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "x",
             "decision",
             "Decision",
-            tooltip="Jump to the decision matrix and tree",
+            tooltip="Open the decision matrix and tree",
             id="procedure.decision",
         ),
-        Binding("home", "top", "Top", show=False, id="procedure.top"),
+        Binding("right", "next_tab", "Next tab", show=False, id="procedure.next"),
+        Binding("left", "previous_tab", "Previous tab", show=False, id="procedure.previous"),
     ]
 
     def compose(self) -> ComposeResult:
         app = cast("CockpitApp", self.app)
-        with VerticalScroll(id="procedure-scroll"):
-            yield Markdown(render_markdown(app.session.procedure), id="procedure")
+        texts = tab_texts(render_markdown(app.session.procedure))
+        with TabbedContent(id="procedure-tabs"):
+            for tab_id, title, _ in TABS:
+                with TabPane(title, id=f"tab-{tab_id}"), VerticalScroll():
+                    text = texts[tab_id] or "_Nothing in this procedure._"
+                    yield Static(Markdown(text, code_theme="ansi_dark"), id=f"text-{tab_id}")
         yield Footer()
 
     def action_decision(self) -> None:
-        """Scroll to the first heading about the decision."""
-        markdown = self.query_one(Markdown)
-        for heading in markdown.query("MarkdownH2"):
-            text = str(getattr(heading, "_content", "")) or heading.render().__str__()
-            if "ecision" in text:
-                self.query_one(VerticalScroll).scroll_to_widget(heading, top=True, animate=False)
-                return
+        """Show the decision tab."""
+        self.query_one(TabbedContent).active = "tab-decision"
 
-    def action_top(self) -> None:
-        """Back to the top."""
-        self.query_one(VerticalScroll).scroll_home(animate=False)
+    def _step(self, offset: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = [f"tab-{tab_id}" for tab_id, _, _ in TABS]
+        tabs.active = ids[(ids.index(tabs.active) + offset) % len(ids)]
+
+    def action_next_tab(self) -> None:
+        """Show the next tab."""
+        self._step(1)
+
+    def action_previous_tab(self) -> None:
+        """Show the previous tab."""
+        self._step(-1)
