@@ -17,10 +17,12 @@ def format_value(value: float | None, unit: str) -> str:
     """A compact reading: '7.21 %', '652 ms', '1'."""
     if value is None:
         return "—"
+    if unit == "%":
+        return f"{value:.2f}%"
     number = f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}"
     if not unit:
         return number
-    return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+    return f"{number} {unit}"
 
 
 class MetricPane(Widget):

@@ -11,8 +11,8 @@ from cockpit.core.timeline import Event
 
 
 def event_line(event: Event) -> str:
-    """'03:12:05 trigger.fired  error_rate > 5% ...' — time of day UTC, kind, summary."""
-    return f"{event.ts[11:19]} {event.kind:<16} {event.summary}"
+    """'03:12:05 Error rate > 5% ...': time of day (UTC) and summary; summaries say what happened."""
+    return f"{event.ts[11:19]} {event.summary}"
 
 
 class TimelineLog(Static):

@@ -64,6 +64,7 @@ class DashboardScreen(Screen[None]):
         for view in app.board.views(now):
             self.query_one(f"#pane-{view.metric.replace('_', '-')}", MetricPane).view = view
         self.query_one(TriggerList).show(app.board.verdicts())
+        self.query_one(IncidentClock).tick()
         banner = self.query_one("#banner", Static)
         text = app.banner_text()
         banner.update(text)

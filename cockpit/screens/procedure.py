@@ -86,6 +86,17 @@ class ProcedureScreen(Screen[None]):
                     yield Static(Markdown(text, code_theme="ansi_dark"), id=f"text-{tab_id}")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.focus_text()
+
+    def on_tabbed_content_tab_activated(self, _: TabbedContent.TabActivated) -> None:
+        self.focus_text()
+
+    def focus_text(self) -> None:
+        """Give the visible tab's text the focus, so arrows and page keys scroll it."""
+        active = self.query_one(TabbedContent).active
+        self.query_one(f"#{active} VerticalScroll", VerticalScroll).focus()
+
     def action_decision(self) -> None:
         """Show the decision tab."""
         self.query_one(TabbedContent).active = "tab-decision"

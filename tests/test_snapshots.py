@@ -1,0 +1,63 @@
+"""Snapshot tests with a fixed clock and injected samples: what the engineer sees at 80x24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from cockpit.app import CockpitApp
+from cockpit.core.clock import FixedClock
+from cockpit.core.metrics import Sample
+from cockpit.core.procedure_loader import load_builtin
+from cockpit.core.timeline import Timeline
+from cockpit.messages import MetricsSampled
+from cockpit.session import Session
+
+#: A bad deploy, sample by sample: error rate and p95 climb, health starts failing.
+ERRORS = [0.4, 0.4, 0.5, 0.4, 3.2, 6.1, 7.4, 8.3, 8.9, 9.0]
+HEALTH = [0, 0, 0, 0, 0, 1, 1, 0, 1, 1]
+
+
+def dashboard_app(tmp_path: Path) -> tuple[CockpitApp, FixedClock]:
+    clock = FixedClock()
+    timeline = Timeline(tmp_path / "snap.db", clock=clock, actor="oncall")
+    incident = timeline.open_incident("Checkout errors after deploy v1.2.4", "P1", "pulse-messages")
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=load_builtin("pulse-messages"),
+        clock=clock,
+        poll_interval=60,
+    )
+    return CockpitApp(session, start_pollers=False), clock
+
+
+def test_dashboard_during_a_bad_deploy(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, clock = dashboard_app(tmp_path)
+
+    async def feed(pilot: Pilot[int]) -> None:
+        for errors, health in zip(ERRORS, HEALTH, strict=True):
+            clock.advance(60)
+            at = clock.now()
+            app.post_message(
+                MetricsSampled(
+                    "scrape",
+                    [
+                        Sample("error_rate", errors, at, "scrape"),
+                        Sample("p95_latency_ms", 180 + errors * 50, at, "scrape"),
+                        Sample("critical_bug_reports_1h", 2, at, "scrape"),
+                    ],
+                )
+            )
+            app.post_message(
+                MetricsSampled("probe", [Sample("health_check_failed", health, at, "probe")])
+            )
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=feed)
+
+
+def test_procedure_decision_tab(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _ = dashboard_app(tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), press=["p", "x"])
