@@ -7,8 +7,6 @@ inside its body, so `cockpit --help` and the headless commands never load Textua
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from cockpit import __version__
@@ -82,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

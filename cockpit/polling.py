@@ -7,6 +7,8 @@ one because the loop is sequential.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.worker import get_current_worker
 
@@ -15,7 +17,7 @@ from cockpit.messages import MetricsSampled, SourceFailed
 from providers.base import MetricSource
 
 
-def poll(app: App[object], source: MetricSource, interval: float) -> None:
+def poll(app: App[Any], source: MetricSource, interval: float) -> None:
     """Sample `source` every `interval` seconds until the worker is cancelled."""
     worker = get_current_worker()
     while not worker.is_cancelled:

@@ -45,7 +45,7 @@ class Provider(ABC):
     def __init__(self, options: ProviderOptions) -> None:
         self.options = options
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook with a safe default, not abstract
         """Release connections; default does nothing."""
 
 

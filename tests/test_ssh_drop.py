@@ -48,7 +48,10 @@ class Harness:
 
     def __call__(self, *args: str, timeout: float = 60) -> str:
         result = subprocess.run(
-            ["bash", str(HARNESS), *args], env=self.env, capture_output=True, text=True,
+            ["bash", str(HARNESS), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
@@ -67,7 +70,10 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
 def events(db: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(db) as conn:
-        return [(kind, summary) for kind, summary in conn.execute("SELECT kind, summary FROM events ORDER BY id")]
+        return [
+            (kind, summary)
+            for kind, summary in conn.execute("SELECT kind, summary FROM events ORDER BY id")
+        ]
 
 
 def cockpit_processes(marker: str) -> list[str]:
@@ -85,7 +91,9 @@ def cockpit_processes(marker: str) -> list[str]:
 
 
 @pytest.mark.parametrize("launcher", ["direct", "make"])
-def test_drop_records_everything_and_leaves_no_process(harness: Harness, tmp_path: Path, launcher: str) -> None:
+def test_drop_records_everything_and_leaves_no_process(
+    harness: Harness, tmp_path: Path, launcher: str
+) -> None:
     data = tmp_path / "data"
     db = data / "demo.db"
     env = f"COCKPIT_DATA_DIR={data} COCKPIT_CONFIG={tmp_path / 'none.toml'}"

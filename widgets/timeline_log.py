@@ -11,7 +11,7 @@ from cockpit.core.timeline import Event
 
 
 def event_line(event: Event) -> str:
-    """'03:12:05 Error rate > 5% ...': time of day (UTC) and summary; summaries say what happened."""
+    """'03:12:05 Error rate > 5% ...': time of day (UTC) and the event's summary."""
     return f"{event.ts[11:19]} {event.summary}"
 
 

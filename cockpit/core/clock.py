@@ -53,7 +53,7 @@ class FixedClock:
 
 
 def iso_ms(moment: datetime) -> str:
-    """Format a UTC time with milliseconds, the timeline's canonical form: 2026-01-15T03:12:00.000Z."""
+    """Format a UTC time with milliseconds, the canonical form: 2026-01-15T03:12:00.000Z."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
