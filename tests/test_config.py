@@ -1,0 +1,61 @@
+"""cockpit.toml: the README's example works; mistakes name the source and the field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cockpit.commands.run import build_sources
+from cockpit.core.config import ConfigFileError, load_settings
+from cockpit.core.errors import CockpitError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert match, "the README shows a cockpit.toml"
+    return match.group(1)
+
+
+def test_the_readme_example_builds_its_sources(tmp_path: Path) -> None:
+    path = tmp_path / "cockpit.toml"
+    path.write_text(readme_example(), encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.procedure == "pulse-messages"
+    sources = build_sources([(s.provider, s.options) for s in settings.sources])
+    assert [s.name for s in sources] == ["prometheus_scrape", "http_health"]
+    assert "error_rate" in sources[0].metric_names
+    assert "health_check_failed" in sources[1].metric_names
+
+
+def test_a_missing_file_means_defaults(tmp_path: Path) -> None:
+    assert load_settings(tmp_path / "absent.toml").sources == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("procedure = [", "cockpit.toml: "),
+        ("poll_interval_seconds = -1", "poll_interval_seconds: Input should be greater than 0"),
+        ("colour = 'red'", "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "cockpit.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigFileError, match=re.escape(message)):
+        load_settings(path)
+
+
+def test_unknown_provider_lists_the_installed_ones() -> None:
+    with pytest.raises(CockpitError, match="installed: .*prometheus_scrape"):
+        build_sources([("prometheus", {"url": "http://x"})])
+
+
+def test_bad_source_options_name_the_source_and_field() -> None:
+    with pytest.raises(ConfigFileError, match=r"sources\[0\] \(http_health\): options.url: Field required"):
+        build_sources([("http_health", {"timeout_seconds": 1})])
