@@ -6,10 +6,10 @@ the timeline; widgets get state through two Signals (board_changed, event_record
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
+import importlib
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -18,16 +18,23 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from cockpit.core.board import Board
-from cockpit.core.errors import LockHeld
+from cockpit.core.errors import CockpitError, LockHeld
 from cockpit.core.lock import IncidentLock
 from cockpit.core.timeline import Event
-from cockpit.messages import MetricsSampled, SourceFailed
+from cockpit.messages import MetricsSampled, SourceFailed, SourcesStarted, SourcesUnavailable
 from cockpit.polling import poll
 from cockpit.screens.dashboard import DashboardScreen
-from cockpit.screens.modals import HelpScreen, LockHeldScreen, NoteScreen
-from cockpit.screens.procedure import ProcedureScreen
-from cockpit.screens.timeline import TimelineScreen
-from cockpit.session import Session
+from cockpit.session import Session, StartedSources
+
+
+def _screen(module: str, name: str) -> Screen[Any]:
+    """Import and build a screen on first use."""
+    screen_class = getattr(importlib.import_module(f"cockpit.screens.{module}"), name)
+    return cast(Screen[Any], screen_class())
+
+
+def _modals() -> Any:
+    return importlib.import_module("cockpit.screens.modals")
 
 
 class CockpitApp(App[int]):
@@ -35,10 +42,12 @@ class CockpitApp(App[int]):
 
     TITLE = "Rollback Cockpit"
     CSS_PATH = "cockpit.tcss"
-    MODES: ClassVar[dict[str, type[Screen[None]]]] = {  # type: ignore[assignment]
+    # Screens other than the dashboard are imported when first shown: the first paint of the
+    # dashboard is budgeted at 1.3x a bare Textual app (make bench).
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "dashboard": DashboardScreen,
-        "procedure": ProcedureScreen,
-        "timeline": TimelineScreen,
+        "procedure": lambda: _screen("procedure", "ProcedureScreen"),
+        "timeline": lambda: _screen("timeline", "TimelineScreen"),
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -88,20 +97,61 @@ class CockpitApp(App[int]):
         self.events: list[Event] = session.timeline.events(session.incident.id)
         """The incident's events, rebuilt from the timeline at start and appended live."""
         self.failing: set[str] = set()
+        self.started_sources: list[StartedSources] = []
         self.board_changed: Signal[None] = Signal(self, "board-changed")
         self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
 
     def on_mount(self) -> None:
         if self.session.held_by is not None:
             self.push_screen(
-                LockHeldScreen(self.session.held_by, self.session.incident.id), self.lock_choice
+                _modals().LockHeldScreen(self.session.held_by, self.session.incident.id),
+                self.lock_choice,
             )
         else:
             self.begin_session()
-        for source in self.session.sources:
+        if self.session.sources:
+            self.use_sources(StartedSources(self.session.sources))
+        elif self.session.start_sources is not None:
+            self.call_after_refresh(
+                self.run_worker,
+                self.start_sources,
+                name="start-sources",
+                group="startup",
+                thread=True,
+                exit_on_error=False,
+            )
+        self.set_interval(1.0, self.tick)
+
+    def start_sources(self) -> None:
+        """Worker: build the sources (imports, servers) after the first paint."""
+        factory = self.session.start_sources
+        assert factory is not None
+        try:
+            started = factory()
+        except CockpitError as error:
+            self.post_message(SourcesUnavailable(str(error)))
+        else:
+            self.post_message(SourcesStarted(started))
+
+    @on(SourcesStarted)
+    def sources_started(self, message: SourcesStarted) -> None:
+        """Sources are ready: note it and start polling."""
+        self.use_sources(message.started)
+        if message.started.note:
+            self.record("sources.started", message.started.note)
+
+    @on(SourcesUnavailable)
+    def sources_unavailable(self, message: SourcesUnavailable) -> None:
+        """No sources: say so loudly; the panes stay NO DATA."""
+        self.record("sources.failed", f"metric sources could not start: {message.reason}")
+        self.notify(message.reason, title="No metric sources", severity="error", timeout=30)
+
+    def use_sources(self, started: StartedSources) -> None:
+        """Expect the sources' metrics and start one poller each."""
+        self.started_sources.append(started)
+        for source in started.sources:
             self.board.expect(source.name, source.metric_names)
-        if self.start_pollers:
-            for source in self.session.sources:
+            if self.start_pollers:
                 self.run_worker(
                     partial(poll, self, source, self.session.poll_interval),
                     name=f"poll:{source.name}",
@@ -109,10 +159,14 @@ class CockpitApp(App[int]):
                     thread=True,
                     exit_on_error=False,
                 )
-        self.set_interval(1.0, self.tick)
-        if os.environ.get("COCKPIT_EXIT_AFTER_PAINT"):
-            # `make bench` measures process start to first painted dashboard with this.
-            self.call_after_refresh(self.exit, 0)
+        self.board_changed.publish(None)
+
+    def stop_sources(self) -> None:
+        """Stop what the source factories started (the demo's service); safe to call twice."""
+        while self.started_sources:
+            started = self.started_sources.pop()
+            if started.stop is not None:
+                started.stop()
 
     def begin_session(self) -> None:
         """Record that this process now drives the incident, and what it found unresolved."""
@@ -240,7 +294,7 @@ class CockpitApp(App[int]):
             if text:
                 self.record("note", text)
 
-        self.push_screen(NoteScreen(), save)
+        self.push_screen(_modals().NoteScreen(), save)
 
     def action_acknowledge(self) -> None:
         """Acknowledge the incident once."""
@@ -258,7 +312,7 @@ class CockpitApp(App[int]):
         """Show keys and screens."""
         keys = [(b.key, b.description, b.tooltip) for b in self.BINDINGS if isinstance(b, Binding)]
         keys += [("x", "Decision", "On the procedure screen: jump to the decision section")]
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(_modals().HelpScreen(keys))
 
     async def action_quit(self) -> None:
         """Leave; the incident stays open and can be resumed."""

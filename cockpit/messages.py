@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from cockpit.core.metrics import Sample
+from cockpit.session import StartedSources
 
 
 @dataclass
@@ -23,4 +24,18 @@ class SourceFailed(Message, bubble=False):
 
     source: str
     metrics: list[str]
+    reason: str
+
+
+@dataclass
+class SourcesStarted(Message, bubble=False):
+    """The session's metric sources are ready to poll."""
+
+    started: StartedSources
+
+
+@dataclass
+class SourcesUnavailable(Message, bubble=False):
+    """The metric sources could not be started."""
+
     reason: str

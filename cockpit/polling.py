@@ -7,14 +7,16 @@ one because the loop is sequential.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.worker import get_current_worker
 
 from cockpit.core.errors import ProviderError
 from cockpit.messages import MetricsSampled, SourceFailed
-from providers.base import MetricSource
+
+if TYPE_CHECKING:
+    from providers.base import MetricSource
 
 
 def poll(app: App[Any], source: MetricSource, interval: float) -> None:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cockpit.core.clock import Clock, SystemClock
 from cockpit.core.lock import Holder
 from cockpit.core.procedure import Procedure
 from cockpit.core.timeline import Incident, Timeline
-from providers.base import MetricSource
+
+if TYPE_CHECKING:  # providers pull in httpx; the first paint does not need them
+    from providers.base import MetricSource
+
+
+@dataclass
+class StartedSources:
+    """Metric sources made ready after the first paint, and how to stop what started them."""
+
+    sources: list[MetricSource]
+    note: str = ""
+    """Recorded in the timeline when they start (the demo says where its service listens)."""
+    stop: Callable[[], None] | None = None
 
 
 @dataclass
@@ -22,6 +36,8 @@ class Session:
     clock: Clock = field(default_factory=SystemClock)
     poll_interval: float = 15.0
     """Seconds between two samples of a source; a metric older than two intervals is stale."""
+    start_sources: Callable[[], StartedSources] | None = None
+    """Builds the sources in a worker after the first paint, instead of `sources`."""
     held_by: Holder | None = None
     """Another live cockpit holding this incident, if any: the App asks what to do."""
     demo: bool = False

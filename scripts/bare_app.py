@@ -1,4 +1,4 @@
-"""The baseline for `make bench`: a bare Textual app that paints a screen and exits."""
+"""The baseline for `make bench`: a bare Textual app that paints a header, a line and a footer."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ class Bare(App[int]):
         yield Header()
         yield Static("bare")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.call_after_refresh(self.exit, 0)
 
 
 if __name__ == "__main__":

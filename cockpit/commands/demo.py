@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from cockpit.core.clock import Clock
+    from cockpit.session import StartedSources
 
 DEMO_PROCEDURE = "pulse-messages"
 DEMO_TITLE = "Demo: error spike after deploy v1.2.4"
@@ -33,9 +39,6 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     from cockpit.core.paths import data_dir
     from cockpit.core.procedure_loader import load_builtin
     from cockpit.core.timeline import Timeline
-    from cockpit.demo.scenario import Scenario
-    from cockpit.demo.service import DemoService
-    from cockpit.demo.sources import demo_sources
     from cockpit.session import Session
 
     db_path = Path(db) if db else data_dir() / "demo.db"
@@ -44,25 +47,29 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     incident = resolve_incident(
         timeline, incident_id, title=DEMO_TITLE, severity="P1", procedure=DEMO_PROCEDURE, drill=True
     )
-    service = DemoService(Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0))
-    base_url = service.start()
-    timeline.record(
-        incident.id,
-        "demo.started",
-        f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
-        {"url": base_url},
-    )
     session = Session(
         timeline=timeline,
         incident=incident,
         procedure=load_builtin(DEMO_PROCEDURE),
-        sources=demo_sources(base_url, clock),
+        start_sources=partial(start_demo, clock, deploy_at),
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,
         demo=True,
     )
-    try:
-        code = launch(session, db_path)
-    finally:
-        service.stop()
-    sys.exit(code)
+    sys.exit(launch(session, db_path))
+
+
+def start_demo(clock: Clock, deploy_at: float) -> StartedSources:
+    """Start the simulated production and the sources that read it (after the first paint)."""
+    from cockpit.demo.scenario import Scenario
+    from cockpit.demo.service import DemoService
+    from cockpit.demo.sources import demo_sources
+    from cockpit.session import StartedSources
+
+    service = DemoService(Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0))
+    base_url = service.start()
+    return StartedSources(
+        sources=demo_sources(base_url, clock),
+        note=f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
+        stop=service.stop,
+    )

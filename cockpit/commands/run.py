@@ -88,7 +88,10 @@ def launch(session: Session, db_path: Path) -> int:
     from cockpit.app import CockpitApp  # Textual is imported only now
 
     app = CockpitApp(session, lock=lock)
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        app.stop_sources()
     return result or 0
 
 
