@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -17,14 +17,24 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
 
-from cockpit.core.board import Board
 from cockpit.core.errors import CockpitError, LockHeld
 from cockpit.core.lock import IncidentLock
 from cockpit.core.timeline import Event
-from cockpit.messages import MetricsSampled, SourceFailed, SourcesStarted, SourcesUnavailable
+from cockpit.messages import (
+    MetricsSampled,
+    ProcedureFailed,
+    ProcedureLoaded,
+    SourceFailed,
+    SourcesStarted,
+    SourcesUnavailable,
+)
 from cockpit.polling import poll
 from cockpit.screens.dashboard import DashboardScreen
 from cockpit.session import Session, StartedSources
+
+if TYPE_CHECKING:
+    from cockpit.core.board import Board
+    from cockpit.core.procedure import Procedure
 
 
 def _screen(module: str, name: str) -> Screen[Any]:
@@ -93,7 +103,8 @@ class CockpitApp(App[int]):
         """This process's hold on the incident; None when watching read-only."""
         self.start_pollers = start_pollers
         self.read_only = session.held_by is not None
-        self.board = Board(session.procedure, session.poll_interval)
+        self.board: Board | None = None
+        """Windows and trigger evaluators; built once the procedure is validated."""
         self.events: list[Event] = session.timeline.events(session.incident.id)
         """The incident's events, rebuilt from the timeline at start and appended live."""
         self.failing: set[str] = set()
@@ -109,18 +120,61 @@ class CockpitApp(App[int]):
             )
         else:
             self.begin_session()
+        if self.session.procedure is not None:
+            self.procedure_ready(self.session.procedure)
+        else:
+            self.call_after_refresh(
+                self.run_worker,
+                self.load_procedure,
+                name="load-procedure",
+                group="startup",
+                thread=True,
+                exit_on_error=False,
+            )
+        self.set_interval(1.0, self.tick)
+
+    def load_procedure(self) -> None:
+        """Worker: validate the built-in procedure after the first paint."""
+        from cockpit.core.procedure_loader import load_builtin
+
+        try:
+            procedure = load_builtin(self.session.procedure_name)
+        except CockpitError as error:
+            self.post_message(ProcedureFailed(str(error)))
+        else:
+            self.post_message(ProcedureLoaded(procedure))
+
+    @on(ProcedureLoaded)
+    def procedure_loaded(self, message: ProcedureLoaded) -> None:
+        """The procedure is valid: build the board and start the sources."""
+        self.session.procedure = message.procedure
+        self.procedure_ready(message.procedure)
+
+    @on(ProcedureFailed)
+    def procedure_failed(self, message: ProcedureFailed) -> None:
+        """Without a valid procedure there are no triggers: say so and keep the timeline open."""
+        self.record("procedure.failed", message.reason)
+        # stays up: without a procedure there are no triggers, and that must not go unseen
+        self.notify(
+            message.reason, title="Procedure does not validate", severity="error", timeout=3600
+        )
+
+    def procedure_ready(self, procedure: Procedure) -> None:
+        """Build the board, then start the sources (now, or in a worker after the paint)."""
+        from cockpit.core.board import Board  # after the first paint, with the procedure
+
+        self.board = Board(procedure, self.session.poll_interval)
         if self.session.sources:
             self.use_sources(StartedSources(self.session.sources))
         elif self.session.start_sources is not None:
-            self.call_after_refresh(
-                self.run_worker,
+            self.run_worker(
                 self.start_sources,
                 name="start-sources",
                 group="startup",
                 thread=True,
                 exit_on_error=False,
             )
-        self.set_interval(1.0, self.tick)
+        self.board_changed.publish(None)
 
     def start_sources(self) -> None:
         """Worker: build the sources (imports, servers) after the first paint."""
@@ -149,6 +203,7 @@ class CockpitApp(App[int]):
     def use_sources(self, started: StartedSources) -> None:
         """Expect the sources' metrics and start one poller each."""
         self.started_sources.append(started)
+        assert self.board is not None
         for source in started.sources:
             self.board.expect(source.name, source.metric_names)
             if self.start_pollers:
@@ -233,7 +288,8 @@ class CockpitApp(App[int]):
         if message.source in self.failing:
             self.failing.discard(message.source)
             self.record("source.recovered", f"{message.source} answers again")
-        self.note_trigger_changes(self.board.ingest(message.samples))
+        if self.board is not None:
+            self.note_trigger_changes(self.board.ingest(message.samples))
         self.board_changed.publish(None)
 
     @on(SourceFailed)
@@ -242,10 +298,11 @@ class CockpitApp(App[int]):
         if message.source not in self.failing:
             self.failing.add(message.source)
             self.record("source.failed", f"{message.source}: {message.reason}")
-        now = self.session.clock.now()
-        self.note_trigger_changes(
-            self.board.fail(message.source, message.metrics, message.reason, now)
-        )
+        if self.board is not None:
+            now = self.session.clock.now()
+            self.note_trigger_changes(
+                self.board.fail(message.source, message.metrics, message.reason, now)
+            )
         self.board_changed.publish(None)
 
     def note_trigger_changes(self, changes: Iterable[object]) -> None:
@@ -276,7 +333,7 @@ class CockpitApp(App[int]):
 
     def banner_text(self) -> str:
         """The dashboard banner: firing triggers and the way into the decision."""
-        firing = self.board.firing()
+        firing = self.board.firing() if self.board is not None else []
         if not firing:
             return ""
         first, verdict = firing[0]
@@ -285,6 +342,9 @@ class CockpitApp(App[int]):
 
     def action_show(self, mode: str) -> None:
         """Switch to a screen."""
+        if mode == "procedure" and self.session.procedure is None:
+            self.notify("The procedure is still loading; try again in a moment.")
+            return
         self.switch_mode(mode)
 
     def action_note(self) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from cockpit.core.metrics import Sample
 from cockpit.session import StartedSources
+
+if TYPE_CHECKING:
+    from cockpit.core.procedure import Procedure
 
 
 @dataclass
@@ -37,5 +41,19 @@ class SourcesStarted(Message, bubble=False):
 @dataclass
 class SourcesUnavailable(Message, bubble=False):
     """The metric sources could not be started."""
+
+    reason: str
+
+
+@dataclass
+class ProcedureLoaded(Message, bubble=False):
+    """The session's procedure validated."""
+
+    procedure: Procedure
+
+
+@dataclass
+class ProcedureFailed(Message, bubble=False):
+    """The session's procedure did not validate (one line per problem)."""
 
     reason: str

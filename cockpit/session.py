@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from cockpit.core.clock import Clock, SystemClock
 from cockpit.core.lock import Holder
-from cockpit.core.procedure import Procedure
+from cockpit.core.outline import MetricTitle, Outline
 from cockpit.core.timeline import Incident, Timeline
 
-if TYPE_CHECKING:  # providers pull in httpx; the first paint does not need them
+if TYPE_CHECKING:  # pydantic and httpx: the first paint needs neither
+    from cockpit.core.procedure import Procedure
     from providers.base import MetricSource
 
 
@@ -31,7 +32,9 @@ class Session:
 
     timeline: Timeline
     incident: Incident
-    procedure: Procedure
+    procedure: Procedure | None = None
+    """The validated procedure; None to validate the built-in `outline.name` after the paint."""
+    outline: Outline | None = None
     sources: list[MetricSource] = field(default_factory=list)
     clock: Clock = field(default_factory=SystemClock)
     poll_interval: float = 15.0
@@ -41,3 +44,21 @@ class Session:
     held_by: Holder | None = None
     """Another live cockpit holding this incident, if any: the App asks what to do."""
     demo: bool = False
+
+    @property
+    def procedure_name(self) -> str:
+        """The procedure's name, known before it is validated."""
+        if self.procedure is not None:
+            return self.procedure.name
+        assert self.outline is not None, "a session needs a procedure or an outline"
+        return self.outline.name
+
+    def metric_titles(self) -> dict[str, MetricTitle]:
+        """Each metric's title and unit, in the procedure's order, for the dashboard's panes."""
+        if self.procedure is not None:
+            return {
+                name: MetricTitle(spec.title, spec.unit)
+                for name, spec in self.procedure.metrics.items()
+            }
+        assert self.outline is not None, "a session needs a procedure or an outline"
+        return self.outline.metrics

@@ -176,3 +176,45 @@ async def test_incident_clock_counts_from_opening(timeline, pulse_procedure, clo
         app.screen.query_one("#clock").tick()  # type: ignore[attr-defined]
         await pilot.pause()
         assert "T+03:07" in str(app.screen.query_one("#clock").render())
+
+
+async def test_a_builtin_is_validated_after_the_first_paint(timeline, clock) -> None:  # type: ignore[no-untyped-def]
+    from cockpit.core.outline import builtin_outline
+
+    incident = timeline.open_incident("Checkout errors", "P1", "pulse-messages")
+    outline = builtin_outline("pulse-messages")
+    app = CockpitApp(
+        Session(timeline=timeline, incident=incident, outline=outline, clock=clock),
+        start_pollers=False,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        # the frame paints from the outline: one pane per metric, titles included
+        assert app.screen.query_one("#pane-error-rate", MetricPane).border_title == "Error rate"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session.procedure is not None and app.board is not None
+        assert list(app.session.procedure.metrics) == list(outline.metrics)
+        triggers = str(app.screen.query_one("#triggers").render())
+        assert "Error rate > 5% for 5 consecutive minutes" in triggers
+        await pilot.press("p")
+        assert isinstance(app.screen, ProcedureScreen)
+
+
+async def test_a_procedure_that_fails_to_load_is_said_and_recorded(timeline, clock) -> None:  # type: ignore[no-untyped-def]
+    from cockpit.core.outline import MetricTitle, Outline
+
+    incident = timeline.open_incident("Checkout errors", "P1", "no-such-procedure")
+    outline = Outline("no-such-procedure", "Gone", {"error_rate": MetricTitle("Error rate", "%")})
+    app = CockpitApp(
+        Session(timeline=timeline, incident=incident, outline=outline, clock=clock),
+        start_pollers=False,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.board is None
+        assert any("no built-in procedure" in str(n.message) for n in app._notifications)
+        await pilot.press("p")
+        assert isinstance(app.screen, DashboardScreen)  # nothing to show yet, and it says so
+    failed = [e for e in timeline.events(incident.id) if e.kind == "procedure.failed"]
+    assert failed and "no-such-procedure" in failed[0].summary

@@ -35,6 +35,17 @@ def test_core_providers_and_demo_never_import_textual_or_rich() -> None:
     # that our code never imports it is the import-linter contract's job (`make contracts`).
 
 
+def test_the_first_paint_path_imports_neither_pydantic_nor_httpx() -> None:
+    """The dashboard's first paint is budgeted (make bench): validation and sources come after."""
+    loaded = loaded_after(
+        "import cockpit.cli, cockpit.commands.demo, cockpit.app\n"
+        "from cockpit.core.outline import builtin_outline\n"
+        "builtin_outline('pulse-messages')\n"
+    )
+    assert "pydantic" not in loaded
+    assert "httpx" not in loaded
+
+
 @pytest.mark.parametrize(
     "argv",
     [["--help"], ["procedures", "list"], ["timeline", "verify"], ["incident", "list"]],

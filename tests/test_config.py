@@ -52,10 +52,11 @@ def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> No
 
 
 def test_unknown_provider_lists_the_installed_ones() -> None:
-    with pytest.raises(CockpitError, match="installed: .*prometheus_scrape"):
+    with pytest.raises(CockpitError, match=r"installed: .*prometheus_scrape"):
         build_sources([("prometheus", {"url": "http://x"})])
 
 
 def test_bad_source_options_name_the_source_and_field() -> None:
-    with pytest.raises(ConfigFileError, match=r"sources\[0\] \(http_health\): options.url: Field required"):
+    expected = r"sources\[0\] \(http_health\): options.url: Field required"
+    with pytest.raises(ConfigFileError, match=expected):
         build_sources([("http_health", {"timeout_seconds": 1})])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.core.procedure import TriggerRule
 from cockpit.core.triggers import TriggerStatus, Verdict
+
+if TYPE_CHECKING:
+    from cockpit.core.procedure import TriggerRule
 
 #: Status words and the component class that colours them (colour comes from the theme).
 _STYLE = {

@@ -36,8 +36,8 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     """Run the cockpit on the built-in simulated production (127.0.0.1 only)."""
     from cockpit.commands.run import launch, resolve_incident
     from cockpit.core.clock import SystemClock
+    from cockpit.core.outline import builtin_outline
     from cockpit.core.paths import data_dir
-    from cockpit.core.procedure_loader import load_builtin
     from cockpit.core.timeline import Timeline
     from cockpit.session import Session
 
@@ -50,7 +50,7 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     session = Session(
         timeline=timeline,
         incident=incident,
-        procedure=load_builtin(DEMO_PROCEDURE),
+        outline=builtin_outline(DEMO_PROCEDURE),  # validated in a worker after the first paint
         start_sources=partial(start_demo, clock, deploy_at),
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,

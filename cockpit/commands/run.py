@@ -98,6 +98,7 @@ def launch(session: Session, db_path: Path) -> int:
 def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:
     """`cockpit` without a command."""
     from cockpit.core.config import load_settings
+    from cockpit.core.outline import builtin_outline, is_builtin
     from cockpit.core.paths import config_file, timeline_db
     from cockpit.core.procedure_loader import load_procedure
     from cockpit.core.timeline import Timeline
@@ -119,12 +120,17 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
         severity="untriaged",
         procedure=chosen or "",
     )
-    procedure = load_procedure(incident.procedure or chosen or "")
+    name = incident.procedure or chosen or ""
+    # A built-in is validated by the tests and, again, in a worker after the first paint; any
+    # other file is validated now, so a mistake gets its one-line error on the terminal.
+    outline = builtin_outline(name) if is_builtin(name) else None
+    procedure = None if outline is not None else load_procedure(name)
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
     session = Session(
         timeline=timeline,
         incident=incident,
         procedure=procedure,
+        outline=outline,
         sources=sources,
         poll_interval=settings.poll_interval_seconds,
     )

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cockpit.core.metrics import MetricWindow, PaneState, Sample
-from cockpit.core.procedure import Procedure, TriggerRule
 from cockpit.core.triggers import TriggerEvaluator, TriggerStatus, Verdict
+
+if TYPE_CHECKING:
+    from cockpit.core.procedure import Procedure, TriggerRule
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ This module holds only the shapes and the cross-reference rules.
 from __future__ import annotations
 
 import string
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from cockpit.core.rules import Comparison, NoDataPolicy, TriggerMode
 
 #: Incident facts a communication template may name, as `{name}`. Anything else is an error,
 #: so a typo in a template is caught when the file is validated, not while sending at 3 a.m.
@@ -46,24 +47,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
-
-
-class TriggerMode(StrEnum):
-    """How breaching samples add up to a firing trigger."""
-
-    CONSECUTIVE = "consecutive"
-    WINDOW = "window"
-    BASELINE = "baseline"
-
-
-class NoDataPolicy(StrEnum):
-    """What a missing sample counts as."""
-
-    HOLD = "hold"
-    BREACH = "breach"
-    IGNORE = "ignore"
 
 
 class MetricSpec(Strict):

@@ -22,9 +22,9 @@ from cockpit.core.procedure import (
     RecoveryTime,
     RollbackOption,
     Template,
-    TriggerMode,
     TriggerRule,
 )
+from cockpit.core.rules import TriggerMode
 
 CHECKLIST_ORDER: tuple[ChecklistKind, ...] = (
     "quick",

@@ -35,13 +35,13 @@ class DashboardScreen(Screen[None]):
         incident = session.incident
         with Horizontal(id="topbar"):
             yield Static(
-                f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure.name}",
+                f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure_name}",
                 id="incident-title",
             )
             yield IncidentClock(session.clock, parse_iso(incident.opened_at), id="clock")
         yield Static("", id="banner")
         with Grid(id="panes"):
-            for name, spec in session.procedure.metrics.items():
+            for name, spec in session.metric_titles().items():
                 yield MetricPane(name, spec.title, id=f"pane-{name.replace('_', '-')}")
         with Horizontal(id="bottom"):
             yield TriggerList(id="triggers")
@@ -60,11 +60,14 @@ class DashboardScreen(Screen[None]):
     def refresh_board(self, _: None) -> None:
         """Push the board's current views down into the panes (attributes down)."""
         app = self.cockpit
+        self.query_one(IncidentClock).tick()
+        if app.board is None:
+            self.query_one(TriggerList).update("Loading the procedure's trigger rules…")
+            return
         now = app.session.clock.now()
         for view in app.board.views(now):
             self.query_one(f"#pane-{view.metric.replace('_', '-')}", MetricPane).view = view
         self.query_one(TriggerList).show(app.board.verdicts())
-        self.query_one(IncidentClock).tick()
         banner = self.query_one("#banner", Static)
         text = app.banner_text()
         banner.update(text)

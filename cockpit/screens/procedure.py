@@ -78,7 +78,9 @@ class ProcedureScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = cast("CockpitApp", self.app)
-        texts = tab_texts(render_markdown(app.session.procedure))
+        procedure = app.session.procedure
+        assert procedure is not None, "the App opens this screen once the procedure is loaded"
+        texts = tab_texts(render_markdown(procedure))
         with TabbedContent(id="procedure-tabs"):
             for tab_id, title, _ in TABS:
                 with TabPane(title, id=f"tab-{tab_id}"), VerticalScroll():
