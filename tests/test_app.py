@@ -96,7 +96,7 @@ async def test_samples_fill_panes_and_a_breach_run_fires_the_trigger(
         assert pane.view is not None and pane.view.value == 9.1
         assert pane.view.state is PaneState.BREACH
         assert pane.has_class("-breach")
-        assert "9.10%  BREACH" in str(pane.query_one(".reading").render())
+        assert "9.10%  BREACH" in pane.reading()
         banner = app.screen.query_one("#banner")
         assert banner.display and "FIRING: Error rate > 5% for 5 consecutive minutes" in str(
             banner.render()

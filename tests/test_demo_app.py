@@ -56,7 +56,7 @@ async def test_dashboard_shows_values_read_from_the_simulated_service(timeline: 
 
             await wait_until(pilot, shows_service_value, clock)
             assert errors.view is not None and errors.view.value is not None
-            assert f"{errors.view.value:.2f}%" in str(errors.query_one(".reading").render())
+            assert f"{errors.view.value:.2f}%" in errors.reading()
 
             await wait_until(
                 pilot,

@@ -1,11 +1,18 @@
-"""Provides MetricPane: one metric's value, state word, sparkline and trigger counter."""
+"""Provides MetricPane: one metric's value, state word, sparkline and trigger counter.
+
+One widget rendering one Rich group, rather than a container of labels and a Sparkline widget:
+the dashboard's first paint is budgeted, and Textual styles, lays out and renders every widget
+on its own.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Label, Sparkline
 
 from cockpit.core.board import MetricView
 from cockpit.core.metrics import PaneState
@@ -14,28 +21,46 @@ _STATE_CLASSES = {state: f"-{state.value.replace(' ', '-')}" for state in PaneSt
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A compact reading: '7.21 %', '652 ms', '1'."""
+    """A compact reading: '7.21%', '652 ms', '1'."""
     if value is None:
         return "—"
     if unit == "%":
         return f"{value:.2f}%"
     number = f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}"
-    if not unit:
-        return number
-    return f"{number} {unit}"
+    return f"{number} {unit}" if unit else number
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def bars(values: list[float], width: int) -> str:
+    """A one-line sparkline of the newest values, one column each, scaled min..max."""
+    recent = values[-width:]
+    if not recent:
+        return ""
+    low, high = min(recent), max(recent)
+    span = high - low
+    if span == 0:
+        return _BARS[0] * len(recent)
+    return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in recent)
 
 
 class MetricPane(Widget):
     """A bordered pane for one metric. Its state is a CSS class and a word, never colour alone."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "metric-pane--reading",
+        "metric-pane--detail",
+        "metric-pane--spark",
+    }
     DEFAULT_CSS = """
     MetricPane { height: 5; border: round $panel-lighten-2; padding: 0 1; }
-    MetricPane > .reading { width: 1fr; height: 1; }
-    MetricPane > Sparkline { height: 1; }
-    MetricPane > .detail { height: 1; color: $text-muted; }
+    MetricPane > .metric-pane--reading { text-style: bold; }
+    MetricPane > .metric-pane--detail { color: $text-muted; }
+    MetricPane > .metric-pane--spark { color: $primary; }
     """
 
-    view: reactive[MetricView | None] = reactive(None, layout=False)
+    view: reactive[MetricView | None] = reactive(None)
     """The metric's current view; set by the dashboard (attributes down)."""
 
     def __init__(self, metric: str, title: str, *, id: str | None = None) -> None:
@@ -43,18 +68,39 @@ class MetricPane(Widget):
         self.metric = metric
         self.border_title = title
 
-    def compose(self) -> ComposeResult:
-        yield Label("—", classes="reading")
-        yield Sparkline([], summary_function=max)
-        yield Label("", classes="detail")
+    def reading(self) -> str:
+        """The first line: value and state word, e.g. '9.00%  BREACH'."""
+        view = self.view
+        if view is None:
+            return "—  WAITING"
+        return f"{format_value(view.value, view.unit)}  {view.state.value.upper()}"
+
+    def render(self) -> RenderableType:
+        view = self.view
+        history = view.history if view is not None else []
+        spark = Text(
+            bars(history, max(1, self.content_size.width)),
+            style=self.get_component_rich_style("metric-pane--spark"),
+            no_wrap=True,
+        )
+        return Group(
+            Text(
+                self.reading(),
+                style=self.get_component_rich_style("metric-pane--reading"),
+                no_wrap=True,
+                overflow="ellipsis",
+            ),
+            spark,
+            Text(
+                view.detail if view is not None else "",
+                no_wrap=True,
+                overflow="ellipsis",
+                style=self.get_component_rich_style("metric-pane--detail"),
+            ),
+        )
 
     def watch_view(self, view: MetricView | None) -> None:
         if view is None:
             return
-        reading = self.query_one(".reading", Label)
-        word = view.state.value.upper()
-        reading.update(f"{format_value(view.value, view.unit)}  {word}")
-        self.query_one(Sparkline).data = view.history[-60:]
-        self.query_one(".detail", Label).update(view.detail)
         for state, css_class in _STATE_CLASSES.items():
             self.set_class(state is view.state, css_class)
