@@ -4,50 +4,29 @@ A failing target is data, not an error: the procedures count health-check failur
 minutes"), so a 503, a timeout or a refused connection each come back as
 `health_check_failed = 1` with the reason in the sample's error.
 
-`http_failure_reason` is shared with the scrape source so both word network failures alike.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-from cockpit.core.clock import Clock, SystemClock
 from cockpit.core.metrics import Sample
-from providers.base import Capability, MetricSource, ProviderOptions
+from providers.base import Capability
+from providers.http import HttpOptions, HttpSource, http_failure_reason
 
 
-def http_failure_reason(exc: httpx.HTTPError, timeout_seconds: float) -> str:
-    """A short reason for a failed request: "connection refused", "timeout after 2.0 s", ..."""
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timeout after {timeout_seconds} s"
-    if isinstance(exc, httpx.ConnectError):
-        cause: BaseException | None = exc
-        while cause is not None:
-            if isinstance(cause, ConnectionRefusedError):
-                return "connection refused"
-            cause = cause.__cause__ or cause.__context__
-        text = str(exc)
-        return "connection refused" if "refused" in text.lower() else f"cannot connect: {text}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def make_client(timeout_seconds: float, transport: httpx.BaseTransport | None) -> httpx.Client:
-    """An httpx client with an explicit timeout on every phase and no redirects followed."""
-    return httpx.Client(timeout=httpx.Timeout(timeout_seconds), transport=transport)
-
-
-class HealthProbeOptions(ProviderOptions):
+class HealthProbeOptions(HttpOptions):
     """Where to probe and what counts as healthy."""
 
-    url: str
-    timeout_seconds: float = 2.0
     expect_status: int = 200
     body_contains: str | None = None
     metric: str = "health_check_failed"
     latency_metric: str = "health_latency_ms"
 
 
-class HealthProbe(MetricSource):
+class HealthProbe(HttpSource):
     """GET a health endpoint; feeds `health_check_failed` (0/1) and `health_latency_ms`."""
 
     name = "http_health"
@@ -55,17 +34,9 @@ class HealthProbe(MetricSource):
     capabilities = Capability.METRICS | Capability.HEALTH
     Options = HealthProbeOptions
 
-    def __init__(
-        self,
-        options: HealthProbeOptions,
-        *,
-        clock: Clock | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(options)
+    def __init__(self, options: HealthProbeOptions, **seams: Any) -> None:
+        super().__init__(options, **seams)
         self.opts = options
-        self.clock: Clock = clock or SystemClock()
-        self._client = make_client(options.timeout_seconds, transport)
 
     @property
     def metric_names(self) -> list[str]:
@@ -93,6 +64,3 @@ class HealthProbe(MetricSource):
             Sample(self.opts.metric, 1.0 if reason else 0.0, at, self.name, reason),
             Sample(self.opts.latency_metric, latency_ms, at, self.name, reason),
         ]
-
-    def close(self) -> None:
-        self._client.close()

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cockpit.core.clock import Clock, SystemClock
 from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.base import MetricSource, ProviderOptions
-from providers.http_health import http_failure_reason, make_client
+from providers.http import HttpOptions, HttpSource, http_failure_reason
 
 SeriesKey = tuple[tuple[str, str], ...]
 Snapshot = dict[str, dict[SeriesKey, float]]
@@ -61,11 +59,9 @@ class MetricQuery(BaseModel):
         return self
 
 
-class ScrapeOptions(ProviderOptions):
+class ScrapeOptions(HttpOptions):
     """The endpoint and the queries to run against each scrape."""
 
-    url: str
-    timeout_seconds: float = Field(default=2.0, gt=0)
     metrics: list[MetricQuery] = Field(default_factory=list)
 
 
@@ -155,24 +151,16 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
     return start + (end - start) * ((rank - below) / in_bucket)
 
 
-class ScrapeSource(MetricSource):
+class ScrapeSource(HttpSource):
     """Reads a Prometheus text endpoint and computes the configured cockpit metrics."""
 
     name = "prometheus_scrape"
     title = "Prometheus /metrics scrape"
     Options = ScrapeOptions
 
-    def __init__(
-        self,
-        options: ScrapeOptions,
-        *,
-        clock: Clock | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(options)
+    def __init__(self, options: ScrapeOptions, **seams: Any) -> None:
+        super().__init__(options, **seams)
         self.opts = options
-        self.clock: Clock = clock or SystemClock()
-        self._client = make_client(options.timeout_seconds, transport)
         self._previous: Snapshot | None = None
         self._previous_at = 0.0
 
@@ -269,9 +257,6 @@ class ScrapeSource(MetricSource):
                 raise _NoValue("no observations since last scrape")
             raise _NoValue(f'{series_text(bucket_name, query.labels)} lacks an le="+Inf" bucket')
         return result
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def _previous_of(

@@ -10,6 +10,8 @@ import pytest
 from cockpit.core.clock import FixedClock
 from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
+from cockpit.demo.scenario import Scenario
+from cockpit.demo.service import DemoService
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +31,19 @@ def isolated_dirs(
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+@pytest.fixture
+def scenario(clock: FixedClock) -> Scenario:
+    """The demo's bad-deploy script on the fixed clock."""
+    return Scenario(clock)
+
+
+@pytest.fixture
+def service(scenario: Scenario) -> Iterator[DemoService]:
+    """The simulated production, serving on 127.0.0.1 for the test."""
+    with DemoService(scenario) as running:
+        yield running
 
 
 @pytest.fixture

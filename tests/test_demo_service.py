@@ -96,22 +96,6 @@ def test_bucket_fractions_follow_the_p95() -> None:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def scenario(clock: FixedClock) -> Scenario:
-    return Scenario(clock)
-
-
-@pytest.fixture
-def service(scenario: Scenario) -> Iterator[DemoService]:
-    with DemoService(scenario) as running:
-        yield running
-
-
-@pytest.fixture
 def client(service: DemoService) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.base_url, timeout=2.0) as http:
         yield http

@@ -56,22 +56,6 @@ def value(samples: dict[str, Sample], metric: str) -> float:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def scenario(clock: FixedClock) -> Scenario:
-    return Scenario(clock)
-
-
-@pytest.fixture
-def service(scenario: Scenario) -> Iterator[DemoService]:
-    with DemoService(scenario) as running:
-        yield running
-
-
-@pytest.fixture
 def sources(service: DemoService, clock: FixedClock) -> Iterator[list[MetricSource]]:
     made = demo_sources(service.base_url, clock)
     yield made
