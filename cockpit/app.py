@@ -1,7 +1,6 @@
-"""Provides CockpitApp: routes worker messages to the board and the timeline, and screens to keys.
+"""Provides CockpitApp: the screens, keys, modals and command palette over an IncidentApp.
 
-The App owns the pollers (so sampling goes on whatever screen is open) and is the only writer of
-the timeline; widgets get state through two Signals (board_changed, event_recorded).
+Pollers live on the App (IncidentApp), so sampling goes on whatever screen is open.
 """
 
 from __future__ import annotations
@@ -9,32 +8,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
-from textual import on
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.signal import Signal
 
-from cockpit.core.errors import CockpitError, LockHeld
+from cockpit.core.errors import LockHeld
 from cockpit.core.lock import IncidentLock
-from cockpit.core.timeline import Event
-from cockpit.messages import (
-    MetricsSampled,
-    ProcedureFailed,
-    ProcedureLoaded,
-    SourceFailed,
-    SourcesStarted,
-    SourcesUnavailable,
-)
-from cockpit.polling import poll
+from cockpit.incident_app import IncidentApp
 from cockpit.screens.dashboard import DashboardScreen
-from cockpit.session import Session, StartedSources
-
-if TYPE_CHECKING:
-    from cockpit.core.board import Board
-    from cockpit.core.procedure import Procedure
 
 
 def _screen(module: str, name: str) -> Screen[Any]:
@@ -47,7 +30,7 @@ def _modals() -> Any:
     return importlib.import_module("cockpit.screens.modals")
 
 
-class CockpitApp(App[int]):
+class CockpitApp(IncidentApp):
     """The incident cockpit."""
 
     TITLE = "Rollback Cockpit"
@@ -94,24 +77,6 @@ class CockpitApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Leave; the incident stays open", id="cockpit.quit"),
     ]
 
-    def __init__(
-        self, session: Session, *, lock: IncidentLock | None = None, start_pollers: bool = True
-    ) -> None:
-        super().__init__()
-        self.session = session
-        self.lock = lock
-        """This process's hold on the incident; None when watching read-only."""
-        self.start_pollers = start_pollers
-        self.read_only = session.held_by is not None
-        self.board: Board | None = None
-        """Windows and trigger evaluators; built once the procedure is validated."""
-        self.events: list[Event] = session.timeline.events(session.incident.id)
-        """The incident's events, rebuilt from the timeline at start and appended live."""
-        self.failing: set[str] = set()
-        self.started_sources: list[StartedSources] = []
-        self.board_changed: Signal[None] = Signal(self, "board-changed")
-        self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
-
     def on_mount(self) -> None:
         if self.session.held_by is not None:
             self.push_screen(
@@ -120,120 +85,7 @@ class CockpitApp(App[int]):
             )
         else:
             self.begin_session()
-        if self.session.procedure is not None:
-            self.procedure_ready(self.session.procedure)
-        else:
-            self.call_after_refresh(
-                self.run_worker,
-                self.load_procedure,
-                name="load-procedure",
-                group="startup",
-                thread=True,
-                exit_on_error=False,
-            )
-        self.set_interval(1.0, self.tick)
-
-    def load_procedure(self) -> None:
-        """Worker: validate the built-in procedure after the first paint."""
-        from cockpit.core.procedure_loader import load_builtin
-
-        try:
-            procedure = load_builtin(self.session.procedure_name)
-        except CockpitError as error:
-            self.post_message(ProcedureFailed(str(error)))
-        else:
-            self.post_message(ProcedureLoaded(procedure))
-
-    @on(ProcedureLoaded)
-    def procedure_loaded(self, message: ProcedureLoaded) -> None:
-        """The procedure is valid: build the board and start the sources."""
-        self.session.procedure = message.procedure
-        self.procedure_ready(message.procedure)
-
-    @on(ProcedureFailed)
-    def procedure_failed(self, message: ProcedureFailed) -> None:
-        """Without a valid procedure there are no triggers: say so and keep the timeline open."""
-        self.record("procedure.failed", message.reason)
-        # stays up: without a procedure there are no triggers, and that must not go unseen
-        self.notify(
-            message.reason, title="Procedure does not validate", severity="error", timeout=3600
-        )
-
-    def procedure_ready(self, procedure: Procedure) -> None:
-        """Build the board, then start the sources (now, or in a worker after the paint)."""
-        from cockpit.core.board import Board  # after the first paint, with the procedure
-
-        self.board = Board(procedure, self.session.poll_interval)
-        if self.session.sources:
-            self.use_sources(StartedSources(self.session.sources))
-        elif self.session.start_sources is not None:
-            self.run_worker(
-                self.start_sources,
-                name="start-sources",
-                group="startup",
-                thread=True,
-                exit_on_error=False,
-            )
-        self.board_changed.publish(None)
-
-    def start_sources(self) -> None:
-        """Worker: build the sources (imports, servers) after the first paint."""
-        factory = self.session.start_sources
-        assert factory is not None
-        try:
-            started = factory()
-        except CockpitError as error:
-            self.post_message(SourcesUnavailable(str(error)))
-        else:
-            self.post_message(SourcesStarted(started))
-
-    @on(SourcesStarted)
-    def sources_started(self, message: SourcesStarted) -> None:
-        """Sources are ready: note it and start polling."""
-        self.use_sources(message.started)
-        if message.started.note:
-            self.record("sources.started", message.started.note)
-
-    @on(SourcesUnavailable)
-    def sources_unavailable(self, message: SourcesUnavailable) -> None:
-        """No sources: say so loudly; the panes stay NO DATA."""
-        self.record("sources.failed", f"metric sources could not start: {message.reason}")
-        self.notify(message.reason, title="No metric sources", severity="error", timeout=30)
-
-    def use_sources(self, started: StartedSources) -> None:
-        """Expect the sources' metrics and start one poller each."""
-        self.started_sources.append(started)
-        assert self.board is not None
-        for source in started.sources:
-            self.board.expect(source.name, source.metric_names)
-            if self.start_pollers:
-                self.run_worker(
-                    partial(poll, self, source, self.session.poll_interval),
-                    name=f"poll:{source.name}",
-                    group="pollers",
-                    thread=True,
-                    exit_on_error=False,
-                )
-        self.board_changed.publish(None)
-
-    def stop_sources(self) -> None:
-        """Stop what the source factories started (the demo's service); safe to call twice."""
-        while self.started_sources:
-            started = self.started_sources.pop()
-            if started.stop is not None:
-                started.stop()
-
-    def begin_session(self) -> None:
-        """Record that this process now drives the incident, and what it found unresolved."""
-        size = f"{self.size.width}x{self.size.height}"
-        self.record("session.started", f"cockpit attached ({size})", {"read_only": self.read_only})
-        for intent in self.session.timeline.unresolved_actions(self.session.incident.id):
-            self.notify(
-                f"Outcome unknown: {intent.summary}. Verify it before acting again.",
-                title="Unfinished action",
-                severity="warning",
-                timeout=30,
-            )
+        self.start_watching()
 
     def lock_choice(self, choice: str | None) -> None:
         """What the user chose when another cockpit held the incident."""
@@ -253,92 +105,6 @@ class CockpitApp(App[int]):
             self.notify("Watching read-only: nothing you do is recorded.", timeout=8)
         else:
             self.exit(0)
-
-    def record(
-        self,
-        kind: str,
-        summary: str,
-        payload: dict[str, object] | None = None,
-        *,
-        command: str | None = None,
-    ) -> Event | None:
-        """Append to the timeline (the App is its only writer), then tell the views."""
-        if self.read_only:
-            return None
-        event = self.session.timeline.record(
-            self.session.incident.id, kind, summary, payload, command=command
-        )
-        self.pull()
-        return event
-
-    def pull(self) -> None:
-        """Bring in events recorded since the last one we know, and publish each to the views."""
-        last = self.events[-1].id if self.events else 0
-        for event in self.session.timeline.events(self.session.incident.id, after_id=last):
-            self.events.append(event)
-            self.event_recorded.publish(event)
-
-    def tick(self) -> None:
-        """Once a second: repaint the board so staleness shows even when no sample arrives."""
-        self.board_changed.publish(None)
-
-    @on(MetricsSampled)
-    def take_samples(self, message: MetricsSampled) -> None:
-        """Samples arrived from a poller."""
-        if message.source in self.failing:
-            self.failing.discard(message.source)
-            self.record("source.recovered", f"{message.source} answers again")
-        if self.board is not None:
-            self.note_trigger_changes(self.board.ingest(message.samples))
-        self.board_changed.publish(None)
-
-    @on(SourceFailed)
-    def source_failed(self, message: SourceFailed) -> None:
-        """A source could not be read; say so once, and let its panes show why."""
-        if message.source not in self.failing:
-            self.failing.add(message.source)
-            self.record("source.failed", f"{message.source}: {message.reason}")
-        if self.board is not None:
-            now = self.session.clock.now()
-            self.note_trigger_changes(
-                self.board.fail(message.source, message.metrics, message.reason, now)
-            )
-        self.board_changed.publish(None)
-
-    def note_trigger_changes(self, changes: Iterable[object]) -> None:
-        """Record each trigger that fired or cleared, with its explanation."""
-        from cockpit.core.board import TriggerChange
-
-        for change in changes:
-            assert isinstance(change, TriggerChange)
-            rule, verdict = change.rule, change.verdict
-            if verdict.firing:
-                self.record(
-                    "trigger.fired",
-                    f"{rule.title}: {verdict.explanation}",
-                    {
-                        "rule": rule.id,
-                        "metric": rule.metric,
-                        "value": verdict.value,
-                        "threshold": rule.threshold,
-                        "counter": verdict.counter,
-                        "action": rule.action,
-                    },
-                )
-                self.bell()
-            else:
-                self.record(
-                    "trigger.cleared", f"{rule.title}: {verdict.explanation}", {"rule": rule.id}
-                )
-
-    def banner_text(self) -> str:
-        """The dashboard banner: firing triggers and the way into the decision."""
-        firing = self.board.firing() if self.board is not None else []
-        if not firing:
-            return ""
-        first, verdict = firing[0]
-        others = f" (+{len(firing) - 1} more)" if len(firing) > 1 else ""
-        return f"FIRING: {first.title} [{verdict.counter}]{others} · p x: decide"
 
     def action_show(self, mode: str) -> None:
         """Switch to a screen."""
