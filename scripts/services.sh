@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests drive for real (when run as root; otherwise only
 # reports what is missing). Idempotent and quiet when everything is there. Today: an sshd
-# and tmux for the SSH-drop tests, the sqlite3 shell for the tamper tests.
+# and tmux for the SSH-drop tests, the sqlite3 shell for the tamper tests, and Prometheus (server
+# and promtool) for the Prometheus API source's integration tests.
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-[ ${#need[@]} -eq 0 ] && exit 0
+# Prometheus' recommends pull in exporters and a web UI bundle the tests never use.
+need_bare=()
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_bare+=(prometheus)
+[ ${#need[@]} -eq 0 ] && [ ${#need_bare[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-  echo "services: missing ${need[*]} (run as root to install); tests that need them will be skipped" >&2
+  echo "services: missing ${need[*]} ${need_bare[*]} (run as root to install);" \
+    "tests that need them will be skipped" >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-echo "services: installing ${need[*]}" >&2
-timeout 600 apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
-  || { timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq "${need[@]}" >/dev/null; }
+install() {  # install [apt-get install options...] PACKAGES; refreshes the lists once if needed
+  timeout 600 apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq "$@" >/dev/null; }
+}
+if [ ${#need[@]} -gt 0 ]; then
+  echo "services: installing ${need[*]}" >&2
+  install "${need[@]}"
+fi
+if [ ${#need_bare[@]} -gt 0 ]; then
+  echo "services: installing ${need_bare[*]}" >&2
+  install --no-install-recommends "${need_bare[@]}"
+fi
