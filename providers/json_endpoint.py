@@ -1,0 +1,162 @@
+"""Read metrics out of any JSON document served over HTTP (status pages, health endpoints, ...).
+
+Each sample() is one GET; every configured metric picks one number out of the document by a
+dotted path, where a segment that is an integer indexes a list: `checks.database.latency_ms`,
+`items.0.value`, `items.-1.value` (the last item). On an object a segment is always a key, so
+`{"0": ...}` is reachable too.
+
+Booleans count as 1 / 0, so an "up" flag can feed a rule; `invert` turns it into a failure flag.
+Strings are not numbers, even when they look like one: a field that changes type is a change in
+the endpoint worth seeing, not something to paper over. A missing path or a non-number is that
+metric's Sample error naming the path and what was found; only the endpoint failing as a whole
+(refused, timeout, an HTTP error status, a body that is not JSON) raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
+from cockpit.core.metrics import Sample
+from providers.http import HttpOptions, HttpSource, http_failure_reason
+
+
+class JsonQuery(BaseModel):
+    """One cockpit metric read from one place in the document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    path: str
+    """Dotted path; integer segments index lists (negative from the end)."""
+    scale: float = 1.0
+    invert: bool = False
+    """Report 1 - value (before scaling): turns an `up: true` flag into a failure flag."""
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, path: str) -> str:
+        if not path or any(segment == "" for segment in path.split(".")):
+            raise ValueError(f"empty segment in path {path!r}")
+        return path
+
+
+class JsonOptions(HttpOptions):
+    """`url` is the document's full URL."""
+
+    metrics: list[JsonQuery] = Field(default_factory=list)
+
+
+class _NoValue(Exception):
+    """A path yields no number; the message becomes the Sample's error."""
+
+
+def _describe(found: Any) -> str:
+    """What was found instead of a number, briefly."""
+    if found is None:
+        return "null"
+    if isinstance(found, dict):
+        keys = ", ".join(list(found)[:8]) + (", ..." if len(found) > 8 else "")
+        return f"an object (keys: {keys})" if found else "an empty object"
+    if isinstance(found, list):
+        return f"a list of {len(found)} items"
+    if isinstance(found, str):
+        return f"the string {found[:40]!r}"
+    return repr(found)
+
+
+def lookup(document: Any, path: str) -> Any:
+    """The node at `path`; _NoValue naming the first segment that does not resolve."""
+    node = document
+    walked: list[str] = []
+    for segment in path.split("."):
+        where = ".".join(walked) or "the document"
+        if isinstance(node, dict):
+            if segment not in node:
+                raise _NoValue(f"{path}: no key {segment!r} in {where} ({_describe(node)})")
+            node = node[segment]
+        elif isinstance(node, list):
+            try:
+                index = int(segment)
+            except ValueError:
+                raise _NoValue(
+                    f"{path}: {where} is {_describe(node)}, {segment!r} is not an index"
+                ) from None
+            if not -len(node) <= index < len(node):
+                raise _NoValue(f"{path}: index {index} out of range, {where} has {len(node)} items")
+            node = node[index]
+        else:
+            raise _NoValue(f"{path}: {where} is {_describe(node)}, not an object or a list")
+        walked.append(segment)
+    return node
+
+
+def number_at(document: Any, path: str) -> float:
+    """The number at `path` (booleans as 1 / 0); _NoValue naming the path and what was found."""
+    found = lookup(document, path)
+    if isinstance(found, bool):
+        return 1.0 if found else 0.0
+    if not isinstance(found, int | float):
+        raise _NoValue(f"{path}: expected a number, found {_describe(found)}")
+    value = float(found)
+    if math.isnan(value) or math.isinf(value):
+        raise _NoValue(f"{path}: expected a number, found {found}")
+    return value
+
+
+class JsonSource(HttpSource):
+    """GETs a JSON document and reads the configured metrics out of it."""
+
+    name = "json_endpoint"
+    title = "JSON endpoint"
+    Options = JsonOptions
+
+    def __init__(self, options: JsonOptions, **seams: Any) -> None:
+        super().__init__(options, **seams)
+        self.opts = options
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [query.name for query in self.opts.metrics]
+
+    def fetch(self) -> Any:
+        """One GET and JSON parse; raises ProviderUnavailable / ProviderTimeout."""
+        url = self.opts.url
+        try:
+            response = self._client.get(url, headers={"Accept": "application/json"})
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(
+                f"GET {url}: no answer within {self.opts.timeout_seconds} s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            reason = http_failure_reason(exc, self.opts.timeout_seconds)
+            raise ProviderUnavailable(f"GET {url}: {reason}") from exc
+        if not 200 <= response.status_code < 300:
+            raise ProviderUnavailable(
+                f"GET {url}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
+            )
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            snippet = response.text[:60]
+            raise ProviderUnavailable(f"GET {url}: not JSON: {snippet!r}") from exc
+
+    def sample(self) -> list[Sample]:
+        document = self.fetch()
+        at = self.clock.now()
+        samples = []
+        for query in self.opts.metrics:
+            try:
+                value = number_at(document, query.path)
+            except _NoValue as why:
+                samples.append(Sample(query.name, None, at, self.name, str(why)))
+                continue
+            if query.invert:
+                value = 1.0 - value
+            samples.append(Sample(query.name, value * query.scale, at, self.name))
+        return samples
