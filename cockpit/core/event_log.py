@@ -1,0 +1,400 @@
+"""The event log under the timeline: one SQLite file of append-only, hash-chained events.
+
+`EventLog` owns the connection and everything a row needs to be written and read back: opening
+the file privately and durably, the write transaction, appending (redacted, normalised and
+chained, see `cockpit.core.chain`), reading and verifying. `cockpit.core.timeline.Timeline` adds
+incidents and actions on top; use that class, this one exists to keep each module small.
+
+Concurrency: appends run inside ``BEGIN IMMEDIATE`` (read the head, hash, insert, commit), so
+processes appending to the same file at once serialise on SQLite's write lock and never fork the
+chain. A log holds one sqlite3 connection and is not thread-safe: give every thread its own
+`Timeline` on the same path (sqlite3 enforces this; using one from another thread raises).
+
+Durability and privacy: WAL journal, ``synchronous=FULL`` (a returned append survives power
+loss), busy timeout 5 s. The database file is created 0600 before SQLite opens it and its
+directory 0700; SQLite gives the ``-wal``/``-shm`` files the database file's mode, and opening
+tightens them to 0600 should they be looser.
+
+Pure Python (no Textual, no Rich) and cheap to import: sqlite-utils is imported by
+`cockpit.core.timeline_schema` only when a migration runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from cockpit.core.chain import (
+    GENESIS_HASH,
+    VerifyReport,
+    canonical_json,
+    chain_hash,
+    clean_text,
+    jsonable,
+    verify_chain,
+)
+from cockpit.core.clock import Clock, SystemClock, iso_ms, parse_iso
+from cockpit.core.errors import IncidentError, TimelineError
+from cockpit.core.redact import redact
+from cockpit.core.timeline_schema import EVENT_COLUMNS, migrate
+
+BUSY_TIMEOUT_S = 5.0
+
+# Kinds that change the incident projection or pair intents with results: only the dedicated
+# methods may write them, so the projection's rules (no double close, one result per intent)
+# cannot be bypassed through record().
+_RESERVED_PREFIXES = ("incident.", "action.")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One timeline row, with the payload decoded."""
+
+    id: int
+    incident: int | None
+    ts: str
+    kind: str
+    actor: str
+    summary: str
+    payload: dict[str, Any] = field(hash=False)
+    command: str | None
+    prev_hash: str
+    hash: str
+
+    @property
+    def at(self) -> datetime:
+        """The event time as an aware UTC datetime."""
+        return parse_iso(self.ts)
+
+
+class EventLog:
+    """The append-only, hash-chained events of one SQLite file, without incident semantics.
+
+    Construct a `cockpit.core.timeline.Timeline` rather than this base; the arguments and
+    errors are documented there.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        actor: str | None = None,
+        create: bool = True,
+    ) -> None:
+        if path is None:
+            from cockpit.core.paths import timeline_db
+
+            path = timeline_db()
+        self.path = Path(path).expanduser()
+        self._clock: Clock = clock or SystemClock()
+        self._actor = actor
+        self._known_incidents: set[int] = set()
+        self._prepare_file(create)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path),
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=True,
+            )
+        except sqlite3.Error as error:
+            raise TimelineError(f"{self.path}: cannot open the timeline: {error}") from None
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise TimelineError(f"{self.path}: cannot switch the timeline to WAL ({mode})")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            migrate(self._conn, self.path, self._write)
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise TimelineError(f"{self.path}: not a usable timeline database: {error}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+        self._tighten_sidecars()
+
+    # --- opening ------------------------------------------------------------------------------
+
+    def _prepare_file(self, create: bool) -> None:
+        from cockpit.core.paths import ensure_private_dir
+
+        if self.path.is_dir():
+            raise TimelineError(f"{self.path}: is a directory, not a timeline database")
+        if self.path.exists():
+            return
+        if not create:
+            raise TimelineError(f"{self.path}: no timeline database here")
+        try:
+            if not self.path.parent.exists():
+                ensure_private_dir(self.path.parent)
+            # Created 0600 before SQLite sees it: SQLite would create it with the umask's mode.
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # another process created it first; its mode is its own business
+        except OSError as error:
+            raise TimelineError(f"{self.path}: cannot create the timeline: {error}") from None
+        os.close(fd)
+
+    def _tighten_sidecars(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            with contextlib.suppress(OSError):
+                if stat.S_IMODE(sidecar.stat().st_mode) & 0o077:
+                    sidecar.chmod(0o600)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection; the object is unusable afterwards."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One IMMEDIATE transaction: takes the write lock first, so the head cannot move."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise TimelineError(f"{self.path}: cannot write to the timeline: {error}") from None
+        try:
+            yield
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise TimelineError(f"{self.path}: cannot write to the timeline: {error}") from None
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise TimelineError(f"{self.path}: cannot commit to the timeline: {error}") from None
+
+    def _actor_name(self) -> str:
+        if self._actor is None:
+            from cockpit.core.actor import current_actor
+
+            self._actor = current_actor()
+        return self._actor
+
+    def _append(
+        self,
+        incident: int | None,
+        kind: str,
+        summary: str,
+        payload: Mapping[str, Any] | None,
+        command: str | None,
+        actor: str | None,
+    ) -> Event:
+        """Insert one event; the caller holds the IMMEDIATE transaction."""
+        clean_payload = redact(jsonable(dict(payload or {})))
+        payload_text = canonical_json(clean_payload)
+        summary = clean_text(redact(summary))
+        command = None if command is None else clean_text(redact(command))
+        who = clean_text(actor if actor is not None else self._actor_name())
+        head = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        prev_id, prev_hash = head if head is not None else (0, GENESIS_HASH)
+        event_id = int(prev_id) + 1
+        ts = iso_ms(self._clock.now())
+        digest = chain_hash(
+            prev_hash, event_id, incident, ts, kind, who, summary, payload_text, command
+        )
+        self._conn.execute(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (event_id, incident, ts, kind, who, summary, payload_text, command, prev_hash, digest),
+        )
+        return Event(
+            event_id,
+            incident,
+            ts,
+            kind,
+            who,
+            summary,
+            json.loads(payload_text),
+            command,
+            prev_hash,
+            digest,
+        )
+
+    def record(
+        self,
+        incident: int | None,
+        kind: str,
+        summary: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        command: str | None = None,
+        actor: str | None = None,
+    ) -> Event:
+        """Append one event (redacted: secrets never reach the file).
+
+        Args:
+            incident: The incident it belongs to, or None for events outside any incident
+                (``session.started``, ...).
+            kind: Dotted kind, e.g. ``note``, ``trigger.fired``. ``incident.*`` and ``action.*``
+                are written only by the dedicated methods.
+            summary: One human line.
+            payload: JSON-like details; non-JSON values are stored as text.
+            command: The CLI-equivalent command, for actions.
+            actor: Override the recorded actor (tests, imports); default: the current actor.
+
+        Returns:
+            The stored event, as stored (redacted).
+
+        Raises:
+            ValueError: The kind is empty or reserved.
+            IncidentError: The incident does not exist.
+            TimelineError: The database cannot be written.
+        """
+        if not kind or kind.strip() != kind:
+            raise ValueError(f"invalid event kind {kind!r}")
+        if kind.startswith(_RESERVED_PREFIXES):
+            raise ValueError(f"kind {kind!r} is written by the Timeline's own methods only")
+        with self._write():
+            if incident is not None:
+                self._require_incident(incident)
+            return self._append(incident, kind, summary, payload, command, actor)
+
+    def append_bulk(
+        self,
+        items: Iterable[tuple[int | None, str, str, Mapping[str, Any] | None]],
+        *,
+        actor: str | None = None,
+    ) -> int:
+        """Append many ``(incident, kind, summary, payload)`` events in one transaction.
+
+        For imports and benchmarks: one commit (one fsync) for all, same rules as `record`.
+        Nothing is written if any item is refused.
+
+        Returns:
+            How many events were appended.
+
+        Raises:
+            ValueError: A kind is empty or reserved.
+            IncidentError: An incident does not exist.
+        """
+        count = 0
+        with self._write():
+            for incident, kind, summary, payload in items:
+                if not kind or kind.startswith(_RESERVED_PREFIXES):
+                    raise ValueError(f"invalid or reserved event kind {kind!r}")
+                if incident is not None:
+                    self._require_incident(incident)
+                self._append(incident, kind, summary, payload, None, actor)
+                count += 1
+        return count
+
+    # --- incidents ----------------------------------------------------------------------------
+
+    def _require_incident(self, incident_id: int) -> None:
+        if incident_id in self._known_incidents:
+            return
+        row = self._conn.execute(
+            "SELECT 1 FROM events WHERE incident = ? AND kind = 'incident.opened' LIMIT 1",
+            (incident_id,),
+        ).fetchone()
+        if row is None:
+            raise IncidentError(f"no incident {incident_id} in {self.path}")
+        # Incidents are never deleted, so a positive answer can be remembered.
+        self._known_incidents.add(incident_id)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def events(
+        self,
+        incident: int | None = None,
+        *,
+        after_id: int = 0,
+        kinds: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events in id order; tail the timeline by passing the last seen id as `after_id`.
+
+        Args:
+            incident: Only this incident's events (default: all).
+            after_id: Only events with a larger id.
+            kinds: Only these kinds.
+            limit: At most this many events (the oldest matching ones).
+        """
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ?"
+        params: list[Any] = [after_id]
+        if incident is not None:
+            sql += " AND incident = ?"
+            params.append(incident)
+        if kinds is not None:
+            wanted = list(kinds)
+            sql += f" AND kind IN ({', '.join('?' for _ in wanted)})" if wanted else " AND 0"
+            params.extend(wanted)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [event_from_row(row) for row in self._conn.execute(sql, params)]
+
+    def head(self) -> tuple[int, str]:
+        """The newest event's id and hash, ``(0, 64 zeros)`` for an empty timeline."""
+        row = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
+
+    # --- verification -------------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Prove the chain: every event's hash, its link to the previous one, no id gaps.
+
+        What it cannot prove: removing the newest events leaves a shorter chain that is still
+        valid, so truncation is not detectable from the chain alone (SQLite's AUTOINCREMENT
+        counter is checked as a hint, but whoever can edit the file can edit that too). That is
+        why the report carries the head hash: compare it with one recorded elsewhere (the
+        post-mortem footer prints it) to prove nothing was cut off.
+
+        Returns:
+            How many events verified and the head hash (64 zeros when empty).
+
+        Raises:
+            ChainBroken: Names the first bad event: hash mismatch (row altered), prev_hash
+                mismatch, or an id gap (row removed or inserted; the missing id is named).
+        """
+        return verify_chain(self._conn, self.path)
+
+
+def event_from_row(row: tuple[Any, ...]) -> Event:
+    """Decode one row selected as `EVENT_COLUMNS` into an `Event`."""
+    event_id, incident, ts, kind, actor, summary, payload, command, prev_hash, digest = row
+    return Event(
+        id=event_id,
+        incident=incident,
+        ts=ts,
+        kind=kind,
+        actor=actor,
+        summary=summary,
+        payload=json.loads(payload),
+        command=command,
+        prev_hash=prev_hash,
+        hash=digest,
+    )

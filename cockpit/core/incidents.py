@@ -1,0 +1,79 @@
+"""Incidents as a projection of their lifecycle events, never a mutable table.
+
+An incident is whatever its ``incident.opened``, ``incident.severity_changed``,
+``incident.acknowledged`` and ``incident.closed`` events say, replayed in id order. Only
+`Timeline`'s dedicated methods write those kinds, so the projection's rules (no double close,
+the first acknowledgement sets the time) hold for every row it reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+LIFECYCLE_KINDS = (
+    "incident.opened",
+    "incident.severity_changed",
+    "incident.acknowledged",
+    "incident.closed",
+)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident as its lifecycle events describe it (a projection, never stored)."""
+
+    id: int
+    title: str
+    severity: str
+    status: Literal["open", "closed"]
+    procedure: str | None
+    opened_at: str
+    closed_at: str | None = None
+    acknowledged_at: str | None = None
+    drill: bool = False
+    resolution: str | None = None
+
+
+def lifecycle_rows(conn: sqlite3.Connection, incident_id: int | None) -> list[tuple[Any, ...]]:
+    """The lifecycle events of one incident (or of all), in id order, ready for `project`."""
+    marks = ", ".join("?" for _ in LIFECYCLE_KINDS)
+    sql = f"SELECT incident, kind, ts, payload FROM events WHERE kind IN ({marks})"
+    params: list[Any] = list(LIFECYCLE_KINDS)
+    if incident_id is not None:
+        sql += " AND incident = ?"
+        params.append(incident_id)
+    return conn.execute(sql + " ORDER BY id", params).fetchall()
+
+
+def project(rows: Iterable[tuple[Any, ...]]) -> dict[int, Incident]:
+    """Replay ``(incident, kind, ts, payload)`` lifecycle rows into each incident's state."""
+    found: dict[int, Incident] = {}
+    for incident_id, kind, ts, payload_text in rows:
+        data = json.loads(payload_text)
+        if kind == "incident.opened":
+            found[incident_id] = Incident(
+                id=incident_id,
+                title=str(data.get("title", "")),
+                severity=str(data.get("severity", "")),
+                status="open",
+                procedure=data.get("procedure"),
+                opened_at=ts,
+                drill=bool(data.get("drill", False)),
+            )
+            continue
+        current = found.get(incident_id)
+        if current is None:
+            continue
+        if kind == "incident.severity_changed":
+            found[incident_id] = replace(current, severity=str(data.get("to", "")))
+        elif kind == "incident.acknowledged" and current.acknowledged_at is None:
+            found[incident_id] = replace(current, acknowledged_at=ts)
+        elif kind == "incident.closed":
+            found[incident_id] = replace(
+                current, status="closed", closed_at=ts, resolution=data.get("resolution")
+            )
+    return found
