@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from cockpit import __version__
+from cockpit.commands.backtest import backtest
 from cockpit.commands.demo import demo
 from cockpit.commands.procedures import procedures
 from cockpit.commands.run import open_cockpit
@@ -72,6 +73,7 @@ cli.add_command(procedures)
 cli.add_command(incident)
 cli.add_command(timeline)
 cli.add_command(demo)
+cli.add_command(backtest)
 
 
 def main() -> None:

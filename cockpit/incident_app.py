@@ -9,6 +9,7 @@ the screens, keys and modals on top.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from textual.signal import Signal
 
 from cockpit.core.errors import CockpitError
 from cockpit.core.lock import IncidentLock
+from cockpit.core.metrics import Sample
 from cockpit.core.timeline import Event
 from cockpit.messages import (
     MetricsSampled,
@@ -33,6 +35,10 @@ from cockpit.session import Session, StartedSources
 if TYPE_CHECKING:
     from cockpit.core.board import Board, TriggerChange
     from cockpit.core.procedure import Procedure
+
+
+SAMPLE_RETENTION = timedelta(days=30)
+"""Samples older than this are dropped when a session starts; events are kept for ever."""
 
 
 class IncidentApp(App[int]):
@@ -163,6 +169,7 @@ class IncidentApp(App[int]):
 
     def begin_session(self) -> None:
         """Record that this process now drives the incident, and what it found unresolved."""
+        self.session.timeline.prune_samples(self.session.clock.now() - SAMPLE_RETENTION)
         size = f"{self.size.width}x{self.size.height}"
         self.record("session.started", f"cockpit attached ({size})", {"read_only": self.read_only})
         for intent in self.session.timeline.unresolved_actions(self.session.incident.id):
@@ -207,8 +214,14 @@ class IncidentApp(App[int]):
         if message.source in self.failing:
             self.failing.discard(message.source)
             self.record("source.recovered", f"{message.source} answers again")
+        self.ingest(message.samples)
+
+    def ingest(self, samples: list[Sample]) -> None:
+        """Keep the samples for replay (`cockpit backtest`), feed the board, record what fired."""
+        if not self.read_only:
+            self.session.timeline.record_samples(self.session.incident.id, samples)
         if self.board is not None:
-            self.note_trigger_changes(self.board.ingest(message.samples))
+            self.note_trigger_changes(self.board.ingest(samples))
         self.board_changed.publish(None)
 
     @on(SourceFailed)
@@ -217,12 +230,14 @@ class IncidentApp(App[int]):
         if message.source not in self.failing:
             self.failing.add(message.source)
             self.record("source.failed", f"{message.source}: {message.reason}")
-        if self.board is not None:
-            now = self.session.clock.now()
-            self.note_trigger_changes(
-                self.board.fail(message.source, message.metrics, message.reason, now)
-            )
-        self.board_changed.publish(None)
+        # The failure is a reading with no value: panes say why, the no-data policy applies.
+        now = self.session.clock.now()
+        self.ingest(
+            [
+                Sample(metric, None, now, message.source, message.reason)
+                for metric in message.metrics
+            ]
+        )
 
     def note_trigger_changes(self, changes: Iterable[TriggerChange]) -> None:
         """Record each trigger that fired or cleared, with its explanation."""

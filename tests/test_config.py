@@ -53,7 +53,7 @@ def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> No
 
 def test_unknown_provider_lists_the_installed_ones() -> None:
     with pytest.raises(CockpitError, match=r"installed: .*prometheus_scrape"):
-        build_sources([("prometheus", {"url": "http://x"})])
+        build_sources([("no-such-provider", {"url": "http://x"})])
 
 
 def test_bad_source_options_name_the_source_and_field() -> None:

@@ -591,7 +591,7 @@ def test_schema_is_built_with_sqlite_utils(tl: Timeline) -> None:
     from sqlite_utils import Database
 
     schema = Database(tl._conn)
-    assert set(schema.table_names()) == {"events", "sqlite_sequence"}
+    assert set(schema.table_names()) == {"events", "sqlite_sequence", "samples"}
     assert set(schema.table("events").columns_dict) == {
         "id",
         "incident",

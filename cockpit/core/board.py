@@ -74,12 +74,6 @@ class Board:
                     changes.append(TriggerChange(rule, verdict))
         return changes
 
-    def fail(
-        self, source: str, metrics: list[str], reason: str, at: datetime
-    ) -> list[TriggerChange]:
-        """A source failed as a whole: its metrics get a reading with no value and the reason."""
-        return self.ingest([Sample(metric, None, at, source, reason) for metric in metrics])
-
     def verdicts(self) -> list[tuple[TriggerRule, Verdict | None]]:
         """Every trigger with its latest verdict (None before its first sample)."""
         return [(rule, self.evaluators[rule.id].last) for rule in self.procedure.triggers]

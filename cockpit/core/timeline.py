@@ -21,13 +21,17 @@ import, is loaded only when the schema must be created or migrated, so
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Literal
 
+from cockpit.core import sample_store
 from cockpit.core.chain import GENESIS_HASH, VerifyReport, canonical_json, chain_hash
 from cockpit.core.errors import IncidentError
 from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, event_from_row
 from cockpit.core.incidents import Incident, lifecycle_rows, project
+from cockpit.core.metrics import Sample
+from cockpit.core.sample_store import StoredSample
 from cockpit.core.timeline_schema import EVENT_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
 # Everything importers used when this was one module stays importable from here.
@@ -40,6 +44,7 @@ __all__ = [
     "Event",
     "Incident",
     "Outcome",
+    "StoredSample",
     "Timeline",
     "VerifyReport",
     "canonical_json",
@@ -292,3 +297,19 @@ class Timeline(EventLog):
             (incident,),
         ).fetchall()
         return [event_from_row(row) for row in rows]
+
+    # --- samples ------------------------------------------------------------------------------
+
+    def record_samples(self, incident: int, samples: Iterable[Sample]) -> int:
+        """Keep metric readings of an incident (one transaction); returns how many."""
+        with self._write():
+            return sample_store.insert(self._conn, incident, samples)
+
+    def samples(self, incident: int, *, metric: str | None = None) -> list[StoredSample]:
+        """An incident's recorded samples in time order."""
+        return sample_store.select(self._conn, incident, metric)
+
+    def prune_samples(self, before: datetime) -> int:
+        """Drop samples older than `before` (retention); events are never pruned."""
+        with self._write():
+            return sample_store.prune(self._conn, before)

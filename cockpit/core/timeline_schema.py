@@ -19,7 +19,7 @@ from cockpit.core.errors import TimelineError
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Column order of every SELECT and INSERT on events; `Event` and the verify walk unpack it.
 EVENT_COLUMNS = "id, incident, ts, kind, actor, summary, payload, command, prev_hash, hash"
 
@@ -51,8 +51,34 @@ def _migration_1(db: Database) -> None:
         )
 
 
+def _migration_2(db: Database) -> None:
+    """Create the samples table: metric readings kept so rules can be replayed (backtest).
+
+    Samples are measurements, not actions: they stay outside the hash chain and, unlike events,
+    may be pruned by retention.
+    """
+    db["samples"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "incident": int,
+            "at": str,
+            "metric": str,
+            "value": float,
+            "source": str,
+            "error": str,
+        },
+        pk="id",
+        not_null={"incident", "at", "metric", "source", "error"},
+    )
+    db.execute("CREATE INDEX samples_incident_metric_at ON samples (incident, metric, at)")
+    db.execute("CREATE INDEX samples_at ON samples (at)")
+
+
 # Append only: a released version's migration is never edited, a new one is added.
-MIGRATIONS: tuple[tuple[int, Callable[[Database], None]], ...] = ((1, _migration_1),)
+MIGRATIONS: tuple[tuple[int, Callable[[Database], None]], ...] = (
+    (1, _migration_1),
+    (2, _migration_2),
+)
 
 
 def user_version(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,58 @@
+"""`cockpit backtest`: replay a procedure's trigger rules over recorded samples."""
+
+from __future__ import annotations
+
+import click
+
+from cockpit.commands.common import db_path
+
+
+@click.command()
+@click.option(
+    "--procedure", "procedure_name", required=True, help="Built-in name or procedure file."
+)
+@click.option(
+    "--samples",
+    "samples_file",
+    type=click.Path(dir_okay=False),
+    help="CSV (at,metric,value) or JSON-lines file.",
+)
+@click.option(
+    "--incident", "incident_id", type=int, help="Replay the samples recorded during this incident."
+)
+@click.option("--db", type=click.Path(dir_okay=False), help="Timeline database (with --incident).")
+@click.pass_context
+def backtest(
+    ctx: click.Context,
+    procedure_name: str,
+    samples_file: str | None,
+    incident_id: int | None,
+    db: str | None,
+) -> None:
+    """Print when each trigger rule would have fired over recorded samples, and why."""
+    from pathlib import Path
+
+    from cockpit.core.backtest import format_report, read_samples, replay_procedure
+    from cockpit.core.procedure_loader import load_procedure
+
+    if (samples_file is None) == (incident_id is None):
+        raise click.UsageError("give exactly one of --samples FILE or --incident ID")
+    procedure = load_procedure(procedure_name)
+    if samples_file is not None:
+        samples = read_samples(Path(samples_file))
+    else:
+        from cockpit.core.backtest import RecordedSample
+        from cockpit.core.clock import parse_iso
+        from cockpit.core.timeline import Timeline
+
+        assert incident_id is not None
+        with Timeline(db_path(ctx, db), create=False) as timeline:
+            timeline.incident(incident_id)  # names the id if it does not exist
+            samples = [
+                RecordedSample(parse_iso(row.at), row.metric, row.value)
+                for row in timeline.samples(incident_id)
+            ]
+        if not samples:
+            raise click.ClickException(f"incident {incident_id} has no recorded samples")
+    for line in format_report(procedure, replay_procedure(procedure, samples)):
+        click.echo(line)

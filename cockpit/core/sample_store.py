@@ -1,0 +1,59 @@
+"""Metric samples kept in the timeline database, so rules can be replayed and shown afterwards.
+
+Not hash-chained and prunable: they are measurements at a few per second, not the record of
+what people and the cockpit did. Error texts are scrubbed like every other text we store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cockpit.core.clock import iso_ms
+from cockpit.core.metrics import Sample
+from cockpit.core.redact import scrub
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """One persisted reading (`value` None: the source had none, `error` says why)."""
+
+    at: str
+    metric: str
+    value: float | None
+    source: str
+    error: str
+
+
+def insert(conn: sqlite3.Connection, incident: int, samples: Iterable[Sample]) -> int:
+    """Insert samples (the caller holds the write transaction); returns how many."""
+    rows = [
+        (incident, iso_ms(s.at), s.metric, s.value, s.source, scrub(s.error) if s.error else "")
+        for s in samples
+    ]
+    conn.executemany(
+        "INSERT INTO samples (incident, at, metric, value, source, error)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows)
+
+
+def select(
+    conn: sqlite3.Connection, incident: int, metric: str | None = None
+) -> list[StoredSample]:
+    """An incident's samples in time order, optionally of one metric."""
+    sql = "SELECT at, metric, value, source, error FROM samples WHERE incident = ?"
+    params: list[object] = [incident]
+    if metric is not None:
+        sql += " AND metric = ?"
+        params.append(metric)
+    sql += " ORDER BY at, id"
+    return [StoredSample(*row) for row in conn.execute(sql, params)]
+
+
+def prune(conn: sqlite3.Connection, before: datetime) -> int:
+    """Delete samples older than `before` (the caller holds the write transaction)."""
+    return conn.execute("DELETE FROM samples WHERE at < ?", (iso_ms(before),)).rowcount
