@@ -45,7 +45,8 @@ FIRST_SAMPLE_TIMEOUT = 15.0
 
 
 def prometheus_missing() -> bool:
-    return not (PROMETHEUS.exists() and PROMTOOL.exists())
+    # promtool ships in the same package; if it alone is missing, backfill() fails loudly.
+    return not PROMETHEUS.exists()
 
 
 def free_port() -> int:
