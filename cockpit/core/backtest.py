@@ -65,23 +65,30 @@ class Report:
 def replay_procedure(procedure: Procedure, samples: Iterable[RecordedSample]) -> Report:
     """Feed every rule its metric's samples in time order, as the live board does."""
     ordered = sorted(samples, key=lambda s: s.at)
-    evaluators = {
-        rule.id: TriggerEvaluator(rule, procedure.metrics[rule.metric].unit)
-        for rule in procedure.triggers
-    }
+    by_metric: dict[str, list[tuple[str, TriggerEvaluator]]] = {}
+    evaluators: dict[str, TriggerEvaluator] = {}
+    for rule in procedure.triggers:
+        evaluator = TriggerEvaluator(rule, procedure.metrics[rule.metric].unit)
+        evaluators[rule.id] = evaluator
+        by_metric.setdefault(rule.metric, []).append((rule.title, evaluator))
     transitions: list[Transition] = []
+    seen_rules: set[str] = set()
     for sample in ordered:
-        for rule in procedure.triggers:
-            if rule.metric != sample.metric:
-                continue
-            verdict = evaluators[rule.id].observe(sample.value)
-            if verdict.changed:
+        for title, evaluator in by_metric.get(sample.metric, ()):
+            seen_rules.add(evaluator.rule.id)
+            if evaluator.step(sample.value):
+                verdict = evaluator.verdict(changed=True)
                 transitions.append(
-                    Transition(sample.at, rule.id, rule.title, verdict.firing, verdict.explanation)
+                    Transition(
+                        sample.at, evaluator.rule.id, title, verdict.firing, verdict.explanation
+                    )
                 )
     return Report(
         transitions=transitions,
-        final={rule_id: evaluator.last for rule_id, evaluator in evaluators.items()},
+        final={
+            rule_id: evaluator.verdict() if rule_id in seen_rules else None
+            for rule_id, evaluator in evaluators.items()
+        },
         samples=len(ordered),
         metrics=sorted({s.metric for s in ordered}),
         first=ordered[0].at if ordered else None,
