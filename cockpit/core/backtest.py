@@ -45,8 +45,17 @@ class Transition:
     at: datetime
     rule_id: str
     title: str
-    fired: bool
-    explanation: str
+    verdict: Verdict
+
+    @property
+    def fired(self) -> bool:
+        """True when the rule fired here, False when it cleared."""
+        return self.verdict.firing
+
+    @property
+    def explanation(self) -> str:
+        """Why, worded when read: a replay may find many transitions and print few."""
+        return self.verdict.explanation
 
 
 @dataclass(frozen=True)
@@ -72,17 +81,14 @@ def replay_procedure(procedure: Procedure, samples: Iterable[RecordedSample]) ->
         evaluators[rule.id] = evaluator
         by_metric.setdefault(rule.metric, []).append((rule.title, evaluator))
     transitions: list[Transition] = []
-    seen_rules: set[str] = set()
+    fed = {sample.metric for sample in ordered} & set(by_metric)
     for sample in ordered:
         for title, evaluator in by_metric.get(sample.metric, ()):
-            seen_rules.add(evaluator.rule.id)
             if evaluator.step(sample.value):
-                verdict = evaluator.verdict(changed=True)
                 transitions.append(
-                    Transition(
-                        sample.at, evaluator.rule.id, title, verdict.firing, verdict.explanation
-                    )
+                    Transition(sample.at, evaluator.rule.id, title, evaluator.verdict(changed=True))
                 )
+    seen_rules = {evaluator.rule.id for metric in fed for _, evaluator in by_metric[metric]}
     return Report(
         transitions=transitions,
         final={

@@ -16,8 +16,10 @@ under a second); a Verdict is a snapshot whose counter and explanation are worde
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -29,15 +31,6 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import TriggerRule
 
 
-def median(values: Iterable[float]) -> float:
-    """The median (the statistics module costs start-up time for this one function)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 class TriggerStatus(StrEnum):
     """Where a trigger stands."""
 
@@ -47,6 +40,16 @@ class TriggerStatus(StrEnum):
     PENDING = "pending"
     """Breaching, but not yet for long enough."""
     FIRING = "firing"
+
+
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def _fmt(value: float) -> str:
@@ -153,8 +156,28 @@ class TriggerEvaluator:
         self.reference: float | None = None
         size = rule.within if self.window_mode and rule.within else rule.count
         self.recent: deque[bool] = deque(maxlen=size)
-        self.baseline: deque[float] = deque(maxlen=rule.baseline_samples or 1)
+        self.baseline_size = rule.baseline_samples or 1
+        self.baseline: deque[float] = deque()
+        self.ordered: list[float] = []
+        """The baseline kept sorted as well, so its median costs nothing per sample."""
+        self.breaches_rule = _OPERATORS[rule.comparison]
+        self.threshold = rule.threshold
         self.last: Verdict | None = None
+
+    def _remember(self, value: float) -> None:
+        """Add a healthy value to the baseline, dropping the oldest when it is full."""
+        if len(self.baseline) == self.baseline_size:
+            oldest = self.baseline.popleft()
+            del self.ordered[bisect.bisect_left(self.ordered, oldest)]
+        self.baseline.append(value)
+        bisect.insort(self.ordered, value)
+
+    def _median(self) -> float:
+        ordered = self.ordered
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return ordered[middle]
+        return (ordered[middle - 1] + ordered[middle]) / 2
 
     def _breach(self, value: float | None) -> bool | None:
         """Whether a value breaches; None when it does not count (held gap, baseline filling)."""
@@ -164,18 +187,18 @@ class TriggerEvaluator:
                 return None
             return rule.no_data is NoDataPolicy.BREACH
         if self.baseline_mode:
-            if len(self.baseline) < (rule.baseline_samples or 1):
-                self.baseline.append(value)
+            if len(self.baseline) < self.baseline_size:
+                self._remember(value)
                 return None
-            reference = median(self.baseline)
+            reference = self._median()
             change = (value - reference) / reference * 100 if reference else 0.0
             self.reference, self.compared = reference, change
-            breach = compare(change, rule.comparison, rule.threshold)
+            breach = self.breaches_rule(change, self.threshold)
             if not breach:
-                self.baseline.append(value)  # breaching values never poison the baseline
+                self._remember(value)  # breaching values never poison the baseline
             return breach
         self.compared = value
-        return compare(value, rule.comparison, rule.threshold)
+        return self.breaches_rule(value, self.threshold)
 
     def step(self, value: float | None) -> bool:
         """Take one sample's value (None: no reading); True when the trigger fired or cleared."""
@@ -213,7 +236,7 @@ class TriggerEvaluator:
         if self.firing:
             return TriggerStatus.FIRING
         rule = self.rule
-        if self.baseline_mode and len(self.baseline) < (rule.baseline_samples or 1):
+        if self.baseline_mode and len(self.baseline) < self.baseline_size:
             return TriggerStatus.WAITING
         if self.seen < rule.min_samples and self.breaches == 0:
             return TriggerStatus.WAITING
