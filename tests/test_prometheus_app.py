@@ -1,0 +1,165 @@
+"""The cockpit on a real Prometheus: panes and triggers follow a target the test controls.
+
+A small target serves one gauge in the Prometheus text format; a private Prometheus scrapes it
+every second; the App polls Prometheus through the PrometheusSource, with real pollers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import prometheus_server
+import pytest
+from prometheus_server import PrometheusServer
+
+from cockpit.app import CockpitApp
+from cockpit.core.clock import SystemClock
+from cockpit.core.metrics import PaneState
+from cockpit.core.procedure_loader import load_builtin
+from cockpit.core.timeline import Timeline
+from cockpit.session import Session
+from providers.prometheus_api import PrometheusOptions, PrometheusSource, PromQuery
+from widgets.metric_pane import MetricPane
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(prometheus_server.prometheus_missing(), reason=prometheus_server.MISSING),
+]
+
+
+class Target:
+    """Serves `checkout_error_rate_percent <value>` on /metrics; the test sets the value."""
+
+    def __init__(self) -> None:
+        self.value = 0.4
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = (
+                    "# TYPE checkout_error_rate_percent gauge\n"
+                    f"checkout_error_rate_percent {target.value}\n"
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}
+        )
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    served = Target()
+    yield served
+    served.stop()
+
+
+async def until(pilot: Any, condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"within {seconds} s: {what}")
+        await pilot.pause(0.1)
+
+
+async def test_panes_and_triggers_follow_prometheus(tmp_path: Path, target: Target) -> None:
+    server = PrometheusServer(tmp_path / "prometheus", {"target": target.address})
+    (tmp_path / "prometheus").mkdir()
+    with server:
+        server.wait_for('up{job="target"} == 1')
+        source = PrometheusSource(
+            PrometheusOptions(
+                url=server.base_url,
+                timeout_seconds=2.0,
+                metrics=[
+                    PromQuery(
+                        name="error_rate", query='max(checkout_error_rate_percent{job="target"})'
+                    )
+                ],
+            )
+        )
+        timeline = Timeline(tmp_path / "timeline.db")
+        incident = timeline.open_incident("Checkout errors", "P1", "pulse-messages")
+        app = CockpitApp(
+            Session(
+                timeline=timeline,
+                incident=incident,
+                procedure=load_builtin("pulse-messages"),
+                sources=[source],
+                clock=SystemClock(),
+                poll_interval=0.5,
+            )
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            pane = app.screen.query_one("#pane-error-rate", MetricPane)
+
+            def shows(value: float, state: PaneState) -> Callable[[], bool]:
+                return lambda: (
+                    pane.view is not None and pane.view.value == value and pane.view.state is state
+                )
+
+            await until(pilot, shows(0.4, PaneState.OK), 15, "the pane shows the target's 0.4 %")
+
+            target.value = 9.0  # the bad deploy, as the target reports it
+            await until(
+                pilot,
+                lambda: pane.view is not None and pane.view.value == 9.0,
+                15,
+                "9 % reaches the pane",
+            )
+            assert "consecutive" in pane.view.counter
+            await until(
+                pilot,
+                lambda: app.board is not None and bool(app.board.firing()),
+                15,
+                "the rule fires",
+            )
+            assert pane.view.state is PaneState.BREACH and pane.has_class("-breach")
+
+            target.stop()  # the target dies: Prometheus marks the series stale
+            await until(
+                pilot,
+                lambda: pane.view is not None and pane.view.state is PaneState.NO_DATA,
+                20,
+                "a dead target is never shown as a value",
+            )
+            assert "no series" in pane.view.detail
+
+            server.stop()  # and then Prometheus itself
+            await until(
+                pilot,
+                lambda: "connection refused" in (pane.view.detail if pane.view else ""),
+                10,
+                "reason shown",
+            )
+            assert pane.view.state is PaneState.NO_DATA
+
+    events = timeline.events(incident.id)
+    fired = [e for e in events if e.kind == "trigger.fired"]
+    assert fired and fired[0].payload["rule"] == "error-rate" and fired[0].payload["value"] == 9.0
+    assert any(e.kind == "source.failed" and "connection refused" in e.summary for e in events)
