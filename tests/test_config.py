@@ -27,7 +27,7 @@ def test_the_readme_example_builds_its_sources(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.procedure == "pulse-messages"
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
-    assert [s.name for s in sources] == ["prometheus_scrape", "http_health"]
+    assert [s.name for s in sources] == ["prometheus_scrape", "http_health", "prometheus"]
     assert "error_rate" in sources[0].metric_names
     assert "health_check_failed" in sources[1].metric_names
 
