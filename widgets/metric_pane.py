@@ -34,11 +34,12 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 
 def bars(values: list[float], width: int) -> str:
-    """A one-line sparkline of the newest values, one column each, scaled min..max."""
+    """A one-line sparkline of the newest values, one column each, scaled from 0 (or below)."""
     recent = values[-width:]
     if not recent:
         return ""
-    low, high = min(recent), max(recent)
+    # Anchored at zero: a flat 0.40 % must not look volatile because it wobbles by 0.01.
+    low, high = min(0.0, *recent), max(recent)
     span = high - low
     if span == 0:
         return _BARS[0] * len(recent)
