@@ -266,6 +266,12 @@ def main() -> int:
 
     rows.extend(engine_rows())
 
+    # 5. The live app: idle CPU, memory over 24 h of samples, detection latency (bench_live.py).
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_live import live_rows
+
+    rows.extend(live_rows())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")
