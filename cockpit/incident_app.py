@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -29,7 +28,7 @@ from cockpit.messages import (
     SourcesStarted,
     SourcesUnavailable,
 )
-from cockpit.polling import poll
+from cockpit.polling import Poller
 from cockpit.session import Session, StartedSources
 
 if TYPE_CHECKING:
@@ -59,6 +58,7 @@ class IncidentApp(App[int]):
         """The incident's events, rebuilt from the timeline at start and appended live."""
         self.failing: set[str] = set()
         self.started_sources: list[StartedSources] = []
+        self.pollers: list[Poller] = []
         self.board_changed: Signal[None] = Signal(self, "board-changed")
         self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
 
@@ -151,17 +151,25 @@ class IncidentApp(App[int]):
         for source in started.sources:
             self.board.expect(source.name, source.metric_names)
             if self.start_pollers:
-                self.run_worker(
-                    partial(poll, self, source, self.session.poll_interval),
-                    name=f"poll:{source.name}",
-                    group="pollers",
-                    thread=True,
-                    exit_on_error=False,
-                )
+                poller = Poller(self, source, self.session.poll_interval)
+                self.pollers.append(poller)
+                poller.start()
         self.board_changed.publish(None)
 
+    def on_unmount(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+
     def stop_sources(self) -> None:
-        """Stop what the source factories started (the demo's service); safe to call twice."""
+        """Stop the pollers, then what the source factories started (the demo's service).
+
+        Safe to call twice. Each poller finishes its current sample first (bounded by the
+        source's own timeout), so the service is not pulled away under a request in flight.
+        """
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=5.0)
         while self.started_sources:
             started = self.started_sources.pop()
             if started.stop is not None:

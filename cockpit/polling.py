@@ -1,33 +1,57 @@
-"""How one metric source runs: a long-lived thread worker that samples and posts messages.
+"""How one metric source runs: its own thread that samples and posts messages to the App.
 
-The worker never touches widgets: it posts MetricsSampled or SourceFailed to the App and sleeps
-on the worker's cancel event, so quitting wakes it at once. A poll cannot overlap the previous
-one because the loop is sequential.
+Not a Textual thread worker: those run on asyncio's default executor, min(32, CPUs + 4) threads
+(six on a two-core jump host), and a poller never returns, so a seventh source would silently
+never be polled and every later worker (procedure loading, rollback actions) would starve.
+
+The thread never touches widgets: it posts MetricsSampled or SourceFailed (post_message is
+thread-safe) and sleeps on its stop event, so stopping wakes it at once. A poll cannot overlap
+the previous one because the loop is sequential.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
-
-from textual.app import App
-from textual.worker import get_current_worker
 
 from cockpit.core.errors import ProviderError
 from cockpit.messages import MetricsSampled, SourceFailed
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from providers.base import MetricSource
 
 
-def poll(app: App[Any], source: MetricSource, interval: float) -> None:
-    """Sample `source` every `interval` seconds until the worker is cancelled."""
-    worker = get_current_worker()
-    while not worker.is_cancelled:
+class Poller(threading.Thread):
+    """Samples one source every `interval` seconds until stopped."""
+
+    def __init__(self, app: App[Any], source: MetricSource, interval: float) -> None:
+        super().__init__(name=f"poll:{source.name}", daemon=True)
+        self.app = app
+        self.source = source
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        source = self.source
         try:
-            samples = source.sample()
-        except ProviderError as error:
-            app.post_message(SourceFailed(source.name, source.metric_names, str(error)))
-        else:
-            app.post_message(MetricsSampled(source.name, samples))
-        worker.cancelled_event.wait(interval)
-    source.close()
+            while not self.stopped.is_set():
+                try:
+                    samples = source.sample()
+                except ProviderError as error:
+                    self.app.post_message(
+                        SourceFailed(source.name, source.metric_names, str(error))
+                    )
+                except Exception as error:  # a bug in a provider must not stop the polling silently
+                    reason = f"internal error in {source.name}: {type(error).__name__}: {error}"
+                    self.app.post_message(SourceFailed(source.name, source.metric_names, reason))
+                else:
+                    self.app.post_message(MetricsSampled(source.name, samples))
+                self.stopped.wait(self.interval)
+        finally:
+            source.close()
+
+    def stop(self) -> None:
+        """Ask the thread to finish after its current sample (each has its own timeout)."""
+        self.stopped.set()
