@@ -12,6 +12,7 @@ the previous one because the loop is sequential.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.errors import ProviderError
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class Poller(threading.Thread):
-    """Samples one source every `interval` seconds until stopped."""
+    """Samples one source every `interval` seconds, on a fixed cadence, until stopped."""
 
     def __init__(self, app: App[Any], source: MetricSource, interval: float) -> None:
         super().__init__(name=f"poll:{source.name}", daemon=True)
@@ -35,6 +36,7 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         source = self.source
+        due = time.monotonic()
         try:
             while not self.stopped.is_set():
                 try:
@@ -48,7 +50,10 @@ class Poller(threading.Thread):
                     self.app.post_message(SourceFailed(source.name, source.metric_names, reason))
                 else:
                     self.app.post_message(MetricsSampled(source.name, samples))
-                self.stopped.wait(self.interval)
+                # A fixed cadence, not "interval after the last sample": a 1 Hz source stays at
+                # 1 Hz however long a sample takes; one slower than its interval is not queued up.
+                due = max(due + self.interval, time.monotonic())
+                self.stopped.wait(due - time.monotonic())
         finally:
             source.close()
 

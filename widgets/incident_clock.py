@@ -28,6 +28,7 @@ class IncidentClock(Static):
         super().__init__(id=id)
         self.clock = clock
         self.opened_at = opened_at
+        self.shown = ""
 
     def on_mount(self) -> None:
         self.tick()
@@ -37,4 +38,8 @@ class IncidentClock(Static):
         """Repaint from the clock."""
         now = self.clock.now()
         since = elapsed((now - self.opened_at).total_seconds())
-        self.update(f"T+{since}  {now:%H:%M:%S} UTC")
+        text = f"T+{since}  {now:%H:%M:%S} UTC"
+        if text != self.shown:
+            # The width changes only when the hours appear; then the layout must follow.
+            self.update(text, layout=len(text) != len(self.shown))
+            self.shown = text

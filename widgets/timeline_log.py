@@ -30,7 +30,10 @@ class TimelineLog(Static):
         """Append an event and repaint."""
         self.lines.append(event_line(event))
         visible = max(1, self.size.height or 1)
-        self.update(Text("\n".join(list(self.lines)[-visible:]), no_wrap=True, overflow="ellipsis"))
+        self.update(
+            Text("\n".join(list(self.lines)[-visible:]), no_wrap=True, overflow="ellipsis"),
+            layout=False,  # it fills its region: new lines never change its size
+        )
 
     def on_resize(self) -> None:
         visible = max(1, self.size.height)

@@ -38,8 +38,17 @@ class TriggerList(Static):
     TriggerList > .trigger-list--waiting { color: $text-muted; }
     """
 
+    shown: tuple[tuple[str, str], ...] = ()
+    """Status and counter of each rule on screen, so an unchanged list is not repainted."""
+
     def show(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> None:
-        """Render the triggers' latest verdicts."""
+        """Render the triggers' latest verdicts (one line each: the height never changes)."""
+        state = tuple(
+            (v.status.value, v.counter) if v is not None else ("", "") for _, v in verdicts
+        )
+        if state == self.shown:
+            return
+        self.shown = state
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (rule, verdict) in enumerate(verdicts):
             status = verdict.status if verdict is not None else TriggerStatus.WAITING
@@ -52,4 +61,4 @@ class TriggerList(Static):
             text.append(
                 f"[{counter}]", style=self.get_component_rich_style("trigger-list--waiting")
             )
-        self.update(text)
+        self.update(text, layout=False)

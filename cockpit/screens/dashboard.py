@@ -30,6 +30,9 @@ class DashboardScreen(Screen[None]):
 
         return cast(CockpitApp, self.app)
 
+    banner_shown = ""
+    """The banner text on screen, so an unchanged banner is not repainted."""
+
     def compose(self) -> ComposeResult:
         session = self.cockpit.session
         incident = session.incident
@@ -70,8 +73,11 @@ class DashboardScreen(Screen[None]):
         self.query_one(TriggerList).show(app.board.verdicts())
         banner = self.query_one("#banner", Static)
         text = app.banner_text()
-        banner.update(text)
-        banner.display = bool(text)
+        if text != self.banner_shown:
+            self.banner_shown = text
+            banner.update(text, layout=False)  # one line, fixed height
+            if banner.display != bool(text):
+                banner.display = bool(text)  # showing or hiding it is the only layout change
 
     def add_event(self, event: Event) -> None:
         """Append a recorded event to the tail."""
