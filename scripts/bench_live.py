@@ -33,7 +33,7 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -203,6 +203,22 @@ def sample_count(db: Path, metric: str | None = None) -> int:
     else:
         rows = read_db(db, "SELECT count(*) FROM samples WHERE metric = ?", (metric,))
     return int(rows[0][0]) if rows else 0
+
+
+def probes_per_second(db: Path, since: datetime) -> int:
+    """Health probes polled: the median count of their samples per whole second since `since`.
+
+    Counted from the samples' own timestamps, so the edges of the window, where a round may be
+    half committed, cannot make a polled source look unpolled.
+    """
+    rows = read_db(
+        db,
+        "SELECT substr(at, 1, 19) AS second, count(*) FROM samples"
+        " WHERE metric = 'health_check_failed' AND at >= ? GROUP BY second ORDER BY second",
+        (since.strftime("%Y-%m-%dT%H:%M:%S"),),
+    )
+    counts = [int(count) for _, count in rows[1:-1]]  # the first and last seconds are partial
+    return int(statistics.median(counts)) if counts else 0
 
 
 def polled(db: Path, metric: str) -> Callable[[], int]:
@@ -461,7 +477,7 @@ def detection_latency(work: Path, env: dict[str, str], urls: list[str]) -> Row:
             15,
             "the first error_rate sample",
         )
-        probes = polled(db, "health_check_failed")
+        window_start = datetime.now(UTC)
         last = 0
         for phase in DETECT_PHASES:
             served = flip.next_scrape(timeout=5)
@@ -473,7 +489,7 @@ def detection_latency(work: Path, env: dict[str, str], urls: list[str]) -> Row:
             stamped.append(fired_wall - flipped_wall)
             flip.flip(HEALTHY)
             last = next_event(db, "trigger.cleared", last, timeout=5)[0]
-        sources = 1 + probes()
+        sources = 1 + probes_per_second(db, window_start)
     finally:
         if app is not None:
             app.close()

@@ -21,6 +21,9 @@ from cockpit.screens.timeline import TimelineScreen
 from cockpit.session import Session
 from widgets.metric_pane import MetricPane
 
+PAINT = 0.3
+"""Long enough for the dashboard's trailing paint (PAINT_EVERY is 0.2 s)."""
+
 
 def make_app(
     timeline: Timeline, procedure: Procedure, clock: FixedClock, **extra: object
@@ -93,6 +96,7 @@ async def test_samples_fill_panes_and_a_breach_run_fires_the_trigger(
                 MetricsSampled("demo", [Sample("error_rate", value, clock.now(), "demo")])
             )
             await pilot.pause()
+        await pilot.pause(PAINT)  # bursts repaint at most every PAINT_EVERY seconds
         assert pane.view is not None and pane.view.value == 9.1
         assert pane.view.state is PaneState.BREACH
         assert pane.has_class("-breach")
@@ -115,16 +119,16 @@ async def test_a_source_that_stops_answering_turns_stale_never_ok(
         app.post_message(
             MetricsSampled("demo", [Sample("p95_latency_ms", 180, clock.now(), "demo")])
         )
-        await pilot.pause()
+        await pilot.pause(PAINT)
         assert pane.view is not None and pane.view.state is PaneState.OK
         clock.advance(2.5)  # more than two 1 s intervals without a sample
         app.tick()
-        await pilot.pause()
+        await pilot.pause(PAINT)
         assert pane.view.state is PaneState.STALE and pane.view.value is None
         app.post_message(
             SourceFailed("demo", ["p95_latency_ms"], "GET http://x/metrics: connection refused")
         )
-        await pilot.pause()
+        await pilot.pause(PAINT)
         assert pane.view.state is PaneState.NO_DATA
         assert "connection refused" in pane.view.detail
     assert "source.failed" in kinds(timeline, app.session.incident.id)

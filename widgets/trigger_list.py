@@ -42,12 +42,14 @@ class TriggerList(Static):
     """Status and counter of each rule on screen, so an unchanged list is not repainted."""
 
     def show(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> None:
-        """Render the triggers' latest verdicts (one line each: the height never changes)."""
+        """Render the triggers' latest verdicts, one line each."""
         state = tuple(
             (v.status.value, v.counter) if v is not None else ("", "") for _, v in verdicts
         )
         if state == self.shown:
             return
+        # Its height is auto: only a different number of lines needs a new layout.
+        relayout = len(state) != len(self.shown)
         self.shown = state
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (rule, verdict) in enumerate(verdicts):
@@ -61,4 +63,4 @@ class TriggerList(Static):
             text.append(
                 f"[{counter}]", style=self.get_component_rich_style("trigger-list--waiting")
             )
-        self.update(text, layout=False)
+        self.update(text, layout=relayout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from cockpit.app import CockpitApp
 
 
+PAINT_EVERY = 0.2
+"""Seconds between two paints of the board at most (a trailing paint shows the last sample)."""
+
+
 class DashboardScreen(Screen[None]):
     """The screen an on-call engineer lives on."""
 
@@ -30,6 +35,8 @@ class DashboardScreen(Screen[None]):
 
         return cast(CockpitApp, self.app)
 
+    painted_at = 0.0
+    paint_pending = False
     banner_shown = ""
     """The banner text on screen, so an unchanged banner is not repainted."""
 
@@ -61,7 +68,22 @@ class DashboardScreen(Screen[None]):
         self.refresh_board(None)
 
     def refresh_board(self, _: None) -> None:
+        """Repaint now, or at most PAINT_EVERY seconds after the last paint.
+
+        Twelve sources at 1 Hz would otherwise repaint the board twelve times a second, on a
+        jump host's CPU; a trailing paint makes sure the last sample always shows.
+        """
+        wait = self.painted_at + PAINT_EVERY - time.monotonic()
+        if wait <= 0:
+            self.paint_board()
+        elif not self.paint_pending:
+            self.paint_pending = True
+            self.set_timer(wait, self.paint_board)
+
+    def paint_board(self) -> None:
         """Push the board's current views down into the panes (attributes down)."""
+        self.paint_pending = False
+        self.painted_at = time.monotonic()
         app = self.cockpit
         self.query_one(IncidentClock).tick()
         if app.board is None:
