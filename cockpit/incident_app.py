@@ -59,8 +59,6 @@ class IncidentApp(App[int]):
         self.failing: set[str] = set()
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
-        self.unsaved_samples: list[Sample] = []
-        """Samples waiting for the next once-a-second write (see save_samples)."""
         self.board_changed: Signal[None] = Signal(self, "board-changed")
         self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
 
@@ -161,7 +159,6 @@ class IncidentApp(App[int]):
     def on_unmount(self) -> None:
         for poller in self.pollers:
             poller.stop()
-        self.save_samples()
 
     def stop_sources(self) -> None:
         """Stop the pollers, then what the source factories started (the demo's service).
@@ -216,20 +213,8 @@ class IncidentApp(App[int]):
             self.event_recorded.publish(event)
 
     def tick(self) -> None:
-        """Once a second: save the samples, repaint the board so staleness shows without samples."""
-        self.save_samples()
+        """Once a second: repaint the board so staleness shows even when no sample arrives."""
         self.board_changed.publish(None)
-
-    def save_samples(self) -> None:
-        """Write the buffered samples in one transaction.
-
-        Once a second rather than per sample: a durable commit per sample message cost a
-        dozen fsyncs a second with a dozen sources. A crash loses at most the last second of
-        measurements; events (what fired, what people did) are still committed as they happen.
-        """
-        if self.unsaved_samples:
-            batch, self.unsaved_samples = self.unsaved_samples, []
-            self.session.timeline.record_samples(self.session.incident.id, batch)
 
     @on(MetricsSampled)
     def take_samples(self, message: MetricsSampled) -> None:
@@ -242,7 +227,7 @@ class IncidentApp(App[int]):
     def ingest(self, samples: list[Sample]) -> None:
         """Keep the samples for replay (`cockpit backtest`), feed the board, record what fired."""
         if not self.read_only:
-            self.unsaved_samples.extend(samples)
+            self.session.timeline.record_samples(self.session.incident.id, samples)
         if self.board is not None:
             self.note_trigger_changes(self.board.ingest(samples))
         self.board_changed.publish(None)
