@@ -195,7 +195,7 @@ async def test_a_builtin_is_validated_after_the_first_paint(timeline, clock) -> 
         # the frame paints from the outline: one pane per metric, titles included
         assert app.screen.query_one("#pane-error-rate", MetricPane).border_title == "Error rate"
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.pause(PAINT)
         assert app.session.procedure is not None and app.board is not None
         assert list(app.session.procedure.metrics) == list(outline.metrics)
         triggers = str(app.screen.query_one("#triggers").render())
