@@ -65,6 +65,13 @@ class CockpitApp(IncidentApp):
             tooltip="Every recorded event",
             id="cockpit.timeline",
         ),
+        Binding(
+            "w",
+            "decide",
+            "Decide",
+            tooltip="The decision wizard: the procedure's tree, one question at a time",
+            id="cockpit.decide",
+        ),
         Binding("n", "note", "Note", tooltip="Record a note in the timeline", id="cockpit.note"),
         Binding(
             "a",
@@ -113,6 +120,13 @@ class CockpitApp(IncidentApp):
             return
         self.switch_mode(mode)
 
+    def action_decide(self) -> None:
+        """Open the decision wizard (resuming a walk already started)."""
+        if self.session.procedure is None:
+            self.notify("The procedure is still loading; try again in a moment.")
+            return
+        self.push_screen(_screen("wizard", "WizardScreen"))
+
     def action_note(self) -> None:
         """Ask for a note and record it."""
 
@@ -156,6 +170,7 @@ class CockpitApp(IncidentApp):
         yield SystemCommand(
             "Timeline", "Every recorded event", partial(self.action_show, "timeline")
         )
+        yield SystemCommand("Decide", "The decision wizard", self.action_decide)
         yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
         yield SystemCommand(
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge

@@ -277,4 +277,4 @@ class IncidentApp(App[int]):
             return ""
         first, verdict = firing[0]
         others = f" (+{len(firing) - 1} more)" if len(firing) > 1 else ""
-        return f"FIRING: {first.title} [{verdict.counter}]{others} · p x: decide"
+        return f"FIRING: {first.title} [{verdict.counter}]{others} · w: decide"

@@ -84,6 +84,8 @@ def test_the_path_rebuilds_from_timeline_events() -> None:
     resumed.replay(events)
     assert [s.key for s in resumed.path] == [s.key for s in live.path]
     assert resumed.current == live.current
+    resumed.replay([*events, (DECIDED, {})])
+    assert resumed.path == [] and resumed.current == procedure.tree.start
     # a decided walk is closed: the next answer starts a new walk
     resumed.replay(
         [*events, (DECIDED, {}), (ANSWERED, {"node": procedure.tree.start, "key": route[0][1]})]

@@ -233,6 +233,8 @@ class Wizard:
                 self.path.pop()
             elif kind == DECIDED:
                 closed = True
+        if closed:
+            self.path = []  # the last walk ended in a decision: the next one starts afresh
 
 
 def walks(procedure: Procedure) -> Iterator[list[tuple[str, str]]]:

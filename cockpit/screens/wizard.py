@@ -1,0 +1,174 @@
+"""Provides the decision wizard: the procedure's tree one question at a time, evidence alongside.
+
+Each answer is pressed with its own key; where the procedure links a question to a metric, the
+live value suggests an answer and Enter accepts it. Every answer, step back and the decision is
+recorded in the timeline first, so time-to-decide is measured and a reopened cockpit resumes at
+the same step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.console import Group
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard
+from widgets.metric_pane import format_value
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+
+
+class WizardScreen(Screen[None]):
+    """One question per step; the end is a recommended rollback option and why."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "accept", "Accept suggestion", id="wizard.accept"),
+        Binding("backspace", "back", "Back", id="wizard.back"),
+        Binding("escape", "leave", "Leave", id="wizard.leave"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wizard: Wizard | None = None
+        self.suggestion: Suggestion | None = None
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="wizard-scroll"):
+            yield Static(id="wizard-step")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        app = self.cockpit
+        procedure = app.session.procedure
+        assert procedure is not None, "the App opens the wizard once the procedure is loaded"
+        self.wizard = Wizard(procedure)
+        kinds = (ANSWERED, BACK, DECIDED)
+        self.wizard.replay((e.kind, e.payload) for e in app.events if e.kind in kinds)
+        app.board_changed.subscribe(self, self.show_step)
+        self.show_step(None)
+
+    def latest(self) -> dict[str, float | None]:
+        """Each metric's latest value, from the board."""
+        board = self.cockpit.board
+        if board is None:
+            return {}
+        return {
+            name: window.latest.value if window.latest is not None else None
+            for name, window in board.windows.items()
+        }
+
+    def show_step(self, _: None) -> None:
+        """Paint the current question (or the recommendation) with its evidence."""
+        wizard = self.wizard
+        assert wizard is not None
+        self.suggestion = wizard.suggest(self.latest())
+        body: list[Text] = []
+        answered = len(wizard.path)
+        question = wizard.question
+        if question is None:
+            recommendation = wizard.recommendation()
+            body.append(Text("Recommendation", style="bold"))
+            body.append(Text(recommendation.explanation))
+            body.append(Text("\nEnter records the decision · Backspace changes the last answer"))
+        else:
+            body.append(Text(f"Step {answered + 1} · {question.question}", style="bold"))
+            if question.help:
+                body.append(Text(question.help, style="italic"))
+            for answer in question.answers:
+                mark = (
+                    "   ← the evidence says this"
+                    if self.suggestion and answer.key == self.suggestion.key
+                    else ""
+                )
+                body.append(Text(f"  [{answer.key}] {answer.label}{mark}"))
+            if self.suggestion is not None:
+                body.append(Text(f"Evidence: {self.suggestion.reason} (Enter accepts)"))
+        body.extend(self.evidence())
+        if wizard.path:
+            body.append(Text("\nSo far:", style="bold"))
+            for step in wizard.path:
+                body.append(Text(f"  {step.label}  ({step.node})"))
+        self.query_one("#wizard-step", Static).update(Group(*body))
+
+    def evidence(self) -> list[Text]:
+        """Fired triggers with their explanations, and the metrics' latest values."""
+        board = self.cockpit.board
+        if board is None:
+            return []
+        lines = [Text("\nLive evidence:", style="bold")]
+        for rule, verdict in board.firing():
+            lines.append(Text(f"  FIRING {rule.title}: {verdict.explanation}"))
+        for view in board.views(self.cockpit.session.clock.now()):
+            value = format_value(view.value, view.unit)
+            lines.append(Text(f"  {view.title}: {value} {view.state.value.upper()}"))
+        return lines
+
+    def on_key(self, event: events.Key) -> None:
+        """An answer key answers the question (before the App's own keys see it)."""
+        wizard = self.wizard
+        question = wizard.question if wizard is not None else None
+        if question is None or event.key not in {a.key for a in question.answers}:
+            return
+        event.stop()
+        event.prevent_default()
+        self.choose(event.key)
+
+    def choose(self, key: str) -> None:
+        """Record the answer, then move on."""
+        wizard = self.wizard
+        assert wizard is not None
+        step = wizard.answer(key, self.suggestion)
+        note = " (overriding the evidence)" if step.overrode_evidence else ""
+        self.cockpit.record(ANSWERED, f"Decision: {step.label}{note}", Wizard.payload(step))
+        self.show_step(None)
+
+    def action_accept(self) -> None:
+        """Enter: accept the evidence's answer, or record the decision at the end."""
+        wizard = self.wizard
+        assert wizard is not None
+        if wizard.done:
+            recommendation = wizard.recommendation()
+            summary = f"Decided: {recommendation.outcome.outcome}"
+            options = [option.id for option in recommendation.options]
+            self.cockpit.record(
+                DECIDED,
+                summary,
+                {
+                    "node": wizard.current,
+                    "options": options,
+                    "answers": [Wizard.payload(s) for s in wizard.path],
+                },
+            )
+            self.notify(summary, title="Decision recorded")
+            self.dismiss(None)
+        elif self.suggestion is not None:
+            self.choose(self.suggestion.key)
+
+    def action_back(self) -> None:
+        """Backspace: change the last answer."""
+        wizard = self.wizard
+        assert wizard is not None
+        step = wizard.back()
+        if step is not None:
+            self.cockpit.record(BACK, f"Changed the answer to: {step.node}", {"node": step.node})
+            self.show_step(None)
+
+    def action_leave(self) -> None:
+        """Escape: leave; the answers so far are in the timeline and resume next time."""
+        self.dismiss(None)

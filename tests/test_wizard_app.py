@@ -1,0 +1,99 @@
+"""The wizard in the app: every leaf of every built-in tree by keys, evidence, resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from cockpit.app import CockpitApp
+from cockpit.core.clock import FixedClock
+from cockpit.core.metrics import Sample
+from cockpit.core.procedure_loader import builtin_names, load_builtin
+from cockpit.core.timeline import Timeline
+from cockpit.core.wizard import walks
+from cockpit.messages import MetricsSampled
+from cockpit.screens.dashboard import DashboardScreen
+from cockpit.session import Session
+
+
+def app_for(
+    timeline: Timeline, clock: FixedClock, name: str, incident: int | None = None
+) -> CockpitApp:
+    procedure = load_builtin(name)
+    chosen = timeline.incident(incident) if incident else timeline.open_incident("x", "P1", name)
+    return CockpitApp(
+        Session(timeline=timeline, incident=chosen, procedure=procedure, clock=clock),
+        start_pollers=False,
+    )
+
+
+@pytest.mark.parametrize("name", builtin_names())
+async def test_every_leaf_is_reached_by_keys_and_the_decision_recorded(
+    timeline: Timeline, clock: FixedClock, name: str
+) -> None:
+    app = app_for(timeline, clock, name)
+    routes = list(walks(app.session.procedure))  # type: ignore[arg-type]
+    async with app.run_test(size=(100, 40)) as pilot:
+        for route in routes:
+            await pilot.press("w")
+            assert type(app.screen).__name__ == "WizardScreen"
+            await pilot.press(*[key for _, key in route])  # 'n' answers, it does not open a note
+            await pilot.press("enter")
+            assert isinstance(app.screen, DashboardScreen)
+    events = timeline.events(app.session.incident.id)
+    decided = [e for e in events if e.kind == "wizard.decided"]
+    assert len(decided) == len(routes)
+    leaves = set()
+    for route, event in zip(routes, decided, strict=True):
+        answers = event.payload["answers"]
+        assert [(a["node"], a["key"]) for a in answers] == route
+        leaves.add(event.payload["node"])
+    assert "note" not in {e.kind for e in events}
+    assert len([e for e in events if e.kind == "wizard.answered"]) == sum(map(len, routes))
+
+
+async def test_evidence_is_suggested_and_enter_accepts_it(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    app = app_for(timeline, clock, "ai-saas")
+    async with app.run_test(size=(100, 40)) as pilot:
+        for _ in range(6):
+            clock.advance(60)
+            app.post_message(MetricsSampled("s", [Sample("error_rate", 9.0, clock.now(), "s")]))
+            await pilot.pause()
+        await pilot.press("w")
+        screen = app.screen
+        for _ in range(6):  # accept the evidence wherever it speaks, else take the first answer
+            wizard = screen.wizard  # type: ignore[attr-defined]
+            if wizard.done:
+                break
+            if screen.suggestion is not None:  # type: ignore[attr-defined]
+                await pilot.press("enter")
+            else:
+                await pilot.press(wizard.question.answers[0].key)
+        evidence = [line.plain for line in screen.evidence()]  # type: ignore[attr-defined]
+    answered = [e for e in timeline.events(app.session.incident.id) if e.kind == "wizard.answered"]
+    suggested = [e for e in answered if e.payload["suggested"]]
+    assert suggested, "a question linked to error_rate was answered from the evidence"
+    assert all(e.payload["key"] == e.payload["suggested"] for e in suggested)
+    assert "error_rate is 9" in suggested[0].payload["reason"]
+    assert evidence[0].strip() == "Live evidence:"
+    firing = [line for line in evidence if line.strip().startswith("FIRING")]
+    assert firing and "error_rate 9% breaches > 5%; 6/6 consecutive" in firing[0]  # with its why
+
+
+async def test_leaving_mid_walk_resumes_at_the_same_step_even_in_a_new_process(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    app = app_for(timeline, clock, "huntaze")
+    route = next(r for r in walks(app.session.procedure) if len(r) >= 2)  # type: ignore[arg-type]
+    assert len(route) >= 2
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("w", route[0][1], "escape", "w")
+        assert app.screen.wizard.current == route[1][0]  # type: ignore[attr-defined]
+        await pilot.press("backspace")
+        assert app.screen.wizard.current == route[0][0]  # type: ignore[attr-defined]
+        await pilot.press(route[0][1], "escape")
+    again = app_for(timeline, clock, "huntaze", incident=app.session.incident.id)
+    async with again.run_test(size=(100, 40)) as pilot:
+        await pilot.press("w")
+        assert again.screen.wizard.current == route[1][0]  # type: ignore[attr-defined]
