@@ -277,4 +277,5 @@ class IncidentApp(App[int]):
             return ""
         first, verdict = firing[0]
         others = f" (+{len(firing) - 1} more)" if len(firing) > 1 else ""
-        return f"FIRING: {first.title} [{verdict.counter}]{others} · w: decide"
+        # The way into the decision first: at 80 columns the end of the line is cut off.
+        return f"FIRING · w to decide · {first.title} [{verdict.counter}]{others}"

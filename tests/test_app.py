@@ -102,9 +102,8 @@ async def test_samples_fill_panes_and_a_breach_run_fires_the_trigger(
         assert pane.has_class("-breach")
         assert "9.10%  BREACH" in pane.reading()
         banner = app.screen.query_one("#banner")
-        assert banner.display and "FIRING: Error rate > 5% for 5 consecutive minutes" in str(
-            banner.render()
-        )
+        expected = "FIRING · w to decide · Error rate > 5% for 5 consecutive minutes"
+        assert banner.display and expected in str(banner.render())
     fired = [e for e in timeline.events(app.session.incident.id) if e.kind == "trigger.fired"]
     assert len(fired) == 1
     assert "5/5 consecutive" in fired[0].summary and fired[0].payload["value"] == 9.1
