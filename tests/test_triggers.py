@@ -132,3 +132,9 @@ def test_baseline_is_not_poisoned_by_breaching_values() -> None:
     )
     verdicts = replay(p95, [100, 100, 100] + [400] * 10)
     assert all(v.firing for v in verdicts[3:])
+
+
+def test_values_in_explanations_read_naturally() -> None:
+    from cockpit.core.triggers import _fmt
+
+    assert [_fmt(v) for v in (4.001, 4.5, 9.0, 0.25, 694.2)] == ["4", "4.5", "9", "0.25", "694"]

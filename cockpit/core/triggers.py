@@ -53,9 +53,9 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 def _fmt(value: float) -> str:
-    return (
-        f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}".rstrip("0")
-    )
+    if abs(value) >= 100 or value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True, slots=True)
