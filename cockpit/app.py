@@ -72,6 +72,13 @@ class CockpitApp(IncidentApp):
             tooltip="The decision wizard: the procedure's tree, one question at a time",
             id="cockpit.decide",
         ),
+        Binding(
+            "c",
+            "checklists",
+            "Checklists",
+            tooltip="The procedure's checklists: tick, untick, skip with a reason",
+            id="cockpit.checklists",
+        ),
         Binding("n", "note", "Note", tooltip="Record a note in the timeline", id="cockpit.note"),
         Binding(
             "a",
@@ -127,6 +134,13 @@ class CockpitApp(IncidentApp):
             return
         self.push_screen(_screen("wizard", "WizardScreen"))
 
+    def action_checklists(self) -> None:
+        """Open the checklists."""
+        if self.checklists is None:
+            self.notify("The procedure is still loading; try again in a moment.")
+            return
+        self.push_screen(_screen("checklists", "ChecklistsScreen"))
+
     def action_note(self) -> None:
         """Ask for a note and record it."""
 
@@ -171,6 +185,7 @@ class CockpitApp(IncidentApp):
             "Timeline", "Every recorded event", partial(self.action_show, "timeline")
         )
         yield SystemCommand("Decide", "The decision wizard", self.action_decide)
+        yield SystemCommand("Checklists", "Tick, untick, skip", self.action_checklists)
         yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
         yield SystemCommand(
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge

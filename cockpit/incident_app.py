@@ -8,7 +8,7 @@ the screens, keys and modals on top.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -16,10 +16,12 @@ from textual import on
 from textual.app import App
 from textual.signal import Signal
 
+from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState, Recorded
 from cockpit.core.errors import CockpitError
 from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
 from cockpit.core.timeline import Event
+from cockpit.core.wizard import DECIDED
 from cockpit.messages import (
     MetricsSampled,
     ProcedureFailed,
@@ -54,6 +56,8 @@ class IncidentApp(App[int]):
         self.read_only = session.held_by is not None
         self.board: Board | None = None
         """Windows and trigger evaluators; built once the procedure is validated."""
+        self.checklists: ChecklistState | None = None
+        """Tick state of every checklist, rebuilt from the timeline; with the procedure."""
         self.events: list[Event] = session.timeline.events(session.incident.id)
         """The incident's events, rebuilt from the timeline at start and appended live."""
         self.failing: set[str] = set()
@@ -108,6 +112,8 @@ class IncidentApp(App[int]):
         from cockpit.core.board import Board  # after the first paint, with the procedure
 
         self.board = Board(procedure, self.session.poll_interval)
+        self.checklists = ChecklistState(procedure)
+        self.checklists.replay(Recorded(e.kind, e.payload, e.actor, e.ts) for e in self.events)
         if self.session.sources:
             self.use_sources(StartedSources(self.session.sources))
         elif self.session.start_sources is not None:
@@ -192,7 +198,7 @@ class IncidentApp(App[int]):
         self,
         kind: str,
         summary: str,
-        payload: dict[str, object] | None = None,
+        payload: Mapping[str, object] | None = None,
         *,
         command: str | None = None,
     ) -> Event | None:
@@ -210,6 +216,8 @@ class IncidentApp(App[int]):
         last = self.events[-1].id if self.events else 0
         for event in self.session.timeline.events(self.session.incident.id, after_id=last):
             self.events.append(event)
+            if self.checklists is not None and event.kind.startswith("checklist."):
+                self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
             self.event_recorded.publish(event)
 
     def tick(self) -> None:
@@ -230,7 +238,27 @@ class IncidentApp(App[int]):
             self.session.timeline.record_samples(self.session.incident.id, samples)
         if self.board is not None:
             self.note_trigger_changes(self.board.ingest(samples))
+            self.tick_automatic_items()
         self.board_changed.publish(None)
+
+    def tick_automatic_items(self) -> None:
+        """Automatic checklist items whose metric rule now holds tick themselves, recorded."""
+        if self.checklists is None or self.board is None or self.read_only:
+            return
+        # Only readings after the decision count: a healthy metric before anything was rolled
+        # back verifies nothing. (Rollback actions will also start the clock, issue 5.)
+        decided = [e.at for e in self.events if e.kind == DECIDED]
+        if not decided:
+            return
+        since = decided[-1]
+        values = {
+            name: [s.value for s in w.samples if s.at > since]
+            for name, w in self.board.windows.items()
+        }
+        for kind, item, why in self.checklists.automatic_due(values):
+            self.record(
+                AUTO_TICKED, f"Ticked by itself: {item} — {why}", {"list": kind, "item": item}
+            )
 
     @on(SourceFailed)
     def source_failed(self, message: SourceFailed) -> None:

@@ -131,6 +131,10 @@ class ChecklistState:
             {**payload, "reason": reason.strip()},
         )
 
+    def text(self, kind: str, item_id: str) -> str:
+        """The item's text, as the procedure words it."""
+        return self._item(kind, item_id).text
+
     def _item(self, kind: str, item_id: str) -> ChecklistItem:
         checklist = self.procedure.checklists[kind]  # type: ignore[index]
         return next(item for item in checklist.items if item.id == item_id)

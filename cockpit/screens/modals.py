@@ -51,15 +51,21 @@ class HelpScreen(ModalScreen[None]):
 
 
 class NoteScreen(ModalScreen[str | None]):
-    """Ask for one line of text to record as a note."""
+    """Ask for one line of text (a note, a reason to skip)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="note.cancel"),
     ]
 
+    def __init__(
+        self, prompt: str = "Note for the timeline (Enter to record, Esc to cancel):"
+    ) -> None:
+        super().__init__()
+        self.prompt = prompt
+
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Label("Note for the timeline (Enter to record, Esc to cancel):")
+            yield Label(self.prompt)
             yield Input(placeholder="what you saw or decided", id="note-input")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:

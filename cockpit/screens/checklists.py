@@ -1,0 +1,164 @@
+"""Provides the checklists screen: every checklist of the procedure as checkboxes, one tab each.
+
+Space ticks or unticks the highlighted item, `s` skips it with a reason; each is recorded in
+the timeline with who and when before the screen changes. Automatic items are marked and tick
+themselves when their metric rule holds (the App records that).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from cockpit.core.timeline import Event
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+    from cockpit.core.checklist_state import ChecklistState
+
+_BOX = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
+
+
+class ChecklistsScreen(Screen[None]):
+    """The procedure's checklists for this incident."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "tick", "Tick/untick", id="checklists.tick"),
+        Binding("s", "skip", "Skip…", id="checklists.skip"),
+        Binding("right", "next_tab", "Next list", show=False, id="checklists.next"),
+        Binding("left", "previous_tab", "Previous list", show=False, id="checklists.previous"),
+    ]
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    @property
+    def state(self) -> ChecklistState:
+        """The incident's checklist state (the App keeps it)."""
+        state = self.cockpit.checklists
+        assert state is not None, "the App opens this screen once the procedure is loaded"
+        return state
+
+    def compose(self) -> ComposeResult:
+        procedure = self.state.procedure
+        with TabbedContent(id="checklist-tabs"):
+            for kind in procedure.checklists:
+                with TabPane(self.tab_title(kind), id=f"list-{kind}"):
+                    yield OptionList(*self.options(kind), id=f"items-{kind}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.cockpit.event_recorded.subscribe(self, self.event_recorded)
+        self.focus_list()
+
+    def tab_title(self, kind: str) -> str:
+        """'Quick Rollback Checklist 2/6'."""
+        progress = self.state.progress(kind)
+        title = self.state.procedure.checklists[kind].title  # type: ignore[index]
+        return f"{title} {progress.done + progress.skipped}/{progress.total}"
+
+    def options(self, kind: str) -> list[Option]:
+        """One line per item: box, text, and how it was settled."""
+        lines = []
+        for item in self.state.procedure.checklists[kind].items:  # type: ignore[index]
+            state = self.state.state(kind, item.id)
+            text = f"{_BOX[state.status]} {item.text}"
+            if item.auto is not None and item.auto.metric is not None:
+                auto = item.auto
+                text += (
+                    f"  (auto: {auto.metric} {auto.comparison} {auto.threshold:g} x{auto.samples})"
+                )
+            if state.status != "open":
+                how = "by itself" if state.automatic else f"by {state.actor}"
+                text += f"  — {how}, {state.at[11:19]}"
+                if state.reason:
+                    text += f": {state.reason}"
+            lines.append(Option(text, id=item.id))
+        return lines
+
+    def active(self) -> tuple[str, OptionList]:
+        """The visible list's kind and widget."""
+        kind = self.query_one(TabbedContent).active.removeprefix("list-")
+        return kind, self.query_one(f"#items-{kind}", OptionList)
+
+    def focus_list(self) -> None:
+        """Give the visible list the focus, so arrows move through its items."""
+        self.active()[1].focus()
+
+    def on_tabbed_content_tab_activated(self, _: TabbedContent.TabActivated) -> None:
+        self.focus_list()
+
+    def highlighted(self) -> tuple[str, str] | None:
+        """The list and item under the cursor."""
+        kind, items = self.active()
+        if items.highlighted is None:
+            return None
+        option = items.get_option_at_index(items.highlighted)
+        return (kind, option.id) if option.id else None
+
+    def act(self, action: str, reason: str = "") -> None:
+        """Record a responder's action on the highlighted item, or say why it cannot be done."""
+        target = self.highlighted()
+        if target is None:
+            return
+        try:
+            kind, summary, payload = self.state.event_for(*target, action, reason)  # type: ignore[arg-type]
+        except ValueError as error:
+            self.notify(str(error), severity="warning")
+            return
+        if self.cockpit.record(kind, summary, payload) is None:
+            self.notify("Read-only: not recorded.", severity="warning")
+
+    def action_tick(self) -> None:
+        """Space: tick an open or skipped item, untick a ticked one."""
+        target = self.highlighted()
+        if target is not None:
+            done = self.state.state(*target).status == "done"
+            self.act("untick" if done else "tick")
+
+    def action_skip(self) -> None:
+        """Ask why, then skip the highlighted item."""
+        from cockpit.screens.modals import NoteScreen
+
+        def skip(reason: str | None) -> None:
+            if reason:
+                self.act("skip", reason)
+
+        self.app.push_screen(
+            NoteScreen("Why skip this item? (Enter to record, Esc to cancel)"), skip
+        )
+
+    def event_recorded(self, event: Event) -> None:
+        """Repaint the list an event touched, keeping the cursor where it was."""
+        kind = str(event.payload.get("list", "")) if event.kind.startswith("checklist.") else ""
+        if not kind:
+            return
+        items = self.query_one(f"#items-{kind}", OptionList)
+        cursor = items.highlighted
+        items.clear_options()
+        items.add_options(self.options(kind))
+        items.highlighted = cursor
+        self.query_one(TabbedContent).get_tab(f"list-{kind}").label = self.tab_title(kind)
+
+    def _step(self, offset: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = [f"list-{kind}" for kind in self.state.procedure.checklists]
+        tabs.active = ids[(ids.index(tabs.active) + offset) % len(ids)]
+
+    def action_next_tab(self) -> None:
+        """Show the next list."""
+        self._step(1)
+
+    def action_previous_tab(self) -> None:
+        """Show the previous list."""
+        self._step(-1)
