@@ -17,7 +17,10 @@ from textual.app import App
 from textual.signal import Signal
 
 from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState, Recorded
+from cockpit.core.clock import iso_ms, parse_iso
 from cockpit.core.errors import CockpitError
+from cockpit.core.escalation import DUE as ESCALATION_DUE
+from cockpit.core.escalation import EscalationClock
 from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
 from cockpit.core.timeline import Event
@@ -221,8 +224,43 @@ class IncidentApp(App[int]):
             self.event_recorded.publish(event)
 
     def tick(self) -> None:
-        """Once a second: repaint the board so staleness shows even when no sample arrives."""
+        """Once a second: escalation reminders, and a repaint so staleness shows without samples."""
+        self.check_escalation()
         self.board_changed.publish(None)
+
+    def check_escalation(self) -> None:
+        """Record and announce each escalation step or status update as it comes due, once."""
+        procedure = self.session.procedure
+        if procedure is None or self.read_only:
+            return
+        clock = EscalationClock(procedure.escalation, parse_iso(self.session.incident.opened_at))
+        recorded = {str(e.payload.get("key")) for e in self.events if e.kind == ESCALATION_DUE}
+        now_due = clock.due(self.session.clock.now(), recorded)
+        for due in now_due:
+            self.record(ESCALATION_DUE, due.summary, {"key": due.key, "due_at": iso_ms(due.at)})
+        if now_due:
+            # One reminder, however many came due at once (catching up after a restart):
+            # the latest step and the latest update; the rest are in the timeline.
+            latest = {due.key.split(":")[0]: due.summary for due in now_due}
+            earlier = len(now_due) - len(latest)
+            message = " · ".join(latest.values())
+            if earlier:
+                message += f" (+{earlier} earlier, in the timeline)"
+            self.notify(message, title="Escalation", severity="warning", timeout=30)
+
+    def next_escalation(self) -> str:
+        """'CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
+        procedure = self.session.procedure
+        if procedure is None:
+            return ""
+        now = self.session.clock.now()
+        clock = EscalationClock(procedure.escalation, parse_iso(self.session.incident.opened_at))
+        upcoming = clock.next_step(now)
+        if upcoming is None:
+            return ""
+        left = int((upcoming.at - now).total_seconds())
+        role = upcoming.summary.removeprefix("Escalate to ").split(" (")[0]
+        return f"→ {role} in {left // 60:02d}:{left % 60:02d}"
 
     @on(MetricsSampled)
     def take_samples(self, message: MetricsSampled) -> None:

@@ -3,7 +3,10 @@ stale sources never look healthy, state rebuilt from the timeline, a held incide
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -38,6 +41,14 @@ def make_app(
         **extra,  # type: ignore[arg-type]
     )
     return CockpitApp(session, start_pollers=False)
+
+
+async def until(pilot: Any, condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Pause until `condition` holds, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        await pilot.pause(0.05)
 
 
 def kinds(timeline: Timeline, incident: int) -> list[str]:
@@ -193,7 +204,8 @@ async def test_a_builtin_is_validated_after_the_first_paint(timeline, clock) -> 
     async with app.run_test(size=(80, 24)) as pilot:
         # the frame paints from the outline: one pane per metric, titles included
         assert app.screen.query_one("#pane-error-rate", MetricPane).border_title == "Error rate"
-        await app.workers.wait_for_complete()
+        # the worker starts after the first refresh, so wait for its outcome, not for workers
+        await until(pilot, lambda: app.board is not None)
         await pilot.pause(PAINT)
         assert app.session.procedure is not None and app.board is not None
         assert list(app.session.procedure.metrics) == list(outline.metrics)
@@ -213,8 +225,7 @@ async def test_a_procedure_that_fails_to_load_is_said_and_recorded(timeline, clo
         start_pollers=False,
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await until(pilot, lambda: any("no built-in" in str(n.message) for n in app._notifications))
         assert app.board is None
         assert any("no built-in procedure" in str(n.message) for n in app._notifications)
         await pilot.press("p")

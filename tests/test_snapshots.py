@@ -54,6 +54,7 @@ def test_dashboard_during_a_bad_deploy(snap_compare, tmp_path: Path) -> None:  #
                 MetricsSampled("probe", [Sample("health_check_failed", health, at, "probe")])
             )
             await pilot.pause()
+        app.tick()  # escalation steps due by now are recorded before the picture, always
         await pilot.pause(0.3)  # the dashboard's trailing paint (it repaints every 0.2 s at most)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=feed)

@@ -38,6 +38,7 @@ class DashboardScreen(Screen[None]):
     painted_at = 0.0
     paint_pending = False
     banner_shown = ""
+    escalation_shown = ""
     """The banner text on screen, so an unchanged banner is not repainted."""
 
     def compose(self) -> ComposeResult:
@@ -48,6 +49,7 @@ class DashboardScreen(Screen[None]):
                 f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure_name}",
                 id="incident-title",
             )
+            yield Static("", id="escalation")
             yield IncidentClock(session.clock, parse_iso(incident.opened_at), id="clock")
         yield Static("", id="banner")
         with Grid(id="panes"):
@@ -86,6 +88,10 @@ class DashboardScreen(Screen[None]):
         self.painted_at = time.monotonic()
         app = self.cockpit
         self.query_one(IncidentClock).tick()
+        escalation = app.next_escalation()
+        if escalation != self.escalation_shown:
+            self.escalation_shown = escalation
+            self.query_one("#escalation", Static).update(escalation)
         if app.board is None:
             self.query_one(TriggerList).update("Loading the procedure's trigger rules…")
             return
