@@ -1,0 +1,84 @@
+"""Communication drafts: a procedure's templates filled with the incident's recorded facts.
+
+Facts come from the timeline (title, severity, times, what fired, what was decided); a fact the
+timeline does not hold yet stays visible as `[name]` for the responder to fill in, rather than
+failing or being invented.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cockpit.core.clock import parse_iso
+
+if TYPE_CHECKING:
+    from cockpit.core.incidents import Incident
+    from cockpit.core.procedure import Procedure, Template
+
+
+class _Facts(dict[str, str]):
+    """Missing facts render as `[name]`, so a draft is never refused for a gap."""
+
+    def __missing__(self, key: str) -> str:
+        return f"[{key}]"
+
+
+def _minutes(seconds: float) -> str:
+    whole = max(0, int(seconds // 60))
+    return f"{whole} minute{'s' if whole != 1 else ''}"
+
+
+def incident_facts(
+    procedure: Procedure,
+    incident: Incident,
+    events: Iterable[tuple[str, str, Mapping[str, Any], str]],
+    now: datetime,
+) -> dict[str, str]:
+    """The facts a template may name, from (kind, summary, payload, ts) events in order."""
+    opened = parse_iso(incident.opened_at)
+    facts = {
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "date": opened.strftime("%Y-%m-%d"),
+        "start_time": opened.strftime("%H:%M"),
+        "time": now.strftime("%H:%M"),
+        "duration": _minutes((now - opened).total_seconds()),
+    }
+    if incident.closed_at:
+        closed = parse_iso(incident.closed_at)
+        facts["end_time"] = closed.strftime("%H:%M")
+        facts["duration"] = _minutes((closed - opened).total_seconds())
+    for kind, summary, payload, _ in events:
+        if kind == "trigger.fired" and "reason" not in facts:
+            facts["reason"] = summary.split(":", 1)[0]  # the rule's title, in the team's words
+        elif kind == "wizard.decided":
+            options = [
+                procedure.option(o) for o in payload.get("options", []) if _known(procedure, o)
+            ]
+            if options:
+                facts["level"] = f"Level {options[0].level} · {options[0].title}"
+                facts["eta"] = options[0].recovery_time.text
+                facts["action"] = f"Rolling back: {options[0].title}"
+    return facts
+
+
+def _known(procedure: Procedure, option_id: str) -> bool:
+    return any(option.id == option_id for option in procedure.options)
+
+
+def render(template: Template, facts: Mapping[str, str]) -> tuple[str, str]:
+    """(subject, body) with the facts filled in and gaps left as `[name]`."""
+    filled = _Facts(facts)
+    formatter = string.Formatter()
+    return formatter.vformat(template.subject, (), filled), formatter.vformat(
+        template.body, (), filled
+    )
+
+
+def missing(template: Template, facts: Mapping[str, str]) -> list[str]:
+    """The placeholders this template needs that the facts do not hold yet."""
+    return [name for name in template.placeholders() if name not in facts]
