@@ -1,13 +1,17 @@
 """What the HTTP metric sources share: a client with explicit timeouts, failure wording, seams.
 
-Both the /metrics scrape and the health probe word network failures alike ("connection
-refused", "timeout after 2.0 s"), and both take an injectable clock and httpx transport.
+They word network failures alike ("connection refused", "timeout after 2.0 s") and take an
+injectable clock and httpx transport. The query-driven ones (/metrics scrape, Prometheus API,
+JSON endpoint) also share their queries' base: one cockpit metric name each, unique per source.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Self, cast
+
 import httpx
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cockpit.core.clock import Clock, SystemClock
 from providers.base import MetricSource, ProviderOptions
@@ -56,3 +60,37 @@ class HttpSource(MetricSource):
 
     def close(self) -> None:
         self._client.close()
+
+
+class NoValue(Exception):
+    """A reading answered but gives no usable number; the message becomes the Sample's error."""
+
+
+class Query(BaseModel):
+    """One cockpit metric a source computes; each source's query model extends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+
+
+class QueryOptions(HttpOptions):
+    """Options of a source that runs one query per cockpit metric."""
+
+    metrics: Sequence[Query] = ()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        # Two queries feeding one metric would double its samples and its trigger counts.
+        names = [query.name for query in self.metrics]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"metric names must be unique: {', '.join(duplicated)}")
+        return self
+
+
+class QuerySource(HttpSource):
+    """A source whose metrics are its options' queries."""
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [query.name for query in cast(QueryOptions, self.options).metrics]

@@ -19,19 +19,16 @@ import math
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.http import HttpOptions, HttpSource, http_failure_reason
+from providers.http import NoValue, Query, QueryOptions, QuerySource, http_failure_reason
 
 
-class JsonQuery(BaseModel):
+class JsonQuery(Query):
     """One cockpit metric read from one place in the document."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
     path: str
     """Dotted path; integer segments index lists (negative from the end)."""
     scale: float = 1.0
@@ -46,14 +43,10 @@ class JsonQuery(BaseModel):
         return path
 
 
-class JsonOptions(HttpOptions):
+class JsonOptions(QueryOptions):
     """`url` is the document's full URL."""
 
     metrics: list[JsonQuery] = Field(default_factory=list)
-
-
-class _NoValue(Exception):
-    """A path yields no number; the message becomes the Sample's error."""
 
 
 def _describe(found: Any) -> str:
@@ -71,45 +64,45 @@ def _describe(found: Any) -> str:
 
 
 def lookup(document: Any, path: str) -> Any:
-    """The node at `path`; _NoValue naming the first segment that does not resolve."""
+    """The node at `path`; NoValue naming the first segment that does not resolve."""
     node = document
     walked: list[str] = []
     for segment in path.split("."):
         where = ".".join(walked) or "the document"
         if isinstance(node, dict):
             if segment not in node:
-                raise _NoValue(f"{path}: no key {segment!r} in {where} ({_describe(node)})")
+                raise NoValue(f"{path}: no key {segment!r} in {where} ({_describe(node)})")
             node = node[segment]
         elif isinstance(node, list):
             try:
                 index = int(segment)
             except ValueError:
-                raise _NoValue(
+                raise NoValue(
                     f"{path}: {where} is {_describe(node)}, {segment!r} is not an index"
                 ) from None
             if not -len(node) <= index < len(node):
-                raise _NoValue(f"{path}: index {index} out of range, {where} has {len(node)} items")
+                raise NoValue(f"{path}: index {index} out of range, {where} has {len(node)} items")
             node = node[index]
         else:
-            raise _NoValue(f"{path}: {where} is {_describe(node)}, not an object or a list")
+            raise NoValue(f"{path}: {where} is {_describe(node)}, not an object or a list")
         walked.append(segment)
     return node
 
 
 def number_at(document: Any, path: str) -> float:
-    """The number at `path` (booleans as 1 / 0); _NoValue naming the path and what was found."""
+    """The number at `path` (booleans as 1 / 0); NoValue naming the path and what was found."""
     found = lookup(document, path)
     if isinstance(found, bool):
         return 1.0 if found else 0.0
     if not isinstance(found, int | float):
-        raise _NoValue(f"{path}: expected a number, found {_describe(found)}")
+        raise NoValue(f"{path}: expected a number, found {_describe(found)}")
     value = float(found)
     if math.isnan(value) or math.isinf(value):
-        raise _NoValue(f"{path}: expected a number, found {found}")
+        raise NoValue(f"{path}: expected a number, found {found}")
     return value
 
 
-class JsonSource(HttpSource):
+class JsonSource(QuerySource):
     """GETs a JSON document and reads the configured metrics out of it."""
 
     name = "json_endpoint"
@@ -119,10 +112,6 @@ class JsonSource(HttpSource):
     def __init__(self, options: JsonOptions, **seams: Any) -> None:
         super().__init__(options, **seams)
         self.opts = options
-
-    @property
-    def metric_names(self) -> list[str]:
-        return [query.name for query in self.opts.metrics]
 
     def fetch(self) -> Any:
         """One GET and JSON parse; raises ProviderUnavailable / ProviderTimeout."""
@@ -153,7 +142,7 @@ class JsonSource(HttpSource):
         for query in self.opts.metrics:
             try:
                 value = number_at(document, query.path)
-            except _NoValue as why:
+            except NoValue as why:
                 samples.append(Sample(query.name, None, at, self.name, str(why)))
                 continue
             if query.invert:

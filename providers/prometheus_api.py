@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.http import HttpOptions, HttpSource, http_failure_reason
+from providers.http import NoValue, Query, QueryOptions, QuerySource, http_failure_reason
 
 # Error types about one query; every other one (internal, unavailable, unknown) means the server.
 QUERY_ERROR_TYPES = frozenset({"bad_data", "execution", "timeout", "canceled", "not_acceptable"})
@@ -48,46 +48,31 @@ class PromQLError(ProviderError):
     title = "Prometheus query error"
 
 
-class PromQuery(BaseModel):
+class PromQuery(Query):
     """One cockpit metric computed by one PromQL expression."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
     query: str = Field(min_length=1)
     """An expression that yields one number: aggregate with sum() / max() / ... when needed."""
     scale: float = 1.0
 
 
-class PrometheusOptions(HttpOptions):
+class PrometheusOptions(QueryOptions):
     """`url` is the Prometheus base URL (http://host:9090, with any path prefix)."""
 
     metrics: list[PromQuery] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Self:
-        names = [query.name for query in self.metrics]
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        if duplicated:
-            raise ValueError(f"metric names must be unique: {', '.join(duplicated)}")
-        return self
-
-
-class _NoValue(Exception):
-    """The query answered but yields no usable number; the message becomes the Sample's error."""
-
 
 def parse_value(text: Any) -> float:
-    """A sample value as the API writes it (a string); _NoValue for NaN, infinities, garbage."""
+    """A sample value as the API writes it (a string); NoValue for NaN, infinities, garbage."""
     try:
         value = float(text)
     except (TypeError, ValueError) as exc:
-        raise _NoValue(f"not a number: {text!r}") from exc
+        raise NoValue(f"not a number: {text!r}") from exc
     if math.isnan(value):
-        raise _NoValue("Prometheus returned NaN (a division by zero, e.g. no requests in range)")
+        raise NoValue("Prometheus returned NaN (a division by zero, e.g. no requests in range)")
     if math.isinf(value):
         sign = "+" if value > 0 else "-"
-        raise _NoValue(f"Prometheus returned {sign}Inf (a division by zero)")
+        raise NoValue(f"Prometheus returned {sign}Inf (a division by zero)")
     return value
 
 
@@ -99,23 +84,23 @@ def _many_series(count: int) -> str:
 
 
 def instant_value(data: Any) -> float:
-    """The number an instant query's `data` holds; _NoValue when there is not exactly one."""
+    """The number an instant query's `data` holds; NoValue when there is not exactly one."""
     result_type = data.get("resultType") if isinstance(data, dict) else None
     result = data.get("result") if isinstance(data, dict) else None
     if result_type == "scalar" and isinstance(result, list) and len(result) == 2:
         return parse_value(result[1])
     if result_type == "vector" and isinstance(result, list):
         if not result:
-            raise _NoValue("query returned no series")
+            raise NoValue("query returned no series")
         if len(result) > 1:
-            raise _NoValue(_many_series(len(result)))
+            raise NoValue(_many_series(len(result)))
         point = result[0].get("value") if isinstance(result[0], dict) else None
         if not (isinstance(point, list) and len(point) == 2):
-            raise _NoValue(f"malformed vector sample: {result[0]!r}")
+            raise NoValue(f"malformed vector sample: {result[0]!r}")
         return parse_value(point[1])
     if result_type == "string":
-        raise _NoValue("query returned a string, not a number")
-    raise _NoValue(f"unexpected result type {result_type!r} for an instant query")
+        raise NoValue("query returned a string, not a number")
+    raise NoValue(f"unexpected result type {result_type!r} for an instant query")
 
 
 def _seconds(moment: datetime) -> str:
@@ -123,7 +108,7 @@ def _seconds(moment: datetime) -> str:
     return f"{moment.timestamp():.3f}"
 
 
-class PrometheusSource(HttpSource):
+class PrometheusSource(QuerySource):
     """Feeds cockpit metrics from PromQL instant queries against a Prometheus server."""
 
     name = "prometheus"
@@ -135,10 +120,6 @@ class PrometheusSource(HttpSource):
         self.opts = options
         self.base_url = options.url.rstrip("/")
 
-    @property
-    def metric_names(self) -> list[str]:
-        return [query.name for query in self.opts.metrics]
-
     def sample(self) -> list[Sample]:
         samples = []
         for query in self.opts.metrics:
@@ -147,7 +128,7 @@ class PrometheusSource(HttpSource):
                 data, warnings = self._call("query", {"query": query.query, "time": _seconds(at)})
                 value: float | None = instant_value(data) * query.scale
                 error = "; ".join(f"warning: {w}" for w in warnings)
-            except (_NoValue, PromQLError) as why:
+            except (NoValue, PromQLError) as why:
                 value, error = None, str(why)
             samples.append(Sample(query.name, value, at, self.name, error))
         return samples
@@ -158,7 +139,7 @@ class PrometheusSource(HttpSource):
         data, _ = self._call("query", {"query": promql, "time": _seconds(moment)})
         try:
             return instant_value(data)
-        except _NoValue as why:
+        except NoValue as why:
             raise PromQLError(f"{promql}: {why}") from None
 
     def range(
@@ -185,7 +166,7 @@ class PrometheusSource(HttpSource):
         for point in result[0].get("values", []) if result else []:
             try:
                 value: float | None = parse_value(point[1])
-            except _NoValue:
+            except NoValue:
                 value = None
             found[round(float(point[0]) * 1000)] = value
         # Prometheus evaluates at start + k * step, in milliseconds; walk the same grid.

@@ -22,23 +22,20 @@ from typing import Any, Literal, Self
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.http import HttpOptions, HttpSource, http_failure_reason
+from providers.http import NoValue, Query, QueryOptions, QuerySource, http_failure_reason
 
 SeriesKey = tuple[tuple[str, str], ...]
 Snapshot = dict[str, dict[SeriesKey, float]]
 """Sample name -> series labels -> value, as read in one scrape."""
 
 
-class MetricQuery(BaseModel):
+class MetricQuery(Query):
     """How one cockpit metric is computed from the scraped families."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
     kind: Literal["gauge", "rate", "ratio", "histogram_quantile"]
     family: str
     labels: dict[str, str] = Field(default_factory=dict)
@@ -59,14 +56,10 @@ class MetricQuery(BaseModel):
         return self
 
 
-class ScrapeOptions(HttpOptions):
+class ScrapeOptions(QueryOptions):
     """The endpoint and the queries to run against each scrape."""
 
     metrics: list[MetricQuery] = Field(default_factory=list)
-
-
-class _NoValue(Exception):
-    """A query cannot produce a value this time; the message becomes the Sample's error."""
 
 
 def series_text(name: str, labels: Mapping[str, str]) -> str:
@@ -99,7 +92,7 @@ def _matching(snapshot: Snapshot, name: str, labels: Mapping[str, str]) -> dict[
             }
             if found:
                 return found
-    raise _NoValue(f"no series {series_text(name, labels)}")
+    raise NoValue(f"no series {series_text(name, labels)}")
 
 
 def increase(previous: Mapping[SeriesKey, float], current: Mapping[SeriesKey, float]) -> float:
@@ -151,7 +144,7 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
     return start + (end - start) * ((rank - below) / in_bucket)
 
 
-class ScrapeSource(HttpSource):
+class ScrapeSource(QuerySource):
     """Reads a Prometheus text endpoint and computes the configured cockpit metrics."""
 
     name = "prometheus_scrape"
@@ -163,10 +156,6 @@ class ScrapeSource(HttpSource):
         self.opts = options
         self._previous: Snapshot | None = None
         self._previous_at = 0.0
-
-    @property
-    def metric_names(self) -> list[str]:
-        return [query.name for query in self.opts.metrics]
 
     def scrape(self) -> Snapshot:
         """One GET and parse; raises ProviderUnavailable / ProviderTimeout."""
@@ -199,7 +188,7 @@ class ScrapeSource(HttpSource):
         for query in self.opts.metrics:
             try:
                 value = self._evaluate(query, current, previous, elapsed)
-            except _NoValue as why:
+            except NoValue as why:
                 samples.append(Sample(query.name, None, at, self.name, str(why)))
                 continue
             if query.invert:
@@ -214,17 +203,17 @@ class ScrapeSource(HttpSource):
         if query.kind == "gauge":
             value = sum(_matching(current, query.family, query.labels).values())
             if math.isnan(value):
-                raise _NoValue(f"{series_text(query.family, query.labels)} is NaN")
+                raise NoValue(f"{series_text(query.family, query.labels)} is NaN")
             return value
         if query.kind == "histogram_quantile":
             return self._quantile(query, current, previous)
         numerator = _matching(current, query.family, query.labels)
         if previous is None:
-            raise _NoValue("first scrape: a rate needs two")
+            raise NoValue("first scrape: a rate needs two")
         top = increase(_previous_of(previous, query.family, query.labels), numerator)
         if query.kind == "rate":
             if elapsed <= 0:
-                raise _NoValue("no time elapsed since last scrape")
+                raise NoValue("no time elapsed since last scrape")
             return top / elapsed
         assert query.denominator_family is not None  # the validator guarantees it
         denominator = _matching(current, query.denominator_family, query.denominator_labels)
@@ -233,14 +222,14 @@ class ScrapeSource(HttpSource):
             denominator,
         )
         if bottom <= 0:
-            raise _NoValue("no requests since last scrape")
+            raise NoValue("no requests since last scrape")
         return top / bottom
 
     def _quantile(self, query: MetricQuery, current: Snapshot, previous: Snapshot | None) -> float:
         bucket_name = f"{query.family}_bucket"
         now = _matching(current, bucket_name, query.labels)
         if previous is None:
-            raise _NoValue("first scrape: a rate needs two")
+            raise NoValue("first scrape: a rate needs two")
         before = _previous_of(previous, bucket_name, query.labels)
         # Series are increased one by one (a restart resets each), then summed per bound.
         per_bound: dict[float, float] = {}
@@ -254,8 +243,8 @@ class ScrapeSource(HttpSource):
         result = histogram_quantile(query.quantile, per_bound.items())
         if math.isnan(result):
             if per_bound.get(math.inf, 0.0) <= 0:
-                raise _NoValue("no observations since last scrape")
-            raise _NoValue(f'{series_text(bucket_name, query.labels)} lacks an le="+Inf" bucket')
+                raise NoValue("no observations since last scrape")
+            raise NoValue(f'{series_text(bucket_name, query.labels)} lacks an le="+Inf" bucket')
         return result
 
 
@@ -264,5 +253,5 @@ def _previous_of(
 ) -> dict[SeriesKey, float]:
     try:
         return _matching(previous, name, labels)
-    except _NoValue:
+    except NoValue:
         return {}

@@ -60,3 +60,19 @@ def test_bad_source_options_name_the_source_and_field() -> None:
     expected = r"sources\[0\] \(http_health\): options.url: Field required"
     with pytest.raises(ConfigFileError, match=expected):
         build_sources([("http_health", {"timeout_seconds": 1})])
+
+
+@pytest.mark.parametrize(
+    ("provider", "query"),
+    [
+        ("prometheus_scrape", {"kind": "gauge", "family": "up"}),
+        ("prometheus", {"query": "up"}),
+        ("json_endpoint", {"path": "up"}),
+    ],
+)
+def test_every_query_source_refuses_two_queries_for_one_metric(
+    provider: str, query: dict[str, str]
+) -> None:
+    twice = [{"name": "error_rate", **query}, {"name": "error_rate", **query}]
+    with pytest.raises(ConfigFileError, match="metric names must be unique: error_rate"):
+        build_sources([(provider, {"url": "http://127.0.0.1:1", "metrics": twice})])
