@@ -9,7 +9,7 @@ the screens, keys and modals on top.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -63,6 +63,13 @@ class IncidentApp(App[int]):
         """Tick state of every checklist, rebuilt from the timeline; with the procedure."""
         self.events: list[Event] = session.timeline.events(session.incident.id)
         """The incident's events, rebuilt from the timeline at start and appended live."""
+        self.decided_at: datetime | None = None
+        """When the last decision to roll back was recorded (automatic checks count from it)."""
+        self.escalation_keys: set[str] = set()
+        """Escalation steps and status updates already recorded as due."""
+        self.escalation: EscalationClock | None = None
+        for event in self.events:
+            self.note_event(event)
         self.failing: set[str] = set()
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
@@ -117,6 +124,8 @@ class IncidentApp(App[int]):
         self.board = Board(procedure, self.session.poll_interval)
         self.checklists = ChecklistState(procedure)
         self.checklists.replay(Recorded(e.kind, e.payload, e.actor, e.ts) for e in self.events)
+        opened = parse_iso(self.session.incident.opened_at)
+        self.escalation = EscalationClock(procedure.escalation, opened)
         if self.session.sources:
             self.use_sources(StartedSources(self.session.sources))
         elif self.session.start_sources is not None:
@@ -219,9 +228,17 @@ class IncidentApp(App[int]):
         last = self.events[-1].id if self.events else 0
         for event in self.session.timeline.events(self.session.incident.id, after_id=last):
             self.events.append(event)
-            if self.checklists is not None and event.kind.startswith("checklist."):
-                self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
+            self.note_event(event)
             self.event_recorded.publish(event)
+
+    def note_event(self, event: Event) -> None:
+        """Keep the state derived from events current, as each one arrives (not by rescanning)."""
+        if event.kind == DECIDED:
+            self.decided_at = event.at
+        elif event.kind == ESCALATION_DUE:
+            self.escalation_keys.add(str(event.payload.get("key")))
+        elif self.checklists is not None and event.kind.startswith("checklist."):
+            self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
 
     def tick(self) -> None:
         """Once a second: escalation reminders, and a repaint so staleness shows without samples."""
@@ -230,12 +247,9 @@ class IncidentApp(App[int]):
 
     def check_escalation(self) -> None:
         """Record and announce each escalation step or status update as it comes due, once."""
-        procedure = self.session.procedure
-        if procedure is None or self.read_only:
+        if self.escalation is None or self.read_only:
             return
-        clock = EscalationClock(procedure.escalation, parse_iso(self.session.incident.opened_at))
-        recorded = {str(e.payload.get("key")) for e in self.events if e.kind == ESCALATION_DUE}
-        now_due = clock.due(self.session.clock.now(), recorded)
+        now_due = self.escalation.due(self.session.clock.now(), self.escalation_keys)
         for due in now_due:
             self.record(ESCALATION_DUE, due.summary, {"key": due.key, "due_at": iso_ms(due.at)})
         if now_due:
@@ -250,17 +264,14 @@ class IncidentApp(App[int]):
 
     def next_escalation(self) -> str:
         """'CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
-        procedure = self.session.procedure
-        if procedure is None:
+        if self.escalation is None:
             return ""
         now = self.session.clock.now()
-        clock = EscalationClock(procedure.escalation, parse_iso(self.session.incident.opened_at))
-        upcoming = clock.next_step(now)
+        upcoming = self.escalation.next_step(now)
         if upcoming is None:
             return ""
         left = int((upcoming.at - now).total_seconds())
-        role = upcoming.summary.removeprefix("Escalate to ").split(" (")[0]
-        return f"→ {role} in {left // 60:02d}:{left % 60:02d}"
+        return f"→ {upcoming.role} in {left // 60:02d}:{left % 60:02d}"
 
     @on(MetricsSampled)
     def take_samples(self, message: MetricsSampled) -> None:
@@ -285,17 +296,17 @@ class IncidentApp(App[int]):
             return
         # Only readings after the decision count: a healthy metric before anything was rolled
         # back verifies nothing. (Rollback actions will also start the clock, issue 5.)
-        decided = [e.at for e in self.events if e.kind == DECIDED]
-        if not decided:
+        since = self.decided_at
+        if since is None:
             return
-        since = decided[-1]
         values = {
             name: [s.value for s in w.samples if s.at > since]
             for name, w in self.board.windows.items()
         }
         for kind, item, why in self.checklists.automatic_due(values):
+            text = self.checklists.text(kind, item)
             self.record(
-                AUTO_TICKED, f"Ticked by itself: {item} — {why}", {"list": kind, "item": item}
+                AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item}
             )
 
     @on(SourceFailed)

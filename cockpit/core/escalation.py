@@ -24,6 +24,8 @@ class Due:
     key: str
     at: datetime
     summary: str
+    role: str = ""
+    """Who is pulled in (escalation steps only)."""
 
 
 class EscalationClock:
@@ -46,6 +48,7 @@ class EscalationClock:
                     f"step:{step.level}",
                     at,
                     f"Escalate to {step.role} (level {step.level}, {minutes})",
+                    step.role,
                 )
             )
         return sorted(due, key=lambda d: d.at)
