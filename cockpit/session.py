@@ -43,7 +43,6 @@ class Session:
     """Builds the sources in a worker after the first paint, instead of `sources`."""
     held_by: Holder | None = None
     """Another live cockpit holding this incident, if any: the App asks what to do."""
-    demo: bool = False
 
     @property
     def procedure_name(self) -> str:

@@ -52,7 +52,6 @@ async def shoot() -> list[Path]:
             sources=sources,
             clock=clock,
             poll_interval=DEMO_POLL_SECONDS,
-            demo=True,
         )
         app = CockpitApp(session, start_pollers=False)
 

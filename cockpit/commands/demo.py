@@ -54,7 +54,6 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
         start_sources=partial(start_demo, clock, deploy_at),
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,
-        demo=True,
     )
     sys.exit(launch(session, db_path))
 

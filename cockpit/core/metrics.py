@@ -77,15 +77,8 @@ class MetricWindow:
         """The numeric values, missing readings left out (for sparklines)."""
         return [s.value for s in self.samples if s.value is not None]
 
-    def state(
-        self,
-        now: datetime,
-        interval_seconds: float,
-        *,
-        breach: tuple[str, float] | None = None,
-        warning: tuple[str, float] | None = None,
-    ) -> PaneState:
-        """The pane state at `now`.
+    def state(self, now: datetime, interval_seconds: float) -> PaneState:
+        """STALE, NO DATA or OK from the samples alone; the board adds what the triggers say.
 
         A window whose newest sample is older than two intervals is STALE: a source that
         stopped answering must never look healthy. A newest sample without a value is NO_DATA.
@@ -97,8 +90,4 @@ class MetricWindow:
             return PaneState.STALE
         if latest.value is None:
             return PaneState.NO_DATA
-        if breach is not None and compare(latest.value, *breach):
-            return PaneState.BREACH
-        if warning is not None and compare(latest.value, *warning):
-            return PaneState.WARNING
         return PaneState.OK
