@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from local_http import Canned
 
 from cockpit.core.errors import ProviderError
 from providers.json_endpoint import JsonOptions, JsonQuery, JsonSource
 from providers.prometheus_api import PrometheusOptions, PrometheusSource, PromQuery
 
 
-class Canned:
-    """Answers every GET with the status and body the test sets."""
-
-    def __init__(self) -> None:
-        self.status, self.body, self.kind = 200, b"", "application/json"
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(canned.status)
-                self.send_header("Content-Type", canned.kind)
-                self.send_header("Content-Length", str(len(canned.body)))
-                self.end_headers()
-                self.wfile.write(canned.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}
-        )
-        self.thread.start()
-        host, port = self.server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def canned() -> Iterator[Canned]:
     server = Canned()
     yield server
-    server.close()
+    server.stop()
 
 
 BAD_ANSWERS = [

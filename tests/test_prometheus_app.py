@@ -6,15 +6,14 @@ every second; the App polls Prometheus through the PrometheusSource, with real p
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import prometheus_server
 import pytest
+from local_http import Canned
 from prometheus_server import PrometheusServer
 
 from cockpit.app import CockpitApp
@@ -33,48 +32,16 @@ pytestmark = [
 ]
 
 
-class Target:
-    """Serves `checkout_error_rate_percent <value>` on /metrics; the test sets the value."""
-
-    def __init__(self) -> None:
-        self.value = 0.4
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = (
-                    "# TYPE checkout_error_rate_percent gauge\n"
-                    f"checkout_error_rate_percent {target.value}\n"
-                )
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body.encode())
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}
-        )
-        self.thread.start()
-
-    @property
-    def address(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+def gauge(value: float) -> bytes:
+    """The target's /metrics: one gauge the test sets."""
+    return (
+        f"# TYPE checkout_error_rate_percent gauge\ncheckout_error_rate_percent {value}\n"
+    ).encode()
 
 
 @pytest.fixture
-def target() -> Iterator[Target]:
-    served = Target()
+def target() -> Iterator[Canned]:
+    served = Canned(gauge(0.4), kind="text/plain; version=0.0.4")
     yield served
     served.stop()
 
@@ -87,7 +54,7 @@ async def until(pilot: Any, condition: Callable[[], bool], seconds: float, what:
         await pilot.pause(0.1)
 
 
-async def test_panes_and_triggers_follow_prometheus(tmp_path: Path, target: Target) -> None:
+async def test_panes_and_triggers_follow_prometheus(tmp_path: Path, target: Canned) -> None:
     server = PrometheusServer(tmp_path / "prometheus", {"target": target.address})
     (tmp_path / "prometheus").mkdir()
     with server:
@@ -125,7 +92,7 @@ async def test_panes_and_triggers_follow_prometheus(tmp_path: Path, target: Targ
 
             await until(pilot, shows(0.4, PaneState.OK), 15, "the pane shows the target's 0.4 %")
 
-            target.value = 9.0  # the bad deploy, as the target reports it
+            target.body = gauge(9.0)  # the bad deploy, as the target reports it
             await until(
                 pilot,
                 lambda: pane.view is not None and pane.view.value == 9.0,
