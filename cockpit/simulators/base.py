@@ -1,0 +1,271 @@
+"""The base every platform-API simulator is built on: a JSON HTTP server on 127.0.0.1.
+
+A simulator is a standard-library ThreadingHTTPServer served from a daemon thread, with
+routes written as (method, path pattern) → handler. It knows the bearer token it accepts,
+keeps a log of the requests it saw (so tests can assert the exact calls a provider made), and
+can be told to misbehave: answer the next requests with an error status, a rate limit, a body
+that is not JSON, or no answer at all for a while. Each platform formats its own errors
+(`error_body`), because clients branch on the envelope as much as on the status code.
+
+Asynchronous jobs (a rollback that stays "in progress" for a while) read `self.clock`, which a
+test can replace with a fake it advances by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+JSON = Any
+
+
+@dataclass
+class Request:
+    """One request as the simulator saw it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: JSON
+    headers: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    """Named groups captured from the route pattern."""
+
+
+@dataclass
+class Reply:
+    """What a handler answers: a status, a JSON body (or raw bytes), extra headers."""
+
+    status: int
+    body: JSON = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+
+class SimulatorError(Exception):
+    """Raised by a handler to answer with the platform's error envelope."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+@dataclass
+class Fault:
+    """A misbehaviour for the next `times` requests whose path starts with `path`."""
+
+    kind: str  # "status" | "rate_limit" | "malformed" | "hang"
+    path: str = ""
+    times: int = 1
+    status: int = 500
+    retry_after: float = 1.0
+    seconds: float = 30.0
+
+
+Handler = Callable[[Request], Reply]
+
+
+class Simulator:
+    """A platform API on 127.0.0.1; subclasses add routes in `routes()` and their error shape."""
+
+    name = "simulator"
+
+    def __init__(self, *, token: str = "sim-token", clock: Callable[[], float] | None = None):
+        self.token = token
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.RLock()
+        """Held while a handler runs: simulator state is changed by one request at a time."""
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.routes()
+
+    # -- to override ------------------------------------------------------------------------
+
+    def routes(self) -> None:
+        """Register the platform's endpoints with `route()`."""
+
+    def error_body(self, status: int, code: str, message: str, **extra: Any) -> JSON:
+        """The platform's error envelope."""
+        return {"error": {"code": code, "message": message, **extra}}
+
+    def rate_limit_reply(self, fault: Fault) -> Reply:
+        """A 429 as the platform sends it."""
+        return Reply(
+            429,
+            self.error_body(429, "rate_limited", "Too many requests"),
+            {"Retry-After": f"{fault.retry_after:g}"},
+        )
+
+    def authorized(self, request: Request) -> bool:
+        """Whether the request carries the token (Bearer by default)."""
+        return request.headers.get("authorization", "") == f"Bearer {self.token}"
+
+    def unauthorized(self, request: Request) -> Reply:
+        """The answer to a missing or wrong token."""
+        return Reply(401, self.error_body(401, "forbidden", "Not authorized"))
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """`pattern` uses `{name}` for one path segment, e.g. `/v9/projects/{project}`."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/"))
+        self._routes.append((method, re.compile(f"^{regex}/?$"), handler))
+
+    def fail(self, kind: str = "status", *, path: str = "", times: int = 1, **how: Any) -> None:
+        """Misbehave on the next `times` matching requests (see Fault)."""
+        with self.lock:
+            self.faults.append(Fault(kind, path, times, **how))
+
+    def handle(self, request: Request) -> Reply:
+        """Faults first, then auth, then the route."""
+        fault = self._take_fault(request.path)
+        if fault is not None:
+            if fault.kind == "hang":
+                self._stopping.wait(fault.seconds)
+                return Reply(504, self.error_body(504, "timeout", "simulated hang"))
+            if fault.kind == "rate_limit":
+                return self.rate_limit_reply(fault)
+            if fault.kind == "malformed":
+                return Reply(200, raw=b'{"this is": not json')
+            return Reply(
+                fault.status, self.error_body(fault.status, "simulated", "simulated failure")
+            )
+        if not self.authorized(request):
+            return self.unauthorized(request)
+        path_matched = False
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            path_matched = True
+            if method != request.method:
+                continue
+            request.params = match.groupdict()
+            try:
+                with self.lock:
+                    return handler(request)
+            except SimulatorError as error:
+                body = self.error_body(error.status, error.code, error.message, **error.extra)
+                return Reply(error.status, body)
+        if path_matched:
+            return Reply(405, self.error_body(405, "method_unknown", "Method not allowed"))
+        return Reply(404, self.error_body(404, "not_found", f"No route for {request.path}"))
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- serving ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>` once started."""
+        if self._server is None:
+            raise RuntimeError(f"{self.name} simulator is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self, port: int = 0) -> str:
+        """Bind 127.0.0.1 and serve from a daemon thread; returns the base URL."""
+        if self._server is not None:
+            return self.url
+        self._stopping.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
+        server.daemon_threads = True
+        server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving (hung requests are released); safe to call twice."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        self._stopping.set()
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        # One request per connection, so stop() leaves no keep-alive thread answering.
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # stderr belongs to the TUI
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body: JSON = json.loads(raw) if raw else None
+            except ValueError:
+                self._send(
+                    Reply(400, simulator.error_body(400, "bad_request", "Body is not valid JSON"))
+                )
+                return
+            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = Request(self.command, parts.path, query, body, headers)
+            with simulator.lock:
+                simulator.requests.append(request)
+            self._send(simulator.handle(request))
+
+        def _send(self, reply: Reply) -> None:
+            if reply.raw is not None:
+                data = reply.raw
+            elif reply.body is None:
+                data = b""
+            else:
+                data = json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                return  # the client gave up (its timeout); nothing to tell it
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    return _Handler
