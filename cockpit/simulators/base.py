@@ -189,9 +189,7 @@ class Simulator:
         if self._server is not None:
             return self.url
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
-        server.daemon_threads = True
-        server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        server = _Server(("127.0.0.1", port), _handler_class(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -220,6 +218,13 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client that hung up after its timeout is normal; stderr belongs to the TUI
 
 
 def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
