@@ -79,6 +79,13 @@ class CockpitApp(IncidentApp):
             tooltip="The procedure's checklists: tick, untick, skip with a reason",
             id="cockpit.checklists",
         ),
+        Binding(
+            "m",
+            "drafts",
+            "Drafts",
+            tooltip="Communication drafts from the procedure's templates, filled and editable",
+            id="cockpit.drafts",
+        ),
         Binding("n", "note", "Note", tooltip="Record a note in the timeline", id="cockpit.note"),
         Binding(
             "a",
@@ -141,6 +148,13 @@ class CockpitApp(IncidentApp):
             return
         self.push_screen(_screen("checklists", "ChecklistsScreen"))
 
+    def action_drafts(self) -> None:
+        """Open the communication drafts."""
+        if self.session.procedure is None:
+            self.notify("The procedure is still loading; try again in a moment.")
+            return
+        self.push_screen(_screen("drafts", "DraftsScreen"))
+
     def action_note(self) -> None:
         """Ask for a note and record it."""
 
@@ -186,6 +200,7 @@ class CockpitApp(IncidentApp):
         )
         yield SystemCommand("Decide", "The decision wizard", self.action_decide)
         yield SystemCommand("Checklists", "Tick, untick, skip", self.action_checklists)
+        yield SystemCommand("Drafts", "Communication drafts", self.action_drafts)
         yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
         yield SystemCommand(
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge

@@ -7,12 +7,17 @@ failing or being invented.
 
 from __future__ import annotations
 
+import os
 import string
+import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
+from cockpit.core.paths import ensure_private_dir
+from cockpit.core.redact import scrub
 
 if TYPE_CHECKING:
     from cockpit.core.incidents import Incident
@@ -82,3 +87,47 @@ def render(template: Template, facts: Mapping[str, str]) -> tuple[str, str]:
 def missing(template: Template, facts: Mapping[str, str]) -> list[str]:
     """The placeholders this template needs that the facts do not hold yet."""
     return [name for name in template.placeholders() if name not in facts]
+
+
+SAVED = "draft.saved"
+"""The event kind of a saved draft: payload {template, subject, body, file}."""
+
+
+def saved_drafts(events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, tuple[str, str]]:
+    """The latest saved (subject, body) of each template, from (kind, payload) events."""
+    drafts: dict[str, tuple[str, str]] = {}
+    for kind, payload in events:
+        if kind == SAVED:
+            drafts[str(payload["template"])] = (
+                str(payload.get("subject", "")),
+                str(payload.get("body", "")),
+            )
+    return drafts
+
+
+def as_text(subject: str, body: str) -> str:
+    """A draft as the file holds it: a Subject line when there is one, then the body."""
+    text = f"Subject: {subject}\n\n{body}" if subject else body
+    return text if text.endswith("\n") else text + "\n"
+
+
+def write_draft(directory: Path, incident_id: int, template_id: str, text: str) -> Path:
+    """Write a draft to `<directory>/incident-<id>/<template>.txt`, owner-only, atomically.
+
+    Written to a temporary file and renamed, so a crash never leaves half a message; secrets
+    are scrubbed first, as in the timeline.
+    """
+    folder = ensure_private_dir(directory / f"incident-{incident_id}")
+    target = folder / f"{template_id}.txt"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{template_id}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(scrub(text))
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

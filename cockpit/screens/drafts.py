@@ -1,0 +1,171 @@
+"""Provides the drafts screen: the procedure's communication templates, filled and editable.
+
+Each template is filled from the incident's recorded facts (what fired, the decision, times);
+gaps stay visible as `[name]`. The responder edits the subject and body; ctrl+s saves the draft
+to the timeline (a `draft.saved` event) and to a file beside it. Switching to another template
+or leaving saves an edited draft too, so nothing typed is lost. Sending is a later issue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from cockpit.core.drafts import (
+    SAVED,
+    as_text,
+    incident_facts,
+    missing,
+    render,
+    saved_drafts,
+    write_draft,
+)
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+    from cockpit.core.procedure import Procedure
+
+
+class DraftsScreen(Screen[None]):
+    """One template at a time: pick it on the left, edit it on the right."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", priority=True, id="drafts.save"),
+        Binding("ctrl+r", "refill", "Refill from timeline", priority=True, id="drafts.refill"),
+        Binding("escape", "leave", "Leave", id="drafts.leave"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: str | None = None
+        self.shown: tuple[str, str] = ("", "")
+        """What the editor held when the current template was shown (to tell an edit)."""
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    @property
+    def procedure(self) -> Procedure:
+        """The incident's procedure (the App opens this screen once it is loaded)."""
+        procedure = self.cockpit.session.procedure
+        assert procedure is not None
+        return procedure
+
+    def compose(self) -> ComposeResult:
+        options = [
+            Option(f"{template.title}\n  {template.audience} · {template.channel}", id=key)
+            for key, template in self.procedure.templates.items()
+        ]
+        with Horizontal():
+            yield OptionList(*options, id="draft-list")
+            with Vertical(id="draft-editor"):
+                yield Input(placeholder="subject", id="draft-subject")
+                yield TextArea(id="draft-body", soft_wrap=True)
+                yield Static(id="draft-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        templates = list(self.procedure.templates)
+        if not templates:
+            self.query_one("#draft-status", Static).update("This procedure has no templates.")
+            return
+        self.show(templates[0])
+        self.query_one("#draft-body", TextArea).focus()
+
+    def facts(self) -> dict[str, str]:
+        """The facts the timeline holds now."""
+        app = self.cockpit
+        incident = app.session.timeline.incident(app.session.incident.id)
+        events = ((e.kind, e.summary, e.payload, e.ts) for e in app.events)
+        return incident_facts(self.procedure, incident, events, app.session.clock.now())
+
+    def show(self, key: str, *, refill: bool = False) -> None:
+        """Put a template in the editor: its last saved draft, else filled from the facts."""
+        saved = saved_drafts((e.kind, e.payload) for e in self.cockpit.events)
+        template = self.procedure.templates[key]
+        facts = self.facts()
+        subject, body = saved[key] if key in saved and not refill else render(template, facts)
+        self.current = key
+        self.shown = (subject, body)
+        self.query_one("#draft-subject", Input).value = subject
+        self.query_one("#draft-body", TextArea).load_text(body)
+        gaps = missing(template, facts)
+        origin = "last saved draft" if key in saved and not refill else "filled from the timeline"
+        status = f"{template.title} · {origin}"
+        if template.when:
+            status += f" · send: {template.when}"
+        if gaps:
+            status += " · to fill in: " + ", ".join(f"[{gap}]" for gap in gaps)
+        self.query_one("#draft-status", Static).update(status)
+
+    def edited(self) -> tuple[str, str]:
+        """The subject and body as the editor holds them now."""
+        return (
+            self.query_one("#draft-subject", Input).value,
+            self.query_one("#draft-body", TextArea).text,
+        )
+
+    def on_option_list_option_highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        key = message.option.id
+        if key is None or key == self.current:
+            return
+        self.save_if_edited()
+        self.show(key)
+
+    def save_if_edited(self) -> None:
+        """Keep what was typed before the editor shows something else."""
+        if self.current is not None and self.edited() != self.shown:
+            self.action_save()
+
+    def action_save(self) -> None:
+        """Record the draft in the timeline and write it to its file."""
+        if self.current is None:
+            return
+        if self.cockpit.read_only:
+            self.notify("Read-only: not saved.", severity="warning")
+            return
+        subject, body = self.edited()
+        app = self.cockpit
+        directory = app.session.timeline.path.parent / "drafts"
+        try:
+            path = write_draft(
+                directory, app.session.incident.id, self.current, as_text(subject, body)
+            )
+        except OSError as error:
+            self.notify(f"Could not write the draft file: {error}", severity="error")
+            path = None
+        title = self.procedure.templates[self.current].title
+        app.record(
+            SAVED,
+            f"Draft saved: {title}",
+            {
+                "template": self.current,
+                "subject": subject,
+                "body": body,
+                "file": str(path) if path else None,
+            },
+        )
+        self.shown = (subject, body)
+        self.notify(f"Saved to the timeline and {path}" if path else "Saved to the timeline")
+
+    def action_refill(self) -> None:
+        """Fill the template again from the facts the timeline holds now (the edit is saved)."""
+        if self.current is not None:
+            self.save_if_edited()
+            self.show(self.current, refill=True)
+
+    def action_leave(self) -> None:
+        """Leave, keeping an edited draft."""
+        self.save_if_edited()
+        self.dismiss(None)
