@@ -20,7 +20,8 @@ from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState, Recorded
 from cockpit.core.clock import iso_ms, parse_iso
 from cockpit.core.errors import CockpitError
 from cockpit.core.escalation import DUE as ESCALATION_DUE
-from cockpit.core.escalation import EscalationClock
+from cockpit.core.escalation import MISSED as ESCALATION_MISSED
+from cockpit.core.escalation import UPDATE_KINDS, EscalationClock
 from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
 from cockpit.core.timeline import Event
@@ -66,7 +67,9 @@ class IncidentApp(App[int]):
         self.decided_at: datetime | None = None
         """When the last decision to roll back was recorded (automatic checks count from it)."""
         self.escalation_keys: set[str] = set()
-        """Escalation steps and status updates already recorded as due."""
+        """Escalation steps and status updates already recorded as due or missed."""
+        self.updates_given: list[datetime] = []
+        """When a status update was given (a draft saved, a message sent)."""
         self.escalation: EscalationClock | None = None
         for event in self.events:
             self.note_event(event)
@@ -235,8 +238,10 @@ class IncidentApp(App[int]):
         """Keep the state derived from events current, as each one arrives (not by rescanning)."""
         if event.kind == DECIDED:
             self.decided_at = event.at
-        elif event.kind == ESCALATION_DUE:
+        elif event.kind in (ESCALATION_DUE, ESCALATION_MISSED):
             self.escalation_keys.add(str(event.payload.get("key")))
+        elif event.kind in UPDATE_KINDS:
+            self.updates_given.append(event.at)
         elif self.checklists is not None and event.kind.startswith("checklist."):
             self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
 
@@ -249,18 +254,25 @@ class IncidentApp(App[int]):
         """Record and announce each escalation step or status update as it comes due, once."""
         if self.escalation is None or self.read_only:
             return
-        now_due = self.escalation.due(self.session.clock.now(), self.escalation_keys)
+        now = self.session.clock.now()
+        now_due = self.escalation.due(now, self.escalation_keys)
         for due in now_due:
             self.record(ESCALATION_DUE, due.summary, {"key": due.key, "due_at": iso_ms(due.at)})
-        if now_due:
-            # One reminder, however many came due at once (catching up after a restart):
-            # the latest step and the latest update; the rest are in the timeline.
-            latest = {due.key.split(":")[0]: due.summary for due in now_due}
-            earlier = len(now_due) - len(latest)
-            message = " · ".join(latest.values())
-            if earlier:
-                message += f" (+{earlier} earlier, in the timeline)"
-            self.notify(message, title="Escalation", severity="warning", timeout=30)
+        missed = self.escalation.missed_updates(now, self.updates_given, self.escalation_keys)
+        for late in missed:
+            self.record(ESCALATION_MISSED, late.summary, {"key": late.key, "at": iso_ms(late.at)})
+        if not now_due and not missed:
+            return
+        # One reminder, however many came due at once (catching up after a restart): the
+        # latest step, the latest update and the latest miss; the rest are in the timeline.
+        latest = {due.key.split(":")[0]: due.summary for due in [*now_due, *missed]}
+        earlier = len(now_due) + len(missed) - len(latest)
+        message = " · ".join(latest.values())
+        if earlier:
+            message += f" (+{earlier} earlier, in the timeline)"
+        self.notify(
+            message, title="Escalation", severity="error" if missed else "warning", timeout=30
+        )
 
     def next_escalation(self) -> str:
         """'CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""

@@ -272,6 +272,11 @@ def main() -> int:
 
     rows.extend(live_rows())
 
+    # 6. From a fired trigger to a recommended option on the demo: keys and tool time (issue 4).
+    from bench_decide import decide_row
+
+    rows.append(decide_row())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")

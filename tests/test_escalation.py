@@ -81,7 +81,8 @@ async def test_the_app_records_each_step_once_and_counts_down(tmp_path) -> None:
         await pilot.pause()
         assert len(first._notifications) == before + 1
         last = str(list(first._notifications)[-1].message)
-        assert "Escalate to CEO" in last and "Status update #4" in last and "+2 earlier" in last
+        assert "Escalate to CEO" in last and "Status update #4" in last and "+3 earlier" in last
+        assert "Status update #3 missed" in last  # no update was given all along
     due = [e.summary for e in timeline.events(incident.id) if e.kind == "escalation.due"]
     assert due[:4] == [
         "Escalate to On-call Engineer (level 1, 5 min)",
@@ -95,3 +96,34 @@ async def test_the_app_records_each_step_once_and_counts_down(tmp_path) -> None:
         again.tick()
         await pilot.pause()
     assert len([e for e in timeline.events(incident.id) if e.kind == "escalation.due"]) == 8
+    missed = [
+        e.payload["key"] for e in timeline.events(incident.id) if e.kind == "escalation.missed"
+    ]
+    assert missed == ["missed:1", "missed:2", "missed:3"]  # #4's window is still open at 20:00
+
+
+def test_a_status_update_is_missed_only_when_nothing_was_sent_in_its_window() -> None:
+    clock = FixedClock()
+    opened = clock.now()
+    escalation = EscalationClock(load_builtin("pulse-messages").escalation, opened)  # every 5 min
+    given = [opened + timedelta(minutes=4)]  # a little early for update #1 (due at 5): counts
+    recorded: set[str] = set()
+    missed_at: dict[int, list[str]] = {}
+    for second in range(0, 16 * 60, 30):
+        now = opened + timedelta(seconds=second)
+        for late in escalation.missed_updates(now, given, recorded):
+            recorded.add(late.key)
+            missed_at.setdefault(second, []).append(late.key)
+    # #1 was given; #2 (due 10:00, window 07:30-12:30) was not: missed at 12:30, once; #3's
+    # window closes at 17:30, after the end of this run.
+    assert missed_at == {12 * 60 + 30: ["missed:2"]}
+
+
+def test_an_update_given_late_in_its_window_still_counts() -> None:
+    clock = FixedClock()
+    opened = clock.now()
+    escalation = EscalationClock(load_builtin("pulse-messages").escalation, opened)
+    late_but_within = [opened + timedelta(minutes=7, seconds=20)]  # #1's window ends at 07:30
+    now = opened + timedelta(minutes=8)
+    assert escalation.missed_updates(now, late_but_within, set()) == []
+    assert [d.key for d in escalation.missed_updates(now, [], set())] == ["missed:1"]

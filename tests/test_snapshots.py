@@ -63,3 +63,55 @@ def test_dashboard_during_a_bad_deploy(snap_compare, tmp_path: Path) -> None:  #
 def test_procedure_decision_tab(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     app, _ = dashboard_app(tmp_path)
     assert snap_compare(app, terminal_size=(80, 24), press=["p", "x"])
+
+
+def route_keys() -> list[str]:
+    """The keys of the first route through the pulse-messages tree (to its first leaf)."""
+    from cockpit.core.wizard import walks
+
+    return [key for _, key in next(iter(walks(load_builtin("pulse-messages"))))]
+
+
+def feed_then(app: CockpitApp, clock: FixedClock, keys: list[str]):  # type: ignore[no-untyped-def]
+    """The bad deploy fed sample by sample, then the keys pressed."""
+
+    async def run(pilot: Pilot[int]) -> None:
+        for errors, health in zip(ERRORS, HEALTH, strict=True):
+            clock.advance(60)
+            at = clock.now()
+            app.post_message(
+                MetricsSampled(
+                    "scrape",
+                    [
+                        Sample("error_rate", errors, at, "scrape"),
+                        Sample("p95_latency_ms", 180 + errors * 50, at, "scrape"),
+                    ],
+                )
+            )
+            app.post_message(
+                MetricsSampled("probe", [Sample("health_check_failed", health, at, "probe")])
+            )
+            await pilot.pause()
+        app.clear_notifications()  # the escalation toasts are the dashboard's picture, not these
+        await pilot.press(*keys)
+        await pilot.pause(0.3)
+        app.clear_notifications()
+
+    return run
+
+
+def test_wizard_step_with_its_evidence(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, clock = dashboard_app(tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=feed_then(app, clock, ["w"]))
+
+
+def test_wizard_recommendation(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, clock = dashboard_app(tmp_path)
+    keys = ["w", *route_keys()]
+    assert snap_compare(app, terminal_size=(80, 24), run_before=feed_then(app, clock, keys))
+
+
+def test_checklist_after_the_decision(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, clock = dashboard_app(tmp_path)
+    keys = ["w", *route_keys(), "enter", "space", "down"]
+    assert snap_compare(app, terminal_size=(80, 24), run_before=feed_then(app, clock, keys))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import TabbedContent
 
 from cockpit.app import CockpitApp
+from cockpit.core.checklist_state import list_after_decision
 from cockpit.core.clock import FixedClock
 from cockpit.core.metrics import Sample
 from cockpit.core.procedure_loader import builtin_names, load_builtin
 from cockpit.core.timeline import Timeline
 from cockpit.core.wizard import walks
 from cockpit.messages import MetricsSampled
+from cockpit.screens.checklists import ChecklistsScreen
 from cockpit.screens.dashboard import DashboardScreen
 from cockpit.session import Session
 
@@ -37,7 +40,12 @@ async def test_every_leaf_is_reached_by_keys_and_the_decision_recorded(
             await pilot.press("w")
             assert type(app.screen).__name__ == "WizardScreen"
             await pilot.press(*[key for _, key in route])  # 'n' answers, it does not open a note
-            await pilot.press("enter")
+            await pilot.press("enter")  # records the decision and opens what follows it
+            screen = app.screen
+            assert isinstance(screen, ChecklistsScreen)
+            expected = list_after_decision(list(app.session.procedure.checklists))  # type: ignore[union-attr]
+            assert screen.query_one(TabbedContent).active == f"list-{expected}"
+            await pilot.press("escape")
             assert isinstance(app.screen, DashboardScreen)
     events = timeline.events(app.session.incident.id)
     decided = [e for e in events if e.kind == "wizard.decided"]

@@ -23,6 +23,18 @@ SKIPPED = "checklist.skipped"
 AUTO_TICKED = "checklist.auto_ticked"
 KINDS = (TICKED, UNTICKED, SKIPPED, AUTO_TICKED)
 
+_FIRST_AFTER_DECISION = ("quick", "pre", "during")
+"""What a responder works through once the decision is made, in the seeds' order."""
+
+
+def list_after_decision(kinds: list[str]) -> str:
+    """The checklist to open when a rollback option has been decided on."""
+    for kind in _FIRST_AFTER_DECISION:
+        if kind in kinds:
+            return kind
+    return kinds[0]
+
+
 Status = Literal["open", "done", "skipped"]
 
 

@@ -3,6 +3,10 @@
 Counted from the incident's opening, in the procedure's minutes (on-call at 5, manager at 10,
 CTO at 15, ...; a status update every 5 minutes). Each due step has a key; the App records
 `escalation.due` with it once, so a restarted cockpit does not announce a step twice.
+
+A status update is missed when nothing was given within half a period of its due time (so the
+windows of two updates never overlap and an update given a little early still counts); the App
+records `escalation.missed` once for it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import Escalation
 
 DUE = "escalation.due"
+MISSED = "escalation.missed"
+UPDATE_KINDS = frozenset({"draft.saved", "comms.sent"})
+"""Events that count as a status update given (a saved draft now; a sent message later)."""
 
 
 @dataclass(frozen=True)
@@ -77,3 +84,22 @@ class EscalationClock:
     def next_step(self, now: datetime) -> Due | None:
         """The next escalation step still ahead, for the countdown."""
         return next((d for d in self.steps() if d.at > now), None)
+
+    def missed_updates(self, now: datetime, given: list[datetime], recorded: set[str]) -> list[Due]:
+        """Status updates whose window closed by `now` with no update given in it."""
+        every = self.escalation.status_update_every_minutes
+        if every is None:
+            return []
+        half = timedelta(minutes=every) / 2
+        missed = []
+        for update in self.updates_until(now - half):
+            key = "missed:" + update.key.split(":")[1]
+            if key in recorded:
+                continue
+            if not any(update.at - half <= at < update.at + half for at in given):
+                summary = (
+                    f"{update.summary.split(' due')[0]} missed: nothing sent between "
+                    f"{(update.at - half):%H:%M:%S} and {(update.at + half):%H:%M:%S} UTC"
+                )
+                missed.append(Due(key, update.at + half, summary))
+        return missed

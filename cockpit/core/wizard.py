@@ -181,7 +181,9 @@ class Wizard:
                 else:
                     line += f" (as the evidence says: {step.reason})"
             lines.append(line)
-        head = node.outcome + (f" — {severity.id} {severity.title}" if severity else "")
+        head = node.outcome
+        if severity is not None and severity.title not in head:
+            head += f" — {severity.title}"
         if node.within:
             head += f", {node.within}"
         lines.append(head)

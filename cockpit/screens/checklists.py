@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, TabbedContent, TabPane
@@ -28,9 +29,15 @@ _BOX = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
 class ChecklistsScreen(Screen[None]):
     """The procedure's checklists for this incident."""
 
+    def __init__(self, start: str | None = None) -> None:
+        super().__init__()
+        self.start = start
+        """The list to show first (the one that follows a decision), else the first."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "tick", "Tick/untick", id="checklists.tick"),
         Binding("s", "skip", "Skip…", id="checklists.skip"),
+        Binding("escape", "leave", "Back", id="checklists.leave"),
         Binding("right", "next_tab", "Next list", show=False, id="checklists.next"),
         Binding("left", "previous_tab", "Previous list", show=False, id="checklists.previous"),
     ]
@@ -83,24 +90,35 @@ class ChecklistsScreen(Screen[None]):
                 text += f"  — {how}, {state.at[11:19]}"
                 if state.reason:
                     text += f": {state.reason}"
-            lines.append(Option(text, id=item.id))
+            lines.append(Option(Text(text), id=item.id))  # Text: "[x]" is not markup
         return lines
 
-    def active(self) -> tuple[str, OptionList]:
-        """The visible list's kind and widget."""
+    def active(self) -> tuple[str, OptionList] | None:
+        """The visible list's kind and widget (None until the tabs are mounted)."""
         kind = self.query_one(TabbedContent).active.removeprefix("list-")
-        return kind, self.query_one(f"#items-{kind}", OptionList)
+        return (kind, self.query_one(f"#items-{kind}", OptionList)) if kind else None
 
     def focus_list(self) -> None:
         """Give the visible list the focus, so arrows move through its items."""
-        self.active()[1].focus()
+        active = self.active()
+        if active is not None:
+            active[1].focus()
 
-    def on_tabbed_content_tab_activated(self, _: TabbedContent.TabActivated) -> None:
-        self.focus_list()
+    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
+        # The tabs mount after this screen does (later still under load), so the list to show
+        # first is chosen when the first tab is activated, never before.
+        start, self.start = self.start, None
+        if start in self.state.procedure.checklists and f"list-{start}" != message.pane.id:
+            self.query_one(TabbedContent).active = f"list-{start}"
+        else:
+            self.focus_list()
 
     def highlighted(self) -> tuple[str, str] | None:
         """The list and item under the cursor."""
-        kind, items = self.active()
+        active = self.active()
+        if active is None:
+            return None
+        kind, items = active
         if items.highlighted is None:
             return None
         option = items.get_option_at_index(items.highlighted)
@@ -149,6 +167,10 @@ class ChecklistsScreen(Screen[None]):
         items.add_options(self.options(kind))
         items.highlighted = cursor
         self.query_one(TabbedContent).get_tab(f"list-{kind}").label = self.tab_title(kind)
+
+    def action_leave(self) -> None:
+        """Back to where the checklists were opened from."""
+        self.dismiss(None)
 
     def _step(self, offset: int) -> None:
         tabs = self.query_one(TabbedContent)

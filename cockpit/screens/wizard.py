@@ -84,8 +84,21 @@ class WizardScreen(Screen[None]):
         if question is None:
             recommendation = wizard.recommendation()
             body.append(Text("Recommendation", style="bold"))
-            body.append(Text(recommendation.explanation))
-            body.append(Text("\nEnter records the decision · Backspace changes the last answer"))
+            first = recommendation.options[0] if recommendation.options else None
+            lead = f"Level {first.level} · {first.title}:" if first else None
+            for line in recommendation.explanation.splitlines():
+                # The option to take first stands out; the rest is the why and the fallback.
+                style = "bold reverse" if lead and line.startswith(lead) else ""
+                body.append(Text(line, style=style))
+            for option in recommendation.options[:1]:
+                for instruction in option.steps:
+                    body.append(Text(f"  · {instruction}"))
+            body.append(
+                Text(
+                    "\nEnter records the decision and opens its checklist · "
+                    "Backspace changes the last answer"
+                )
+            )
         else:
             body.append(Text(f"Step {answered + 1} · {question.question}", style="bold"))
             if question.help:
@@ -156,9 +169,18 @@ class WizardScreen(Screen[None]):
                 },
             )
             self.notify(summary, title="Decision recorded")
-            self.dismiss(None)
+            self.open_checklist()
         elif self.suggestion is not None:
             self.choose(self.suggestion.key)
+
+    def open_checklist(self) -> None:
+        """Replace the wizard with the checklist that follows the decision."""
+        from cockpit.core.checklist_state import list_after_decision
+        from cockpit.screens.checklists import ChecklistsScreen
+
+        procedure = self.cockpit.session.procedure
+        assert procedure is not None
+        self.app.switch_screen(ChecklistsScreen(list_after_decision(list(procedure.checklists))))
 
     def action_back(self) -> None:
         """Backspace: change the last answer."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 JSON = Any
@@ -212,7 +212,7 @@ class Simulator:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
