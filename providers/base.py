@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from cockpit.core.actions import Executed, Plan, Report, Verified
+from cockpit.core.errors import ProviderError
 from cockpit.core.metrics import Sample
 
 
@@ -66,3 +69,41 @@ class MetricSource(Provider):
     @abstractmethod
     def metric_names(self) -> list[str]:
         """The metrics this source feeds."""
+
+
+class ActionProvider(Provider):
+    """A provider that changes something: a rollback, a flag, a cache clear.
+
+    Each action goes preflight → plan → (confirm, by the runner) → execute → verify. Preflight
+    reads only, and raises a ProviderError saying what is wrong when the action cannot run
+    (no such target, nothing to roll back to, a limit of the provider). Plan is pure: the exact
+    calls, what will change and the equivalent CLI line. Execute and verify run in a worker
+    thread; they report progress and obey cancel and the deadline through `report`.
+    """
+
+    capabilities: ClassVar[Capability] = Capability.ROLLBACK
+    actions: ClassVar[dict[str, str]]
+    """Action name → one line on what it does (the names procedures use)."""
+
+    @abstractmethod
+    def health(self) -> str:
+        """One line on whether the provider answers and accepts our credentials; raises if not."""
+
+    @abstractmethod
+    def preflight(self, action: str, params: Mapping[str, Any]) -> Plan:
+        """Check the action is feasible and return its plan; reads only."""
+
+    @abstractmethod
+    def execute(self, plan: Plan, report: Report) -> Executed:
+        """Make the change the plan describes."""
+
+    @abstractmethod
+    def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
+        """Poll until the change has taken (or the deadline passes)."""
+
+    def require(self, action: str) -> None:
+        """Refuse an action this provider does not have, naming the ones it has."""
+        if action not in self.actions:
+            raise ProviderError(
+                f"{self.name} has no action {action!r}; it has: {', '.join(sorted(self.actions))}"
+            )

@@ -508,6 +508,12 @@ def test_secrets_never_reach_the_file(db: Path, tl: Timeline) -> None:
         ("GITHUB_TOKEN=ghx123 gh api", "GITHUB_TOKEN=[redacted] gh api"),
         ("push ghp_abcdefghijklmnopqrstuvwxyz0123", "push [redacted]"),
         ("kubectl rollout undo deploy/web -n prod", "kubectl rollout undo deploy/web -n prod"),
+        # a shell variable names where the secret is; CLI-equivalent lines keep it
+        (
+            "curl -H 'Authorization: Bearer $ADMIN_TOKEN' https://x",
+            "curl -H 'Authorization: Bearer $ADMIN_TOKEN' https://x",
+        ),
+        ("Authorization: Bearer $TOKEN leaked-too", "Authorization: [redacted]"),
         (
             "Run basic checks; reset-password flow is fine",
             "Run basic checks; reset-password flow is fine",

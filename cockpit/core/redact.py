@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -68,11 +68,17 @@ _WORD_NEEDLES = (
     "webhook",
 )
 
+# A header whose value is only a shell variable ("Bearer $ADMIN_TOKEN") names where the secret
+# lives, not the secret: the CLI-equivalent lines the cockpit records must keep it.
+_VARIABLE = re.compile(r"^(?:[A-Za-z-]+\s+)?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?\s*$")
+
 # Each rule: needles (lower-case substrings, any of which must occur for the rule to apply, so
 # ordinary text skips the regular expressions entirely), pattern, replacement.
 # Order matters: headers first, so "Authorization: Bearer x" loses the whole value, then the
 # narrower patterns for what is left.
-_SCRUBBERS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+_SCRUBBERS: tuple[
+    tuple[tuple[str, ...], re.Pattern[str], str | Callable[[re.Match[str]], str]], ...
+] = (
     (
         ("private key",),
         re.compile(
@@ -83,8 +89,8 @@ _SCRUBBERS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     ),
     (
         ("authorization", "cookie", "api-key", "token"),
-        re.compile(rf"(?i)\b({_HEADERS})(\s*:\s*)[^\"'\r\n]+"),
-        rf"\1\2{REDACTED}",
+        re.compile(rf"(?i)\b({_HEADERS})(\s*:\s*)([^\"'\r\n]+)"),
+        lambda m: m.group(0) if _VARIABLE.match(m.group(3)) else f"{m[1]}{m[2]}{REDACTED}",
     ),
     (
         ("bearer",),

@@ -1,0 +1,173 @@
+"""Runs one planned action: confirm, record the intent, execute, verify, record the result.
+
+The provider made the plan; this module is the part every provider shares, so the rules hold
+for all of them: a destructive action runs only when the target's name was typed back; one
+action at a time per target; the intent is in the timeline before anything changes and the
+result after, whatever happened (succeeded, failed with the reason, cancelled, timed out, or an
+error nobody expected), so nothing half-done goes unrecorded. A dry run stops after the plan.
+
+Headless: no Textual. The App calls `run` from a thread worker with a `Recorder` that hands the
+writes to the App (the timeline's only writer); tests pass one that writes to a Timeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cockpit.core.actions import ActionCancelled, ActionTimedOut, Executed, Plan, Report
+from cockpit.core.errors import CockpitError, ProviderError
+
+if TYPE_CHECKING:
+    from cockpit.core.timeline import Timeline
+    from providers.base import ActionProvider
+
+
+class Recorder(Protocol):
+    """Where the runner writes: the incident's timeline."""
+
+    def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
+        """Record the intent; return the action id."""
+
+    def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
+        """Record the result of the action with this id."""
+
+    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
+        """Record anything else (a refused confirmation, a dry run)."""
+
+
+class ConfirmationRefused(CockpitError):
+    """The typed confirmation did not match the target."""
+
+    title = "Not confirmed"
+
+
+class TargetBusy(CockpitError):
+    """Another action is running on the same target."""
+
+    title = "Target busy"
+
+
+@dataclass(frozen=True)
+class Result:
+    """How an action ended."""
+
+    outcome: str  # succeeded | failed | cancelled
+    summary: str
+    verified: bool
+    transcript: list[str]
+
+
+_busy: set[str] = set()
+_busy_lock = threading.Lock()
+
+
+def confirm(plan: Plan, typed: str | None) -> None:
+    """Refuse a destructive plan unless its target was typed exactly (others need Enter)."""
+    if plan.destructive and (typed or "").strip() != plan.target:
+        raise ConfirmationRefused(
+            f"type the target's name exactly to confirm: {plan.target!r}"
+            + (f" (you typed {typed.strip()!r})" if typed else "")
+        )
+
+
+def dry_run(plan: Plan, recorder: Recorder) -> None:
+    """Record the plan and stop: nothing runs."""
+    recorder.note(
+        "plan.dry_run",
+        f"Dry run: {plan.title} (nothing was changed)",
+        {"plan": plan.as_payload(), "command": plan.cli},
+    )
+
+
+def run(
+    provider: ActionProvider,
+    plan: Plan,
+    typed: str | None,
+    recorder: Recorder,
+    report: Report,
+) -> Result:
+    """Confirm, record the intent, execute, verify and record the result; never raises after
+    the intent is recorded (the result says what went wrong)."""
+    try:
+        confirm(plan, typed)
+    except ConfirmationRefused as error:
+        recorder.note(
+            "plan.refused",
+            f"Not run: {plan.title}: {error}",
+            {"plan": plan.as_payload(), "reason": str(error)},
+        )
+        raise
+    key = f"{plan.provider}:{plan.target}"
+    with _busy_lock:
+        if key in _busy:
+            raise TargetBusy(f"another action is running on {plan.target}; wait for it to end")
+        _busy.add(key)
+    try:
+        action_id = recorder.begin(
+            f"{plan.provider}.{plan.action}",
+            plan.title,
+            {"plan": plan.as_payload(), "target": plan.target},
+            plan.cli,
+        )
+        result = _execute_and_verify(provider, plan, report)
+        recorder.finish(
+            action_id,
+            result.outcome,
+            result.summary,
+            {"verified": result.verified, "transcript": result.transcript, "undo": plan.undo},
+        )
+        return result
+    finally:
+        with _busy_lock:
+            _busy.discard(key)
+
+
+def _execute_and_verify(provider: ActionProvider, plan: Plan, report: Report) -> Result:
+    executed: Executed | None = None
+    try:
+        report.progress(0.05, f"running: {plan.title}")
+        executed = provider.execute(plan, report)
+        report.progress(0.5, executed.summary)
+        verified = provider.verify(plan, executed, report)
+        report.progress(1.0, verified.summary)
+    except ActionCancelled as error:
+        return _ended(report, "cancelled", f"Cancelled: {plan.title}", error, executed)
+    except ActionTimedOut as error:
+        return _ended(report, "failed", f"Timed out: {plan.title}", error, executed)
+    except ProviderError as error:
+        return _ended(report, "failed", f"Failed: {plan.title}", error, executed)
+    except Exception as error:  # a bug must still leave a result, not an open intent
+        return _ended(report, "failed", f"Failed (internal error): {plan.title}", error, executed)
+    outcome = "succeeded" if verified.ok else "failed"
+    summary = f"{'Done' if verified.ok else 'Not verified'}: {plan.title}: {verified.summary}"
+    return Result(outcome, summary, verified.ok, list(report.transcript))
+
+
+def _ended(
+    report: Report, outcome: str, head: str, error: BaseException, executed: Executed | None
+) -> Result:
+    # Execute may fail after part of its calls went through: say which phase, not "nothing".
+    stage = "while verifying; the change was made" if executed is not None else "while executing"
+    reason = str(error) or type(error).__name__
+    report.log(f"{head}: {reason} ({stage})")
+    return Result(outcome, f"{head}: {reason} ({stage})", False, list(report.transcript))
+
+
+class TimelineRecorder:
+    """A Recorder that writes straight to a Timeline (headless runs and tests)."""
+
+    def __init__(self, timeline: Timeline, incident: int) -> None:
+        self.timeline = timeline
+        self.incident = incident
+
+    def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
+        event = self.timeline.begin_action(self.incident, action, summary, payload, command=command)
+        return str(event.payload["action_id"])
+
+    def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
+        self.timeline.finish_action(self.incident, action_id, outcome, summary, payload)  # type: ignore[arg-type]
+
+    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
+        self.timeline.record(self.incident, kind, summary, payload)

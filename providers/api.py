@@ -1,0 +1,181 @@
+"""What the HTTP action providers share: credentials, a client, and one way to fail.
+
+Credentials come from the environment or a file, never from cockpit.toml itself:
+
+    [providers.vercel.options]
+    token = { env = "VERCEL_TOKEN" }          # or { file = "/run/secrets/vercel" }
+
+and are SecretStr from then on, so they cannot reach the timeline, the export or a log line.
+
+`ApiClient.request` turns every way an API call can fail into a ProviderError that says what
+happened and where: refused credentials (401/403), a missing target (404), a conflict (409), a
+rate limit (429, waiting for Retry-After when the deadline allows), a timeout, a body that is not
+JSON. Each provider passes a function that pulls the message out of its platform's envelope.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+from pydantic import BeforeValidator, Field, SecretStr
+
+from cockpit.core.actions import Report
+from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from providers.base import ProviderOptions
+from providers.http import http_failure_reason
+
+
+def _resolve_secret(value: Any) -> Any:
+    """{env = NAME} or {file = PATH} → the secret's text; anything else is left to pydantic."""
+    if isinstance(value, Mapping):
+        if set(value) == {"env"}:
+            name = str(value["env"])
+            if name not in os.environ:
+                raise ValueError(f"environment variable {name} is not set")
+            return os.environ[name]
+        if set(value) == {"file"}:
+            path = Path(str(value["file"])).expanduser()
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ValueError(f"cannot read secret file {path}: {error.strerror}") from None
+        raise ValueError("a secret is { env = NAME } or { file = PATH }")
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+"""A credential read from the environment or a file, kept as SecretStr."""
+
+
+class ApiOptions(ProviderOptions):
+    """Where an HTTP API is and how long to wait for it."""
+
+    base_url: str
+    token: Secret
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    """How many times a 429 is retried (after Retry-After) before giving up."""
+
+
+Envelope = Callable[[Any], str | None]
+"""Pulls the human message out of a platform's error body (parsed JSON), or None."""
+
+
+class ApiError(ProviderError):
+    """The API answered with an error status; `status` and `message` say which."""
+
+    def __init__(self, status: int, message: str, what: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(f"{what}: {_meaning(status)} ({status}): {message}")
+
+
+def _meaning(status: int) -> str:
+    return {
+        400: "refused as invalid",
+        401: "credentials refused",
+        403: "not allowed with these credentials",
+        404: "not found",
+        409: "conflict",
+        422: "refused as invalid",
+        429: "rate limited",
+    }.get(status, "server error" if status >= 500 else "error")
+
+
+class ApiClient:
+    """An httpx client for one platform, with the platform's auth header and error envelope."""
+
+    def __init__(
+        self,
+        options: ApiOptions,
+        *,
+        auth_header: tuple[str, str],
+        envelope: Envelope,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.options = options
+        self.envelope = envelope
+        self.client = httpx.Client(
+            base_url=options.base_url.rstrip("/"),
+            timeout=httpx.Timeout(options.timeout_seconds),
+            headers={auth_header[0]: auth_header[1]},
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.client.close()
+
+    def url(self, path: str) -> str:
+        """The full URL of a path, for plans and transcripts."""
+        return f"{self.options.base_url.rstrip('/')}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        report: Report | None = None,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+    ) -> Any:
+        """Send one request; return its parsed JSON body (None when empty) or raise.
+
+        `what` names the step for the error ("list deployments of huntaze"). A 429 is retried
+        after Retry-After while the action's deadline allows; every other failure raises.
+        """
+        attempts = 0
+        while True:
+            if report is not None:
+                report.check()
+            try:
+                response = self.client.request(method, path, params=params, json=json)
+            except httpx.TimeoutException:
+                raise ProviderTimeout(
+                    f"{what}: no answer from {self.options.base_url} within "
+                    f"{self.options.timeout_seconds:g} s"
+                ) from None
+            except httpx.HTTPError as error:
+                reason = http_failure_reason(error, self.options.timeout_seconds)
+                raise ProviderUnavailable(f"{what}: {self.options.base_url}: {reason}") from None
+            if response.status_code == 429 and attempts < self.options.max_retries:
+                wait = _retry_after(response)
+                if report is not None and (report.remaining is None or wait < report.remaining):
+                    attempts += 1
+                    report.log(f"rate limited by {self.options.base_url}; retrying in {wait:g} s")
+                    report.sleep(wait)
+                    continue
+            return self._body(response, what, ok)
+
+    def _body(self, response: httpx.Response, what: str, ok: tuple[int, ...]) -> Any:
+        body: Any = None
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                if response.status_code in ok:
+                    raise ProviderError(
+                        f"{what}: the answer from {self.options.base_url} is not valid JSON "
+                        f"(status {response.status_code}, {len(response.content)} bytes)"
+                    ) from None
+                body = None
+        if response.status_code in ok:
+            return body
+        message = (self.envelope(body) if body is not None else None) or response.reason_phrase
+        if response.status_code == 429:
+            message += f"; retry after {response.headers.get('retry-after', '?')} s"
+        raise ApiError(response.status_code, message, what)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds to wait from a Retry-After header (seconds form); 1 s when absent or odd."""
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0

@@ -1,0 +1,153 @@
+"""Feature flags through the teams' own admin API: `PATCH /admin/feature-flags`.
+
+The seeded runbooks switch a feature off with
+
+    curl -X PATCH https://api.example.com/admin/feature-flags \\
+      -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"aiSummarization": {"enabled": false}}'
+
+(about 30 seconds to recover). Preflight reads every flag, so an unknown name is refused before
+anything changes and the previous state is captured: the plan's `undo` switches exactly those
+flags back in one action. Verify reads the flags again.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field
+
+from cockpit.core.actions import Call, Executed, Plan, Report, Verified
+from cockpit.core.errors import ProviderError
+from providers.api import ApiClient, ApiOptions
+from providers.base import ActionProvider, Capability
+
+
+def _message(body: Any) -> str | None:
+    return str(body["error"]) if isinstance(body, dict) and "error" in body else None
+
+
+class FeatureFlagsOptions(ApiOptions):
+    """Where the admin API is: `base_url` plus the flags path."""
+
+    path: str = "/admin/feature-flags"
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+class FeatureFlagsProvider(ActionProvider):
+    """Switch flags off (or back on) through the application's admin API."""
+
+    name = "feature_flags"
+    title = "Feature flags (admin API)"
+    capabilities: ClassVar[Capability] = Capability.ROLLBACK | Capability.FLAGS
+    Options = FeatureFlagsOptions
+    actions: ClassVar[dict[str, str]] = {
+        "disable_flags": "switch the named flags off",
+        "enable_flags": "switch the named flags on",
+        "set_flags": "set each named flag to the given state (the undo of the two above)",
+    }
+
+    def __init__(
+        self, options: FeatureFlagsOptions, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        super().__init__(options)
+        self.opts = options
+        self.api = ApiClient(
+            options,
+            auth_header=("Authorization", f"Bearer {options.token.get_secret_value()}"),
+            envelope=_message,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.api.close()
+
+    def flags(self, report: Report | None = None) -> dict[str, bool]:
+        """Every flag and whether it is on."""
+        body = self.api.request("GET", self.opts.path, what="read the flags", report=report)
+        if not isinstance(body, dict):
+            raise ProviderError(f"read the flags: expected an object, got {type(body).__name__}")
+        try:
+            return {name: bool(state["enabled"]) for name, state in body.items()}
+        except (TypeError, KeyError):
+            raise ProviderError("read the flags: a flag has no 'enabled' field") from None
+
+    def health(self) -> str:
+        flags = self.flags()
+        return f"{len(flags)} flags, {sum(flags.values())} on"
+
+    def preflight(self, action: str, params: Mapping[str, Any]) -> Plan:
+        self.require(action)
+        wanted = _wanted(action, params)
+        current = self.flags()
+        unknown = sorted(set(wanted) - set(current))
+        if unknown:
+            raise ProviderError(
+                f"no such flag at {self.api.url(self.opts.path)}: {', '.join(unknown)} "
+                f"(it has: {', '.join(sorted(current)) or 'none'})"
+            )
+        changes = [
+            f"{name}: {'on' if current[name] else 'off'} → {'on' if state else 'off'}"
+            for name, state in wanted.items()
+            if current[name] != state
+        ]
+        body = {name: {"enabled": state} for name, state in wanted.items()}
+        url = self.api.url(self.opts.path)
+        cli = (
+            f"curl -X PATCH {shlex.quote(url)} -H 'Authorization: Bearer $ADMIN_TOKEN' "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))}"
+        )
+        verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")
+        return Plan(
+            provider=self.name,
+            action=action,
+            target=", ".join(wanted),
+            title=f"{verb} {', '.join(wanted)}",
+            calls=[Call("PATCH", url, body), Call("GET", url)],
+            changes=changes or ["none: every flag is already in that state"],
+            cli=cli,
+            destructive=False,  # the undo is one action away
+            timeout_seconds=30.0,
+            verify="read the flags back and compare",
+            undo={"action": "set_flags", "params": {"states": {n: current[n] for n in wanted}}},
+            data={"states": wanted},
+        )
+
+    def execute(self, plan: Plan, report: Report) -> Executed:
+        states: dict[str, bool] = plan.data["states"]
+        body = {name: {"enabled": state} for name, state in states.items()}
+        report.log(f"PATCH {self.api.url(self.opts.path)}")
+        self.api.request("PATCH", self.opts.path, json=body, what="set the flags", report=report)
+        return Executed(f"flags set: {_describe(states)}", {"states": states})
+
+    def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
+        states: dict[str, bool] = plan.data["states"]
+        now = self.flags(report)
+        wrong = {name: now.get(name) for name, state in states.items() if now.get(name) != state}
+        if wrong:
+            return Verified(False, f"flags not in the asked state: {_describe(wrong)}")
+        return Verified(True, f"read back: {_describe(states)}")
+
+
+def _wanted(action: str, params: Mapping[str, Any]) -> dict[str, bool]:
+    if action == "set_flags":
+        states = params.get("states")
+        if not isinstance(states, Mapping) or not states:
+            raise ProviderError("set_flags needs states: {flag: true|false, ...}")
+        return {str(name): bool(state) for name, state in states.items()}
+    flags = params.get("flags")
+    if isinstance(flags, str):
+        flags = [flags]
+    if not isinstance(flags, list) or not flags:
+        raise ProviderError(f"{action} needs flags: [name, ...]")
+    return {str(name): action == "enable_flags" for name in flags}
+
+
+def _describe(states: Mapping[str, bool | None]) -> str:
+    return ", ".join(
+        f"{name} {'on' if on else 'off' if on is not None else 'missing'}"
+        for name, on in states.items()
+    )
