@@ -9,10 +9,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from cockpit.simulators.base import Simulator
 from providers.base import ActionProvider
 
 
@@ -21,16 +20,17 @@ class Case:
     """One provider action exercised against its simulator."""
 
     id: str
-    simulator: Callable[[], Simulator]
-    """A fresh, seeded, not yet started simulator."""
-    provider: Callable[[Simulator, dict[str, Any]], ActionProvider]
+    simulator: Callable[[], Any]
+    """A fresh, seeded, not yet started Simulator (or, for http=False, any context manager)."""
+    provider: Callable[[Any, dict[str, Any]], ActionProvider]
     """Build the provider for a started simulator; the dict overrides options (e.g. token)."""
     action: str
     params: dict[str, Any]
-    changed: Callable[[Simulator], bool]
+    changed: Callable[[Any], bool]
     """Whether the simulator's state shows the action took effect."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Extra raw options (as cockpit.toml would give them) for the Options-model checks."""
+    http: bool = True
+    """An HTTP provider against a Simulator; False for local ones (git), whose `simulator`
+    returns any context manager (a scratch repository) and which skip the HTTP-only checks."""
 
 
 def all_cases() -> Iterator[Case]:
