@@ -80,6 +80,20 @@ class CockpitApp(IncidentApp):
             id="cockpit.checklists",
         ),
         Binding(
+            "r",
+            "roll_back",
+            "Roll back",
+            tooltip="The rollback options (the decided one first): plan, confirm, run, verify",
+            id="cockpit.roll_back",
+        ),
+        Binding(
+            "o",
+            "providers",
+            "Providers",
+            tooltip="Configured providers and their health",
+            id="cockpit.providers",
+        ),
+        Binding(
             "m",
             "drafts",
             "Drafts",
@@ -148,6 +162,17 @@ class CockpitApp(IncidentApp):
             return
         self.push_screen(_screen("checklists", "ChecklistsScreen"))
 
+    def action_roll_back(self) -> None:
+        """Open the rollback options."""
+        if self.session.procedure is None:
+            self.notify("The procedure is still loading; try again in a moment.")
+            return
+        self.push_screen(_screen("rollback", "RollbackScreen"))
+
+    def action_providers(self) -> None:
+        """Open the providers panel."""
+        self.push_screen(_screen("providers", "ProvidersScreen"))
+
     def action_drafts(self) -> None:
         """Open the communication drafts."""
         if self.session.procedure is None:
@@ -200,6 +225,8 @@ class CockpitApp(IncidentApp):
         )
         yield SystemCommand("Decide", "The decision wizard", self.action_decide)
         yield SystemCommand("Checklists", "Tick, untick, skip", self.action_checklists)
+        yield SystemCommand("Roll back", "Plan, confirm and run an option", self.action_roll_back)
+        yield SystemCommand("Providers", "Configured providers and health", self.action_providers)
         yield SystemCommand("Drafts", "Communication drafts", self.action_drafts)
         yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
         yield SystemCommand(

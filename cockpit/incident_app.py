@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App
@@ -168,6 +168,7 @@ class IncidentApp(App[int]):
     def use_sources(self, started: StartedSources) -> None:
         """Expect the sources' metrics and start one poller each."""
         self.started_sources.append(started)
+        self.session.actions.update(started.actions)
         assert self.board is not None
         for source in started.sources:
             self.board.expect(source.name, source.metric_names)
@@ -226,6 +227,33 @@ class IncidentApp(App[int]):
         self.pull()
         return event
 
+    def begin_action(
+        self, action: str, summary: str, payload: dict[str, Any], command: str
+    ) -> str:
+        """Record an action's intent (before it runs); returns its id."""
+        if self.read_only:
+            raise CockpitError("read-only: this cockpit does not hold the incident")
+        event = self.session.timeline.begin_action(
+            self.session.incident.id, action, summary, payload, command=command
+        )
+        self.pull()
+        return str(event.payload["action_id"])
+
+    def finish_action(
+        self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]
+    ) -> None:
+        """Record how an action ended."""
+        self.session.timeline.finish_action(
+            self.session.incident.id,
+            action_id,
+            outcome,  # type: ignore[arg-type]
+            summary,
+            payload,
+        )
+        self.pull()
+        if outcome == "succeeded" and payload.get("verified") and payload.get("option"):
+            self.tick_verified_items(str(payload["option"]))
+
     def pull(self) -> None:
         """Bring in events recorded since the last one we know, and publish each to the views."""
         last = self.events[-1].id if self.events else 0
@@ -242,6 +270,9 @@ class IncidentApp(App[int]):
             self.escalation_keys.add(str(event.payload.get("key")))
         elif event.kind in UPDATE_KINDS:
             self.updates_given.append(event.at)
+        elif event.kind == "action.result" and event.payload.get("outcome") == "succeeded":
+            # After a rollback only later readings verify it, as after a decision.
+            self.decided_at = event.at
         elif self.checklists is not None and event.kind.startswith("checklist."):
             self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
 
@@ -319,6 +350,18 @@ class IncidentApp(App[int]):
             text = self.checklists.text(kind, item)
             self.record(
                 AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item}
+            )
+
+    def tick_verified_items(self, option: str) -> None:
+        """Items that tick themselves when this rollback option's action was verified."""
+        if self.checklists is None or self.read_only:
+            return
+        for kind, item in self.checklists.verified_due(option):
+            text = self.checklists.text(kind, item)
+            self.record(
+                AUTO_TICKED,
+                f"Ticked by itself: {text} ({option} verified)",
+                {"list": kind, "item": item},
             )
 
     @on(SourceFailed)

@@ -1,4 +1,4 @@
-"""What one cockpit run works on: the timeline, the incident, its procedure and metric sources."""
+"""What one cockpit run works on: the timeline, the incident, its procedure, sources, providers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cockpit.core.timeline import Incident, Timeline
 
 if TYPE_CHECKING:  # pydantic and httpx: the first paint needs neither
     from cockpit.core.procedure import Procedure
-    from providers.base import MetricSource
+    from providers.base import ActionProvider, MetricSource
 
 
 @dataclass
@@ -24,6 +24,8 @@ class StartedSources:
     note: str = ""
     """Recorded in the timeline when they start (the demo says where its service listens)."""
     stop: Callable[[], None] | None = None
+    actions: dict[str, ActionProvider] = field(default_factory=dict)
+    """Action providers that came up with them (the demo's, against its simulators)."""
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Session:
     """The validated procedure; None to validate the built-in `outline.name` after the paint."""
     outline: Outline | None = None
     sources: list[MetricSource] = field(default_factory=list)
+    actions: dict[str, ActionProvider] = field(default_factory=dict)
+    """Action providers by the name procedures use (`provider: vercel`), from cockpit.toml."""
     clock: Clock = field(default_factory=SystemClock)
     poll_interval: float = 15.0
     """Seconds between two samples of a source; a metric older than two intervals is stale."""

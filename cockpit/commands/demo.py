@@ -59,16 +59,29 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
 
 
 def start_demo(clock: Clock, deploy_at: float) -> StartedSources:
-    """Start the simulated production and the sources that read it (after the first paint)."""
+    """Start the simulated production, the platform simulators it rolls back through, and the
+    sources and providers that talk to them (after the first paint)."""
+    from cockpit.demo.platforms import start_platforms
     from cockpit.demo.scenario import Scenario
     from cockpit.demo.service import DemoService
     from cockpit.demo.sources import demo_sources
     from cockpit.session import StartedSources
 
-    service = DemoService(Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0))
+    scenario = Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0)
+    service = DemoService(scenario)
     base_url = service.start()
+    platforms = start_platforms(scenario)
+
+    def stop() -> None:
+        platforms.stop()
+        service.stop()
+
     return StartedSources(
         sources=demo_sources(base_url, clock),
-        note=f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
-        stop=service.stop,
+        note=(
+            f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s; "
+            f"platform simulators: {platforms.describe()}"
+        ),
+        stop=stop,
+        actions=platforms.providers,
     )

@@ -9,13 +9,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cockpit.core.timeline import Incident, Timeline
     from cockpit.session import Session
-    from providers.base import MetricSource
+    from providers.base import ActionProvider, MetricSource, Provider, ProviderOptions
+
+
+def _options(cls: type[Provider], options: dict[str, object], where: str) -> ProviderOptions:
+    """Validate a provider's options, naming the first bad field and where it is."""
+    from pydantic import ValidationError
+
+    from cockpit.core.config import ConfigFileError
+
+    try:
+        return cls.Options.model_validate(options)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigFileError(f"{where}: options.{field}: {first['msg']}") from None
 
 
 def build_sources(specs: list[tuple[str, dict[str, object]]]) -> list[MetricSource]:
     """Instantiate the configured metric sources, validating each one's options."""
-    from pydantic import ValidationError
-
     from cockpit.core.config import ConfigFileError
     from providers.base import MetricSource
     from providers.registry import load_provider
@@ -26,14 +38,26 @@ def build_sources(specs: list[tuple[str, dict[str, object]]]) -> list[MetricSour
         cls = load_provider(name)
         if not issubclass(cls, MetricSource):
             raise ConfigFileError(f"{where}: provider {name!r} does not provide metrics")
-        try:
-            validated = cls.Options.model_validate(options)
-        except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            field = ".".join(str(part) for part in first["loc"])
-            raise ConfigFileError(f"{where}: options.{field}: {first['msg']}") from None
-        sources.append(cls(validated))
+        sources.append(cls(_options(cls, options, where)))
     return sources
+
+
+def build_actions(
+    specs: dict[str, tuple[str | None, dict[str, object]]],
+) -> dict[str, ActionProvider]:
+    """Instantiate the configured action providers, by the name procedures use for them."""
+    from cockpit.core.config import ConfigFileError
+    from providers.base import ActionProvider
+    from providers.registry import load_provider
+
+    built: dict[str, ActionProvider] = {}
+    for name, (kind, options) in specs.items():
+        where = f"providers.{name}"
+        cls = load_provider(kind or name)
+        if not issubclass(cls, ActionProvider):
+            raise ConfigFileError(f"{where}: provider {kind or name!r} has no actions")
+        built[name] = cls(_options(cls, options, where))
+    return built
 
 
 def resolve_incident(
@@ -126,12 +150,14 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
     outline = builtin_outline(name) if is_builtin(name) else None
     procedure = None if outline is not None else load_procedure(name)
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
+    actions = build_actions({n: (p.type, p.options) for n, p in settings.providers.items()})
     session = Session(
         timeline=timeline,
         incident=incident,
         procedure=procedure,
         outline=outline,
         sources=sources,
+        actions=actions,
         poll_interval=settings.poll_interval_seconds,
     )
     sys.exit(launch(session, db_path))

@@ -104,7 +104,7 @@ class Report:
 
     def __init__(
         self,
-        listener: Callable[[str, float | None], None] | None = None,
+        listener: Callable[[str, float | None], object] | None = None,
         *,
         deadline_seconds: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,

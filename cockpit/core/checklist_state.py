@@ -182,3 +182,14 @@ class ChecklistState:
                     )
                     due.append((kind, item.id, why))
         return due
+
+    def verified_due(self, option_id: str) -> list[tuple[str, str]]:
+        """Open items that tick themselves when this rollback option's action is verified."""
+        return [
+            (kind, item.id)
+            for kind, checklist in self.procedure.checklists.items()
+            for item in checklist.items
+            if item.auto is not None
+            and item.auto.option_verified == option_id
+            and self.state(kind, item.id).status == "open"
+        ]

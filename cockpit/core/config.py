@@ -8,6 +8,12 @@
     [sources.options]                   # validated by that provider's Options model
     url = "http://10.0.0.5:9100/metrics"
 
+    [providers.vercel]                  # the name procedures use in `provider:`
+    type = "vercel"                     # the entry point; defaults to the name above
+    [providers.vercel.options]
+    project = "huntaze"
+    token = { env = "VERCEL_TOKEN" }    # secrets come from the environment or a file
+
 Plain tomllib + pydantic: the file is small and read once, so pydantic-settings' 0.2 s import
 buys nothing here yet; environment overrides arrive with the providers that need secrets.
 """
@@ -37,6 +43,15 @@ class SourceConfig(BaseModel):
     options: dict[str, Any] = {}
 
 
+class ProviderConfig(BaseModel):
+    """One action provider a procedure can name: which implementation, with which options."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str | None = None
+    """The entry point; None means the same name as the section."""
+    options: dict[str, Any] = {}
+
+
 class Settings(BaseModel):
     """The whole file."""
 
@@ -44,6 +59,7 @@ class Settings(BaseModel):
     procedure: str | None = None
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     sources: list[SourceConfig] = []
+    providers: dict[str, ProviderConfig] = {}
 
 
 def load_settings(path: Path) -> Settings:

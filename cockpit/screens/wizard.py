@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
 
     from cockpit.app import CockpitApp
+    from cockpit.core.procedure import RollbackOption
 
 
 class WizardScreen(Screen[None]):
@@ -33,6 +34,7 @@ class WizardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "accept", "Accept suggestion", id="wizard.accept"),
         Binding("backspace", "back", "Back", id="wizard.back"),
+        Binding("r", "roll_back", "Decide and roll back", id="wizard.roll_back"),
         Binding("escape", "leave", "Leave", id="wizard.leave"),
     ]
 
@@ -95,8 +97,8 @@ class WizardScreen(Screen[None]):
                     body.append(Text(f"  · {instruction}"))
             body.append(
                 Text(
-                    "\nEnter records the decision and opens its checklist · "
-                    "Backspace changes the last answer"
+                    "\nEnter records the decision and opens its checklist · r records it and "
+                    "opens the first option's plan · Backspace changes the last answer"
                 )
             )
         else:
@@ -156,22 +158,45 @@ class WizardScreen(Screen[None]):
         wizard = self.wizard
         assert wizard is not None
         if wizard.done:
-            recommendation = wizard.recommendation()
-            summary = f"Decided: {recommendation.outcome.outcome}"
-            options = [option.id for option in recommendation.options]
-            self.cockpit.record(
-                DECIDED,
-                summary,
-                {
-                    "node": wizard.current,
-                    "options": options,
-                    "answers": [Wizard.payload(s) for s in wizard.path],
-                },
-            )
-            self.notify(summary, title="Decision recorded")
+            self.record_decision()
             self.open_checklist()
         elif self.suggestion is not None:
             self.choose(self.suggestion.key)
+
+    def action_roll_back(self) -> None:
+        """r at the recommendation: record the decision and open its first option's plan."""
+        wizard = self.wizard
+        assert wizard is not None
+        if not wizard.done:
+            return
+        from cockpit.screens.action import ActionScreen
+
+        options = self.record_decision()
+        if options:
+            first = options[0]
+            self.app.switch_screen(
+                ActionScreen(first.provider, first.action, dict(first.params), option=first.id)
+            )
+        else:
+            self.open_checklist()
+
+    def record_decision(self) -> list[RollbackOption]:
+        """Record where the answers led; returns the recommended options, best first."""
+        wizard = self.wizard
+        assert wizard is not None
+        recommendation = wizard.recommendation()
+        summary = f"Decided: {recommendation.outcome.outcome}"
+        self.cockpit.record(
+            DECIDED,
+            summary,
+            {
+                "node": wizard.current,
+                "options": [option.id for option in recommendation.options],
+                "answers": [Wizard.payload(s) for s in wizard.path],
+            },
+        )
+        self.notify(summary, title="Decision recorded")
+        return recommendation.options
 
     def open_checklist(self) -> None:
         """Replace the wizard with the checklist that follows the decision."""

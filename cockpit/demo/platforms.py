@@ -1,0 +1,102 @@
+"""The platforms the demo rolls back through: simulators on 127.0.0.1 and real providers.
+
+The feature-flag admin API and Vercel are simulated (cockpit.simulators); the cockpit's real
+providers talk to them over HTTP with a random token, exactly as they would to production. A
+rollback that takes effect on a simulator — the flags behind v1.2.4 switched off, production
+pointed back at the v1.2.3 deployment — rolls the scenario back, so the demo's metrics recover.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cockpit.demo.scenario import Scenario
+
+if TYPE_CHECKING:
+    from cockpit.simulators.base import Simulator
+    from providers.base import ActionProvider
+
+DEMO_FLAGS = {"splitViewLayout": True, "aiSummarization": True, "darkMode": False}
+"""The flags v1.2.4 shipped switched on (the first two), and one that has nothing to do with it."""
+BAD_FEATURES = ("splitViewLayout", "aiSummarization")
+PROJECT = "pulse-messages"
+
+
+@dataclass
+class Platforms:
+    """The running simulators and the providers pointed at them."""
+
+    simulators: list[Simulator] = field(default_factory=list)
+    providers: dict[str, ActionProvider] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """'admin-api http://127.0.0.1:5001, vercel http://…'."""
+        return ", ".join(f"{sim.name} {sim.url}" for sim in self.simulators)
+
+    def stop(self) -> None:
+        """Close the providers and stop the simulators; safe to call twice."""
+        for provider in self.providers.values():
+            provider.close()
+        for simulator in self.simulators:
+            simulator.stop()
+
+
+def start_platforms(scenario: Scenario) -> Platforms:
+    """Start every demo platform; each one's rollback recovers the scenario."""
+    platforms = Platforms()
+    flags(platforms, scenario)
+    vercel(platforms, scenario)
+    return platforms
+
+
+def flags(platforms: Platforms, scenario: Scenario) -> None:
+    """The admin API's feature flags; switching off a flag v1.2.4 shipped is the mitigation."""
+    from cockpit.simulators.admin_api import AdminApiSimulator
+    from providers.feature_flags import FeatureFlagsProvider
+
+    simulator = AdminApiSimulator(DEMO_FLAGS, token=secrets.token_urlsafe(24))
+
+    def changed(states: dict[str, bool]) -> None:
+        if any(states.get(name) is False for name in BAD_FEATURES):
+            scenario.rollback()
+
+    simulator.on_flags_change = changed
+    url = simulator.start()
+    platforms.simulators.append(simulator)
+    options = FeatureFlagsProvider.Options.model_validate(
+        {"base_url": url, "token": simulator.token}
+    )
+    platforms.providers["feature_flags"] = FeatureFlagsProvider(options)
+
+
+def vercel(platforms: Platforms, scenario: Scenario) -> None:
+    """A Vercel project whose production is v1.2.4, with v1.2.3 to roll back to."""
+    try:
+        from cockpit.simulators.vercel import VercelSimulator
+        from providers.vercel import VercelProvider
+    except ImportError:  # the Vercel provider is optional in the demo while it is being built
+        return
+
+    simulator = VercelSimulator(token=secrets.token_urlsafe(24), job_seconds=3.0)
+    simulator.add_project(PROJECT, PROJECT, domains=["app.pulsemessages.com"])
+    for version in ("1.2.2", "1.2.3", "1.2.4"):
+        simulator.add_deployment(
+            PROJECT,
+            uid=f"dpl_v{version.replace('.', '')}",
+            url=f"pulse-messages-v{version.replace('.', '-')}.vercel.app",
+            meta={"githubCommitRef": "main", "version": version},
+        )
+
+    def changed(deployment: dict[str, Any]) -> None:
+        if deployment.get("meta", {}).get("version") != "1.2.4":
+            scenario.rollback()
+
+    simulator.on_production_change = changed
+    url = simulator.start()
+    platforms.simulators.append(simulator)
+    options = VercelProvider.Options.model_validate(
+        {"base_url": url, "token": simulator.token, "project": PROJECT}
+    )
+    platforms.providers["vercel"] = VercelProvider(options)

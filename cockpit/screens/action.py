@@ -1,0 +1,319 @@
+"""Provides the action screen: one rollback action from plan to recorded result.
+
+Opening it runs the provider's preflight in a thread worker and shows the plan: the exact
+calls, what will change, the equivalent CLI line, warnings, how it will be verified and how to
+undo it. A destructive plan runs only when the target's name is typed back; anything else typed
+is refused and recorded. The run itself is another thread worker: a progress bar, a live log,
+`x` to cancel at the next safe point, and the result, all recorded by the App. Workers only post
+messages; this screen never touches the timeline itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log, ProgressBar, Static
+
+from cockpit import action_runner
+from cockpit.core.actions import Plan, Report
+from cockpit.core.errors import CockpitError
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+    from providers.base import ActionProvider
+
+
+class AppRecorder:
+    """The runner's Recorder, from a worker thread: each write is done by the App, in order."""
+
+    def __init__(self, app: CockpitApp, option: str | None) -> None:
+        self.app = app
+        self.option = option
+
+    def _with_option(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {**payload, "option": self.option} if self.option else payload
+
+    def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
+        return self.app.call_from_thread(
+            self.app.begin_action, action, summary, self._with_option(payload), command
+        )
+
+    def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
+        self.app.call_from_thread(
+            self.app.finish_action, action_id, outcome, summary, self._with_option(payload)
+        )
+
+    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
+        self.app.call_from_thread(self.app.record, kind, summary, payload)
+
+
+class Planned(Message):
+    """Preflight finished: the plan, or why there is none."""
+
+    def __init__(self, plan: Plan | None, error: str = "") -> None:
+        super().__init__()
+        self.plan = plan
+        self.error = error
+
+
+class Progressed(Message):
+    """A line for the log, and the progress bar's new position when given."""
+
+    def __init__(self, line: str, fraction: float | None) -> None:
+        super().__init__()
+        self.line = line
+        self.fraction = fraction
+
+
+class Finished(Message):
+    """The action ended (the result is already recorded)."""
+
+    def __init__(self, result: action_runner.Result) -> None:
+        super().__init__()
+        self.result = result
+
+
+class ActionScreen(Screen[None]):
+    """Plan, confirm, run, verify: one action of one provider."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Back", id="action.leave"),
+        Binding("x", "cancel", "Cancel run", id="action.cancel"),
+        Binding("ctrl+r", "dry_run", "Dry run", id="action.dry_run"),
+        Binding("u", "undo", "Undo", id="action.undo"),
+    ]
+
+    def __init__(
+        self, slot: str, action: str, params: dict[str, Any], *, option: str | None = None
+    ) -> None:
+        super().__init__()
+        self.slot = slot
+        self.action = action
+        self.params = params
+        self.option = option
+        self.plan: Plan | None = None
+        self.report: Report | None = None
+        self.result: action_runner.Result | None = None
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the keys that do something now."""
+        running = self.report is not None and self.result is None
+        if action == "cancel":
+            return running
+        if action == "dry_run":
+            return self.plan is not None and self.report is None
+        if action == "undo":
+            return bool(
+                self.plan and self.plan.undo and self.result and self.result.outcome == "succeeded"
+            )
+        return True
+
+    @property
+    def provider(self) -> ActionProvider | None:
+        """The configured provider for this slot, if any."""
+        return self.cockpit.session.actions.get(self.slot)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="action-body"):
+            yield Static(f"{self.slot} · {self.action}: checking…", id="action-plan")
+        # Outside the scroll: the confirmation, progress and result stay in view at 80x24.
+        yield Input(id="action-confirm", disabled=True)
+        yield ProgressBar(id="action-progress", total=1.0, show_eta=False)
+        yield Static(id="action-result")
+        yield Log(id="action-log", max_lines=500)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        provider = self.provider
+        if provider is None:
+            configured = ", ".join(sorted(self.cockpit.session.actions)) or "none"
+            text = (
+                f"No provider is configured for {self.slot!r} (configured: {configured}). "
+                f"Add [providers.{self.slot}] to cockpit.toml, or do it by hand:"
+            )
+            procedure = self.cockpit.session.procedure
+            if self.option and procedure is not None:
+                text += "".join(f"\n  {line}" for line in procedure.option(self.option).commands)
+            self.show_error(text)
+            return
+        self.preflight(provider)
+
+    @work(thread=True, exit_on_error=False, group="action-plan")
+    def preflight(self, provider: ActionProvider) -> None:
+        """Worker: ask the provider for the plan (reads only)."""
+        try:
+            plan = provider.preflight(self.action, self.params)
+        except CockpitError as error:
+            self.post_message(Planned(None, str(error)))
+        except Exception as error:  # a provider bug must not leave the screen "checking…"
+            self.post_message(Planned(None, f"internal error: {type(error).__name__}: {error}"))
+        else:
+            self.post_message(Planned(plan))
+
+    @on(Planned)
+    def planned(self, message: Planned) -> None:
+        if message.plan is None:
+            self.cockpit.record(
+                "plan.failed",
+                f"Cannot plan {self.slot}.{self.action}: {message.error}",
+                {"provider": self.slot, "action": self.action, "option": self.option},
+            )
+            self.show_error(message.error)
+            return
+        self.plan = plan = message.plan
+        self.refresh_bindings()
+        self.query_one("#action-plan", Static).update(render_plan(plan))
+        confirm = self.query_one("#action-confirm", Input)
+        confirm.disabled = False
+        confirm.placeholder = (
+            f"type {plan.target} and press Enter to run"
+            if plan.destructive
+            else "press Enter to run (not destructive)"
+        )
+        confirm.focus()
+
+    def show_error(self, text: str) -> None:
+        """Say why nothing can run."""
+        self.query_one("#action-plan", Static).update(Text(text, style="bold"))
+        self.query_one("#action-result", Static).update("Nothing was changed. Esc to go back.")
+
+    @on(Input.Submitted, "#action-confirm")
+    def confirmed(self, message: Input.Submitted) -> None:
+        plan, provider = self.plan, self.provider
+        if plan is None or provider is None or self.report is not None:
+            return
+        if self.cockpit.read_only:
+            self.notify("Read-only: this cockpit does not hold the incident.", severity="error")
+            return
+        try:
+            action_runner.confirm(plan, message.value)
+        except action_runner.ConfirmationRefused as error:
+            self.cockpit.record(
+                "plan.refused",
+                f"Not run: {plan.title}: {error}",
+                {"plan": plan.as_payload(), "reason": str(error), "option": self.option},
+            )
+            message.input.value = ""
+            self.notify(str(error), title="Not confirmed", severity="error")
+            return
+        message.input.disabled = True
+        self.report = Report(
+            lambda line, fraction: self.post_message(Progressed(line, fraction)),
+            deadline_seconds=plan.timeout_seconds,
+        )
+        self.refresh_bindings()
+        self.execute(provider, plan, message.value, self.report)
+
+    @work(thread=True, exit_on_error=False, group="action-run")
+    def execute(self, provider: ActionProvider, plan: Plan, typed: str, report: Report) -> None:
+        """Worker: the runner records the intent, executes, verifies, records the result."""
+        recorder = AppRecorder(self.cockpit, self.option)
+        try:
+            result = action_runner.run(provider, plan, typed, recorder, report)
+        except CockpitError as error:  # busy target: nothing was recorded or changed
+            result = action_runner.Result("failed", str(error), False, [str(error)])
+        self.post_message(Finished(result))
+
+    @on(Progressed)
+    def progressed(self, message: Progressed) -> None:
+        self.query_one("#action-log", Log).write_line(message.line)
+        if message.fraction is not None:
+            self.query_one("#action-progress", ProgressBar).update(progress=message.fraction)
+
+    @on(Finished)
+    def finished(self, message: Finished) -> None:
+        self.result = result = message.result
+        self.refresh_bindings()
+        style = "bold green" if result.outcome == "succeeded" else "bold red"
+        text = Text(result.summary, style=style)
+        if self.plan is not None and self.plan.undo and result.outcome == "succeeded":
+            text.append("\nu: undo (puts back what was there before) · Esc: back", style="")
+        self.query_one("#action-result", Static).update(text)
+        self.notify(
+            result.summary,
+            title=f"Action {result.outcome}",
+            severity="information" if result.outcome == "succeeded" else "error",
+        )
+
+    def action_cancel(self) -> None:
+        """Ask the running action to stop at its next safe point."""
+        if self.report is not None and self.result is None:
+            self.report.cancel()
+            self.query_one("#action-log", Log).write_line("cancel requested…")
+
+    def action_dry_run(self) -> None:
+        """Record the plan and run nothing."""
+        if self.plan is not None and self.report is None:
+            action_runner.dry_run(self.plan, _DirectRecorder(self.cockpit))
+            self.notify("The plan is recorded; nothing was run.", title="Dry run")
+
+    def action_undo(self) -> None:
+        """Open the undo of a finished action as a new plan (confirmed like any other)."""
+        plan = self.plan
+        if plan is None or not plan.undo or self.result is None:
+            return
+        self.app.switch_screen(
+            ActionScreen(
+                self.slot,
+                str(plan.undo.get("action")),
+                dict(plan.undo.get("params", {})),
+                option=None,
+            )
+        )
+
+    def action_leave(self) -> None:
+        """Back; a running action keeps running and is recorded when it ends."""
+        if self.report is not None and self.result is None:
+            self.notify("The action keeps running; its result will be in the timeline.")
+        self.dismiss(None)
+
+
+class _DirectRecorder(AppRecorder):
+    """The Recorder from the App's own thread."""
+
+    def __init__(self, app: CockpitApp) -> None:
+        super().__init__(app, None)
+
+    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
+        self.app.record(kind, summary, payload)
+
+
+def render_plan(plan: Plan) -> Text:
+    """The plan as the responder reads it before confirming."""
+    text = Text()
+    text.append(f"{plan.title}\n", style="bold")
+    text.append(f"Target: {plan.target}   ")
+    text.append("DESTRUCTIVE\n" if plan.destructive else "not destructive\n", style="bold")
+    text.append("\nWhat will change:\n", style="bold")
+    for change in plan.changes:
+        text.append(f"  • {change}\n")
+    if plan.warnings:
+        text.append("\nWarnings:\n", style="bold")
+        for warning in plan.warnings:
+            text.append(f"  ! {warning}\n")
+    text.append("\nCalls:\n", style="bold")
+    for call in plan.calls:
+        text.append(f"  {call.line()}\n")
+    text.append("\nBy hand: ", style="bold")
+    text.append(f"{plan.cli}\n")
+    text.append("Verify: ", style="bold")
+    text.append(f"{plan.verify} (gives up after {plan.timeout_seconds:g} s)\n")
+    if plan.undo:
+        text.append("Undo: ", style="bold")
+        text.append(f"{plan.undo.get('action')} {plan.undo.get('params')}\n")
+    return text

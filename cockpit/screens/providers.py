@@ -1,0 +1,102 @@
+"""Provides the providers panel: every configured action provider and whether it answers.
+
+Each provider's health check (a real read against its API with our credentials) runs in its
+own thread worker, so a provider that hangs shows "checking…" until its timeout and never
+freezes the panel. `h` checks again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from cockpit.core.errors import CockpitError
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+    from providers.base import ActionProvider
+
+
+class HealthChecked(Message):
+    """One provider's health: a line, and whether it is good."""
+
+    def __init__(self, slot: str, ok: bool, line: str) -> None:
+        super().__init__()
+        self.slot = slot
+        self.ok = ok
+        self.line = line
+
+
+class ProvidersScreen(Screen[None]):
+    """The configured providers, what they can do and their health."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h", "check", "Check again", id="providers.check"),
+        Binding("escape", "leave", "Back", id="providers.leave"),
+    ]
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="providers-head")
+        yield DataTable(id="providers-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("name", key="name")
+        table.add_column("provider", key="provider")
+        table.add_column("actions", key="actions")
+        table.add_column("health", key="health")
+        actions = self.cockpit.session.actions
+        head = self.query_one("#providers-head", Static)
+        if not actions:
+            head.update(
+                "No action providers are configured: add [providers.NAME] sections to "
+                "cockpit.toml (see the README). The procedure's commands can still be run by hand."
+            )
+            return
+        head.update(f"{len(actions)} providers configured; h checks their health again")
+        for slot, provider in sorted(actions.items()):
+            table.add_row(slot, provider.title, ", ".join(provider.actions), "checking…", key=slot)
+        self.action_check()
+
+    def action_check(self) -> None:
+        """Check every provider's health again, each in its own worker."""
+        table = self.query_one(DataTable)
+        for slot, provider in self.cockpit.session.actions.items():
+            table.update_cell(slot, "health", "checking…")
+            self.check(slot, provider)
+
+    @work(thread=True, exit_on_error=False, group="health")
+    def check(self, slot: str, provider: ActionProvider) -> None:
+        """Worker: one provider's health."""
+        try:
+            line = provider.health()
+        except CockpitError as error:
+            self.post_message(HealthChecked(slot, False, str(error)))
+        except Exception as error:  # a provider bug shows as unhealthy, not as a crash
+            self.post_message(HealthChecked(slot, False, f"internal error: {error}"))
+        else:
+            self.post_message(HealthChecked(slot, True, line))
+
+    @on(HealthChecked)
+    def checked(self, message: HealthChecked) -> None:
+        mark = "OK" if message.ok else "FAILING"
+        self.query_one(DataTable).update_cell(message.slot, "health", f"{mark}: {message.line}")
+
+    def action_leave(self) -> None:
+        """Back."""
+        self.dismiss(None)

@@ -1,0 +1,97 @@
+"""Provides the rollback screen: the procedure's options, the decided one first, one key to run.
+
+Each line says the option's level, title, recovery time, risk and whether a provider is
+configured for it; Enter opens the action screen (plan, confirmation, run). Options without a
+configured provider still open, to say so and show the procedure's commands for doing it by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from cockpit.core.wizard import DECIDED
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+    from cockpit.core.procedure import Procedure, RollbackOption
+
+
+def decided_options(app: CockpitApp) -> list[str]:
+    """The options of the latest decision, best first (empty before any decision)."""
+    for event in reversed(app.events):
+        if event.kind == DECIDED:
+            return [str(option) for option in event.payload.get("options", [])]
+    return []
+
+
+class RollbackScreen(Screen[None]):
+    """Choose a rollback option and open its action."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Back", id="rollback.leave"),
+    ]
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    @property
+    def procedure(self) -> Procedure:
+        """The incident's procedure (the App opens this screen once it is loaded)."""
+        procedure = self.cockpit.session.procedure
+        assert procedure is not None
+        return procedure
+
+    def compose(self) -> ComposeResult:
+        decided = decided_options(self.cockpit)
+        options = sorted(
+            self.procedure.options,
+            key=lambda o: (o.id not in decided, decided.index(o.id) if o.id in decided else 0),
+        )
+        head = (
+            "Decided: " + ", ".join(decided) + " — Enter opens the plan"
+            if decided
+            else "No decision yet (w decides); every option of the procedure:"
+        )
+        yield Static(head, id="rollback-head")
+        yield OptionList(
+            *[Option(self.line(option, option.id in decided), id=option.id) for option in options],
+            id="rollback-options",
+        )
+        yield Footer()
+
+    def line(self, option: RollbackOption, decided: bool) -> Text:
+        """One option: level, title, time, risk, provider status."""
+        configured = option.provider in self.cockpit.session.actions
+        text = Text()
+        text.append(f"L{option.level} {option.title}", style="bold" if decided else "")
+        text.append(f"  {option.recovery_time.text} · risk {option.risk}\n")
+        status = "ready" if configured else "not configured: by hand"
+        text.append(f"    {option.provider}.{option.action} · {status}", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        from cockpit.screens.action import ActionScreen
+
+        option = self.procedure.option(str(message.option.id))
+        self.app.push_screen(
+            ActionScreen(option.provider, option.action, dict(option.params), option=option.id)
+        )
+
+    def action_leave(self) -> None:
+        """Back."""
+        self.dismiss(None)
