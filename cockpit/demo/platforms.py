@@ -43,11 +43,14 @@ class Platforms:
             simulator.stop()
 
 
-def start_platforms(scenario: Scenario) -> Platforms:
-    """Start every demo platform; each one's rollback recovers the scenario."""
+def start_platforms(scenario: Scenario, *, job_seconds: float = 3.0) -> Platforms:
+    """Start every demo platform; each one's rollback recovers the scenario.
+
+    `job_seconds`: how long Vercel's rollback job stays pending / in progress.
+    """
     platforms = Platforms()
     flags(platforms, scenario)
-    vercel(platforms, scenario)
+    vercel(platforms, scenario, job_seconds)
     return platforms
 
 
@@ -71,7 +74,7 @@ def flags(platforms: Platforms, scenario: Scenario) -> None:
     platforms.providers["feature_flags"] = FeatureFlagsProvider(options)
 
 
-def vercel(platforms: Platforms, scenario: Scenario) -> None:
+def vercel(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
     """A Vercel project whose production is v1.2.4, with v1.2.3 to roll back to."""
     try:
         from cockpit.simulators.vercel import VercelSimulator
@@ -79,7 +82,7 @@ def vercel(platforms: Platforms, scenario: Scenario) -> None:
     except ImportError:  # the Vercel provider is optional in the demo while it is being built
         return
 
-    simulator = VercelSimulator(token=secrets.token_urlsafe(24), job_seconds=3.0)
+    simulator = VercelSimulator(token=secrets.token_urlsafe(24), job_seconds=job_seconds)
     simulator.add_project(PROJECT, PROJECT, domains=["app.pulsemessages.com"])
     for version in ("1.2.2", "1.2.3", "1.2.4"):
         simulator.add_deployment(

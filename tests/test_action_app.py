@@ -1,0 +1,121 @@
+"""The demo's bad deploy rolled back from the action screen through real providers.
+
+The simulated production goes bad; the responder opens the rollback options, picks Vercel
+instant rollback, types the wrong name (refused, recorded, nothing changes), then the right one;
+the real Vercel provider rolls back the simulated project over HTTP, verifies the job, and the
+scenario recovers. Everything lands in the timeline, with the CLI-equivalent line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from textual.pilot import Pilot
+
+from cockpit.app import CockpitApp
+from cockpit.core.clock import FixedClock
+from cockpit.core.procedure_loader import load_builtin
+from cockpit.core.timeline import Timeline
+from cockpit.demo.platforms import Platforms, start_platforms
+from cockpit.demo.scenario import GOOD_VERSION, Scenario
+from cockpit.session import Session
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def demo() -> Iterator[tuple[Scenario, Platforms, FixedClock]]:
+    clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
+    scenario = Scenario(clock, bad_deploy_at=1.0, ramp_seconds=1.0)
+    platforms = start_platforms(scenario, job_seconds=0.0)
+    clock.advance(5)  # the bad deploy is live
+    yield scenario, platforms, clock
+    platforms.stop()
+
+
+def app_for(timeline: Timeline, clock: FixedClock, platforms: Platforms) -> CockpitApp:
+    incident = timeline.open_incident("demo", "P1", "pulse-messages", drill=True)
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=load_builtin("pulse-messages"),
+        actions=platforms.providers,
+        clock=clock,
+    )
+    return CockpitApp(session, start_pollers=False)
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -> None:
+    for _ in range(400):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def kinds(timeline: Timeline) -> list[str]:
+    return [e.kind for e in timeline.events(timeline.incidents()[0].id)]
+
+
+async def test_the_demo_rolls_back_through_vercel_from_the_action_screen(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    scenario, platforms, clock = demo
+    assert scenario.error_ratio() > 0.05
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r")
+        assert type(app.screen).__name__ == "RollbackScreen"
+        await pilot.press("down", "enter")  # L2 Vercel Instant Rollback
+        screen = app.screen
+        assert type(screen).__name__ == "ActionScreen"
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        plan = screen.plan  # type: ignore[attr-defined]
+        assert plan.destructive and plan.target == "pulse-messages"
+
+        await pilot.press(*"pulse", "enter")  # the wrong name: refused, nothing runs
+        assert "plan.refused" in kinds(timeline)
+        assert scenario.rolled_back_at is None and "action.intent" not in kinds(timeline)
+
+        await pilot.press(*"pulse-messages", "enter")
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        assert screen.result.outcome == "succeeded", screen.result.summary  # type: ignore[attr-defined]
+    assert scenario.rolled_back_at is not None and scenario.version() == GOOD_VERSION
+    clock.advance(scenario.recovery_seconds + 1)
+    assert scenario.error_ratio() < 0.01  # the demo's metrics recover
+    events = timeline.events(timeline.incidents()[0].id)
+    intent = next(e for e in events if e.kind == "action.intent")
+    result = next(e for e in events if e.kind == "action.result")
+    assert intent.command and intent.command.startswith("vercel rollback")
+    assert intent.payload["option"] == "vercel-instant"
+    assert result.payload["outcome"] == "succeeded" and result.payload["verified"] is True
+
+
+async def test_a_provider_that_is_not_configured_says_so_and_shows_the_commands(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    _, platforms, clock = demo
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "down", "down", "enter")  # L3 git revert: not configured here
+        text = str(app.screen.query_one("#action-plan").render())
+        assert "No provider is configured for 'git'" in text
+        assert "git revert [commit-hash]" in text
+    assert "action.intent" not in kinds(timeline)
+
+
+async def test_a_failing_preflight_is_shown_and_recorded(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    _, platforms, clock = demo
+    flags_sim = next(s for s in platforms.simulators if s.name == "admin-api")
+    flags_sim.fail("status", status=503, times=10)
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "enter")  # L1 feature flags
+        await until(pilot, lambda: "plan.failed" in kinds(timeline), "the recorded failure")
+        text = str(app.screen.query_one("#action-plan").render())
+        assert "503" in text
+    assert "action.intent" not in kinds(timeline)
