@@ -81,7 +81,7 @@ class FeatureFlagsProvider(ActionProvider):
 
     def preflight(self, action: str, params: Mapping[str, Any]) -> Plan:
         self.require(action)
-        wanted = _wanted(action, params)
+        wanted = wanted_states(action, params)
         current = self.flags()
         unknown = sorted(set(wanted) - set(current))
         if unknown:
@@ -121,18 +121,18 @@ class FeatureFlagsProvider(ActionProvider):
         body = {name: {"enabled": state} for name, state in states.items()}
         report.log(f"PATCH {self.api.url(self.opts.path)}")
         self.api.request("PATCH", self.opts.path, json=body, what="set the flags", report=report)
-        return Executed(f"flags set: {_describe(states)}", {"states": states})
+        return Executed(f"flags set: {describe_states(states)}", {"states": states})
 
     def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
         states: dict[str, bool] = plan.data["states"]
         now = self.flags(report)
         wrong = {name: now.get(name) for name, state in states.items() if now.get(name) != state}
         if wrong:
-            return Verified(False, f"flags not in the asked state: {_describe(wrong)}")
-        return Verified(True, f"read back: {_describe(states)}")
+            return Verified(False, f"flags not in the asked state: {describe_states(wrong)}")
+        return Verified(True, f"read back: {describe_states(states)}")
 
 
-def _wanted(action: str, params: Mapping[str, Any]) -> dict[str, bool]:
+def wanted_states(action: str, params: Mapping[str, Any]) -> dict[str, bool]:
     if action == "set_flags":
         states = params.get("states")
         if not isinstance(states, Mapping) or not states:
@@ -146,7 +146,7 @@ def _wanted(action: str, params: Mapping[str, Any]) -> dict[str, bool]:
     return {str(name): action == "enable_flags" for name in flags}
 
 
-def _describe(states: Mapping[str, bool | None]) -> str:
+def describe_states(states: Mapping[str, bool | None]) -> str:
     return ", ".join(
         f"{name} {'on' if on else 'off' if on is not None else 'missing'}"
         for name, on in states.items()
