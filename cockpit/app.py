@@ -73,13 +73,6 @@ class CockpitApp(IncidentApp):
             id="cockpit.decide",
         ),
         Binding(
-            "c",
-            "checklists",
-            "Checklists",
-            tooltip="The procedure's checklists: tick, untick, skip with a reason",
-            id="cockpit.checklists",
-        ),
-        Binding(
             "r",
             "roll_back",
             "Roll back",
@@ -87,11 +80,19 @@ class CockpitApp(IncidentApp):
             id="cockpit.roll_back",
         ),
         Binding(
+            "c",
+            "checklists",
+            "Checklists",
+            tooltip="The procedure's checklists: tick, untick, skip with a reason",
+            id="cockpit.checklists",
+        ),
+        Binding(
             "o",
             "providers",
             "Providers",
             tooltip="Configured providers and their health",
             id="cockpit.providers",
+            show=False,  # in help and the palette: each footer key costs on every rebuild
         ),
         Binding(
             "m",
@@ -100,13 +101,21 @@ class CockpitApp(IncidentApp):
             tooltip="Communication drafts from the procedure's templates, filled and editable",
             id="cockpit.drafts",
         ),
-        Binding("n", "note", "Note", tooltip="Record a note in the timeline", id="cockpit.note"),
+        Binding(
+            "n",
+            "note",
+            "Note",
+            tooltip="Record a note in the timeline",
+            id="cockpit.note",
+            show=False,
+        ),
         Binding(
             "a",
             "acknowledge",
             "Ack",
             tooltip="Acknowledge the incident (starts time-to-ack)",
             id="cockpit.ack",
+            show=False,
         ),
         Binding("question_mark", "help", "Help", tooltip="Keys and screens", id="cockpit.help"),
         Binding("q", "quit", "Quit", tooltip="Leave; the incident stays open", id="cockpit.quit"),

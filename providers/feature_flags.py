@@ -97,7 +97,7 @@ class FeatureFlagsProvider(ActionProvider):
         body = {name: {"enabled": state} for name, state in wanted.items()}
         url = self.api.url(self.opts.path)
         cli = (
-            f"curl -X PATCH {shlex.quote(url)} -H 'Authorization: Bearer $ADMIN_TOKEN' "
+            f"curl -X PATCH {shlex.quote(url)} -H \"Authorization: Bearer $ADMIN_TOKEN\" "
             f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))}"
         )
         verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")

@@ -277,6 +277,11 @@ def main() -> int:
 
     rows.append(decide_row())
 
+    # 7. Actions (issue 5): the cockpit's own overhead per action; input latency during a hang.
+    from bench_actions import rows as action_rows
+
+    rows.extend(action_rows())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")

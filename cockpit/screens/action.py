@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, ProgressBar, Static
+from textual.widgets import Input, Log, ProgressBar, Static
 
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
@@ -110,6 +110,21 @@ class ActionScreen(Screen[None]):
 
         return cast(CockpitApp, self.app)
 
+    def show_keys(self) -> None:
+        """The keys that do something now, in one line.
+
+        A line of text rather than a Footer: a Footer rebuilds its key widgets on each state
+        change, and that was most of the time between Enter and the result (make bench).
+        """
+        keys = ["Esc back", "? help"]
+        if self.check_action("dry_run", ()):
+            keys.insert(0, "^r dry run")
+        if self.check_action("cancel", ()):
+            keys.insert(0, "x cancel")
+        if self.check_action("undo", ()):
+            keys.insert(0, "u undo")
+        self.query_one("#action-keys", Static).update(" · ".join(keys))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys that do something now."""
         running = self.report is not None and self.result is None
@@ -136,7 +151,7 @@ class ActionScreen(Screen[None]):
         yield ProgressBar(id="action-progress", total=1.0, show_eta=False)
         yield Static(id="action-result")
         yield Log(id="action-log", max_lines=500)
-        yield Footer()
+        yield Static(id="action-keys")
 
     def on_mount(self) -> None:
         provider = self.provider
@@ -176,7 +191,7 @@ class ActionScreen(Screen[None]):
             self.show_error(message.error)
             return
         self.plan = plan = message.plan
-        self.refresh_bindings()
+        self.show_keys()
         self.query_one("#action-plan", Static).update(render_plan(plan))
         confirm = self.query_one("#action-confirm", Input)
         confirm.disabled = False
@@ -211,12 +226,16 @@ class ActionScreen(Screen[None]):
             message.input.value = ""
             self.notify(str(error), title="Not confirmed", severity="error")
             return
-        message.input.disabled = True
+        # Not disabled: disabling the focused Input stalled this screen's messages for ~0.5 s
+        # (seen in make bench); another Enter is ignored because self.report is set.
+        message.input.value = ""
+        message.input.placeholder = "running… (x cancels at the next safe point)"
+        self.query_one("#action-log", Log).focus()  # keys are the App's again, not the Input's
         self.report = Report(
             lambda line, fraction: self.post_message(Progressed(line, fraction)),
             deadline_seconds=plan.timeout_seconds,
         )
-        self.refresh_bindings()
+        self.show_keys()
         self.execute(provider, plan, message.value, self.report)
 
     @work(thread=True, exit_on_error=False, group="action-run")
@@ -228,6 +247,13 @@ class ActionScreen(Screen[None]):
         except CockpitError as error:  # busy target: nothing was recorded or changed
             result = action_runner.Result("failed", str(error), False, [str(error)])
         self.post_message(Finished(result))
+        # From the App, not this screen: the responder may have left it while the action ran.
+        self.app.call_from_thread(
+            self.app.notify,
+            result.summary,
+            title=f"Action {result.outcome}",
+            severity="information" if result.outcome == "succeeded" else "error",
+        )
 
     @on(Progressed)
     def progressed(self, message: Progressed) -> None:
@@ -238,17 +264,12 @@ class ActionScreen(Screen[None]):
     @on(Finished)
     def finished(self, message: Finished) -> None:
         self.result = result = message.result
-        self.refresh_bindings()
+        self.show_keys()
         style = "bold green" if result.outcome == "succeeded" else "bold red"
         text = Text(result.summary, style=style)
         if self.plan is not None and self.plan.undo and result.outcome == "succeeded":
             text.append("\nu: undo (puts back what was there before) · Esc: back", style="")
         self.query_one("#action-result", Static).update(text)
-        self.notify(
-            result.summary,
-            title=f"Action {result.outcome}",
-            severity="information" if result.outcome == "succeeded" else "error",
-        )
 
     def action_cancel(self) -> None:
         """Ask the running action to stop at its next safe point."""

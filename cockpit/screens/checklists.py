@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, TabbedContent, TabPane
+from textual.widgets import OptionList, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from cockpit.core.timeline import Event
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -62,7 +63,7 @@ class ChecklistsScreen(Screen[None]):
             for kind in procedure.checklists:
                 with TabPane(self.tab_title(kind), id=f"list-{kind}"):
                     yield OptionList(*self.options(kind), id=f"items-{kind}")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.cockpit.event_recorded.subscribe(self, self.event_recorded)

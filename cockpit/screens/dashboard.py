@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, cast
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.core.clock import parse_iso
 from cockpit.core.timeline import Event
+from widgets.footer import KeyFooter
 from widgets.incident_clock import IncidentClock
 from widgets.metric_pane import MetricPane
 from widgets.timeline_log import TimelineLog
@@ -58,7 +59,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="bottom"):
             yield TriggerList(id="triggers")
             yield TimelineLog(id="tail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app = self.cockpit

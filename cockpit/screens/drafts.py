@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from cockpit.core.drafts import (
@@ -25,6 +25,7 @@ from cockpit.core.drafts import (
     saved_drafts,
     write_draft,
 )
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -73,7 +74,7 @@ class DraftsScreen(Screen[None]):
                 yield Input(placeholder="subject", id="draft-subject")
                 yield TextArea(id="draft-body", soft_wrap=True)
                 yield Static(id="draft-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         templates = list(self.procedure.templates)

@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from cockpit.core.procedure_text import render_markdown
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
@@ -86,7 +87,7 @@ class ProcedureScreen(Screen[None]):
                 with TabPane(title, id=f"tab-{tab_id}"), VerticalScroll():
                     text = texts[tab_id] or "_Nothing in this procedure._"
                     yield Static(Markdown(text, code_theme="ansi_dark"), id=f"text-{tab_id}")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.focus_text()

@@ -13,9 +13,10 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cockpit.core.errors import CockpitError
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -52,7 +53,7 @@ class ProvidersScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="providers-head")
         yield DataTable(id="providers-table", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.core.wizard import DECIDED
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -69,7 +70,7 @@ class RollbackScreen(Screen[None]):
             *[Option(self.line(option, option.id in decided), id=option.id) for option in options],
             id="rollback-options",
         )
-        yield Footer()
+        yield KeyFooter()
 
     def line(self, option: RollbackOption, decided: bool) -> Text:
         """One option: level, title, time, risk, provider status."""

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cockpit.core.timeline import Event
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
@@ -22,7 +23,7 @@ class TimelineScreen(Screen[None]):
         table: DataTable[str] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="event-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app = cast("CockpitApp", self.app)

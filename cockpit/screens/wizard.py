@@ -16,9 +16,10 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard
+from widgets.footer import KeyFooter
 from widgets.metric_pane import format_value
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class WizardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="wizard-scroll"):
             yield Static(id="wizard-step")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app = self.cockpit
