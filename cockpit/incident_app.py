@@ -227,9 +227,7 @@ class IncidentApp(App[int]):
         self.pull()
         return event
 
-    def begin_action(
-        self, action: str, summary: str, payload: dict[str, Any], command: str
-    ) -> str:
+    def begin_action(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
         """Record an action's intent (before it runs); returns its id."""
         if self.read_only:
             raise CockpitError("read-only: this cockpit does not hold the incident")

@@ -25,7 +25,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 
 from cockpit.core.actions import Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
-from providers.base import ProviderOptions
+from providers.base import ActionProvider, ProviderOptions
 from providers.http import http_failure_reason
 
 
@@ -179,3 +179,31 @@ def _retry_after(response: httpx.Response) -> float:
         return max(0.0, float(response.headers.get("retry-after", "1")))
     except ValueError:
         return 1.0
+
+
+class HttpActionProvider(ActionProvider):
+    """An action provider that talks to one HTTP API: the client, its auth and its errors.
+
+    Subclasses set `error_message` (the platform's envelope → its message) and override
+    `auth_header` when the platform does not take a bearer token.
+    """
+
+    def __init__(self, options: ApiOptions, *, transport: httpx.BaseTransport | None = None):
+        super().__init__(options)
+        self.api = ApiClient(
+            options,
+            auth_header=self.auth_header(options.token.get_secret_value()),
+            envelope=self.error_message,
+            transport=transport,
+        )
+
+    def error_message(self, body: Any) -> str | None:
+        """The human message in the platform's error body (parsed JSON), if any."""
+        return None
+
+    def auth_header(self, token: str) -> tuple[str, str]:
+        """The header that carries the token (`Authorization: Bearer …` by default)."""
+        return ("Authorization", f"Bearer {token}")
+
+    def close(self) -> None:
+        self.api.close()

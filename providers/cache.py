@@ -28,8 +28,8 @@ import httpx
 from pydantic import BeforeValidator
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
-from providers.api import ApiClient, ApiError, ApiOptions
-from providers.base import ActionProvider, Capability
+from providers.api import ApiError, ApiOptions, HttpActionProvider
+from providers.base import Capability
 
 
 def _message(body: Any) -> str | None:
@@ -53,29 +53,24 @@ class CacheOptions(ApiOptions):
     method: Annotated[Literal["DELETE", "POST"], BeforeValidator(_upper)] = "DELETE"
 
 
-class CacheProvider(ActionProvider):
+class CacheProvider(HttpActionProvider):
     """Clear the application's cache through its admin API (talks to the configured base_url)."""
 
     name = "cache"
     title = "Cache clear (admin API)"
     capabilities: ClassVar[Capability] = Capability.ROLLBACK
     Options = CacheOptions
+
+    def error_message(self, body: Any) -> str | None:
+        return _message(body)
+
     actions: ClassVar[dict[str, str]] = {"clear": "remove every key from the application's cache"}
 
     def __init__(
         self, options: CacheOptions, *, transport: httpx.BaseTransport | None = None
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, transport=transport)
         self.opts = options
-        self.api = ApiClient(
-            options,
-            auth_header=("Authorization", f"Bearer {options.token.get_secret_value()}"),
-            envelope=_message,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self.api.close()
 
     @property
     def url(self) -> str:

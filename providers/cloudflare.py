@@ -25,8 +25,7 @@ from pydantic import Field
 
 from cockpit.core.actions import ActionTimedOut, Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.api import ApiClient, ApiError, ApiOptions
-from providers.base import ActionProvider
+from providers.api import ApiError, ApiOptions, HttpActionProvider
 
 SECRETS_CHANGED = 10220
 STAGES = ("queued", "initialize", "clone_repo", "build", "deploy")
@@ -79,7 +78,7 @@ class PagesOptions(CloudflareOptions):
     project: str | None = None
 
 
-class _Cloudflare(ActionProvider):
+class _Cloudflare(HttpActionProvider):
     """What both providers share: the client, the envelope, the name of what is acted on."""
 
     kind: ClassVar[str]  # "script" or "project": the option and the param naming the target
@@ -91,18 +90,12 @@ class _Cloudflare(ActionProvider):
         default: str | None,
         transport: httpx.BaseTransport | None,
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, transport=transport)
         self.opts = options
         self.default = default
-        self.api = ApiClient(
-            options,
-            auth_header=("Authorization", f"Bearer {options.token.get_secret_value()}"),
-            envelope=_message,
-            transport=transport,
-        )
 
-    def close(self) -> None:
-        self.api.close()
+    def error_message(self, body: Any) -> str | None:
+        return _message(body)
 
     def _named(self, given: Any = None) -> str:
         if not (given or self.default):

@@ -22,8 +22,8 @@ from pydantic import Field
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.api import ApiClient, ApiOptions
-from providers.base import ActionProvider, Capability
+from providers.api import ApiOptions, HttpActionProvider
+from providers.base import Capability
 
 
 def _message(body: Any) -> str | None:
@@ -37,13 +37,17 @@ class FeatureFlagsOptions(ApiOptions):
     timeout_seconds: float = Field(default=5.0, gt=0)
 
 
-class FeatureFlagsProvider(ActionProvider):
+class FeatureFlagsProvider(HttpActionProvider):
     """Switch flags off (or back on) through the application's admin API."""
 
     name = "feature_flags"
     title = "Feature flags (admin API)"
     capabilities: ClassVar[Capability] = Capability.ROLLBACK | Capability.FLAGS
     Options = FeatureFlagsOptions
+
+    def error_message(self, body: Any) -> str | None:
+        return _message(body)
+
     actions: ClassVar[dict[str, str]] = {
         "disable_flags": "switch the named flags off",
         "enable_flags": "switch the named flags on",
@@ -53,17 +57,8 @@ class FeatureFlagsProvider(ActionProvider):
     def __init__(
         self, options: FeatureFlagsOptions, *, transport: httpx.BaseTransport | None = None
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, transport=transport)
         self.opts = options
-        self.api = ApiClient(
-            options,
-            auth_header=("Authorization", f"Bearer {options.token.get_secret_value()}"),
-            envelope=_message,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self.api.close()
 
     def flags(self, report: Report | None = None) -> dict[str, bool]:
         """Every flag and whether it is on."""
@@ -97,7 +92,7 @@ class FeatureFlagsProvider(ActionProvider):
         body = {name: {"enabled": state} for name, state in wanted.items()}
         url = self.api.url(self.opts.path)
         cli = (
-            f"curl -X PATCH {shlex.quote(url)} -H \"Authorization: Bearer $ADMIN_TOKEN\" "
+            f'curl -X PATCH {shlex.quote(url)} -H "Authorization: Bearer $ADMIN_TOKEN" '
             f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))}"
         )
         verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")

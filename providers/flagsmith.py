@@ -25,8 +25,8 @@ import httpx
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.api import ApiClient, ApiError, ApiOptions
-from providers.base import ActionProvider, Capability
+from providers.api import ApiError, ApiOptions, HttpActionProvider
+from providers.base import Capability
 from providers.feature_flags import FeatureFlagsProvider, describe_states, wanted_states
 
 MAX_PAGES = 50  # pages of feature states followed for one feature before giving up
@@ -54,29 +54,27 @@ class FlagsmithOptions(ApiOptions):
     """The environment's (client-side) API key, as in the featurestates URLs."""
 
 
-class FlagsmithProvider(ActionProvider):
+class FlagsmithProvider(HttpActionProvider):
     """Switch Flagsmith features off (or back on) in one environment."""
 
     name = "flagsmith"
     title = "Flagsmith feature states"
     capabilities: ClassVar[Capability] = Capability.ROLLBACK | Capability.FLAGS
     Options = FlagsmithOptions
+
+    def error_message(self, body: Any) -> str | None:
+        return drf_message(body)
+
+    def auth_header(self, token: str) -> tuple[str, str]:
+        return ("Authorization", f"Api-Key {token}")
+
     actions: ClassVar[dict[str, str]] = dict(FeatureFlagsProvider.actions)
 
     def __init__(
         self, options: FlagsmithOptions, *, transport: httpx.BaseTransport | None = None
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, transport=transport)
         self.opts = options
-        self.api = ApiClient(
-            options,
-            auth_header=("Authorization", f"Api-Key {options.token.get_secret_value()}"),
-            envelope=drf_message,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self.api.close()
 
     def _path(self, state_id: int | None = None) -> str:
         env = quote(self.opts.environment, safe="")

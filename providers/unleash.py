@@ -24,8 +24,8 @@ import httpx
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.api import ApiClient, ApiError, ApiOptions
-from providers.base import ActionProvider, Capability
+from providers.api import ApiError, ApiOptions, HttpActionProvider
+from providers.base import Capability
 from providers.feature_flags import FeatureFlagsProvider, describe_states, wanted_states
 
 _PROBE = "cockpit-health-probe"
@@ -51,29 +51,27 @@ class UnleashOptions(ApiOptions):
     environment: str = "production"
 
 
-class UnleashProvider(ActionProvider):
+class UnleashProvider(HttpActionProvider):
     """Switch Unleash features off (or back on) in one environment of one project."""
 
     name = "unleash"
     title = "Unleash feature toggles"
     capabilities: ClassVar[Capability] = Capability.ROLLBACK | Capability.FLAGS
     Options = UnleashOptions
+
+    def error_message(self, body: Any) -> str | None:
+        return _message(body)
+
+    def auth_header(self, token: str) -> tuple[str, str]:
+        return ("Authorization", token)  # Unleash takes the raw token
+
     actions: ClassVar[dict[str, str]] = dict(FeatureFlagsProvider.actions)
 
     def __init__(
         self, options: UnleashOptions, *, transport: httpx.BaseTransport | None = None
     ) -> None:
-        super().__init__(options)
+        super().__init__(options, transport=transport)
         self.opts = options
-        self.api = ApiClient(
-            options,
-            auth_header=("Authorization", options.token.get_secret_value()),
-            envelope=_message,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self.api.close()
 
     def _path(self, feature: str, suffix: str = "") -> str:
         project, env = quote(self.opts.project, safe=""), quote(self.opts.environment, safe="")

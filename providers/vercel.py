@@ -23,8 +23,8 @@ from pydantic import Field
 
 from cockpit.core.actions import ActionTimedOut, Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.api import ApiClient, ApiOptions
-from providers.base import ActionProvider, Capability
+from providers.api import ApiOptions, HttpActionProvider
+from providers.base import Capability
 from providers.http import http_failure_reason, make_client
 
 STAGES = {"not started": 0.55, "pending": 0.6, "in-progress": 0.75, "succeeded": 0.9}
@@ -90,13 +90,17 @@ class Deployment:
         )
 
 
-class VercelProvider(ActionProvider):
+class VercelProvider(HttpActionProvider):
     """Roll back, promote or re-alias Vercel deployments."""
 
     name = "vercel"
     title = "Vercel"
     capabilities: ClassVar[Capability] = Capability.ROLLBACK
     Options = VercelOptions
+
+    def error_message(self, body: Any) -> str | None:
+        return _message(body)
+
     actions: ClassVar[dict[str, str]] = {
         "instant_rollback": "put the previous production deployment (or `deployment`) back",
         "promote": "make `deployment` the production deployment (no rebuild)",
@@ -104,18 +108,12 @@ class VercelProvider(ActionProvider):
     }
 
     def __init__(self, options: VercelOptions, *, transport: httpx.BaseTransport | None = None):
-        super().__init__(options)
+        super().__init__(options, transport=transport)
         self.opts = options
-        self.api = ApiClient(
-            options,
-            auth_header=("Authorization", f"Bearer {options.token.get_secret_value()}"),
-            envelope=_message,
-            transport=transport,
-        )
         self.plain = make_client(options.timeout_seconds, transport)  # health: never the token
 
     def close(self) -> None:
-        self.api.close()
+        super().close()
         self.plain.close()
 
     # -- reading, also for the UI -------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_time import FakeClock
 
 from cockpit import action_runner
 from cockpit.action_runner import TimelineRecorder
@@ -20,17 +21,6 @@ from cockpit.simulators.cloudflare import STAGES, CloudflareSimulator
 from providers.cloudflare import PagesProvider, WorkersProvider
 
 STAGE = 10.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -7,21 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_time import FakeClock
 
 from cockpit.simulators.cloudflare import STAGES, CloudflareSimulator
 
 STAGE = 10.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

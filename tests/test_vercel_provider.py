@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_time import FakeClock
 from local_http import Canned
 
 from cockpit import action_runner
@@ -23,19 +24,6 @@ from providers.vercel import VercelProvider
 TOKEN = "vercel-test-token"
 TEAM = "team_sim"
 PROJECT = "prj_shop"
-
-
-class FakeClock:
-    """Seconds that pass only when a sleeper (or the test) says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

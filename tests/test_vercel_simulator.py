@@ -7,25 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_time import FakeClock
 
 from cockpit.simulators.vercel import VercelSimulator
 
 TOKEN = "vercel-test-token"
 TEAM = "team_sim"
 PROJECT = "prj_shop"
-
-
-class FakeClock:
-    """Seconds that pass only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
