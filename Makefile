@@ -56,7 +56,7 @@ venv: $(STAMP) ## Create .venv with the pinned packages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,kubernetes,docker,postgres]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 clean: ## Remove the virtualenv and caches
