@@ -85,6 +85,12 @@ class ActionProvider(Provider):
     actions: ClassVar[dict[str, str]]
     """Action name → one line on what it does (the names procedures use)."""
 
+    def __init__(self, options: ProviderOptions) -> None:
+        super().__init__(options)
+        self.fixed_params: dict[str, Any] = {}
+        """Parameters cockpit.toml sets for this environment; they win over the procedure's
+        (a procedure names production's health URL, a staging cockpit its own)."""
+
     @abstractmethod
     def health(self) -> str:
         """One line on whether the provider answers and accepts our credentials; raises if not."""
@@ -100,6 +106,15 @@ class ActionProvider(Provider):
     @abstractmethod
     def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
         """Poll until the change has taken (or the deadline passes)."""
+
+    def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Values a responder may pick for one parameter, as (value, label), best first.
+
+        The action screen asks for a parameter the procedure left as a placeholder
+        ("[blue-deployment-url]"); a provider that can list candidates (deployments,
+        versions, tags) offers them here. Reads only; [] when there is nothing to offer.
+        """
+        return []
 
     def require(self, action: str) -> None:
         """Refuse an action this provider does not have, naming the ones it has."""

@@ -139,6 +139,14 @@ class WorkersProvider(_Cloudflare):
             raise ProviderError(f"list {script}: the answer has no deployments list")
         return sorted(found, key=lambda d: str(d.get("created_on", "")), reverse=True)
 
+    def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        if param != "version":
+            return []
+        return [
+            (str(v.get("id")), f"#{v.get('number')} {v.get('id')} {_annotation(v)}".rstrip())
+            for v in self.versions(params.get("script"))
+        ]
+
     def versions(self, script: str | None = None) -> list[Record]:
         """The Worker's deployable versions, newest first (what a responder can pick)."""
         script, query = self._named(script), {"deployable": "true"}
@@ -296,6 +304,18 @@ class PagesProvider(_Cloudflare):
         if not isinstance(found, dict):
             raise ProviderError(f"read project {project}: the answer is not a project")
         return found
+
+    def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        if param != "deployment":
+            return []
+        return [
+            (
+                str(d.get("id")),
+                f"{d.get('short_id')} {d.get('created_on', '')[:16]} "
+                f"{(d.get('latest_stage') or {}).get('status', '')}",
+            )
+            for d in self.deployments(params.get("project"))
+        ]
 
     def deployments(
         self, project: str | None = None, *, env: str | None = "production", limit: int = 50
@@ -455,3 +475,9 @@ def _build_text(deployment: Record | None) -> str:
     text += f" (commit {str(commit.get('commit_hash', '?'))[:7]}"
     text += f" {commit['commit_message']!r}" if commit.get("commit_message") else ""
     return f"{text}, {deployment.get('created_on', '?')})"
+
+
+def _annotation(version: Record) -> str:
+    """A version's message or tag, for a picker line."""
+    notes = version.get("annotations") or {}
+    return str(notes.get("workers/message") or notes.get("workers/tag") or "")

@@ -78,6 +78,13 @@ class GitProvider(ActionProvider):
         there = self._git("ls-remote", self.opts.remote, f"refs/heads/{self.opts.branch}")[:8]
         return f"{self._git('--version')}; here {head}, {self.opts.remote} {there or 'no branch'}"
 
+    def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        if param in ("commit", "ref"):
+            return [(sha, f"{sha[:10]} {subject}") for sha, subject in self.recent_commits()]
+        if param == "tag":
+            return [(tag, tag) for tag in self.stable_tags(str(params.get("tag_filter", "")))]
+        return []
+
     def stable_tags(self, pattern: str = "stable") -> list[str]:
         """Tags whose name contains `pattern`, newest first (`git tag -l | grep stable`)."""
         names = self._git("tag", "--list", "--sort=-creatordate").splitlines()

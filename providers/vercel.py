@@ -144,6 +144,15 @@ class VercelProvider(HttpActionProvider):
             raise ProviderError(f"{what}: the answer has no project id")
         return body
 
+    def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        if param != "deployment":
+            return []
+        found = self.deployments(self._project_name(params), state="READY")
+        return [
+            (d.uid, f"{d.label} · {d.target or 'preview'}{' · serving' if d.live else ''}")
+            for d in found
+        ]
+
     def health(self) -> str:
         if self.opts.project is None:
             self._get("/v6/deployments", "list deployments", limit=1)
@@ -287,12 +296,23 @@ class VercelProvider(HttpActionProvider):
             report.sleep(self.opts.poll_seconds)
 
     def _check_health(self, url: str, report: Report) -> tuple[bool, str]:
-        report.log(f"GET {url}")
-        try:
-            status = self.plain.get(url).status_code
-        except httpx.HTTPError as error:
-            return False, f"health {url}: {http_failure_reason(error, self.opts.timeout_seconds)}"
-        return 200 <= status < 300, f"health {url}: {status}"
+        """GET the health URL until it answers 2xx: a switched service takes a moment to be
+        healthy. Gives up at the action's deadline (or after 20 tries without one)."""
+        for attempt in range(1, 21):
+            report.log(f"GET {url}")
+            try:
+                status = self.plain.get(url).status_code
+            except httpx.HTTPError as error:
+                answer = http_failure_reason(error, self.opts.timeout_seconds)
+            else:
+                if 200 <= status < 300:
+                    return True, f"health {url}: {status}"
+                answer = str(status)
+            if report.deadline is None and attempt == 20:
+                break
+            report.log(f"health {url}: {answer}; trying again")
+            report.sleep(self.opts.poll_seconds)
+        return False, f"health {url}: {answer}"
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
 from cockpit.demo.platforms import Platforms, start_platforms
 from cockpit.demo.scenario import GOOD_VERSION, Scenario
+from cockpit.demo.service import DemoService
 from cockpit.session import Session
 
 pytestmark = pytest.mark.timeout(60)
@@ -29,10 +30,13 @@ pytestmark = pytest.mark.timeout(60)
 def demo() -> Iterator[tuple[Scenario, Platforms, FixedClock]]:
     clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
     scenario = Scenario(clock, bad_deploy_at=1.0, ramp_seconds=1.0)
-    platforms = start_platforms(scenario, job_seconds=0.0)
-    clock.advance(5)  # the bad deploy is live
-    yield scenario, platforms, clock
-    platforms.stop()
+    with DemoService(scenario) as service:
+        platforms = start_platforms(
+            scenario, job_seconds=0.0, health_url=f"{service.base_url}/health"
+        )
+        clock.advance(5)  # the bad deploy is live
+        yield scenario, platforms, clock
+        platforms.stop()
 
 
 def app_for(timeline: Timeline, clock: FixedClock, platforms: Platforms) -> CockpitApp:
@@ -119,3 +123,29 @@ async def test_a_failing_preflight_is_shown_and_recorded(
         text = str(app.screen.query_one("#action-plan").render())
         assert "503" in text
     assert "action.intent" not in kinds(timeline)
+
+
+async def test_a_parameter_the_procedure_leaves_open_is_picked_from_the_provider(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    scenario, platforms, clock = demo
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        screen = app.screen
+        assert screen.asking == "deployment"  # type: ignore[attr-defined]
+        await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
+        picker = screen.query_one("#action-choices")
+        labels = [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)]  # type: ignore[attr-defined]
+        blue = next(i for i, label in enumerate(labels) if "v1-2-3" in label)
+        assert "serving" in next(label for label in labels if "v1-2-4" in label)
+        picker.highlighted = blue  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        plan = screen.plan  # type: ignore[attr-defined]
+        assert plan.action == "alias_set" and plan.target == "app.pulsemessages.com"
+        assert any("v1-2-4" in change and "v1-2-3" in change for change in plan.changes)
+        await pilot.press(*plan.target, "enter")
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        assert screen.result.outcome == "succeeded", screen.result.summary  # type: ignore[attr-defined]
+    assert scenario.rolled_back_at is not None

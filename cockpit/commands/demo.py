@@ -70,7 +70,7 @@ def start_demo(clock: Clock, deploy_at: float) -> StartedSources:
     scenario = Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0)
     service = DemoService(scenario)
     base_url = service.start()
-    platforms = start_platforms(scenario)
+    platforms = start_platforms(scenario, health_url=f"{base_url}/health")
 
     def stop() -> None:
         platforms.stop()

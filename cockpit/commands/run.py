@@ -43,7 +43,7 @@ def build_sources(specs: list[tuple[str, dict[str, object]]]) -> list[MetricSour
 
 
 def build_actions(
-    specs: dict[str, tuple[str | None, dict[str, object]]],
+    specs: dict[str, tuple[str | None, dict[str, object], dict[str, object]]],
 ) -> dict[str, ActionProvider]:
     """Instantiate the configured action providers, by the name procedures use for them."""
     from cockpit.core.config import ConfigFileError
@@ -51,12 +51,13 @@ def build_actions(
     from providers.registry import load_provider
 
     built: dict[str, ActionProvider] = {}
-    for name, (kind, options) in specs.items():
+    for name, (kind, options, params) in specs.items():
         where = f"providers.{name}"
         cls = load_provider(kind or name)
         if not issubclass(cls, ActionProvider):
             raise ConfigFileError(f"{where}: provider {kind or name!r} has no actions")
         built[name] = cls(_options(cls, options, where))
+        built[name].fixed_params = dict(params)
     return built
 
 
@@ -150,7 +151,9 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
     outline = builtin_outline(name) if is_builtin(name) else None
     procedure = None if outline is not None else load_procedure(name)
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
-    actions = build_actions({n: (p.type, p.options) for n, p in settings.providers.items()})
+    actions = build_actions(
+        {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}
+    )
     session = Session(
         timeline=timeline,
         incident=incident,

@@ -13,6 +13,8 @@
     [providers.vercel.options]
     project = "huntaze"
     token = { env = "VERCEL_TOKEN" }    # secrets come from the environment or a file
+    [providers.vercel.params]           # win over the procedure's parameters
+    health_url = "https://staging.example.com/health"
 
 Plain tomllib + pydantic: the file is small and read once, so pydantic-settings' 0.2 s import
 buys nothing here yet; environment overrides arrive with the providers that need secrets.
@@ -50,6 +52,8 @@ class ProviderConfig(BaseModel):
     type: str | None = None
     """The entry point; None means the same name as the section."""
     options: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    """Action parameters for this environment; they win over the procedure's."""
 
 
 class Settings(BaseModel):

@@ -43,14 +43,21 @@ class Platforms:
             simulator.stop()
 
 
-def start_platforms(scenario: Scenario, *, job_seconds: float = 3.0) -> Platforms:
+def start_platforms(
+    scenario: Scenario, *, job_seconds: float = 3.0, health_url: str | None = None
+) -> Platforms:
     """Start every demo platform; each one's rollback recovers the scenario.
 
-    `job_seconds`: how long Vercel's rollback job stays pending / in progress.
+    `job_seconds`: how long Vercel's rollback job stays pending / in progress. `health_url`:
+    the simulated service's /health, which verification checks in place of the procedure's
+    production URL (as a cockpit.toml `[providers.NAME.params]` table would).
     """
     platforms = Platforms()
     flags(platforms, scenario)
     vercel(platforms, scenario, job_seconds)
+    if health_url is not None:
+        for provider in platforms.providers.values():
+            provider.fixed_params = {"health_url": health_url}
     return platforms
 
 
@@ -100,6 +107,6 @@ def vercel(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None
     url = simulator.start()
     platforms.simulators.append(simulator)
     options = VercelProvider.Options.model_validate(
-        {"base_url": url, "token": simulator.token, "project": PROJECT}
+        {"base_url": url, "token": simulator.token, "project": PROJECT, "poll_seconds": 0.2}
     )
     platforms.providers["vercel"] = VercelProvider(options)

@@ -10,6 +10,7 @@ messages; this screen never touches the timeline itself.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -18,7 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input, Log, ProgressBar, Static
+from textual.widgets import Input, Log, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option
 
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
 
     from cockpit.app import CockpitApp
     from providers.base import ActionProvider
+
+
+PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
+"""A procedure's parameter left for the responder: "[blue-deployment-url]"."""
 
 
 class AppRecorder:
@@ -62,6 +68,16 @@ class Planned(Message):
         super().__init__()
         self.plan = plan
         self.error = error
+
+
+class Candidates(Message):
+    """Values a provider offers for a parameter (empty with a note when it has none)."""
+
+    def __init__(self, param: str, found: list[tuple[str, str]], note: str) -> None:
+        super().__init__()
+        self.param = param
+        self.found = found
+        self.note = note
 
 
 class Progressed(Message):
@@ -100,6 +116,8 @@ class ActionScreen(Screen[None]):
         self.params = params
         self.option = option
         self.plan: Plan | None = None
+        self.asking: str | None = None
+        """The parameter being asked for, while the procedure left one open."""
         self.report: Report | None = None
         self.result: action_runner.Result | None = None
 
@@ -166,7 +184,78 @@ class ActionScreen(Screen[None]):
                 text += "".join(f"\n  {line}" for line in procedure.option(self.option).commands)
             self.show_error(text)
             return
-        self.preflight(provider)
+        self.params = {**self.params, **provider.fixed_params}
+        self.next_step(provider)
+
+    def next_step(self, provider: ActionProvider) -> None:
+        """Ask for the next parameter the procedure left open, or plan when none is left."""
+        missing = [k for k, v in self.params.items() if isinstance(v, str) and PLACEHOLDER.match(v)]
+        if missing:
+            self.ask(provider, missing[0])
+        else:
+            self.asking = None
+            self.query_one("#action-plan", Static).update(f"{self.slot} · {self.action}: checking…")
+            self.preflight(provider)
+
+    def ask(self, provider: ActionProvider, param: str) -> None:
+        """Say what is missing, offer the provider's candidates, take a typed value too."""
+        self.asking = param
+        self.query_one("#action-plan", Static).update(
+            Text.assemble(
+                (f"{self.slot} · {self.action} needs {param}", "bold"),
+                f"\nThe procedure leaves it as {self.params[param]}. Pick one from the list "
+                "(loading…) or type it below, then Enter.",
+            )
+        )
+        confirm = self.query_one("#action-confirm", Input)
+        confirm.disabled = False
+        confirm.placeholder = f"type the {param}, or pick one above"
+        confirm.focus()
+        self.candidates(provider, param)
+
+    @work(thread=True, exit_on_error=False, group="action-choices")
+    def candidates(self, provider: ActionProvider, param: str) -> None:
+        """Worker: the values the provider can list for a parameter (reads only)."""
+        try:
+            found = provider.choices(self.action, param, self.params)
+        except CockpitError as error:
+            found, note = [], f"could not list candidates: {error}"
+        else:
+            note = "" if found else "the provider lists no candidates; type the value"
+        self.post_message(Candidates(param, found, note))
+
+    @on(Candidates)
+    def show_candidates(self, message: Candidates) -> None:
+        if message.param != self.asking:
+            return
+        if message.note:
+            self.query_one("#action-log", Log).write_line(message.note)
+        if not message.found:
+            return
+        picker = OptionList(
+            *[Option(label, id=value) for value, label in message.found], id="action-choices"
+        )
+        self.query_one("#action-body", VerticalScroll).mount(picker)
+        picker.focus()
+
+    @on(OptionList.OptionSelected, "#action-choices")
+    def picked(self, message: OptionList.OptionSelected) -> None:
+        if message.option.id is not None:
+            self.answer(message.option.id)
+
+    def answer(self, value: str) -> None:
+        """Take the value of the parameter being asked for, then go on."""
+        provider, param = self.provider, self.asking
+        if provider is None or param is None or not value.strip():
+            return
+        self.params = {**self.params, param: value.strip()}
+        self.query_one("#action-log", Log).write_line(f"{param} = {value.strip()}")
+        for picker in self.query("#action-choices"):
+            picker.remove()
+        confirm = self.query_one("#action-confirm", Input)
+        confirm.value = ""
+        confirm.disabled = True
+        self.next_step(provider)
 
     @work(thread=True, exit_on_error=False, group="action-plan")
     def preflight(self, provider: ActionProvider) -> None:
@@ -209,6 +298,9 @@ class ActionScreen(Screen[None]):
 
     @on(Input.Submitted, "#action-confirm")
     def confirmed(self, message: Input.Submitted) -> None:
+        if self.asking is not None:
+            self.answer(message.value)
+            return
         plan, provider = self.plan, self.provider
         if plan is None or provider is None or self.report is not None:
             return
