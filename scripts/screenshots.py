@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ async def shoot() -> list[Path]:
     from cockpit.core.clock import FixedClock
     from cockpit.core.procedure_loader import load_builtin
     from cockpit.core.timeline import Timeline
+    from cockpit.demo.platforms import start_platforms
     from cockpit.demo.scenario import Scenario
     from cockpit.demo.service import DemoService
     from cockpit.demo.sources import demo_sources
@@ -36,8 +38,10 @@ async def shoot() -> list[Path]:
     from cockpit.session import Session
 
     clock = FixedClock(datetime(2026, 1, 15, 3, 12, 0, tzinfo=UTC))
-    service = DemoService(Scenario(clock, bad_deploy_at=16.0, ramp_seconds=4.0))
+    scenario = Scenario(clock, bad_deploy_at=16.0, ramp_seconds=4.0)
+    service = DemoService(scenario)
     url = service.start()
+    platforms = start_platforms(scenario, job_seconds=0.0, health_url=f"{url}/health")
     sources = demo_sources(url, clock)
     written = []
     with (
@@ -50,6 +54,7 @@ async def shoot() -> list[Path]:
             incident=incident,
             procedure=load_builtin(DEMO_PROCEDURE),
             sources=sources,
+            actions=platforms.providers,
             clock=clock,
             poll_interval=DEMO_POLL_SECONDS,
         )
@@ -61,6 +66,13 @@ async def shoot() -> list[Path]:
                 for source in sources:
                     app.post_message(MetricsSampled(source.name, source.sample()))
                 await pilot.pause()  # type: ignore[attr-defined]
+
+        async def until(pilot: object, condition: Callable[[], object]) -> None:
+            for _ in range(500):
+                if condition():
+                    return
+                await pilot.pause(0.01)  # type: ignore[attr-defined]
+            raise SystemExit("screenshots: the screen never showed what was expected")
 
         def save(name: str) -> None:
             app.save_screenshot(filename=name, path=str(OUT))
@@ -86,11 +98,30 @@ async def shoot() -> list[Path]:
             await pilot.press("escape", "question_mark")
             await pilot.pause()
             save("help.svg")
+            await pilot.press("escape", "w", "y", "r")  # decide, then roll back: blue-green
+            await until(pilot, lambda: app.screen.query("#action-choices"))
+            app.clear_notifications()
+            save("action-pick.svg")
+            picker = app.screen.query_one("#action-choices")
+            labels = [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)]  # type: ignore[attr-defined]
+            picker.highlighted = next(i for i, text in enumerate(labels) if "v1-2-3" in text)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(pilot, lambda: getattr(app.screen, "plan", None) is not None)
+            save("action-plan.svg")
+            await pilot.press(*app.screen.plan.target, "enter")  # type: ignore[attr-defined]
+            await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
+            app.clear_notifications()
+            save("action-done.svg")
+            await pilot.press("escape", "d")
+            await sample(pilot, 16)  # the service recovers; automatic checks tick themselves
+            app.clear_notifications()
+            save("dashboard-recovered.svg")
         app80 = CockpitApp(session, start_pollers=False)
         async with app80.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             app80.save_screenshot(filename="dashboard-80x24.svg", path=str(OUT))
             written.append(OUT / "dashboard-80x24.svg")
+    platforms.stop()
     service.stop()
     return written
 
