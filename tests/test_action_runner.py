@@ -1,0 +1,141 @@
+"""The runner's rules, whatever the provider: one action per target, cancel, deadline, bugs.
+
+An in-process provider whose execute and verify do what each test needs; the timeline is real.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from cockpit import action_runner
+from cockpit.action_runner import TargetBusy, TimelineRecorder
+from cockpit.core.actions import Call, Executed, Plan, Report, Verified
+from cockpit.core.timeline import Timeline
+from providers.base import ActionProvider, ProviderOptions
+
+
+class Scripted(ActionProvider):
+    """Runs `during_execute` inside execute and `during_verify` inside verify."""
+
+    name = "scripted"
+    title = "Scripted"
+    Options = ProviderOptions
+    actions: ClassVar[dict[str, str]] = {"go": "do it"}
+
+    def __init__(
+        self,
+        during_execute: Callable[[Report], None] = lambda report: None,
+        during_verify: Callable[[Report], None] = lambda report: None,
+    ) -> None:
+        super().__init__(ProviderOptions())
+        self.during_execute = during_execute
+        self.during_verify = during_verify
+
+    def health(self) -> str:
+        return "ok"
+
+    def preflight(self, action: str, params: Mapping[str, Any]) -> Plan:
+        return Plan("scripted", action, "web", "Go", [Call("POST", "/go")], ["web: a → b"], "go")
+
+    def execute(self, plan: Plan, report: Report) -> Executed:
+        self.during_execute(report)
+        return Executed("went")
+
+    def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
+        self.during_verify(report)
+        return Verified(True, "checked")
+
+
+@pytest.fixture
+def recorder(timeline: Timeline) -> TimelineRecorder:
+    return TimelineRecorder(timeline, timeline.open_incident("runner", "P1", "x").id)
+
+
+def results(recorder: TimelineRecorder) -> list[dict[str, Any]]:
+    events = recorder.timeline.events(recorder.incident)
+    return [dict(e.payload) for e in events if e.kind == "action.result"]
+
+
+class ListRecorder:
+    """A Recorder usable from any thread (the timeline's connection belongs to one)."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+
+    def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
+        return "id"
+
+    def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
+        self.outcomes.append(outcome)
+
+    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
+        pass
+
+
+def test_a_second_action_on_the_same_target_is_refused_while_the_first_runs() -> None:
+    recorder = ListRecorder()
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(report: Report) -> None:
+        inside.set()
+        release.wait(5)
+
+    first = Scripted(during_execute=hold)
+    plan = first.preflight("go", {})
+    worker = threading.Thread(
+        target=action_runner.run, args=(first, plan, "web", recorder, Report())
+    )
+    worker.start()
+    assert inside.wait(5)
+    with pytest.raises(TargetBusy, match="another action is running on web"):
+        action_runner.run(Scripted(), plan, "web", recorder, Report())
+    release.set()
+    worker.join(5)
+    assert recorder.outcomes == ["succeeded"]
+    # once it ended, the target is free again
+    assert action_runner.run(Scripted(), plan, "web", recorder, Report()).outcome == "succeeded"
+
+
+def test_cancel_during_verification_is_recorded_as_cancelled_after_the_change(
+    recorder: TimelineRecorder,
+) -> None:
+    def poll_until_cancelled(report: Report) -> None:
+        report.cancel()  # the responder pressed x while verification polled
+        report.sleep(30)
+
+    provider = Scripted(during_verify=poll_until_cancelled)
+    result = action_runner.run(provider, provider.preflight("go", {}), "web", recorder, Report())
+    assert result.outcome == "cancelled"
+    assert "while verifying; the change was made" in result.summary
+    assert results(recorder)[0]["outcome"] == "cancelled"
+
+
+def test_the_deadline_ends_a_verification_that_never_settles(recorder: TimelineRecorder) -> None:
+    now = [0.0]
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    def poll_forever(report: Report) -> None:
+        while True:
+            report.sleep(5)
+
+    report = Report(deadline_seconds=60, monotonic=lambda: now[0], sleeper=advance)
+    provider = Scripted(during_verify=poll_forever)
+    result = action_runner.run(provider, provider.preflight("go", {}), "web", recorder, report)
+    assert result.outcome == "failed" and result.summary.startswith("Timed out")
+    assert now[0] == 60  # it slept up to the deadline and not a second more
+
+
+def test_a_provider_bug_still_leaves_a_recorded_result(recorder: TimelineRecorder) -> None:
+    def crash(report: Report) -> None:
+        raise KeyError("deployments")
+
+    provider = Scripted(during_execute=crash)
+    result = action_runner.run(provider, provider.preflight("go", {}), "web", recorder, Report())
+    assert result.outcome == "failed" and "internal error" in result.summary
+    assert recorder.timeline.unresolved_actions(recorder.incident) == []
