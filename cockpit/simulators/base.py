@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +80,8 @@ class Simulator:
     """A platform API on 127.0.0.1; subclasses add routes in `routes()` and their error shape."""
 
     name = "simulator"
+    ssl_context: ssl.SSLContext | None = None
+    """Set before `start()` to serve HTTPS (kubectl sends credentials only over TLS)."""
 
     def __init__(self, *, token: str = "sim-token", clock: Callable[[], float] | None = None):
         self.token = token
@@ -179,10 +182,11 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        """`http://127.0.0.1:<port>` once started."""
+        """`http://127.0.0.1:<port>` (https with an ssl_context) once started."""
         if self._server is None:
             raise RuntimeError(f"{self.name} simulator is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self, port: int = 0) -> str:
         """Bind 127.0.0.1 and serve from a daemon thread; returns the base URL."""
@@ -190,6 +194,10 @@ class Simulator:
             return self.url
         self._stopping.clear()
         server = _Server(("127.0.0.1", port), _handler_class(self))
+        if self.ssl_context is not None:  # the handshake happens in the request's own thread
+            server.socket = self.ssl_context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
