@@ -197,6 +197,10 @@ async def latency_while_hanging(
             first_build = time.perf_counter() - started
             app.simulate_key("d")
             await wait_for(lambda: app.current_mode == "dashboard")
+            # As a responder would: the cockpit has been open a few seconds and has settled.
+            from cockpit.incident_app import SETTLE_SECONDS
+
+            await asyncio.sleep(SETTLE_SECONDS + 0.5)
             baseline = await keys(app, 40, 40, lambda: False)
             app.simulate_key("d")
             await wait_for(lambda: app.current_mode == "dashboard")

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.commands.run import build_sources
+from cockpit.commands.run import build_actions, build_sources
 from cockpit.core.config import ConfigFileError, load_settings
 from cockpit.core.errors import CockpitError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def readme_example() -> str:
+def readme_example(containing: str = "[[sources]]") -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"```toml\n(.*?)```", text, re.S)
-    assert match, "the README shows a cockpit.toml"
-    return match.group(1)
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if containing in b]
+    assert blocks, f"the README shows a cockpit.toml with {containing}"
+    return str(blocks[0])
 
 
 def test_the_readme_example_builds_its_sources(tmp_path: Path) -> None:
@@ -30,6 +30,40 @@ def test_the_readme_example_builds_its_sources(tmp_path: Path) -> None:
     assert [s.name for s in sources] == ["prometheus_scrape", "http_health", "prometheus"]
     assert "error_rate" in sources[0].metric_names
     assert "health_check_failed" in sources[1].metric_names
+
+
+def test_the_readme_providers_example_builds_its_providers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "unleash-token"
+    secret.write_text("unleash-secret\n", encoding="utf-8")
+    monkeypatch.setenv("VERCEL_TOKEN", "vercel-secret")
+    example = readme_example("[providers.").replace("/run/secrets/unleash", str(secret))
+    path = tmp_path / "cockpit.toml"
+    path.write_text(example, encoding="utf-8")
+    settings = load_settings(path)
+    actions = build_actions(
+        {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}
+    )
+    assert {name: type(p).__name__ for name, p in actions.items()} == {
+        "vercel": "VercelProvider",
+        "feature_flags": "UnleashProvider",
+    }
+    assert actions["vercel"].fixed_params == {"health_url": "https://app.huntaze.com/api/health"}
+    for provider in actions.values():  # secrets are read, and kept out of reprs
+        assert "secret" not in repr(provider.options)
+        provider.close()
+
+
+def test_a_provider_secret_that_is_not_set_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VERCEL_TOKEN", raising=False)
+    path = tmp_path / "cockpit.toml"
+    path.write_text(readme_example("[providers."), encoding="utf-8")
+    settings = load_settings(path)
+    with pytest.raises(ConfigFileError, match=r"providers.vercel: options.token: .*VERCEL_TOKEN"):
+        build_actions({n: (p.type, p.options, p.params) for n, p in settings.providers.items()})
 
 
 def test_a_missing_file_means_defaults(tmp_path: Path) -> None:

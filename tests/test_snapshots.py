@@ -92,6 +92,8 @@ def feed_then(app: CockpitApp, clock: FixedClock, keys: list[str]):  # type: ign
                 MetricsSampled("probe", [Sample("health_check_failed", health, at, "probe")])
             )
             await pilot.pause()
+        app.tick()  # what is due is recorded now, so a later tick has nothing new to announce
+        await pilot.pause()
         app.clear_notifications()  # the escalation toasts are the dashboard's picture, not these
         await pilot.press(*keys)
         await pilot.pause(0.3)
