@@ -155,6 +155,12 @@ class CockpitApp(IncidentApp):
         if mode == "procedure" and self.session.procedure is None:
             self.notify("The procedure is still loading; try again in a moment.")
             return
+        if mode == self.current_mode:
+            # Already in that mode under a pushed screen (wizard, rollback, action): go back to
+            # the mode's own screen, as the key promises. A running action keeps running.
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
         self.switch_mode(mode)
 
     def action_decide(self) -> None:

@@ -149,3 +149,41 @@ async def test_a_parameter_the_procedure_leaves_open_is_picked_from_the_provider
         await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
         assert screen.result.outcome == "succeeded", screen.result.summary  # type: ignore[attr-defined]
     assert scenario.rolled_back_at is not None
+
+
+async def test_the_ai_saas_demo_rolls_back_its_kubernetes_deployment(timeline: Timeline) -> None:
+    clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
+    scenario = Scenario(clock, bad_deploy_at=1.0, ramp_seconds=1.0)
+    platforms = start_platforms(scenario, procedure="ai-saas", job_seconds=0.2)
+    clock.advance(5)
+    try:
+        incident = timeline.open_incident("demo", "P1", "ai-saas", drill=True)
+        session = Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("ai-saas"),
+            actions=platforms.providers,
+            clock=clock,
+        )
+        app = CockpitApp(session, start_pollers=False)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.press("r", "down", "down", "enter")  # Option C: Kubernetes
+            screen = app.screen
+            await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+            plan = screen.plan  # type: ignore[attr-defined]
+            assert plan.target == "ai-saas-web" and "beta.3" in plan.changes[0]
+            assert plan.cli.startswith("kubectl --context demo -n ai-saas-prod rollout undo")
+            await pilot.press(*plan.target, "enter")
+            for _ in range(300):  # the rollout takes 0.2 s of the simulator's time
+                if screen.result is not None:  # type: ignore[attr-defined]
+                    break
+                await pilot.pause(0.02)
+            assert screen.result.outcome == "succeeded", screen.result.summary  # type: ignore[attr-defined]
+            await pilot.press("d")  # d leaves the pushed screens for the dashboard
+            assert type(app.screen).__name__ == "DashboardScreen"
+        assert scenario.rolled_back_at is not None
+        simulator = next(s for s in platforms.simulators if s.name == "kubernetes")
+        image = simulator.deployment("ai-saas-web", "ai-saas-prod")["spec"]["template"]["spec"]  # type: ignore[attr-defined]
+        assert image["containers"][0]["image"].endswith("beta.2")
+    finally:
+        platforms.stop()

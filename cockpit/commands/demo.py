@@ -32,7 +32,16 @@ DEMO_POLL_SECONDS = 0.5
 @click.option(
     "--deploy-at", type=float, default=16.0, show_default=True, help="Seconds until the bad deploy."
 )
-def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
+@click.option(
+    "--procedure",
+    "procedure_name",
+    type=click.Choice(["pulse-messages", "ai-saas"]),
+    default=DEMO_PROCEDURE,
+    show_default=True,
+    help="Whose runbook: pulse-messages rolls back through flags and Vercel, ai-saas through "
+    "Kubernetes.",
+)
+def demo(db: str | None, incident_id: int | None, deploy_at: float, procedure_name: str) -> None:
     """Run the cockpit on the built-in simulated production (127.0.0.1 only)."""
     from cockpit.commands.run import launch, resolve_incident
     from cockpit.core.clock import SystemClock
@@ -45,20 +54,21 @@ def demo(db: str | None, incident_id: int | None, deploy_at: float) -> None:
     clock = SystemClock()
     timeline = Timeline(db_path)
     incident = resolve_incident(
-        timeline, incident_id, title=DEMO_TITLE, severity="P1", procedure=DEMO_PROCEDURE, drill=True
+        timeline, incident_id, title=DEMO_TITLE, severity="P1", procedure=procedure_name, drill=True
     )
+    name = incident.procedure or procedure_name  # a resumed incident keeps its own
     session = Session(
         timeline=timeline,
         incident=incident,
-        outline=builtin_outline(DEMO_PROCEDURE),  # validated in a worker after the first paint
-        start_sources=partial(start_demo, clock, deploy_at),
+        outline=builtin_outline(name),  # validated in a worker after the first paint
+        start_sources=partial(start_demo, clock, deploy_at, name),
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,
     )
     sys.exit(launch(session, db_path))
 
 
-def start_demo(clock: Clock, deploy_at: float) -> StartedSources:
+def start_demo(clock: Clock, deploy_at: float, procedure: str = DEMO_PROCEDURE) -> StartedSources:
     """Start the simulated production, the platform simulators it rolls back through, and the
     sources and providers that talk to them (after the first paint)."""
     from cockpit.demo.platforms import start_platforms
@@ -70,7 +80,7 @@ def start_demo(clock: Clock, deploy_at: float) -> StartedSources:
     scenario = Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0)
     service = DemoService(scenario)
     base_url = service.start()
-    platforms = start_platforms(scenario, health_url=f"{base_url}/health")
+    platforms = start_platforms(scenario, procedure=procedure, health_url=f"{base_url}/health")
 
     def stop() -> None:
         platforms.stop()

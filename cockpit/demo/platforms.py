@@ -44,24 +44,28 @@ class Platforms:
 
 
 def start_platforms(
-    scenario: Scenario, *, job_seconds: float = 3.0, health_url: str | None = None
+    scenario: Scenario,
+    *,
+    procedure: str = "pulse-messages",
+    job_seconds: float = 3.0,
+    health_url: str | None = None,
 ) -> Platforms:
-    """Start every demo platform; each one's rollback recovers the scenario.
+    """Start the platforms the procedure rolls back through; each rollback recovers the scenario.
 
-    `job_seconds`: how long Vercel's rollback job stays pending / in progress. `health_url`:
+    `job_seconds`: how long a rollback job (Vercel's, a Kubernetes rollout) takes. `health_url`:
     the simulated service's /health, which verification checks in place of the procedure's
     production URL (as a cockpit.toml `[providers.NAME.params]` table would).
     """
     platforms = Platforms()
-    flags(platforms, scenario)
-    vercel(platforms, scenario, job_seconds)
+    for start in PLATFORMS.get(procedure, PLATFORMS["pulse-messages"]):
+        start(platforms, scenario, job_seconds)
     if health_url is not None:
         for provider in platforms.providers.values():
             provider.fixed_params = {"health_url": health_url}
     return platforms
 
 
-def flags(platforms: Platforms, scenario: Scenario) -> None:
+def flags(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
     """The admin API's feature flags; switching off a flag v1.2.4 shipped is the mitigation."""
     from cockpit.simulators.admin_api import AdminApiSimulator
     from providers.feature_flags import FeatureFlagsProvider
@@ -110,3 +114,57 @@ def vercel(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None
         {"base_url": url, "token": simulator.token, "project": PROJECT, "poll_seconds": 0.2}
     )
     platforms.providers["vercel"] = VercelProvider(options)
+
+
+K8S_DEPLOYMENT, K8S_NAMESPACE = "ai-saas-web", "ai-saas-prod"
+
+
+def kubernetes(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
+    """A Kubernetes API with the ai-saas Deployment at a bad revision; undo recovers."""
+    from cockpit.simulators.kubernetes import KubernetesSimulator
+    from providers.kubernetes import KubernetesProvider
+
+    simulator = KubernetesSimulator(token=secrets.token_urlsafe(24), ready_seconds=job_seconds)
+    for image in ("ai-saas-web:v1.0.0-beta.1", "ai-saas-web:v1.0.0-beta.2"):
+        if image.endswith("beta.1"):
+            simulator.add_deployment(
+                K8S_DEPLOYMENT, image, namespace=K8S_NAMESPACE, change_cause=f"deploy {image}"
+            )
+        else:
+            simulator.set_image(
+                K8S_DEPLOYMENT, image, namespace=K8S_NAMESPACE, change_cause=f"deploy {image}"
+            )
+    simulator.set_image(
+        K8S_DEPLOYMENT,
+        "ai-saas-web:v1.0.0-beta.3",
+        namespace=K8S_NAMESPACE,
+        change_cause="deploy ai-saas-web:v1.0.0-beta.3 (the bad one)",
+    )
+
+    def changed(request: Any, reply: Any) -> None:
+        if f"/deployments/{K8S_DEPLOYMENT}" not in request.path:
+            return
+        spec = simulator.deployment(K8S_DEPLOYMENT, K8S_NAMESPACE)["spec"]
+        if not spec["template"]["spec"]["containers"][0]["image"].endswith("beta.3"):
+            scenario.rollback()
+
+    simulator.after = changed
+    url = simulator.start()
+    platforms.simulators.append(simulator)
+    options = KubernetesProvider.Options.model_validate(
+        {
+            "host": url,
+            "token": simulator.token,
+            "namespace": K8S_NAMESPACE,
+            "context": "demo",
+            "poll_seconds": 0.5,
+        }
+    )
+    platforms.providers["kubernetes"] = KubernetesProvider(options)
+
+
+PLATFORMS = {
+    "pulse-messages": (flags, vercel),
+    "ai-saas": (kubernetes,),
+}
+"""Which platforms each procedure's demo rolls back through (others fall back to the first)."""

@@ -88,6 +88,9 @@ class Simulator:
         self.clock: Callable[[], float] = clock or time.monotonic
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        self.after: Callable[[Request, Reply], None] | None = None
+        """Called after each successful change (not GETs), holding the lock: the demo uses it
+        to make its service follow what was rolled back."""
         self.lock = threading.RLock()
         """Held while a handler runs: simulator state is changed by one request at a time."""
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -134,7 +137,14 @@ class Simulator:
             self.faults.append(Fault(kind, path, times, **how))
 
     def handle(self, request: Request) -> Reply:
-        """Faults first, then auth, then the route."""
+        """Faults first, then auth, then the route; then the `after` hook, if any."""
+        reply = self._handle(request)
+        if self.after is not None and request.method != "GET" and reply.status < 400:
+            with self.lock:
+                self.after(request, reply)
+        return reply
+
+    def _handle(self, request: Request) -> Reply:
         fault = self._take_fault(request.path)
         if fault is not None:
             if fault.kind == "hang":
