@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests drive for real (when run as root; otherwise only
 # reports what is missing). Idempotent and quiet when everything is there. Today: an sshd
-# and tmux for the SSH-drop tests, the sqlite3 shell for the tamper tests, and Prometheus (server
-# and promtool) for the Prometheus API source's integration tests.
+# and tmux for the SSH-drop tests, the sqlite3 shell for the tamper tests, Prometheus (server
+# and promtool) for the Prometheus API source's integration tests, and podman serving the Docker
+# Engine API for the Compose provider's tests (runc: crun fails here; catatonit is the
+# containers' init; busybox-static is the test images' rootfs).
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
+command -v catatonit >/dev/null 2>&1 || need+=(catatonit)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
+  || need+=(busybox-static)
 # Prometheus' recommends pull in exporters and a web UI bundle the tests never use.
 need_bare=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_bare+=(prometheus)
