@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from cockpit.core.actions import Executed, Plan, Report, Verified
+from cockpit.core.actions import Delivered, Executed, Outgoing, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from cockpit.core.metrics import Sample
 
@@ -122,3 +122,22 @@ class ActionProvider(Provider):
             raise ProviderError(
                 f"{self.name} has no action {action!r}; it has: {', '.join(sorted(self.actions))}"
             )
+
+
+class Notifier(Provider):
+    """A provider that sends messages: chat, paging, status page.
+
+    `send` raises Undeliverable when the platform refused the message for good (4xx other than
+    429), and any other ProviderError when it may work later (timeout, 429, 5xx): the outbox
+    retries those with backoff and never loses the message.
+    """
+
+    capabilities: ClassVar[Capability] = Capability.NOTIFY
+
+    @abstractmethod
+    def health(self) -> str:
+        """One line on whether the platform answers (without sending a message)."""
+
+    @abstractmethod
+    def send(self, message: Outgoing) -> Delivered:
+        """Deliver one message, or raise."""

@@ -157,3 +157,36 @@ class Report:
         else:
             self.cancel_event.wait(wait)
         self.check()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: a saved draft (or a generated update) for one channel.
+
+    `key` is stable for the incident (PagerDuty's dedup_key, a Statuspage incident), `stage`
+    the step in a lifecycle (trigger, acknowledge, resolve; investigating … resolved).
+    """
+
+    channel: str
+    """The configured notifier's name, e.g. `slack`, `pagerduty`, `statuspage`."""
+    subject: str
+    body: str
+    key: str
+    stage: str = ""
+    severity: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the platform said when it accepted a message."""
+
+    summary: str
+    reference: str = ""
+    """The platform's id for it (dedup key, incident id), when it gives one."""
+
+
+class Undeliverable(ProviderError):
+    """The platform refused the message for good (bad payload, revoked webhook): no retry."""
+
+    title = "Message refused"
