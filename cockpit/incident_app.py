@@ -17,6 +17,7 @@ from textual import on
 from textual.app import App
 from textual.signal import Signal
 
+from cockpit.core.actions import Outgoing
 from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState, Recorded
 from cockpit.core.clock import iso_ms, parse_iso
 from cockpit.core.errors import CockpitError
@@ -25,6 +26,9 @@ from cockpit.core.escalation import MISSED as ESCALATION_MISSED
 from cockpit.core.escalation import UPDATE_KINDS, EscalationClock
 from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
+from cockpit.core.outbox import KINDS as OUTBOX_KINDS
+from cockpit.core.outbox import SENT as OUTBOX_SENT
+from cockpit.core.outbox import Outbox
 from cockpit.core.timeline import Event
 from cockpit.core.wizard import DECIDED
 from cockpit.messages import (
@@ -35,6 +39,7 @@ from cockpit.messages import (
     SourcesStarted,
     SourcesUnavailable,
 )
+from cockpit.outbox_driver import OutboxDriver
 from cockpit.polling import Poller
 from cockpit.session import Session, StartedSources
 
@@ -75,6 +80,8 @@ class IncidentApp(App[int]):
         self.updates_given: list[datetime] = []
         """When a status update was given (a draft saved, a message sent)."""
         self.escalation: EscalationClock | None = None
+        self.outbox = OutboxDriver(self)
+        """Messages waiting to be sent, rebuilt from the timeline; sent by background workers."""
         for event in self.events:
             self.note_event(event)
         self.failing: set[str] = set()
@@ -184,6 +191,7 @@ class IncidentApp(App[int]):
         """Expect the sources' metrics and start one poller each."""
         self.started_sources.append(started)
         self.session.actions.update(started.actions)
+        self.session.notifiers.update(started.notifiers)
         assert self.board is not None
         for source in started.sources:
             self.board.expect(source.name, source.metric_names)
@@ -267,6 +275,13 @@ class IncidentApp(App[int]):
         if outcome == "succeeded" and payload.get("verified") and payload.get("option"):
             self.tick_verified_items(str(payload["option"]))
 
+    def queue_message(self, message: Outgoing) -> Event | None:
+        """Put a message in the outbox (recorded first), then try to send it at once."""
+        kind, summary, payload = Outbox.queue(message)
+        event = self.record(kind, summary, payload)
+        self.outbox.pump()
+        return event
+
     def pull(self) -> None:
         """Bring in events recorded since the last one we know, and publish each to the views."""
         last = self.events[-1].id if self.events else 0
@@ -281,6 +296,10 @@ class IncidentApp(App[int]):
             self.decided_at = event.at
         elif event.kind in (ESCALATION_DUE, ESCALATION_MISSED):
             self.escalation_keys.add(str(event.payload.get("key")))
+        elif event.kind in OUTBOX_KINDS:
+            self.outbox.outbox.apply(event.kind, event.payload, event.at)
+            if event.kind == OUTBOX_SENT:
+                self.updates_given.append(event.at)
         elif event.kind in UPDATE_KINDS:
             self.updates_given.append(event.at)
         elif event.kind == "action.result" and event.payload.get("outcome") == "succeeded":
@@ -290,8 +309,10 @@ class IncidentApp(App[int]):
             self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
 
     def tick(self) -> None:
-        """Once a second: escalation reminders, and a repaint so staleness shows without samples."""
+        """Once a second: escalation reminders, due messages, and a repaint so staleness shows
+        without samples."""
         self.check_escalation()
+        self.outbox.pump()
         self.board_changed.publish(None)
 
     def check_escalation(self) -> None:

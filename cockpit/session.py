@@ -13,7 +13,7 @@ from cockpit.core.timeline import Incident, Timeline
 
 if TYPE_CHECKING:  # pydantic and httpx: the first paint needs neither
     from cockpit.core.procedure import Procedure
-    from providers.base import ActionProvider, MetricSource
+    from providers.base import ActionProvider, MetricSource, Notifier
 
 
 @dataclass
@@ -26,6 +26,7 @@ class StartedSources:
     stop: Callable[[], None] | None = None
     actions: dict[str, ActionProvider] = field(default_factory=dict)
     """Action providers that came up with them (the demo's, against its simulators)."""
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Session:
     sources: list[MetricSource] = field(default_factory=list)
     actions: dict[str, ActionProvider] = field(default_factory=dict)
     """Action providers by the name procedures use (`provider: vercel`), from cockpit.toml."""
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    """Notifiers by name (`slack`, `statuspage`, ...): where drafts are sent, via the outbox."""
     clock: Clock = field(default_factory=SystemClock)
     poll_interval: float = 15.0
     """Seconds between two samples of a source; a metric older than two intervals is stale."""

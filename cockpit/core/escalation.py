@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 DUE = "escalation.due"
 MISSED = "escalation.missed"
-UPDATE_KINDS = frozenset({"draft.saved", "comms.sent"})
-"""Events that count as a status update given (a saved draft now; a sent message later)."""
+UPDATE_KINDS = frozenset({"draft.saved", "outbox.sent"})
+"""Events that count as a status update given: a saved draft, a sent message."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,150 @@
+"""The outbox: queued before any attempt, retried with backoff, rebuilt after a restart.
+
+The core is tested on plain events; the App's driver with a notifier that fails on cue and a
+fixed clock, so retries happen when the test says, not when the wall clock does.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from cockpit.app import CockpitApp
+from cockpit.core.actions import Delivered, Outgoing, Undeliverable
+from cockpit.core.clock import FixedClock
+from cockpit.core.errors import ProviderUnavailable
+from cockpit.core.outbox import BASE_SECONDS, MAX_SECONDS, Outbox, backoff
+from cockpit.core.procedure_loader import load_builtin
+from cockpit.core.timeline import Timeline
+from cockpit.session import Session
+from providers.base import Notifier, ProviderOptions
+
+
+def message(channel: str = "slack", key: str = "incident-1") -> Outgoing:
+    return Outgoing(channel, "Rollback started", "Rolling back to v1.2.3", key, "identified")
+
+
+def test_backoff_doubles_up_to_a_ceiling_and_retry_after_wins() -> None:
+    assert [backoff(n) for n in (1, 2, 3)] == [BASE_SECONDS, 2 * BASE_SECONDS, 4 * BASE_SECONDS]
+    assert backoff(30) == MAX_SECONDS
+    assert backoff(3, retry_after=1.5) == 1.5
+
+
+def test_pending_messages_are_rebuilt_from_events(clock: FixedClock) -> None:
+    outbox = Outbox()
+    kind, _, queued = Outbox.queue(message())
+    outbox.apply(kind, queued, clock.now())
+    pending = outbox.pending[queued["id"]]
+    kind, _, failed = Outbox.failed(pending, "503", clock.now(), None)
+    rebuilt = Outbox()
+    rebuilt.replay([("outbox.queued", queued, clock.now()), (kind, failed, clock.now())])
+    (again,) = rebuilt.pending.values()
+    assert again.message == message() and again.attempts == 1
+    assert rebuilt.due(clock.now()) == []
+    assert rebuilt.due(clock.now() + timedelta(seconds=BASE_SECONDS)) == [again]
+    kind, _, sent = Outbox.sent(again, Delivered("ok", reference="inc-9"))
+    rebuilt.apply(kind, sent, clock.now())
+    assert rebuilt.pending == {} and rebuilt.references[("slack", "incident-1")] == "inc-9"
+
+
+class Flaky(Notifier):
+    """Fails with `failures` retriable errors, then delivers; refuses what `refuse` names."""
+
+    name = "flaky"
+    title = "Flaky"
+    Options = ProviderOptions
+    failures = 0
+    refuse: ClassVar[set[str]] = set()
+    sent: ClassVar[list[Outgoing]] = []
+
+    def health(self) -> str:
+        return "ok"
+
+    def send(self, outgoing: Outgoing) -> Delivered:
+        if outgoing.subject in self.refuse:
+            raise Undeliverable("invalid_payload")
+        if Flaky.failures:
+            Flaky.failures -= 1
+            raise ProviderUnavailable("the Slack webhook: server error (503)")
+        Flaky.sent.append(outgoing)
+        return Delivered("ok", reference=f"ref-{len(Flaky.sent)}")
+
+
+def app_for(timeline: Timeline, clock: FixedClock, incident: int | None = None) -> CockpitApp:
+    chosen = timeline.incident(incident) if incident else timeline.open_incident("x", "P1", "huntaze")
+    session = Session(
+        timeline=timeline,
+        incident=chosen,
+        procedure=load_builtin("huntaze"),
+        notifiers={"slack": Flaky(ProviderOptions())},
+        clock=clock,
+    )
+    return CockpitApp(session, start_pollers=False)
+
+
+def kinds(timeline: Timeline, incident: int) -> list[str]:
+    return [e.kind for e in timeline.events(incident) if e.kind.startswith("outbox.")]
+
+
+async def settle(app: CockpitApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        await pilot.pause(0.01)
+        if not app.outbox.in_flight:
+            return
+
+
+async def test_a_failing_platform_is_retried_until_it_recovers_and_nothing_is_lost_on_restart(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    Flaky.failures, Flaky.sent = 2, []
+    app = app_for(timeline, clock)
+    incident = app.session.incident.id
+    async with app.run_test() as pilot:
+        app.queue_message(message())
+        await settle(app, pilot)
+        assert kinds(timeline, incident) == ["outbox.queued", "outbox.failed"]
+        app.tick()  # not due yet: nothing is attempted before the backoff
+        await settle(app, pilot)
+        assert kinds(timeline, incident) == ["outbox.queued", "outbox.failed"]
+    # the cockpit goes away with the message still pending
+    again = app_for(timeline, clock, incident)
+    async with again.run_test() as pilot:
+        assert len(again.outbox.outbox.pending) == 1
+        clock.advance(BASE_SECONDS)
+        again.tick()
+        await settle(again, pilot)
+        clock.advance(2 * BASE_SECONDS)
+        again.tick()
+        await settle(again, pilot)
+    assert kinds(timeline, incident) == [
+        "outbox.queued",
+        "outbox.failed",
+        "outbox.failed",
+        "outbox.sent",
+    ]
+    assert Flaky.sent == [message()]
+    failed = [e for e in timeline.events(incident) if e.kind == "outbox.failed"]
+    assert [e.payload["attempt"] for e in failed] == [1, 2]
+    assert "503" in failed[0].summary and "retrying at" in failed[0].summary
+
+
+async def test_a_permanent_refusal_is_not_retried_and_an_unknown_channel_waits(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    Flaky.failures, Flaky.sent, Flaky.refuse = 0, [], {"Bad"}
+    app = app_for(timeline, clock)
+    incident = app.session.incident.id
+    async with app.run_test() as pilot:
+        app.queue_message(Outgoing("slack", "Bad", "x", "k"))
+        app.queue_message(message(channel="pagerduty"))
+        await settle(app, pilot)
+        clock.advance(MAX_SECONDS)
+        app.tick()
+        await settle(app, pilot)
+    Flaky.refuse = set()
+    events = [e for e in timeline.events(incident) if e.kind.startswith("outbox.")]
+    refused = [e for e in events if e.kind == "outbox.refused"]
+    assert len(refused) == 1 and "invalid_payload" in refused[0].summary
+    waiting = [e for e in events if e.kind == "outbox.failed"]
+    assert waiting and all("no notifier named 'pagerduty'" in e.summary for e in waiting)
+    assert len(app.outbox.outbox.pending) == 1  # the pagerduty message is kept, not dropped
