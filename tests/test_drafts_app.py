@@ -91,3 +91,47 @@ async def test_secrets_typed_into_a_draft_never_reach_the_file(
     (record,) = saved(timeline, app.session.incident.id)
     assert "sk_live_abcdefghijklmnop1234" not in Path(str(record["file"])).read_text()
     assert "sk_live_abcdefghijklmnop1234" not in str(record["body"])
+
+
+async def test_send_queues_the_draft_for_the_templates_channel(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    from cockpit.core.actions import Delivered, Outgoing
+    from providers.base import Notifier, ProviderOptions
+
+    class Recording(Notifier):
+        name, title, Options = "recording", "Recording", ProviderOptions
+        got: list[Outgoing] = []
+
+        def health(self) -> str:
+            return "ok"
+
+        def send(self, message: Outgoing) -> Delivered:
+            Recording.got.append(message)
+            return Delivered("ok")
+
+    incident = timeline.open_incident("x", "P1", "pulse-messages")
+    app = CockpitApp(
+        Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("pulse-messages"),
+            notifiers={"slack": Recording(ProviderOptions())},
+            clock=clock,
+        ),
+        start_pollers=False,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m")  # the first template is the Slack incident notification
+        await pilot.press("ctrl+o")
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if Recording.got:
+                break
+        app.screen.query_one("#draft-list", OptionList).focus()
+        await pilot.press("down", "ctrl+o")  # the customer email: no email notifier here
+    kinds = [e.kind for e in timeline.events(incident.id)]
+    assert kinds.count("outbox.queued") == 1 and "outbox.sent" in kinds
+    (sent,) = Recording.got
+    assert sent.channel == "slack" and sent.key == f"incident-{incident.id}"
+    assert "INCIDENT" in sent.subject + sent.body

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cockpit.core.timeline import Incident, Timeline
     from cockpit.session import Session
-    from providers.base import ActionProvider, MetricSource, Provider, ProviderOptions
+    from providers.base import ActionProvider, MetricSource, Notifier, Provider, ProviderOptions
 
 
 def _options(cls: type[Provider], options: dict[str, object], where: str) -> ProviderOptions:
@@ -46,18 +46,29 @@ def build_actions(
     specs: dict[str, tuple[str | None, dict[str, object], dict[str, object]]],
 ) -> dict[str, ActionProvider]:
     """Instantiate the configured action providers, by the name procedures use for them."""
-    from cockpit.core.config import ConfigFileError
     from providers.base import ActionProvider
+
+    return {n: p for n, p in build_providers(specs).items() if isinstance(p, ActionProvider)}
+
+
+def build_providers(
+    specs: dict[str, tuple[str | None, dict[str, object], dict[str, object]]],
+) -> dict[str, ActionProvider | Notifier]:
+    """Instantiate every [providers.NAME] entry: action providers and notifiers."""
+    from cockpit.core.config import ConfigFileError
+    from providers.base import ActionProvider, Notifier
     from providers.registry import load_provider
 
-    built: dict[str, ActionProvider] = {}
+    built: dict[str, ActionProvider | Notifier] = {}
     for name, (kind, options, params) in specs.items():
         where = f"providers.{name}"
         cls = load_provider(kind or name)
-        if not issubclass(cls, ActionProvider):
-            raise ConfigFileError(f"{where}: provider {kind or name!r} has no actions")
-        built[name] = cls(_options(cls, options, where))
-        built[name].fixed_params = dict(params)
+        if not issubclass(cls, ActionProvider | Notifier):
+            raise ConfigFileError(f"{where}: provider {kind or name!r} neither acts nor notifies")
+        provider = cls(_options(cls, options, where))
+        if isinstance(provider, ActionProvider):
+            provider.fixed_params = dict(params)
+        built[name] = provider
     return built
 
 
@@ -128,6 +139,7 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
     from cockpit.core.procedure_loader import load_procedure
     from cockpit.core.timeline import Timeline
     from cockpit.session import Session
+    from providers.base import ActionProvider, Notifier
 
     settings = load_settings(config_file())
     db_path = Path(db) if db else timeline_db()
@@ -151,7 +163,7 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
     outline = builtin_outline(name) if is_builtin(name) else None
     procedure = None if outline is not None else load_procedure(name)
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
-    actions = build_actions(
+    providers = build_providers(
         {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}
     )
     session = Session(
@@ -160,7 +172,8 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
         procedure=procedure,
         outline=outline,
         sources=sources,
-        actions=actions,
+        actions={n: p for n, p in providers.items() if isinstance(p, ActionProvider)},
+        notifiers={n: p for n, p in providers.items() if isinstance(p, Notifier)},
         poll_interval=settings.poll_interval_seconds,
     )
     sys.exit(launch(session, db_path))

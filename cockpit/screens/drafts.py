@@ -2,8 +2,9 @@
 
 Each template is filled from the incident's recorded facts (what fired, the decision, times);
 gaps stay visible as `[name]`. The responder edits the subject and body; ctrl+s saves the draft
-to the timeline (a `draft.saved` event) and to a file beside it. Switching to another template
-or leaving saves an edited draft too, so nothing typed is lost. Sending is a later issue.
+to the timeline (a `draft.saved` event) and to a file beside it; ctrl+o queues it in the
+outbox for the template's channel (Slack, status page, ...). Switching to another template
+or leaving saves an edited draft too, so nothing typed is lost.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from cockpit.core.actions import Outgoing
 from cockpit.core.drafts import (
     SAVED,
     as_text,
@@ -34,12 +36,31 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
 
 
+NOTIFIERS_FOR: dict[str, tuple[str, ...]] = {
+    "slack": ("slack", "webhook"),
+    "chat": ("slack", "webhook"),
+    "status_page": ("statuspage", "webhook"),
+    "email": ("email", "webhook"),
+    "in_app": ("webhook",),
+    "document": ("webhook",),
+}
+"""Which configured notifier, by name, carries a template's channel (the first one present)."""
+
+STAGES = ("investigating", "identified", "monitoring", "resolved")
+
+
+def stage_of(template_id: str) -> str:
+    """'status-identified' → 'identified'; a template naming no stage opens at investigating."""
+    return next((stage for stage in STAGES if stage in template_id), "investigating")
+
+
 class DraftsScreen(Screen[None]):
     """One template at a time: pick it on the left, edit it on the right."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True, id="drafts.save"),
         Binding("ctrl+r", "refill", "Refill from timeline", priority=True, id="drafts.refill"),
+        Binding("ctrl+o", "send", "Send", priority=True, id="drafts.send"),
         Binding("escape", "leave", "Leave", id="drafts.leave"),
     ]
 
@@ -159,6 +180,41 @@ class DraftsScreen(Screen[None]):
         )
         self.shown = (subject, body)
         self.notify(f"Saved to the timeline and {path}" if path else "Saved to the timeline")
+
+    def action_send(self) -> None:
+        """Save the draft, then queue it in the outbox for the template's channel."""
+        if self.current is None:
+            return
+        if self.cockpit.read_only:
+            self.notify("Read-only: not sent.", severity="warning")
+            return
+        self.save_if_edited()
+        template = self.procedure.templates[self.current]
+        configured = self.cockpit.session.notifiers
+        name = next((n for n in NOTIFIERS_FOR.get(template.channel, ()) if n in configured), None)
+        if name is None:
+            wanted = " or ".join(NOTIFIERS_FOR.get(template.channel, ())) or template.channel
+            self.notify(
+                f"No notifier for {template.channel}: add [providers.{wanted.split()[0]}] to "
+                "cockpit.toml. The draft is saved; send it by hand.",
+                title="Not sent",
+                severity="warning",
+            )
+            return
+        subject, body = self.edited()
+        incident = self.cockpit.session.incident
+        self.cockpit.queue_message(
+            Outgoing(
+                channel=name,
+                subject=subject or template.title,
+                body=body,
+                key=f"incident-{incident.id}",
+                stage=stage_of(self.current),
+                severity=incident.severity,
+                extra={"template": self.current},
+            )
+        )
+        self.notify(f"Queued for {name}; the outbox sends it and retries until it goes out.")
 
     def action_refill(self) -> None:
         """Fill the template again from the facts the timeline holds now (the edit is saved)."""
