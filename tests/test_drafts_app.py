@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import ClassVar
 
 from textual.widgets import Input, OptionList, TextArea
 
@@ -101,7 +102,7 @@ async def test_send_queues_the_draft_for_the_templates_channel(
 
     class Recording(Notifier):
         name, title, Options = "recording", "Recording", ProviderOptions
-        got: list[Outgoing] = []
+        got: ClassVar[list[Outgoing]] = []
 
         def health(self) -> str:
             return "ok"
