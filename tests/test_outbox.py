@@ -71,7 +71,9 @@ class Flaky(Notifier):
 
 
 def app_for(timeline: Timeline, clock: FixedClock, incident: int | None = None) -> CockpitApp:
-    chosen = timeline.incident(incident) if incident else timeline.open_incident("x", "P1", "huntaze")
+    chosen = (
+        timeline.incident(incident) if incident else timeline.open_incident("x", "P1", "huntaze")
+    )
     session = Session(
         timeline=timeline,
         incident=chosen,
