@@ -42,12 +42,17 @@ class Request:
 
 @dataclass
 class Reply:
-    """What a handler answers: a status, a JSON body (or raw bytes), extra headers."""
+    """What a handler answers: a status, a JSON body (or raw bytes), extra headers.
+
+    `content_type` defaults to the simulator's (JSON); with a text type a str body is sent as
+    plain text, as Slack's webhooks answer `ok` or `invalid_payload`.
+    """
 
     status: int
     body: JSON = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    content_type: str | None = None
 
 
 class SimulatorError(Exception):
@@ -80,6 +85,8 @@ class Simulator:
     """A platform API on 127.0.0.1; subclasses add routes in `routes()` and their error shape."""
 
     name = "simulator"
+    content_type = "application/json"
+    """Of every reply that does not set its own, errors included."""
     ssl_context: ssl.SSLContext | None = None
     """Set before `start()` to serve HTTPS (kubectl sends credentials only over TLS)."""
 
@@ -272,15 +279,18 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
             self._send(simulator.handle(request))
 
         def _send(self, reply: Reply) -> None:
+            kind = reply.content_type or simulator.content_type
             if reply.raw is not None:
                 data = reply.raw
             elif reply.body is None:
                 data = b""
+            elif isinstance(reply.body, str) and not kind.split(";")[0].endswith("json"):
+                data = reply.body.encode()
             else:
                 data = json.dumps(reply.body).encode()
             try:
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
