@@ -272,8 +272,11 @@ class IncidentApp(App[int]):
             payload,
         )
         self.pull()
-        if outcome == "succeeded" and payload.get("verified") and payload.get("option"):
-            self.tick_verified_items(str(payload["option"]))
+        if outcome == "succeeded" and payload.get("verified"):
+            if payload.get("option"):
+                self.tick_verified_items(str(payload["option"]))
+            if payload.get("checklist"):
+                self.tick_item_run(*payload["checklist"])
 
     def queue_message(self, message: Outgoing) -> Event | None:
         """Put a message in the outbox (recorded first), then try to send it at once."""
@@ -384,6 +387,18 @@ class IncidentApp(App[int]):
             text = self.checklists.text(kind, item)
             self.record(
                 AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item}
+            )
+
+    def tick_item_run(self, kind: str, item: str) -> None:
+        """A checklist item whose own check (health check, smoke test) was run and verified."""
+        if self.checklists is None or self.read_only:
+            return
+        if self.checklists.state(kind, item).status == "open":
+            text = self.checklists.text(kind, item)
+            self.record(
+                AUTO_TICKED,
+                f"Ticked by itself: {text} (its check passed)",
+                {"list": kind, "item": item},
             )
 
     def tick_verified_items(self, option: str) -> None:

@@ -301,6 +301,15 @@ class AutoCheck(Strict):
         return self
 
 
+class ItemRun(Strict):
+    """What the cockpit can run for a checklist item (a health check, a smoke test); its
+    verified result ticks the item."""
+
+    provider: Identifier
+    action: Identifier
+    params: dict[str, str | int | float | bool | list[str] | dict[str, str]] = {}
+
+
 class ChecklistItem(Strict):
     """One checkbox."""
 
@@ -308,6 +317,7 @@ class ChecklistItem(Strict):
     text: str
     section: str = ""
     auto: AutoCheck | None = None
+    run: ItemRun | None = None
 
 
 ChecklistKind = Literal["quick", "pre", "during", "post", "verification", "follow_up", "drill"]

@@ -39,6 +39,7 @@ KNOWN_PROVIDERS = frozenset(
         "docker_compose",
         "postgres",
         "manual",
+        "verification",
     }
 )
 
@@ -210,6 +211,12 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
 
     for kind, checklist in procedure.checklists.items():
         for position, item in enumerate(checklist.items):
+            if item.run is not None and item.run.provider not in KNOWN_PROVIDERS:
+                yield (
+                    ("checklists", kind, "items", position, "run", "provider"),
+                    f"unknown provider {item.run.provider!r}"
+                    f" (known: {', '.join(sorted(KNOWN_PROVIDERS))})",
+                )
             auto = item.auto
             if auto is None:
                 continue

@@ -40,12 +40,19 @@ PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
 class AppRecorder:
     """The runner's Recorder, from a worker thread: each write is done by the App, in order."""
 
-    def __init__(self, app: CockpitApp, option: str | None) -> None:
+    def __init__(
+        self, app: CockpitApp, option: str | None, checklist: tuple[str, str] | None = None
+    ) -> None:
         self.app = app
         self.option = option
+        self.checklist = checklist
 
     def _with_option(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {**payload, "option": self.option} if self.option else payload
+        if self.option:
+            payload = {**payload, "option": self.option}
+        if self.checklist:
+            payload = {**payload, "checklist": list(self.checklist)}
+        return payload
 
     def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
         return self.app.call_from_thread(
@@ -108,9 +115,17 @@ class ActionScreen(Screen[None]):
     ]
 
     def __init__(
-        self, slot: str, action: str, params: dict[str, Any], *, option: str | None = None
+        self,
+        slot: str,
+        action: str,
+        params: dict[str, Any],
+        *,
+        option: str | None = None,
+        checklist: tuple[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.checklist = checklist
+        """The checklist item this runs for: its verified result ticks it."""
         self.slot = slot
         self.action = action
         self.params = params
@@ -333,7 +348,7 @@ class ActionScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="action-run")
     def execute(self, provider: ActionProvider, plan: Plan, typed: str, report: Report) -> None:
         """Worker: the runner records the intent, executes, verifies, records the result."""
-        recorder = AppRecorder(self.cockpit, self.option)
+        recorder = AppRecorder(self.cockpit, self.option, self.checklist)
         try:
             result = action_runner.run(provider, plan, typed, recorder, report)
         except CockpitError as error:  # busy target: nothing was recorded or changed

@@ -86,6 +86,8 @@ class ChecklistsScreen(Screen[None]):
                 text += (
                     f"  (auto: {auto.metric} {auto.comparison} {auto.threshold:g} x{auto.samples})"
                 )
+            if item.run is not None and state.status == "open":
+                text += f"  (Enter runs {item.run.provider}.{item.run.action})"
             if state.status != "open":
                 how = "by itself" if state.automatic else f"by {state.actor}"
                 text += f"  — {how}, {state.at[11:19]}"
@@ -168,6 +170,24 @@ class ChecklistsScreen(Screen[None]):
         items.add_options(self.options(kind))
         items.highlighted = cursor
         self.query_one(TabbedContent).get_tab(f"list-{kind}").label = self.tab_title(kind)
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        """Enter on an item the procedure can run: open its action; its verified result ticks
+        the item."""
+        target = self.highlighted()
+        if target is None:
+            return
+        kind, item_id = target
+        item = next(i for i in self.state.procedure.checklists[kind].items if i.id == item_id)  # type: ignore[index]
+        if item.run is None:
+            self.notify("Space ticks it; only items with a check to run open one.")
+            return
+        from cockpit.screens.action import ActionScreen
+
+        params = {**item.run.params, "incident": str(self.cockpit.session.incident.id)}
+        self.app.push_screen(
+            ActionScreen(item.run.provider, item.run.action, params, checklist=(kind, item_id))
+        )
 
     def action_leave(self) -> None:
         """Back to where the checklists were opened from."""
