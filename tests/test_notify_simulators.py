@@ -268,15 +268,17 @@ def test_statuspage_creates_updates_and_resolves_an_incident(
 
     one = f"{INCIDENTS}/{incident['id']}"
     sp_http.patch(one, json={"incident": {"status": "identified", "body": "Bad deploy."}})
+    sp_http.patch(one, json={"incident": {"body": "Rolling back."}})  # same status, an update
     sp_http.patch(one, json={"incident": {"name": "Checkout errors (EU)"}})  # no new update
     resolved = sp_http.patch(
         one,
         json={"incident": {"status": "resolved", "components": {"cmp0api000001": "operational"}}},
     ).json()
-    assert [u["status"] for u in resolved["incident_updates"]] == [
-        "resolved",
-        "identified",
-        "investigating",
+    assert [(u["status"], u["body"]) for u in resolved["incident_updates"]] == [
+        ("resolved", ""),
+        ("identified", "Rolling back."),
+        ("identified", "Bad deploy."),
+        ("investigating", "We are looking into it."),
     ]
     assert resolved["resolved_at"] and resolved["name"] == "Checkout errors (EU)"
     assert sp_http.get(f"{INCIDENTS}/unresolved").json() == []
