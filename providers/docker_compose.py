@@ -401,8 +401,8 @@ class ComposeProvider(ActionProvider):
                 raise ProviderError(
                     f"no previous image recorded for {service}: the cockpit has not seen it on "
                     f"another image than {short(replicas[0]['Image'])} (it records the image each "
-                    "time it looks and before each rollback). Name one with image: <id or "
-                    "digest>. " + self._listing(replicas)
+                    "time it looks, at health and plan, and after each rollback). Name one with "
+                    "image: <id or digest>. " + self._listing(replicas)
                 )
             try:
                 found = self.image(previous["image"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 import socket
 import threading
 import time
@@ -461,7 +462,7 @@ def test_ssh_urls_use_the_ssh_client_and_fail_clearly(monkeypatch: pytest.Monkey
 
 
 def test_the_ssh_check_fails_fast_without_prompting() -> None:
-    if not podman.shutil.which("ssh"):
+    if not shutil.which("ssh"):
         pytest.skip("needs an ssh client (openssh-client)")
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable, match=r"docker version` failed: .*Connection refused"):
