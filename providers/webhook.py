@@ -19,6 +19,8 @@ The generic webhook sends one JSON document per message:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -50,11 +52,17 @@ class RateLimited(ProviderUnavailable):
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header in its seconds form, or None."""
+    """Seconds from a Retry-After header (seconds or an HTTP date), or None without one."""
+    value = response.headers.get("retry-after", "").strip()
     try:
-        return max(0.0, float(response.headers["retry-after"]))
-    except (KeyError, ValueError):
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    return max(0.0, float(round((when - datetime.now(UTC)).total_seconds())))
 
 
 class HttpNotifier(Notifier):

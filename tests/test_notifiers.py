@@ -8,8 +8,11 @@ connections). And no error may carry a secret: for Slack the webhook URL itself.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -23,7 +26,7 @@ from providers.pagerduty import PagerDutyNotifier, pagerduty_severity
 from providers.registry import load_provider
 from providers.slack import SlackNotifier
 from providers.statuspage import StatuspageNotifier
-from providers.webhook import HttpNotifier, RateLimited, WebhookNotifier
+from providers.webhook import HttpNotifier, RateLimited, WebhookNotifier, retry_after
 
 FAST = 0.3  # timeout_seconds for the hang tests
 
@@ -409,3 +412,14 @@ def test_webhook_health_sends_nothing_and_options_refuse_a_non_http_url(
 def test_notifiers_are_registered_under_their_names(name: str) -> None:
     loaded = load_provider(name)
     assert loaded.name == name and issubclass(loaded, HttpNotifier)
+
+
+def test_retry_after_reads_seconds_or_an_http_date() -> None:
+    def wait(value: str | None) -> float | None:
+        headers = {} if value is None else {"Retry-After": value}
+        return retry_after(httpx.Response(429, headers=headers))
+
+    in_90_s = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+    assert wait("30") == 30 and wait(None) is None and wait("soon") is None
+    assert 85 <= (wait(in_90_s) or 0) <= 90
+    assert wait("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # already past: retry now
