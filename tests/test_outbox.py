@@ -150,3 +150,81 @@ async def test_a_permanent_refusal_is_not_retried_and_an_unknown_channel_waits(
     waiting = [e for e in events if e.kind == "outbox.failed"]
     assert waiting and all("no notifier named 'pagerduty'" in e.summary for e in waiting)
     assert len(app.outbox.outbox.pending) == 1  # the pagerduty message is kept, not dropped
+
+
+# -- against the platforms' simulators, over HTTP ---------------------------------------------
+
+
+async def test_slack_down_then_back_the_message_goes_out_once(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    from cockpit.simulators.slack import SlackSimulator
+    from providers.slack import SlackNotifier
+
+    with SlackSimulator() as slack:
+        secret_url = slack.webhook_url
+        notifier = SlackNotifier(
+            SlackNotifier.Options.model_validate(
+                {"webhook_url": slack.webhook_url, "timeout_seconds": 1.0}
+            )
+        )
+        incident = timeline.open_incident("x", "P1", "huntaze")
+        session = Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("huntaze"),
+            notifiers={"slack": notifier},
+            clock=clock,
+        )
+        app = CockpitApp(session, start_pollers=False)
+        slack.fail("status", status=503, times=2)  # Slack is down for two attempts
+        async with app.run_test() as pilot:
+            app.queue_message(message())
+            await settle(app, pilot)
+            for wait in (BASE_SECONDS, 2 * BASE_SECONDS):
+                clock.advance(wait)
+                app.tick()
+                await settle(app, pilot)
+        notifier.close()
+        assert [m.get("text") for m in slack.messages] == [
+            "*Rollback started*\nRolling back to v1.2.3"
+        ]
+    recorded = kinds(timeline, incident.id)
+    assert recorded == ["outbox.queued", "outbox.failed", "outbox.failed", "outbox.sent"]
+    assert secret_url not in str([(e.summary, e.payload) for e in timeline.events(incident.id)])
+
+
+async def test_a_status_page_incident_is_created_then_updated_through_the_outbox(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    from cockpit.simulators.statuspage import StatuspageSimulator
+    from providers.statuspage import StatuspageNotifier
+
+    with StatuspageSimulator() as page:
+        notifier = StatuspageNotifier(
+            StatuspageNotifier.Options.model_validate(
+                {"base_url": f"{page.url}/v1", "api_key": page.token, "page_id": page.page_id}
+            )
+        )
+        incident = timeline.open_incident("x", "P1", "pitchey")
+        session = Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("pitchey"),
+            notifiers={"statuspage": notifier},
+            clock=clock,
+        )
+        app = CockpitApp(session, start_pollers=False)
+        async with app.run_test() as pilot:
+            first = Outgoing(
+                "statuspage", "Errors on pitches", "Investigating", "inc-1", "investigating"
+            )
+            app.queue_message(first)
+            await settle(app, pilot)
+            later = Outgoing("statuspage", "Errors on pitches", "Rolled back", "inc-1", "resolved")
+            app.queue_message(later)
+            await settle(app, pilot)
+        notifier.close()
+        (created,) = page.incidents.values()
+        assert created["status"] == "resolved"
+        assert len(created["incident_updates"]) == 2
