@@ -94,4 +94,5 @@ def start_demo(clock: Clock, deploy_at: float, procedure: str = DEMO_PROCEDURE) 
         ),
         stop=stop,
         actions=platforms.providers,
+        notifiers=platforms.notifiers,
     )

@@ -16,7 +16,7 @@ from cockpit.demo.scenario import Scenario
 
 if TYPE_CHECKING:
     from cockpit.simulators.base import Simulator
-    from providers.base import ActionProvider
+    from providers.base import ActionProvider, Notifier
 
 DEMO_FLAGS = {"splitViewLayout": True, "aiSummarization": True, "darkMode": False}
 """The flags v1.2.4 shipped switched on (the first two), and one that has nothing to do with it."""
@@ -30,6 +30,7 @@ class Platforms:
 
     simulators: list[Simulator] = field(default_factory=list)
     providers: dict[str, ActionProvider] = field(default_factory=dict)
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
 
     def describe(self) -> str:
         """'admin-api http://127.0.0.1:5001, vercel http://…'."""
@@ -37,7 +38,7 @@ class Platforms:
 
     def stop(self) -> None:
         """Close the providers and stop the simulators; safe to call twice."""
-        for provider in self.providers.values():
+        for provider in [*self.providers.values(), *self.notifiers.values()]:
             provider.close()
         for simulator in self.simulators:
             simulator.stop()
@@ -59,6 +60,7 @@ def start_platforms(
     platforms = Platforms()
     for start in PLATFORMS.get(procedure, PLATFORMS["pulse-messages"]):
         start(platforms, scenario, job_seconds)
+    slack(platforms)
     if health_url is not None:
         for provider in platforms.providers.values():
             provider.fixed_params = {"health_url": health_url}
@@ -114,6 +116,18 @@ def vercel(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None
         {"base_url": url, "token": simulator.token, "project": PROJECT, "poll_seconds": 0.2}
     )
     platforms.providers["vercel"] = VercelProvider(options)
+
+
+def slack(platforms: Platforms) -> None:
+    """A Slack incoming webhook, so drafts can be sent (m, then ctrl+o) through the outbox."""
+    from cockpit.simulators.slack import SlackSimulator
+    from providers.slack import SlackNotifier
+
+    simulator = SlackSimulator(token=secrets.token_urlsafe(18))
+    simulator.start()
+    platforms.simulators.append(simulator)
+    options = SlackNotifier.Options.model_validate({"webhook_url": simulator.webhook_url})
+    platforms.notifiers["slack"] = SlackNotifier(options)
 
 
 K8S_DEPLOYMENT, K8S_NAMESPACE = "ai-saas-web", "ai-saas-prod"
