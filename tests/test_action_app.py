@@ -187,3 +187,33 @@ async def test_the_ai_saas_demo_rolls_back_its_kubernetes_deployment(timeline: T
         assert image["containers"][0]["image"].endswith("beta.2")
     finally:
         platforms.stop()
+
+
+async def test_a_checklist_items_own_check_runs_and_ticks_it(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    from cockpit.screens.checklists import ChecklistsScreen
+
+    scenario, platforms, clock = demo
+    scenario.rollback()
+    clock.advance(scenario.recovery_seconds + 1)  # healthy again: the health check can pass
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(ChecklistsScreen("verification"))
+        await until(pilot, lambda: type(app.screen).__name__ == "ChecklistsScreen", "the lists")
+        await pilot.pause(0.2)
+        await pilot.press("enter")  # "Application health: curl …/health" has a check to run
+        screen = app.screen
+        assert type(screen).__name__ == "ActionScreen"
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        assert screen.plan.action == "health_check" and not screen.plan.destructive  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        assert screen.result.outcome == "succeeded", screen.result.summary  # type: ignore[attr-defined]
+    ticked = [
+        e for e in timeline.events(timeline.incidents()[0].id) if e.kind == "checklist.auto_ticked"
+    ]
+    assert [(e.payload["list"], e.payload["item"]) for e in ticked] == [
+        ("verification", "app-health")
+    ]

@@ -61,10 +61,21 @@ def start_platforms(
     for start in PLATFORMS.get(procedure, PLATFORMS["pulse-messages"]):
         start(platforms, scenario, job_seconds)
     slack(platforms)
+    checks(platforms)
     if health_url is not None:
-        for provider in platforms.providers.values():
-            provider.fixed_params = {"health_url": health_url}
+        # The procedure names production's URLs; the demo checks its own service.
+        for name, provider in platforms.providers.items():
+            key = "url" if name == "verification" else "health_url"
+            provider.fixed_params = {key: health_url}
     return platforms
+
+
+def checks(platforms: Platforms) -> None:
+    """Runnable checklist items (health checks, smoke tests, evidence) on this machine."""
+    from providers.verification import VerificationProvider
+
+    options = VerificationProvider.Options.model_validate({"timeout_seconds": 10})
+    platforms.providers["verification"] = VerificationProvider(options)
 
 
 def flags(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:

@@ -112,9 +112,14 @@ class ChecklistsScreen(Screen[None]):
         # first is chosen when the first tab is activated, never before.
         start, self.start = self.start, None
         if start in self.state.procedure.checklists and f"list-{start}" != message.pane.id:
-            self.query_one(TabbedContent).active = f"list-{start}"
+            # After this refresh: set now, the tabs' own mount re-selects the first one.
+            self.call_after_refresh(self.show_list, start)
         else:
             self.focus_list()
+
+    def show_list(self, kind: str) -> None:
+        """Make one list the visible one (its activation focuses it)."""
+        self.query_one(TabbedContent).active = f"list-{kind}"
 
     def highlighted(self) -> tuple[str, str] | None:
         """The list and item under the cursor."""
