@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from cockpit.core.actions import Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
@@ -61,6 +61,9 @@ PARAMS = {
 
 class PostgresOptions(ProviderOptions):
     """Where the database is, what its integrity snapshot holds, and the limits of each step."""
+
+    # A literal dsn holds the password: keep the input out of validation errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     dsn: Secret | None = None
     """postgresql://user:password@host:port/db or key=value; { env = "DATABASE_URL" }."""

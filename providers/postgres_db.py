@@ -129,7 +129,8 @@ class Snapshot:
 
     database: str
     tables: dict[str, int | None]
-    checks: dict[str, int]
+    checks: dict[str, int | None]
+    """None: the check cannot run here (its table or column is not there)."""
     exact: bool
 
     @property
@@ -154,10 +155,10 @@ class Snapshot:
         )
 
 
-def count_text(count: int | None, exact: bool) -> str:
+def count_text(count: int | None, exact: bool, unit: str = "") -> str:
     if count is None:
         return "absent"
-    return f"{'' if exact else '~'}{count:,}"
+    return f"{'' if exact else '~'}{count:,}{unit}"
 
 
 def compare(before: Snapshot, after: Snapshot) -> list[str]:
@@ -166,13 +167,13 @@ def compare(before: Snapshot, after: Snapshot) -> list[str]:
     for name in sorted(set(before.tables) | set(after.tables)):
         old, new = before.tables.get(name), after.tables.get(name)
         if old != new:
-            lines.append(
-                f"{name}: {count_text(old, before.exact)} → {count_text(new, after.exact)} rows"
-            )
+            first = count_text(old, before.exact, "" if new is not None else " rows")
+            lines.append(f"{name}: {first} → {count_text(new, after.exact, ' rows')}")
     for name in sorted(set(before.checks) | set(after.checks)):
         old_check, new_check = before.checks.get(name), after.checks.get(name)
         if old_check != new_check:
-            lines.append(f"check {name}: {old_check} → {new_check}")
+            shown = ["n/a (cannot run)" if v is None else str(v) for v in (old_check, new_check)]
+            lines.append(f"check {name}: {shown[0]} → {shown[1]}")
     return lines
 
 
@@ -225,10 +226,8 @@ class Database:
                 f"{what}: a lock it needs is held by another session (lock_timeout); "
                 "stop the writers and try again"
             ) from None
-        except errors.ReadOnlySqlTransaction:
-            raise ProviderError(
-                f"{what}: tried to write in a read-only transaction (checks must only read)"
-            ) from None
+        except errors.ReadOnlySqlTransaction as error:
+            raise ProviderError(f"{what}: {self.message(error)} (it must only read)") from None
         except psycopg.OperationalError as error:
             raise ProviderUnavailable(
                 f"{what}: {self.target.shown()}: {self.message(error)}"
@@ -331,12 +330,16 @@ def take_snapshot(
             counts[name] = int(row[0]) if row else 0
         else:
             counts[name] = table[2] if table[2] >= 0 else table[3]
-    results: dict[str, int] = {}
+    results: dict[str, int | None] = {}
     for name, query in checks.items():
         if report is not None:
             report.check()
         try:
-            row = conn.execute(query.encode()).fetchone()
+            with conn.transaction():  # a savepoint: a check that cannot run spoils nothing else
+                row = conn.execute(query.encode()).fetchone()
+        except (errors.UndefinedTable, errors.UndefinedColumn):
+            results[name] = None  # e.g. after a down migration dropped what it looks at
+            continue
         except errors.QueryCanceled:
             limit = "" if timeout_ms is None else f" {timeout_ms:,} ms"
             raise ProviderTimeout(

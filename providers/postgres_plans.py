@@ -17,9 +17,10 @@ from psycopg import sql
 
 from cockpit.core.actions import Call, Plan
 from cockpit.core.errors import ProviderError
+from providers.postgres_archive import file_digest, read_sidecar
 from providers.postgres_db import Snapshot, compare
 from providers.postgres_migrations import choose_table, expected_after, plan_down
-from providers.postgres_tools import SCRATCH_PREFIX, file_digest, read_sidecar
+from providers.postgres_tools import SCRATCH_PREFIX
 
 if TYPE_CHECKING:
     from providers.postgres import PostgresProvider

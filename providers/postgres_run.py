@@ -15,10 +15,11 @@ import psycopg
 
 from cockpit.core.actions import Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
+from providers.postgres_archive import Archive, file_digest
 from providers.postgres_db import Snapshot, cancel_on, compare
 from providers.postgres_migrations import MigrationTable, plan_down, read_migrations
 from providers.postgres_plans import dump_line
-from providers.postgres_tools import SCRATCH_PREFIX, Archive, file_digest
+from providers.postgres_tools import SCRATCH_PREFIX
 
 if TYPE_CHECKING:
     from providers.postgres import PostgresProvider
@@ -137,7 +138,8 @@ def _writes(provider: PostgresProvider, which: str, report: Report) -> None:
     if statement:
         report.log(f"{which} writes: {statement}")
         with provider.db.connect() as conn, provider.db.errors(f"{which} writes"):
-            conn.execute(statement)
+            conn.execute("SET default_transaction_read_only = off")  # what stop may have set
+            conn.execute(statement.encode())
     if command:
         report.log(f"{which} writes: $ {' '.join(command)}")
         provider.tools.command(command, f"{which} writes ({command[0]})", report)
@@ -158,7 +160,7 @@ def _restore(provider: PostgresProvider, plan: Plan, report: Report) -> Executed
     tools = provider.tools
     report.log(f"$ {tools.shown('pg_restore', tools.restore_args(path))}")
     try:
-        tools.restore(path, lock_wait_ms=provider.opts.lock_timeout_ms, report=report)
+        tools.restore(provider.db, path, lock_wait_ms=provider.opts.lock_timeout_ms, report=report)
     except ProviderError as error:
         error.args = (
             f"{error}; the restore ran in one transaction, so {db} is as it was "
@@ -197,6 +199,8 @@ def _analyze(provider: PostgresProvider, report: Report) -> None:
         cancel_on(report, conn),
     ):
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(limit),))
+        # A stop_writes_sql may have made the database read-only by default: not for us.
+        conn.execute("SET default_transaction_read_only = off")
         report.log("ANALYZE")
         conn.execute("ANALYZE")
 
@@ -319,7 +323,7 @@ def _verify_down(
     worse = [
         f"check {name}: {before.checks.get(name)} → {value}"
         for name, value in now.checks.items()
-        if value > before.checks.get(name, value)
+        if value is not None and value > (before.checks.get(name) or 0)
     ]
     if worse:
         return Verified(False, f"migrations rolled back, but checks got worse: {'; '.join(worse)}")

@@ -16,8 +16,6 @@ drops, and counts there: a backup verifies when every table comes back with the 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
 import secrets
@@ -27,44 +25,26 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import IsolationLevel, sql
 
 from cockpit.core.actions import ActionCancelled, ActionTimedOut, Report
 from cockpit.core.errors import ProviderError, ProviderTimeout
-from providers.postgres_db import Database, Snapshot, Target, compare, take_snapshot
+from providers.postgres_archive import Archive, file_digest, write_sidecar
+from providers.postgres_db import (
+    APPLICATION,
+    Database,
+    Snapshot,
+    Target,
+    compare,
+    take_snapshot,
+)
+from providers.postgres_locks import LockWatch
 from providers.postgres_migrations import read_migrations
 
 SCRATCH_PREFIX = "cockpit_verify_"
-
-
-@dataclass(frozen=True)
-class Archive:
-    """A backup file and what is known about it."""
-
-    path: str
-    size: int
-    sha256: str
-    snapshot: Snapshot
-    """Its integrity snapshot: exact counts (from the dump's snapshot or a scratch restore)."""
-    migrations: list[dict[str, Any]]
-    entries: int = 0
-    """Entries in its table of contents (pg_restore --list)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "size": self.size,
-            "sha256": self.sha256,
-            "snapshot": self.snapshot.as_dict(),
-            "migrations": self.migrations,
-            "entries": self.entries,
-        }
 
 
 class Tools:
@@ -101,6 +81,7 @@ class Tools:
         target: Target | None = None,
         options: str = "",
         argv: list[str] | None = None,
+        application: str = APPLICATION,
     ) -> subprocess.Popen[str]:
         """Start a tool in its own session; `args` may hold a conninfo, never a password.
 
@@ -108,7 +89,7 @@ class Tools:
         """
         if argv is None:
             env = (target or self.target).child_env(os.environ)
-            env.update(LC_ALL="C", PGAPPNAME="rollback-cockpit", PGCONNECT_TIMEOUT="10")
+            env.update(LC_ALL="C", PGAPPNAME=application, PGCONNECT_TIMEOUT="10")
             if options:
                 env["PGOPTIONS"] = options
             argv = [self.path(tool), *args]
@@ -131,8 +112,17 @@ class Tools:
         """Run a configured command (stop or resume writes) with the same timeout and kill."""
         return self.wait(self.start(argv[0], [], argv=argv), what, report)
 
-    def wait(self, process: subprocess.Popen[str], what: str, report: Report | None = None) -> str:
-        """Its stdout once it exits 0; kills its group on timeout or cancel; raises on failure."""
+    def wait(
+        self,
+        process: subprocess.Popen[str],
+        what: str,
+        report: Report | None = None,
+        poll: Callable[[], object] | None = None,
+    ) -> str:
+        """Its stdout once it exits 0; kills its group on timeout or cancel; raises on failure.
+
+        `poll` runs every 0.2 s while the tool runs (the restore's lock watch).
+        """
         limit = self.timeout_seconds
         if report is not None and report.remaining is not None:
             limit = max(0.0, min(limit, report.remaining))
@@ -142,6 +132,8 @@ class Tools:
             try:
                 chunks = process.communicate(timeout=0.2)
             except subprocess.TimeoutExpired:
+                if poll is not None:
+                    poll()
                 if report is not None and report.cancel_event.is_set():
                     self.kill(process)
                     raise ActionCancelled(f"cancelled by the responder during: {what}") from None
@@ -309,19 +301,7 @@ class Tools:
                 ) from None
         log(f"scratch restore of {path.name} into {scratch}")
         try:
-            self.run(
-                "pg_restore",
-                [
-                    "--no-owner",
-                    "--no-privileges",
-                    "--exit-on-error",
-                    "--dbname",
-                    self.target.on(scratch).conninfo(),
-                    str(path),
-                ],
-                f"scratch restore of {path.name}",
-                report,
-            )
+            self.scratch_restore(path, scratch, report)
             restored = db.snapshot(
                 tables, checks, exact=True, dbname=scratch, timeout_ms=timeout_ms, report=report
             )
@@ -343,6 +323,16 @@ class Tools:
         restored.database = self.target.dbname
         return Archive(str(path), size, digest, restored, migrations, len(entries))
 
+    def scratch_restore(self, path: Path, scratch: str, report: Report | None) -> None:
+        args = ["--no-owner", "--no-privileges", "--exit-on-error"]
+        target = ["--dbname", self.target.on(scratch).conninfo(), str(path)]
+        try:
+            self.run("pg_restore", [*args, *target], f"scratch restore of {path.name}", report)
+        except ProviderTimeout:
+            raise
+        except ProviderError as error:
+            raise ProviderError(f"{path.name} does not verify: {error}") from None
+
     def drop_scratch(self, db: Database, scratch: str, log: Callable[[str], object]) -> None:
         drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
         try:
@@ -358,43 +348,31 @@ class Tools:
         clean = ["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]
         return [*clean, *self.target.cli_args(), str(path)]
 
-    def restore(self, path: Path, *, lock_wait_ms: int, report: Report | None = None) -> None:
-        """pg_restore --clean --if-exists in one transaction: all of it, or nothing changes."""
+    def restore(
+        self, db: Database, path: Path, *, lock_wait_ms: int, report: Report | None = None
+    ) -> None:
+        """pg_restore --clean --if-exists in one transaction: all of it, or nothing changes.
+
+        pg_restore turns lock_timeout off for its session, so a LockWatch cancels it instead
+        once it has waited lock_wait_ms for a lock (a writer that was not stopped).
+        """
         args = ["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]
-        self.run(
-            "pg_restore",
-            [*args, "--dbname", self.target.conninfo(), str(path)],
-            f"pg_restore of {path.name} into {self.target.dbname}",
-            report,
-            options=f"-c lock_timeout={lock_wait_ms} -c default_transaction_read_only=off",
-        )
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return path.stat().st_size, digest.hexdigest()
-
-
-def sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
-
-
-def write_sidecar(path: Path, archive: Archive) -> None:
-    """`<file>.json` beside the archive: its counts and migrations when it was made (0600)."""
-    data = {**archive.as_dict(), "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    target = sidecar(path)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-
-
-def read_sidecar(path: Path, sha256: str) -> dict[str, Any] | None:
-    """The sidecar, when there is one and it describes this very file (same sha256)."""
-    try:
-        data = json.loads(sidecar(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("sha256") == sha256 else None
+        what = f"pg_restore of {path.name} into {self.target.dbname}"
+        application = f"{APPLICATION}-restore-{secrets.token_hex(4)}"
+        with LockWatch(db, application, lock_wait_ms) as watch:
+            process = self.start(
+                "pg_restore",
+                [*args, "--dbname", self.target.conninfo(), str(path)],
+                options="-c default_transaction_read_only=off",
+                application=application,
+            )
+            try:
+                self.wait(process, what, report, poll=watch.poll)
+            except ProviderError:
+                if not watch.fired:
+                    raise
+                raise ProviderTimeout(
+                    f"{what}: waited over {lock_wait_ms:,} ms for a lock (lock_timeout_ms) held "
+                    f"by {watch.held_by()}; stopped it: stop the writers or end those sessions, "
+                    "then try again"
+                ) from None

@@ -517,7 +517,7 @@ def scratch_databases(server: PostgresServer) -> list[str]:
     return [name for name in server.databases() if name.startswith("cockpit_verify_")]
 
 
-# Fixtures (test modules load them with `pytest_plugins = ["postgres_server"]`).
+# Fixtures: a test module takes them as its own (`shop = postgres_server.shop`).
 
 
 def _fixture(*args: Any, **kwargs: Any) -> Any:
