@@ -17,7 +17,6 @@ from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
@@ -25,6 +24,15 @@ from textual.widgets.option_list import Option
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import CockpitError
+from cockpit.screens.action_parts import (
+    AppRecorder,
+    Candidates,
+    DirectRecorder,
+    Finished,
+    Planned,
+    Progressed,
+    render_plan,
+)
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -35,73 +43,6 @@ if TYPE_CHECKING:
 
 PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
 """A procedure's parameter left for the responder: "[blue-deployment-url]"."""
-
-
-class AppRecorder:
-    """The runner's Recorder, from a worker thread: each write is done by the App, in order."""
-
-    def __init__(
-        self, app: CockpitApp, option: str | None, checklist: tuple[str, str] | None = None
-    ) -> None:
-        self.app = app
-        self.option = option
-        self.checklist = checklist
-
-    def _with_option(self, payload: dict[str, Any]) -> dict[str, Any]:
-        if self.option:
-            payload = {**payload, "option": self.option}
-        if self.checklist:
-            payload = {**payload, "checklist": list(self.checklist)}
-        return payload
-
-    def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
-        return self.app.call_from_thread(
-            self.app.begin_action, action, summary, self._with_option(payload), command
-        )
-
-    def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.call_from_thread(
-            self.app.finish_action, action_id, outcome, summary, self._with_option(payload)
-        )
-
-    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.call_from_thread(self.app.record, kind, summary, payload)
-
-
-class Planned(Message):
-    """Preflight finished: the plan, or why there is none."""
-
-    def __init__(self, plan: Plan | None, error: str = "") -> None:
-        super().__init__()
-        self.plan = plan
-        self.error = error
-
-
-class Candidates(Message):
-    """Values a provider offers for a parameter (empty with a note when it has none)."""
-
-    def __init__(self, param: str, found: list[tuple[str, str]], note: str) -> None:
-        super().__init__()
-        self.param = param
-        self.found = found
-        self.note = note
-
-
-class Progressed(Message):
-    """A line for the log, and the progress bar's new position when given."""
-
-    def __init__(self, line: str, fraction: float | None) -> None:
-        super().__init__()
-        self.line = line
-        self.fraction = fraction
-
-
-class Finished(Message):
-    """The action ended (the result is already recorded)."""
-
-    def __init__(self, result: action_runner.Result) -> None:
-        super().__init__()
-        self.result = result
 
 
 class ActionScreen(Screen[None]):
@@ -387,7 +328,7 @@ class ActionScreen(Screen[None]):
     def action_dry_run(self) -> None:
         """Record the plan and run nothing."""
         if self.plan is not None and self.report is None:
-            action_runner.dry_run(self.plan, _DirectRecorder(self.cockpit))
+            action_runner.dry_run(self.plan, DirectRecorder(self.cockpit))
             self.notify("The plan is recorded; nothing was run.", title="Dry run")
 
     def action_undo(self) -> None:
@@ -409,39 +350,3 @@ class ActionScreen(Screen[None]):
         if self.report is not None and self.result is None:
             self.notify("The action keeps running; its result will be in the timeline.")
         self.dismiss(None)
-
-
-class _DirectRecorder(AppRecorder):
-    """The Recorder from the App's own thread."""
-
-    def __init__(self, app: CockpitApp) -> None:
-        super().__init__(app, None)
-
-    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.record(kind, summary, payload)
-
-
-def render_plan(plan: Plan) -> Text:
-    """The plan as the responder reads it before confirming."""
-    text = Text()
-    text.append(f"{plan.title}\n", style="bold")
-    text.append(f"Target: {plan.target}   ")
-    text.append("DESTRUCTIVE\n" if plan.destructive else "not destructive\n", style="bold")
-    text.append("\nWhat will change:\n", style="bold")
-    for change in plan.changes:
-        text.append(f"  • {change}\n")
-    if plan.warnings:
-        text.append("\nWarnings:\n", style="bold")
-        for warning in plan.warnings:
-            text.append(f"  ! {warning}\n")
-    text.append("\nCalls:\n", style="bold")
-    for call in plan.calls:
-        text.append(f"  {call.line()}\n")
-    text.append("\nBy hand: ", style="bold")
-    text.append(f"{plan.cli}\n")
-    text.append("Verify: ", style="bold")
-    text.append(f"{plan.verify} (gives up after {plan.timeout_seconds:g} s)\n")
-    if plan.undo:
-        text.append("Undo: ", style="bold")
-        text.append(f"{plan.undo.get('action')} {plan.undo.get('params')}\n")
-    return text
