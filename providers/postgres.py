@@ -120,7 +120,7 @@ class PostgresProvider(ActionProvider):
 
     name = "postgres"
     title = "PostgreSQL (backup, restore, migrate down)"
-    capabilities: ClassVar[Capability] = Capability.ROLLBACK | Capability.HEALTH
+    capabilities: ClassVar[Capability] = Capability.ROLLBACK
     Options = PostgresOptions
     actions: ClassVar[dict[str, str]] = {
         "backup": "pg_dump -Fc to backup_dir, verified by a restore into a scratch database",

@@ -70,6 +70,7 @@ def plan_backup(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
         ],
         cli=dump_line(provider, path),
         destructive=False,
+        cancellable=True,
         timeout_seconds=3 * provider.opts.timeout_seconds + 60,
         verify="the file restores into a scratch database with every table's rows as dumped; "
         "its sha256 is recorded",
@@ -124,6 +125,12 @@ def plan_restore(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
         f"emergency backup of the current state first: {emergency} (the undo)",
         *[f"  {line}" for line in compare(now, archive.snapshot)[:12]],
     ]
+    if made is not None:
+        changes.insert(
+            2,
+            f"{path.name}: made by the cockpit at {made.get('created_at', '?')}, unchanged since "
+            f"(sha256 {digest[:12]}); its scratch restore gives back the rows counted then",
+        )
     extra = sorted(set(now.present()) - set(archive.snapshot.tables))
     warnings = [
         f"IMMEDIATELY stop all write operations to {db}: writes made after the backup, and "
@@ -155,6 +162,7 @@ def plan_restore(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
             ]
         ),
         destructive=True,
+        cancellable=True,
         timeout_seconds=5 * provider.opts.timeout_seconds + 60,
         verify=f"every table and check of {db} as in the backup "
         f"({archive.snapshot.describe()}), migrations as in the backup",
@@ -241,6 +249,7 @@ def plan_migrate_down(provider: PostgresProvider, params: Mapping[str, Any]) -> 
             ]
         ),
         destructive=True,
+        cancellable=True,
         timeout_seconds=3 * provider.opts.timeout_seconds + 60,
         verify=f"{table.table} shows {', '.join(expected[:1]) or 'nothing'} as newest; "
         "no check counts more than before",

@@ -397,6 +397,27 @@ def test_a_restore_puts_the_backup_back_compares_and_is_undone(
     assert shop.scalar("SELECT count(*) FROM customers WHERE email IS NULL") == 3
 
 
+def test_a_backup_made_by_the_cockpit_is_restored_against_its_own_counts(shop: Shop) -> None:
+    narrow = shop.provider(tables=["orders"], checks={})
+    made = narrow.execute(narrow.preflight("backup", {}), Report())
+    path = Path(made.data["path"])
+    assert json.loads(Path(f"{path}.json").read_text())["snapshot"]["tables"] == {"orders": 200}
+    shop.execute("DELETE FROM orders WHERE id > 50")
+    provider = shop.provider()  # every table and both checks now: the record still applies
+    plan = provider.preflight("restore_backup", {"backup": path.name})
+    assert any(line.startswith(f"{path.name}: made by the cockpit at") for line in plan.changes)
+    executed = provider.execute(plan, Report())
+    assert provider.verify(plan, executed, Report()).ok
+    assert shop.count("orders") == 200
+    # A record that no longer matches what the file restores to is a refusal.
+    record = Path(f"{path}.json")
+    data = json.loads(record.read_text())
+    data["snapshot"]["tables"]["orders"] = 201
+    record.write_text(json.dumps(data))
+    with pytest.raises(ProviderError, match=r"does not verify.*orders: 201 → 200 rows"):
+        provider.preflight("restore_backup", {"backup": path.name})
+
+
 def test_a_restore_blocked_by_a_lock_gives_up_and_leaves_the_database_as_it_was(
     damaged_shop: Shop, timeline: Timeline
 ) -> None:
@@ -508,6 +529,29 @@ def test_a_failing_down_script_changes_nothing(shop: Shop, timeline: Timeline) -
     assert result.outcome == "failed"
     assert "division by zero" in result.summary and "nothing changed" in result.summary
     assert "status" in shop.columns("orders") and len(shop.versions()) == 3
+
+
+def test_a_cancelled_down_migration_is_rolled_back_by_the_server(
+    shop: Shop, timeline: Timeline
+) -> None:
+    script = shop.scripts / "20240201090000_add_orders_status.sql"
+    script.write_text("ALTER TABLE orders DROP COLUMN status;\nSELECT pg_sleep(20);\n")
+    provider = shop.provider()
+    plan = provider.preflight("migrate_down", {})
+    assert plan.cancellable
+    report = Report()
+    threading.Timer(1.5, report.cancel).start()
+    started = time.monotonic()
+    result = action_runner.run(provider, plan, shop.dbname, recorder(timeline), report)
+    assert result.outcome == "cancelled", result.summary
+    assert time.monotonic() - started < 8
+    assert "status" in shop.columns("orders") and len(shop.versions()) == 3
+    busy = shop.server.scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+        "postgres",
+        ("%pg_sleep(20)%",),
+    )
+    assert busy == 0
 
 
 def test_a_down_script_that_commits_by_itself_is_refused(shop: Shop) -> None:
