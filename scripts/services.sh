@@ -4,7 +4,8 @@
 # and tmux for the SSH-drop tests, the sqlite3 shell for the tamper tests, Prometheus (server
 # and promtool) for the Prometheus API source's integration tests, and podman serving the Docker
 # Engine API for the Compose provider's tests (runc: crun fails here; catatonit is the
-# containers' init; busybox-static is the test images' rootfs).
+# containers' init; busybox-static is the test images' rootfs), and PostgreSQL (server binaries
+# and clients) for the database provider, whose tests start their own throwaway clusters.
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -19,6 +20,9 @@ dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
 # Prometheus' recommends pull in exporters and a web UI bundle the tests never use.
 need_bare=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_bare+=(prometheus)
+# PostgreSQL recommends sysstat, which the tests never use.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v pg_dump >/dev/null 2>&1 \
+  || need_bare+=(postgresql)
 [ ${#need[@]} -eq 0 ] && [ ${#need_bare[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "services: missing ${need[*]} ${need_bare[*]} (run as root to install);" \
@@ -26,6 +30,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
+if [[ " ${need_bare[*]} " == *" postgresql "* ]]; then
+  # The tests start their own clusters; Debian's default one on 5432 would only be in the way.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/50-no-main.conf
+fi
 install() {  # install [apt-get install options...] PACKAGES; refreshes the lists once if needed
   timeout 600 apt-get install -y -qq "$@" >/dev/null 2>&1 \
     || { timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq "$@" >/dev/null; }
