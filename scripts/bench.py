@@ -282,6 +282,11 @@ def main() -> int:
 
     rows.extend(action_rows())
 
+    # 8. PostgreSQL (issue 7): backup overhead against pg_dump alone; a 20-table snapshot.
+    from bench_postgres import rows as postgres_rows
+
+    rows.extend(postgres_rows())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")
