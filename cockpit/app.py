@@ -215,6 +215,7 @@ class CockpitApp(IncidentApp):
             return
         self.session.timeline.acknowledge(self.session.incident.id)
         self.pull()
+        self.page("acknowledge", "acknowledged", "Acknowledged in the rollback cockpit")
 
     def action_help(self) -> None:
         """Show keys and screens."""

@@ -278,6 +278,24 @@ class IncidentApp(App[int]):
             if payload.get("checklist"):
                 self.tick_item_run(*payload["checklist"])
 
+    def page(self, stage: str, subject: str, body: str) -> None:
+        """Tell the paging service (a `pagerduty` notifier, when configured) through the outbox:
+        trigger when a rule fires, acknowledge when the responder acknowledges. One dedup key
+        per incident, so every trigger lands on the same alert."""
+        if "pagerduty" not in self.session.notifiers or self.read_only:
+            return
+        incident = self.session.incident
+        self.queue_message(
+            Outgoing(
+                channel="pagerduty",
+                subject=f"{incident.title}: {subject}",
+                body=body,
+                key=f"cockpit-incident-{incident.id}",
+                stage=stage,
+                severity=incident.severity,
+            )
+        )
+
     def queue_message(self, message: Outgoing) -> Event | None:
         """Put a message in the outbox (recorded first), then try to send it at once."""
         kind, summary, payload = Outbox.queue(message)
@@ -446,6 +464,7 @@ class IncidentApp(App[int]):
                     },
                 )
                 self.bell()
+                self.page("trigger", f"{rule.title}", verdict.explanation)
             else:
                 self.record(
                     "trigger.cleared", f"{rule.title}: {verdict.explanation}", {"rule": rule.id}

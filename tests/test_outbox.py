@@ -228,3 +228,42 @@ async def test_a_status_page_incident_is_created_then_updated_through_the_outbox
         (created,) = page.incidents.values()
         assert created["status"] == "resolved"
         assert len(created["incident_updates"]) == 2
+
+
+async def test_a_firing_trigger_pages_and_the_acknowledgement_acknowledges_the_same_alert(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    from cockpit.core.metrics import Sample
+    from cockpit.messages import MetricsSampled
+    from cockpit.simulators.pagerduty import PagerDutySimulator
+    from providers.pagerduty import PagerDutyNotifier
+
+    with PagerDutySimulator() as pd:
+        notifier = PagerDutyNotifier(
+            PagerDutyNotifier.Options.model_validate(
+                {"base_url": pd.url, "routing_key": pd.routing_key}
+            )
+        )
+        incident = timeline.open_incident("Checkout errors", "P1", "pulse-messages")
+        session = Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("pulse-messages"),
+            notifiers={"pagerduty": notifier},
+            clock=clock,
+        )
+        app = CockpitApp(session, start_pollers=False)
+        async with app.run_test() as pilot:
+            for _ in range(6):  # error rate > 5 % for 5 consecutive samples fires
+                clock.advance(60)
+                app.post_message(MetricsSampled("s", [Sample("error_rate", 9.0, clock.now(), "s")]))
+                await pilot.pause()
+            await settle(app, pilot)
+            await pilot.press("a")
+            await settle(app, pilot)
+        notifier.close()
+        (alert,) = pd.alerts.values()
+        assert alert.status == "acknowledged"
+        assert [e["event_action"] for e in pd.events] == ["trigger", "acknowledge"]
+        assert pd.events[0]["payload"]["severity"] == "critical"  # P1
+    assert kinds(timeline, incident.id).count("outbox.sent") == 2
