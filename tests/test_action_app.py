@@ -201,8 +201,11 @@ async def test_a_checklist_items_own_check_runs_and_ticks_it(
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         app.push_screen(ChecklistsScreen("verification"))
-        await until(pilot, lambda: type(app.screen).__name__ == "ChecklistsScreen", "the lists")
-        await pilot.pause(0.2)
+        await until(
+            pilot,
+            lambda: app.focused is not None and app.focused.id == "items-verification",
+            "the verification list, focused",
+        )
         await pilot.press("enter")  # "Application health: curl …/health" has a check to run
         screen = app.screen
         assert type(screen).__name__ == "ActionScreen"
