@@ -12,6 +12,7 @@ import click
 from cockpit import __version__
 from cockpit.commands.backtest import backtest
 from cockpit.commands.demo import demo
+from cockpit.commands.export import export
 from cockpit.commands.procedures import procedures
 from cockpit.commands.run import open_cockpit
 from cockpit.commands.timeline import incident, timeline
@@ -74,6 +75,7 @@ cli.add_command(incident)
 cli.add_command(timeline)
 cli.add_command(demo)
 cli.add_command(backtest)
+cli.add_command(export)
 
 
 def main() -> None:

@@ -1,0 +1,291 @@
+"""The post-mortem export: one incident's timeline as a Markdown (or JSON) document.
+
+Sections follow the seeds' incident report and post-mortem templates: a summary, the durations
+against the procedure's targets (the seeds' "Time to Detection / Decision / Rollback"), the
+decision path, the actions with their CLI lines, the checklists, the communications, every event
+in UTC, placeholders for what humans write afterwards (root cause, lessons learned, action items)
+and a footer with the chain head hash to check with `cockpit timeline verify`.
+
+Pure and deterministic: the same events give the same bytes (no wall clock: an incident still
+open says so). The content comes from `cockpit.core.export_report.build_report`, already
+redacted; the Markdown is scrubbed once more as a whole before it is returned.
+
+Pure Python (no Textual, no Rich).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from cockpit.core.export_report import build_report, ts_text
+from cockpit.core.redact import scrub
+
+if TYPE_CHECKING:
+    from cockpit.core.event_log import Event
+    from cockpit.core.incidents import Incident
+    from cockpit.core.procedure import Procedure
+
+__all__ = ["Raw", "build_report", "cell", "code", "render_json", "render_markdown"]
+
+_TODO_NOTE = "_TODO: to be written after the incident (editing it in the cockpit is planned)._"
+
+
+def cell(text: object) -> str:
+    """Text safe inside a GitHub table cell: pipes escaped, newlines as `<br>`, no raw HTML."""
+    value = "" if text is None else str(text)
+    value = value.replace("\\", "\\\\").replace("|", "\\|")
+    value = value.replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+class Raw(str):
+    """Text already made safe for a table cell (a code span): `_table` keeps it as it is."""
+
+    __slots__ = ()
+
+
+def code(text: str) -> Raw:
+    """An inline code span for a table cell: one line, survives backticks inside the text.
+
+    Only ``|`` is escaped: GitHub splits cells before parsing spans, and inside a span neither
+    entities nor backslash escapes are decoded, so ``<`` and ``\\`` stay as they are.
+    """
+    value = " ".join(text.split())
+    fence = "`"
+    while fence in value:
+        fence += "`"
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return Raw(f"{fence}{pad}{value}{pad}{fence}".replace("|", "\\|"))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for row in rows:
+        shown = (value if isinstance(value, Raw) else cell(value) for value in row)
+        lines.append("| " + " | ".join(shown) + " |")
+    return lines
+
+
+def _summary(data: dict[str, Any]) -> list[str]:
+    about = data["incident"]
+    kind = "Drill" if about["drill"] else "Incident"
+    procedure = about["procedure"] or "-"
+    if about["procedure_title"]:
+        procedure = f"{procedure} ({about['procedure_title']})"
+    status = about["status"]
+    if about["resolution"]:
+        status = f"{status}: {about['resolution']}"
+    rows = [
+        ("Date", about["date"]),
+        ("Opened", ts_text(about["opened_at"])),
+        ("Acknowledged", ts_text(about["acknowledged_at"])),
+        ("Closed", ts_text(about["closed_at"]) if about["closed_at"] else "still open"),
+        ("Duration", about["duration"]),
+        ("Severity", about["severity"]),
+        ("Status", status),
+        ("Procedure", procedure),
+        ("Drill", "yes, an exercise" if about["drill"] else "no, a real incident"),
+    ]
+    return [
+        f"# {kind} Report: {about['date']} {cell(about['title'])}",
+        "",
+        f"Incident {about['id']}, exported from the cockpit's timeline. All times are UTC.",
+        "",
+        "## Summary",
+        "",
+        *_table(("Field", "Value"), rows),
+    ]
+
+
+def _durations(data: dict[str, Any]) -> list[str]:
+    rows = [
+        (
+            row["label"],
+            ts_text(row["at"]) if row["at"] else "-",
+            row["duration"],
+            row["target"] or "no target",
+            row["verdict"],
+        )
+        for row in data["durations"]
+    ]
+    return [
+        "## Durations",
+        "",
+        "Measured from the incident's opening, against the procedure's targets.",
+        "",
+        *_table(("Milestone", "At", "Duration", "Target", "Result"), rows),
+    ]
+
+
+def _decisions(data: dict[str, Any]) -> list[str]:
+    lines = ["## Decision path", ""]
+    if not data["decisions"]:
+        return [*lines, "No decision was recorded."]
+    for number, decision in enumerate(data["decisions"], start=1):
+        if len(data["decisions"]) > 1:
+            lines += [f"### Decision {number}", ""]
+        for step in decision["steps"]:
+            line = f"- {step['question']} → **{step['answer']}**"
+            if step["overrode_evidence"]:
+                line += f" (overriding the evidence, which said {step['evidence']}"
+                line += f": {step['reason']})" if step["reason"] else ")"
+            elif step["evidence"] is not None:
+                line += f" (as the evidence says: {step['reason']})"
+            lines.append(line)
+        options = ", ".join(decision["options"]) or "none"
+        lines += [
+            "",
+            f"Recommendation: **{decision['outcome']}** (options: {options}), "
+            f"decided by {decision['actor']} at {ts_text(decision['at'])}.",
+            "",
+        ]
+    return lines[:-1]
+
+
+def _actions(data: dict[str, Any]) -> list[str]:
+    if not data["actions"]:
+        return ["## Actions", "", "No action was run."]
+    rows = []
+    for action in data["actions"]:
+        outcome = action["outcome"]
+        if outcome == "succeeded":
+            outcome += ", verified" if action["verified"] else ", not verified"
+        rows.append(
+            (
+                action["title"],
+                code(action["command"]) if action["command"] else "-",
+                f"{outcome}: {action['result']}",
+                action["actor"],
+                ts_text(action["started_at"]),
+                ts_text(action["ended_at"]) if action["ended_at"] else "-",
+            )
+        )
+    return [
+        "## Actions",
+        "",
+        *_table(("Action", "CLI", "Outcome", "Who", "Started", "Ended"), rows),
+    ]
+
+
+def _checklists(data: dict[str, Any]) -> list[str]:
+    lines = ["## Checklists", ""]
+    if not data["checklists"]:
+        return [*lines, "No procedure was available, so no checklists."]
+    untouched = [c for c in data["checklists"] if c["done"] + c["skipped"] == 0]
+    for checklist in data["checklists"]:
+        if checklist in untouched:
+            continue
+        progress = f"{checklist['done']} done, {checklist['skipped']} skipped"
+        lines += [f"### {checklist['title']} ({progress}, of {checklist['total']})", ""]
+        rows = [
+            (item["item"], item["state"], item["actor"] or "-", ts_text(item["at"]))
+            for item in checklist["items"]
+        ]
+        lines += [*_table(("Item", "State", "Who", "When"), rows), ""]
+    if untouched:
+        names = ", ".join(f"{c['title']} ({c['total']} items)" for c in untouched)
+        lines += [f"Not started: {cell(names)}.", ""]
+    return lines[:-1]
+
+
+def _communications(data: dict[str, Any]) -> list[str]:
+    if not data["communications"]:
+        return ["## Communications", "", "No message was sent through the outbox."]
+    rows = [
+        (
+            message["channel"],
+            message["subject"],
+            message["status"],
+            message["attempts"],
+            ts_text(message["queued_at"]),
+        )
+        for message in data["communications"]
+    ]
+    return [
+        "## Communications",
+        "",
+        *_table(("Channel", "Subject", "Status", "Attempts", "Queued"), rows),
+    ]
+
+
+def _timeline(data: dict[str, Any]) -> list[str]:
+    rows = []
+    for event in data["timeline"]:
+        summary = cell(event["summary"])
+        if event["command"]:
+            summary += "<br>" + code(event["command"])
+        rows.append(
+            "| "
+            + " | ".join(
+                (str(event["id"]), ts_text(event["ts"]), cell(event["kind"]), cell(event["actor"]))
+            )
+            + f" | {summary} |"
+        )
+    header = _table(("#", "Time (UTC)", "Kind", "Who", "What"), [])
+    return ["## Timeline", "", *header, *rows]
+
+
+def _placeholders() -> list[str]:
+    lines: list[str] = []
+    for title in ("Root cause", "Lessons learned", "Action items"):
+        lines += [f"## {title}", "", _TODO_NOTE, ""]
+    return lines[:-1]
+
+
+def _footer(data: dict[str, Any]) -> list[str]:
+    chain = data["chain"]
+    return [
+        "---",
+        "",
+        f"Timeline chain head: event {chain['head_id']}, hash `{chain['head_hash']}`.",
+        f"Check it with `{chain['verify']}`: the head it prints must be this one, or later.",
+    ]
+
+
+def render_markdown(
+    timeline_events: Sequence[Event],
+    incident: Incident,
+    procedure: Procedure | None,
+    *,
+    head: tuple[int, str] | None = None,
+) -> str:
+    """The post-mortem of one incident as GitHub-flavoured Markdown.
+
+    Args:
+        timeline_events: The incident's events (`Timeline.events(incident_id)`).
+        incident: Its projection (`Timeline.incident(incident_id)`).
+        procedure: The procedure it ran under, or None when unknown.
+        head: The timeline's chain head ``(id, hash)`` (`Timeline.head()`); default: the
+            incident's last event.
+
+    Returns:
+        The document, ending with one newline; identical for identical arguments.
+    """
+    data = build_report(timeline_events, incident, procedure, head=head)
+    sections = [
+        _summary(data),
+        _durations(data),
+        _decisions(data),
+        _actions(data),
+        _checklists(data),
+        _communications(data),
+        _timeline(data),
+        _placeholders(),
+        _footer(data),
+    ]
+    text = "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return scrub(text)
+
+
+def render_json(
+    timeline_events: Sequence[Event],
+    incident: Incident,
+    procedure: Procedure | None,
+    *,
+    head: tuple[int, str] | None = None,
+) -> str:
+    """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8)."""
+    data = build_report(timeline_events, incident, procedure, head=head)
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,348 @@
+"""The post-mortem's content as plain data, computed from one incident's timeline events only.
+
+`build_report` is pure and deterministic: the same events give the same document, every time
+is the event's own UTC time, and no duration ever uses the wall clock (an incident still open
+says so). Everything in the document has been through `cockpit.core.redact.redact`, even though
+the timeline already redacts on the way in: a rule added since an event was recorded still
+applies to its export. `cockpit.core.export` renders the document as Markdown; the JSON export
+is the document itself.
+
+Pure Python (no Textual, no Rich).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from cockpit.core.clock import parse_iso
+from cockpit.core.redact import redact
+
+if TYPE_CHECKING:
+    from cockpit.core.event_log import Event
+    from cockpit.core.incidents import Incident
+    from cockpit.core.procedure import Procedure, Target
+
+#: Bumped when the JSON document's shape changes incompatibly.
+REPORT_VERSION = 1
+
+#: The milestones of the Durations table, each measured from the incident's opening:
+#: (key, label, the procedure target metric it is held against or None).
+MILESTONES: tuple[tuple[str, str, str | None], ...] = (
+    ("detect", "Time to detect (first trigger fired)", "time_to_detect"),
+    ("acknowledge", "Time to acknowledge", None),
+    ("decide", "Time to decide (first decision)", "time_to_decide"),
+    ("rollback_start", "Time to rollback start (first action)", None),
+    ("rollback_end", "Time to rollback end (its result)", "time_to_rollback"),
+    ("verify", "Time to verify (first verified result)", "time_to_verify"),
+    ("total", "Total duration (opened to closed)", "total_duration"),
+)
+
+
+def ts_text(ts: str | None) -> str:
+    """`2026-01-15T03:12:00.000Z` → `2026-01-15 03:12:00 UTC` (empty: `-`)."""
+    if not ts:
+        return "-"
+    return ts.replace("T", " ")[:19] + " UTC"
+
+
+def duration_text(seconds: float | None) -> str:
+    """`272.5` → `4m 32s`; `3725` → `1h 02m 05s`; None → `n/a`."""
+    if seconds is None:
+        return "n/a"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _seconds(start: str, end: str | None) -> float | None:
+    if end is None:
+        return None
+    return max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds())
+
+
+def _first(events: Sequence[Event], kind: str) -> Event | None:
+    return next((event for event in events if event.kind == kind), None)
+
+
+def _results_by_action(events: Sequence[Event]) -> dict[str, Event]:
+    found: dict[str, Event] = {}
+    for event in events:
+        if event.kind == "action.result":
+            found.setdefault(str(event.payload.get("action_id", "")), event)
+    return found
+
+
+def _milestones(events: Sequence[Event], incident: Incident) -> dict[str, str | None]:
+    results = _results_by_action(events)
+    first_intent = _first(events, "action.intent")
+    first_result = (
+        results.get(str(first_intent.payload.get("action_id", "")))
+        if first_intent is not None
+        else None
+    )
+    verified = next(
+        (
+            event
+            for event in events
+            if event.kind == "action.result"
+            and event.payload.get("outcome") == "succeeded"
+            and event.payload.get("verified") is True
+        ),
+        None,
+    )
+    fired = _first(events, "trigger.fired")
+    decided = _first(events, "wizard.decided")
+    return {
+        "detect": fired.ts if fired else None,
+        "acknowledge": incident.acknowledged_at,
+        "decide": decided.ts if decided else None,
+        "rollback_start": first_intent.ts if first_intent else None,
+        "rollback_end": first_result.ts if first_result else None,
+        "verify": verified.ts if verified else None,
+        "total": incident.closed_at,
+    }
+
+
+def _durations(
+    events: Sequence[Event], incident: Incident, procedure: Procedure | None
+) -> list[dict[str, Any]]:
+    targets: dict[str, Target] = {
+        target.metric: target for target in (procedure.targets if procedure else [])
+    }
+    reached = _milestones(events, incident)
+    rows = []
+    for key, label, metric in MILESTONES:
+        at = reached[key]
+        seconds = _seconds(incident.opened_at, at)
+        target = targets.get(metric) if metric else None
+        if target is None:
+            verdict = "no target"
+        elif seconds is None:
+            verdict = "open" if incident.status == "open" else "not reached"
+        else:
+            verdict = "met" if seconds < target.under_minutes * 60 else "missed"
+        if seconds is not None:
+            shown = duration_text(seconds)
+        elif key == "total" and incident.status == "open":
+            shown = "still open"
+        else:
+            shown = "n/a"
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "at": at,
+                "seconds": seconds,
+                "duration": shown,
+                "target": f"< {target.under_minutes:g} min" if target else None,
+                "target_title": target.title if target else None,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def _decisions(events: Sequence[Event], procedure: Procedure | None) -> list[dict[str, Any]]:
+    from cockpit.core.procedure import OutcomeNode, QuestionNode
+
+    nodes = procedure.tree.nodes if procedure else {}
+    decisions = []
+    for event in events:
+        if event.kind != "wizard.decided":
+            continue
+        steps = []
+        for answer in event.payload.get("answers", []):
+            node = nodes.get(str(answer.get("node", "")))
+            suggested = answer.get("suggested")
+            steps.append(
+                {
+                    "question": node.question
+                    if isinstance(node, QuestionNode)
+                    else str(answer.get("node", "")),
+                    "answer": str(answer.get("label") or answer.get("key", "")),
+                    "evidence": suggested,
+                    "overrode_evidence": suggested is not None and suggested != answer.get("key"),
+                    "reason": str(answer.get("reason", "")),
+                }
+            )
+        outcome = nodes.get(str(event.payload.get("node", "")))
+        decisions.append(
+            {
+                "at": event.ts,
+                "actor": event.actor,
+                "summary": event.summary,
+                "outcome": outcome.outcome if isinstance(outcome, OutcomeNode) else event.summary,
+                "options": [str(option) for option in event.payload.get("options", [])],
+                "steps": steps,
+            }
+        )
+    return decisions
+
+
+def _actions(events: Sequence[Event]) -> list[dict[str, Any]]:
+    results = _results_by_action(events)
+    actions = []
+    for event in events:
+        if event.kind != "action.intent":
+            continue
+        result = results.get(str(event.payload.get("action_id", "")))
+        actions.append(
+            {
+                "title": event.summary,
+                "action": str(event.payload.get("action", "")),
+                "command": event.command,
+                "outcome": str(result.payload.get("outcome", "?")) if result else "unknown",
+                "verified": bool(result.payload.get("verified")) if result else False,
+                "result": result.summary if result else "no result recorded: outcome unknown",
+                "actor": event.actor,
+                "started_at": event.ts,
+                "ended_at": result.ts if result else None,
+            }
+        )
+    return actions
+
+
+def _checklists(events: Sequence[Event], procedure: Procedure | None) -> list[dict[str, Any]]:
+    if procedure is None:
+        return []
+    from cockpit.core.checklist_state import KINDS, ChecklistState, Recorded
+
+    state = ChecklistState(procedure)
+    state.replay(
+        Recorded(event.kind, event.payload, event.actor, event.ts)
+        for event in events
+        if event.kind in KINDS
+    )
+    lists = []
+    for kind, checklist in procedure.checklists.items():
+        items = []
+        for item in checklist.items:
+            found = state.state(kind, item.id)
+            shown: str = found.status
+            if found.status == "done" and found.automatic:
+                shown = "done (automatic)"
+            elif found.status == "skipped" and found.reason:
+                shown = f"skipped: {found.reason}"
+            items.append({"item": item.text, "state": shown, "actor": found.actor, "at": found.at})
+        progress = state.progress(kind)
+        lists.append(
+            {
+                "list": kind,
+                "title": checklist.title,
+                "done": progress.done,
+                "skipped": progress.skipped,
+                "total": progress.total,
+                "items": items,
+            }
+        )
+    return lists
+
+
+def _communications(events: Sequence[Event]) -> list[dict[str, Any]]:
+    messages: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if not event.kind.startswith("outbox."):
+            continue
+        message_id = str(event.payload.get("id", ""))
+        if event.kind == "outbox.queued":
+            message = event.payload.get("message", {})
+            messages[message_id] = {
+                "channel": str(message.get("channel", "")),
+                "subject": str(message.get("subject", "")),
+                "status": "queued",
+                "attempts": 0,
+                "queued_at": event.ts,
+                "last_at": event.ts,
+            }
+            continue
+        known = messages.get(message_id)
+        if known is None:
+            continue
+        known["attempts"] = int(event.payload.get("attempt", known["attempts"] + 1))
+        known["last_at"] = event.ts
+        if event.kind == "outbox.sent":
+            known["status"] = "sent"
+        elif event.kind == "outbox.refused":
+            known["status"] = f"refused: {event.payload.get('reason', '')}"
+        elif event.kind == "outbox.failed":
+            known["status"] = f"failed, retrying: {event.payload.get('reason', '')}"
+    return list(messages.values())
+
+
+def _timeline(events: Sequence[Event]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": event.id,
+            "ts": event.ts,
+            "kind": event.kind,
+            "actor": event.actor,
+            "summary": event.summary,
+            "command": event.command,
+        }
+        for event in events
+    ]
+
+
+def build_report(
+    events: Sequence[Event],
+    incident: Incident,
+    procedure: Procedure | None,
+    *,
+    head: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """The post-mortem of one incident as a JSON-ready, redacted document.
+
+    Args:
+        events: The incident's events in id order (`Timeline.events(incident_id)`).
+        incident: Its projection (`Timeline.incident(incident_id)`).
+        procedure: The procedure it ran under, for targets, questions and checklists; None when
+            unknown (the export then says "no target" and lists no checklists).
+        head: The timeline's chain head ``(id, hash)`` at export time (`Timeline.head()`), for
+            the footer; default: the incident's last event.
+
+    Returns:
+        The document; the same arguments always give an equal document.
+    """
+    ordered = sorted(events, key=lambda event: event.id)
+    if head is None:
+        head = (ordered[-1].id, ordered[-1].hash) if ordered else (0, "0" * 64)
+    closed_at = incident.closed_at
+    document = {
+        "version": REPORT_VERSION,
+        "incident": {
+            "id": incident.id,
+            "title": incident.title,
+            "date": incident.opened_at[:10],
+            "opened_at": incident.opened_at,
+            "acknowledged_at": incident.acknowledged_at,
+            "closed_at": closed_at,
+            "duration": duration_text(_seconds(incident.opened_at, closed_at))
+            if closed_at
+            else "still open",
+            "severity": incident.severity,
+            "status": incident.status,
+            "resolution": incident.resolution,
+            "procedure": incident.procedure,
+            "procedure_title": procedure.title if procedure else None,
+            "drill": incident.drill,
+        },
+        "durations": _durations(ordered, incident, procedure),
+        "decisions": _decisions(ordered, procedure),
+        "actions": _actions(ordered),
+        "checklists": _checklists(ordered, procedure),
+        "communications": _communications(ordered),
+        "timeline": _timeline(ordered),
+        "chain": {
+            "head_id": head[0],
+            "head_hash": head[1],
+            "verify": "cockpit timeline verify",
+        },
+    }
+    redacted: dict[str, Any] = redact(document)
+    return redacted
