@@ -299,3 +299,13 @@ def test_cockpit_export_never_imports_textual(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("CLEAN")
     assert "# Incident Report:" in result.stdout
+
+
+def test_an_unknown_procedure_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with Timeline(db, actor="alice") as timeline:
+        timeline.open_incident("probe", "p1", "no-such-procedure")
+    result = CliRunner().invoke(cli, ["export", "1", "--db", str(db)])
+    assert result.exit_code == 0
+    assert "warning: procedure 'no-such-procedure' not loaded" in result.output
+    assert "No procedure was available, so no checklists." in result.output
