@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any
 
 import pytest
+import system_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 API_VERSION = "1.41"
@@ -59,9 +60,6 @@ network_config_dir = "{networks}"
 """
 COMPOSE_VERSION = "2.20.2"
 
-_install_lock = threading.Lock()
-_install_tried: list[str] = []
-
 
 def missing() -> str | None:
     """Why podman cannot serve the tests here, or None when everything is in place."""
@@ -78,24 +76,7 @@ def missing() -> str | None:
 
 def ensure() -> str | None:
     """`missing()`, after trying scripts/services.sh once when we are root; None when ready."""
-    reason = missing()
-    if reason is None or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return reason
-    with _install_lock:
-        if not _install_tried:
-            try:
-                done = subprocess.run(
-                    ["bash", str(ROOT / "scripts" / "services.sh")],
-                    capture_output=True,
-                    text=True,
-                    timeout=900,
-                    check=False,
-                )
-                _install_tried.append(done.stderr.strip()[-300:])
-            except subprocess.TimeoutExpired:
-                _install_tried.append("scripts/services.sh took over 900 s")
-    reason = missing()
-    return None if reason is None else f"{reason}; services.sh: {_install_tried[0] or 'no output'}"
+    return system_packages.ensure(missing)
 
 
 def _which(tool: str) -> str | None:

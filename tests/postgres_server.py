@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+import system_packages
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,30 +96,9 @@ def missing() -> str | None:
     return None
 
 
-_install_lock = threading.Lock()
-_install_tried: list[str] = []
-
-
 def ensure() -> str | None:
     """`missing()`, after trying scripts/services.sh once when we are root; None when ready."""
-    reason = missing()
-    if reason is None or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return reason
-    with _install_lock:
-        if not _install_tried:
-            try:
-                done = subprocess.run(
-                    ["bash", str(ROOT / "scripts" / "services.sh")],
-                    capture_output=True,
-                    text=True,
-                    timeout=900,
-                    check=False,
-                )
-                _install_tried.append(done.stderr.strip()[-300:])
-            except subprocess.TimeoutExpired:
-                _install_tried.append("scripts/services.sh took over 900 s")
-    reason = missing()
-    return None if reason is None else f"{reason}; services.sh: {_install_tried[0] or 'no output'}"
+    return system_packages.ensure(missing)
 
 
 def _has_user(name: str) -> bool:
