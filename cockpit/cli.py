@@ -15,6 +15,7 @@ from cockpit.commands.demo import demo
 from cockpit.commands.export import export
 from cockpit.commands.procedures import procedures
 from cockpit.commands.run import open_cockpit
+from cockpit.commands.stats import stats
 from cockpit.commands.timeline import incident, timeline
 from cockpit.core.errors import CockpitError
 
@@ -76,6 +77,7 @@ cli.add_command(timeline)
 cli.add_command(demo)
 cli.add_command(backtest)
 cli.add_command(export)
+cli.add_command(stats)
 
 
 def main() -> None:

@@ -78,7 +78,8 @@ def _results_by_action(events: Sequence[Event]) -> dict[str, Event]:
     return found
 
 
-def _milestones(events: Sequence[Event], incident: Incident) -> dict[str, str | None]:
+def milestones(events: Sequence[Event], incident: Incident) -> dict[str, str | None]:
+    """When each milestone of MILESTONES was reached (UTC text), None if not (yet)."""
     results = _results_by_action(events)
     first_intent = _first(events, "action.intent")
     first_result = (
@@ -115,7 +116,7 @@ def _durations(
     targets: dict[str, Target] = {
         target.metric: target for target in (procedure.targets if procedure else [])
     }
-    reached = _milestones(events, incident)
+    reached = milestones(events, incident)
     rows = []
     for key, label, metric in MILESTONES:
         at = reached[key]

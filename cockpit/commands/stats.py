@@ -1,0 +1,69 @@
+"""`cockpit stats`: rollback metrics across incidents, drills apart from real incidents.
+
+Headless (click only at import; no Textual or Rich). Exit 2 with one line on stderr when the
+timeline cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cockpit.commands.common import db_path
+
+
+def _minutes(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+@click.command("stats")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table, or one JSON document.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
+)
+@click.pass_context
+def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
+    """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents."""
+    from cockpit.core.errors import CockpitError
+    from cockpit.core.stats import incident_times
+    from cockpit.core.stats import stats as summarize
+    from cockpit.core.timeline import Timeline
+
+    try:
+        with Timeline(db_path(ctx, db), create=False) as store:
+            times = [incident_times(store.events(i.id), i) for i in store.incidents()]
+    except CockpitError as error:
+        click.echo(f"cockpit: {error}", err=True)
+        raise SystemExit(2) from None
+    result = summarize(times)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    rows = [
+        ("incidents", "incidents", str),
+        ("mean time to detect", "mttd_seconds", _minutes),
+        ("mean time to decide", "mttdecide_seconds", _minutes),
+        ("mean time to recover", "mttr_seconds", _minutes),
+        ("rollbacks run", "rollbacks_run", str),
+        ("rollback success rate", "rollback_success_rate", _rate),
+        ("false positives (fired, no rollback)", "false_positives", str),
+    ]
+    click.echo(f"{'':38} {'real':>12} {'drills':>12}")
+    for label, key, show in rows:
+        real, drill = result["real"][key], result["drills"][key]
+        click.echo(f"{label:38} {show(real):>12} {show(drill):>12}")  # type: ignore[operator]
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
