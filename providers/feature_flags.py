@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -84,31 +84,23 @@ class FeatureFlagsProvider(HttpActionProvider):
                 f"no such flag at {self.api.url(self.opts.path)}: {', '.join(unknown)} "
                 f"(it has: {', '.join(sorted(current)) or 'none'})"
             )
-        changes = [
-            f"{name}: {'on' if current[name] else 'off'} → {'on' if state else 'off'}"
-            for name, state in wanted.items()
-            if current[name] != state
-        ]
         body = {name: {"enabled": state} for name, state in wanted.items()}
         url = self.api.url(self.opts.path)
         cli = (
             f'curl -X PATCH {shlex.quote(url)} -H "Authorization: Bearer $ADMIN_TOKEN" '
             f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))}"
         )
-        verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")
-        return Plan(
-            provider=self.name,
-            action=action,
-            target=", ".join(wanted),
-            title=f"{verb} {', '.join(wanted)}",
+        return flag_plan(
+            self.name,
+            action,
+            wanted,
+            current,
+            label=lambda name: f"{name}:",
             calls=[Call("PATCH", url, body), Call("GET", url)],
-            changes=changes or ["none: every flag is already in that state"],
             cli=cli,
-            destructive=False,  # the undo is one action away
-            timeout_seconds=30.0,
             verify="read the flags back and compare",
-            undo={"action": "set_flags", "params": {"states": {n: current[n] for n in wanted}}},
             data={"states": wanted},
+            unchanged="none: every flag is already in that state",
         )
 
     def execute(self, plan: Plan, report: Report) -> Executed:
@@ -146,3 +138,49 @@ def describe_states(states: Mapping[str, bool | None]) -> str:
         f"{name} {'on' if on else 'off' if on is not None else 'missing'}"
         for name, on in states.items()
     )
+
+
+def flag_plan(
+    provider: str,
+    action: str,
+    wanted: Mapping[str, bool],
+    current: Mapping[str, bool],
+    *,
+    label: Callable[[str], str],
+    calls: list[Call],
+    cli: str,
+    verify: str,
+    data: dict[str, Any],
+    where: str = "",
+    unchanged: str = "none: every feature is already in that state",
+    warnings: list[str] | None = None,
+) -> Plan:
+    """The plan every flag provider makes: switch these flags, the previous states as the undo.
+
+    `label(name)` starts each change line ("split_view in production:"); `where` ends the title.
+    """
+    verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")
+    changes = [
+        f"{label(name)} {_onoff(current[name])} → {_onoff(state)}"
+        for name, state in wanted.items()
+        if current[name] != state
+    ]
+    return Plan(
+        provider=provider,
+        action=action,
+        target=", ".join(wanted),
+        title=f"{verb} {', '.join(wanted)}{where}",
+        calls=calls,
+        changes=changes or [unchanged],
+        cli=cli,
+        destructive=False,  # the undo is one action away
+        timeout_seconds=30.0,
+        verify=verify,
+        undo={"action": "set_flags", "params": {"states": {n: current[n] for n in wanted}}},
+        data=data,
+        warnings=warnings or [],
+    )
+
+
+def _onoff(enabled: bool) -> str:
+    return "on" if enabled else "off"

@@ -27,7 +27,12 @@ from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiError, ApiOptions, HttpActionProvider
 from providers.base import Capability
-from providers.feature_flags import FeatureFlagsProvider, describe_states, wanted_states
+from providers.feature_flags import (
+    FeatureFlagsProvider,
+    describe_states,
+    flag_plan,
+    wanted_states,
+)
 
 MAX_PAGES = 50  # pages of feature states followed for one feature before giving up
 
@@ -145,25 +150,17 @@ class FlagsmithProvider(HttpActionProvider):
             f"-d {shlex.quote(json.dumps(call.body))}"
             for call in calls
         )
-        verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")
-        return Plan(
-            provider=self.name,
-            action=action,
-            target=", ".join(wanted),
-            title=f"{verb} {', '.join(wanted)} in Flagsmith",
+        return flag_plan(
+            self.name,
+            action,
+            wanted,
+            current,
+            label=lambda feature: feature,
             calls=calls,
-            changes=[
-                f"{describe_states({f: current[f]})} → {'on' if on else 'off'}"
-                for f, on in wanted.items()
-                if current[f] != on
-            ]
-            or ["none: every feature is already in that state"],
             cli=cli,
-            destructive=False,  # the undo is one action away
-            timeout_seconds=30.0,
             verify="find each feature state again and compare",
-            undo={"action": "set_flags", "params": {"states": {f: current[f] for f in wanted}}},
             data={"states": wanted, "ids": ids},
+            where=" in Flagsmith",
         )
 
     def execute(self, plan: Plan, report: Report) -> Executed:

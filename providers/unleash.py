@@ -26,7 +26,12 @@ from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiError, ApiOptions, HttpActionProvider
 from providers.base import Capability
-from providers.feature_flags import FeatureFlagsProvider, describe_states, wanted_states
+from providers.feature_flags import (
+    FeatureFlagsProvider,
+    describe_states,
+    flag_plan,
+    wanted_states,
+)
 
 _PROBE = "cockpit-health-probe"
 """A feature name health asks for: a 404 naming it proves the token passed authentication."""
@@ -130,31 +135,20 @@ class UnleashProvider(HttpActionProvider):
             for call in calls
         )
         turning_on = [f for f in bare if wanted[f] and not current[f]]
-        verb = {"disable_flags": "Switch off", "enable_flags": "Switch on"}.get(action, "Set")
-        return Plan(
-            provider=self.name,
-            action=action,
-            target=", ".join(wanted),
-            title=f"{verb} {', '.join(wanted)} in Unleash {self.opts.environment}",
+        env = self.opts.environment
+        return flag_plan(
+            self.name,
+            action,
+            wanted,
+            current,
+            label=lambda feature: f"{feature} in {env}:",
             calls=calls,
-            changes=[
-                f"{f} in {self.opts.environment}: {_onoff(current[f])} → {_onoff(on)}"
-                for f, on in wanted.items()
-                if current[f] != on
-            ]
-            or ["none: every feature is already in that state"],
             cli=cli,
-            destructive=False,  # the undo is one action away
-            timeout_seconds=30.0,
-            verify=f"read each feature's {self.opts.environment} state back and compare",
-            undo={"action": "set_flags", "params": {"states": {f: current[f] for f in wanted}}},
-            data={
-                "states": wanted,
-                "project": self.opts.project,
-                "environment": self.opts.environment,
-            },
+            verify=f"read each feature's {env} state back and compare",
+            data={"states": wanted, "project": self.opts.project, "environment": env},
+            where=f" in Unleash {env}",
             warnings=[
-                f"{f} has no strategies in {self.opts.environment}: Unleash v4 refuses to enable "
+                f"{f} has no strategies in {env}: Unleash v4 refuses to enable "
                 "it (409); add a strategy first (newer servers add a default one)"
                 for f in turning_on
             ],
