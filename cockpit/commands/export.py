@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from cockpit.commands.common import db_path
+from cockpit.commands.common import db_option, db_path, fail
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
-
-
-def _fail(message: object) -> NoReturn:
-    click.echo(f"cockpit: {message}", err=True)
-    raise SystemExit(2)
 
 
 def _procedure(name: str | None) -> Procedure | None:
@@ -81,12 +76,7 @@ def write_atomically(path: Path, text: str) -> None:
     show_default=True,
     help="Markdown post-mortem, or the same content as one JSON document.",
 )
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
-)
+@db_option
 @click.pass_context
 def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: str | None) -> None:
     """Export the post-mortem of INCIDENT from the timeline (redacted, deterministic)."""
@@ -100,7 +90,7 @@ def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: 
             events = store.events(incident_id)
             head = store.head()
     except CockpitError as error:
-        _fail(error)
+        fail(error)
     procedure = _procedure(incident.procedure)
     render = render_json if fmt == "json" else render_markdown
     text = render(events, incident, procedure, head=head)
@@ -110,5 +100,5 @@ def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: 
     try:
         write_atomically(Path(out), text)
     except OSError as error:
-        _fail(f"{out}: cannot write the export: {error.strerror or error}")
+        fail(f"{out}: cannot write the export: {error.strerror or error}")
     click.echo(f"exported incident {incident_id} to {out}", err=True)

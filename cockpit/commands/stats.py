@@ -10,7 +10,7 @@ import json
 
 import click
 
-from cockpit.commands.common import db_path
+from cockpit.commands.common import db_option, db_path, fail
 
 
 def _minutes(seconds: float | None) -> str:
@@ -26,12 +26,7 @@ def _minutes(seconds: float | None) -> str:
     show_default=True,
     help="A table, or one JSON document.",
 )
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
-)
+@db_option
 @click.pass_context
 def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
     """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents."""
@@ -44,8 +39,7 @@ def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
         with Timeline(db_path(ctx, db), create=False) as store:
             times = [incident_times(store.events(i.id), i) for i in store.incidents()]
     except CockpitError as error:
-        click.echo(f"cockpit: {error}", err=True)
-        raise SystemExit(2) from None
+        fail(error)
     result = summarize(times)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, sort_keys=True))

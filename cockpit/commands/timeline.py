@@ -12,27 +12,14 @@ line on stderr, never a traceback.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cockpit.commands.common import db_path
+from cockpit.commands.common import db_option, db_path, fail
 
 if TYPE_CHECKING:
-    from cockpit.core.errors import CockpitError
     from cockpit.core.timeline import Event, Incident, Timeline
-
-_DB_OPTION = click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
-)
-
-
-def _fail(error: CockpitError | Exception) -> NoReturn:
-    click.echo(f"cockpit: {error}", err=True)
-    raise SystemExit(2)
 
 
 def _open(ctx: click.Context, db: str | None, *, create: bool = True) -> Timeline:
@@ -42,7 +29,7 @@ def _open(ctx: click.Context, db: str | None, *, create: bool = True) -> Timelin
     try:
         return Timeline(db_path(ctx, db), create=create)
     except CockpitError as error:
-        _fail(error)
+        fail(error)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -77,7 +64,7 @@ def incident() -> None:
 @click.option("--severity", default="P1", show_default=True, help="Severity level id.")
 @click.option("--procedure", default=None, metavar="NAME", help="The procedure it runs under.")
 @click.option("--drill", is_flag=True, help="Mark it as an exercise, not a real incident.")
-@_DB_OPTION
+@db_option
 @click.pass_context
 def incident_open(
     ctx: click.Context,
@@ -94,13 +81,13 @@ def incident_open(
         try:
             opened = timeline.open_incident(title, severity, procedure, drill=drill)
         except CockpitError as error:
-            _fail(error)
+            fail(error)
     click.echo(opened.id)
 
 
 @incident.command("list")
 @click.option("--open", "only_open", is_flag=True, help="Only incidents still open.")
-@_DB_OPTION
+@db_option
 @click.pass_context
 def incident_list(ctx: click.Context, only_open: bool, db: str | None) -> None:
     """List incidents, newest first."""
@@ -128,7 +115,7 @@ def _incident_row(item: Incident) -> list[str]:
 @incident.command("close")
 @click.argument("incident_id", metavar="ID", type=int)
 @click.option("--resolution", default=None, help="How it ended, e.g. 'rolled back to v41'.")
-@_DB_OPTION
+@db_option
 @click.pass_context
 def incident_close(
     ctx: click.Context, incident_id: int, resolution: str | None, db: str | None
@@ -140,7 +127,7 @@ def incident_close(
         try:
             closed = timeline.close_incident(incident_id, resolution)
         except CockpitError as error:
-            _fail(error)
+            fail(error)
     click.echo(f"closed incident {closed.id} at {closed.closed_at}")
 
 
@@ -155,7 +142,7 @@ def timeline() -> None:
 @timeline.command("show")
 @click.argument("incident_id", metavar="INCIDENT", type=int)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
-@_DB_OPTION
+@db_option
 @click.pass_context
 def timeline_show(ctx: click.Context, incident_id: int, as_json: bool, db: str | None) -> None:
     """Show an incident's events in order, with unresolved actions marked OUTCOME UNKNOWN."""
@@ -167,7 +154,7 @@ def timeline_show(ctx: click.Context, incident_id: int, as_json: bool, db: str |
             events = store.events(incident_id)
             unknown = {event.id for event in store.unresolved_actions(incident_id)}
         except CockpitError as error:
-            _fail(error)
+            fail(error)
     if as_json:
         import json
 
@@ -213,7 +200,7 @@ def _event_line(event: Event, unknown: bool, kind_width: int, actor_width: int) 
 
 
 @timeline.command("verify")
-@_DB_OPTION
+@db_option
 @click.pass_context
 def timeline_verify(ctx: click.Context, db: str | None) -> None:
     """Prove the hash chain; print the head hash to compare with the post-mortem's footer.
@@ -229,5 +216,5 @@ def timeline_verify(ctx: click.Context, db: str | None) -> None:
             click.echo(f"TAMPERED: event {broken.event_id}: {broken.reason}", err=True)
             raise SystemExit(1) from None
         except CockpitError as error:
-            _fail(error)
+            fail(error)
     click.echo(f"ok: {report.count} events verified, head {report.head_hash}")
