@@ -33,13 +33,11 @@ import socket
 import subprocess
 import tarfile
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import pytest
 import system_packages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -397,23 +395,7 @@ class Podman:
         return "healthy"
 
 
-_shared: list[Podman] = []
-_shared_lock = threading.Lock()
-
-
 def shared() -> Podman:
-    """One Podman for the whole test process (the contract cases), stopped when it exits.
-
-    Skips the calling test, with the reason, when podman cannot be had here.
-    """
-    with _shared_lock:
-        if not _shared:
-            reason = ensure()
-            if reason:
-                pytest.skip(reason)
-            started = Podman().__enter__()
-            _shared.append(started)
-            import atexit
-
-            atexit.register(started.stop)
-        return _shared[0]
+    """One Podman for the whole test process, stopped when it exits; skips the calling test,
+    with the reason, when podman cannot be had here."""
+    return system_packages.one_per_process("podman", missing, lambda: Podman().__enter__())

@@ -359,28 +359,12 @@ class PostgresServer:
         os.chown(path, owner.pw_uid, owner.pw_gid)
 
 
-_shared: list[PostgresServer] = []
-_shared_lock = threading.Lock()
-
-
 def shared() -> PostgresServer:
-    """One cluster for the whole test process, stopped when it exits.
-
-    Skips the calling test, with the reason, when PostgreSQL cannot be had here.
-    """
-    import pytest
-
-    with _shared_lock:
-        if not _shared:
-            reason = ensure()
-            if reason:
-                pytest.skip(reason)
-            started = PostgresServer().__enter__()
-            _shared.append(started)
-            import atexit
-
-            atexit.register(started.stop)
-        return _shared[0]
+    """One PostgresServer for the whole test process, stopped when it exits; skips the calling test,
+    with the reason, when PostgreSQL cannot be had here."""
+    return system_packages.one_per_process(
+        "postgres", missing, lambda: PostgresServer().__enter__()
+    )
 
 
 _names_lock = threading.Lock()

@@ -12,6 +12,9 @@ import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()
@@ -38,3 +41,27 @@ def ensure(missing: Callable[[], str | None]) -> str | None:
                 _tried.append("scripts/services.sh took over 900 s")
     reason = missing()
     return None if reason is None else f"{reason}; services.sh: {_tried[0] or 'no output'}"
+
+
+_servers: dict[str, Any] = {}
+_servers_lock = threading.Lock()
+
+
+def one_per_process(name: str, missing: Callable[[], str | None], start: Callable[[], T]) -> T:
+    """The test process's one `name` server, started on first use and stopped at exit.
+
+    Skips the calling test, with the reason, when what it needs cannot be had here.
+    """
+    import atexit
+
+    import pytest
+
+    with _servers_lock:
+        if name not in _servers:
+            reason = ensure(missing)
+            if reason:
+                pytest.skip(reason)
+            server = start()
+            _servers[name] = server
+            atexit.register(server.stop)
+        return cast(T, _servers[name])
