@@ -89,11 +89,12 @@ def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: 
             incident = store.incident(incident_id)
             events = store.events(incident_id)
             head = store.head()
+            samples = store.samples(incident_id)
     except CockpitError as error:
         fail(error)
     procedure = _procedure(incident.procedure)
     render = render_json if fmt == "json" else render_markdown
-    text = render(events, incident, procedure, head=head)
+    text = render(events, incident, procedure, head=head, samples=samples)
     if out is None:
         click.echo(text, nl=False)
         return

@@ -2,8 +2,9 @@
 
 Sections follow the seeds' incident report and post-mortem templates: a summary, the durations
 against the procedure's targets (the seeds' "Time to Detection / Decision / Rollback"), the
-decision path, the actions with their CLI lines, the checklists, the communications, every event
-in UTC, placeholders for what humans write afterwards (root cause, lessons learned, action items)
+decision path, the actions with their CLI lines, the checklists, the communications, the
+metrics at the trigger, the decision and after the rollback, the sections people write in the
+app (the procedure's own: root cause, lessons learned, action items, ...), every event in UTC
 and a footer with the chain head hash to check with `cockpit timeline verify`.
 
 Pure and deterministic: the same events give the same bytes (no wall clock: an incident still
@@ -19,6 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from cockpit.core.export_metrics import number
 from cockpit.core.export_report import build_report, ts_text
 from cockpit.core.redact import scrub
 
@@ -26,10 +28,11 @@ if TYPE_CHECKING:
     from cockpit.core.event_log import Event
     from cockpit.core.incidents import Incident
     from cockpit.core.procedure import Procedure
+    from cockpit.core.sample_store import StoredSample
 
 __all__ = ["Raw", "build_report", "cell", "code", "render_json", "render_markdown"]
 
-_TODO_NOTE = "_TODO: to be written after the incident (editing it in the cockpit is planned)._"
+_NOT_WRITTEN = "to be written"
 
 
 def cell(text: object) -> str:
@@ -84,6 +87,8 @@ def _summary(data: dict[str, Any]) -> list[str]:
         ("Closed", ts_text(about["closed_at"]) if about["closed_at"] else "still open"),
         ("Duration", about["duration"]),
         ("Severity", about["severity"]),
+        ("Impact", about["impact"] or _NOT_WRITTEN),
+        ("Root cause", about["root_cause"] or _NOT_WRITTEN),
         ("Status", status),
         ("Procedure", procedure),
         ("Drill", "yes, an exercise" if about["drill"] else "no, a real incident"),
@@ -123,9 +128,9 @@ def _decisions(data: dict[str, Any]) -> list[str]:
     lines = ["## Decision path", ""]
     if not data["decisions"]:
         return [*lines, "No decision was recorded."]
-    for number, decision in enumerate(data["decisions"], start=1):
+    for index, decision in enumerate(data["decisions"], start=1):
         if len(data["decisions"]) > 1:
-            lines += [f"### Decision {number}", ""]
+            lines += [f"### Decision {index}", ""]
         for step in decision["steps"]:
             line = f"- {step['question']} → **{step['answer']}**"
             if step["overrode_evidence"]:
@@ -227,10 +232,52 @@ def _timeline(data: dict[str, Any]) -> list[str]:
     return ["## Timeline", "", *header, *rows]
 
 
-def _placeholders() -> list[str]:
+def _metrics(data: dict[str, Any]) -> list[str]:
+    metrics = data["metrics"]
+    lines = ["## Metrics", ""]
+    if not metrics["series"]:
+        return [*lines, "No metric samples were recorded for this incident."]
+    headers = ["Metric"]
+    for point in metrics["points"]:
+        at = point["at"]
+        headers.append(f"{point['label']} ({at[11:19]})" if at else point["label"])
+    headers.append("Peak")
+    rows = []
+    for series in metrics["series"]:
+        name = series["title"] + (f" ({series['unit']})" if series["unit"] else "")
+        peak = "-"
+        if series["max"] is not None:
+            peak = f"{number(series['max'])} at {series['peak_at'][11:19]}"
+        rows.append((name, *(number(value) for value in series["values"]), peak))
+    width = max(len(series["metric"]) for series in metrics["series"])
+    chart = [
+        f"{series['metric']:<{width}}  {series['sparkline']}  "
+        f"{number(series['min'])} to {number(series['max'])}"
+        for series in metrics["series"]
+    ]
+    chart.append(f"{'':<{width}}  {metrics['markers']}")
+    span = f"{ts_text(metrics['from'])} to {ts_text(metrics['to'])}"
+    return [
+        *lines,
+        f"{metrics['samples']} samples from {span}; each value is the last reading at that "
+        "moment (a dash: none yet).",
+        "",
+        *_table(headers, rows),
+        "",
+        "```text",
+        *chart,
+        "```",
+        "",
+        "Each line spans the whole incident, scaled from its lowest to its highest reading "
+        "(the highest in each column). T: trigger fired, D: decision, R: rollback ended.",
+    ]
+
+
+def _written(data: dict[str, Any]) -> list[str]:
     lines: list[str] = []
-    for title in ("Root cause", "Lessons learned", "Action items"):
-        lines += [f"## {title}", "", _TODO_NOTE, ""]
+    for section in data["written"]:
+        text = section["text"] or f"_To be written: {section['hint']}._"
+        lines += [f"## {section['title']}", "", text, ""]
     return lines[:-1]
 
 
@@ -250,6 +297,7 @@ def render_markdown(
     procedure: Procedure | None,
     *,
     head: tuple[int, str] | None = None,
+    samples: Sequence[StoredSample] = (),
 ) -> str:
     """The post-mortem of one incident as GitHub-flavoured Markdown.
 
@@ -259,11 +307,12 @@ def render_markdown(
         procedure: The procedure it ran under, or None when unknown.
         head: The timeline's chain head ``(id, hash)`` (`Timeline.head()`); default: the
             incident's last event.
+        samples: Its stored metric samples (`Timeline.samples`), for the metric snapshots.
 
     Returns:
         The document, ending with one newline; identical for identical arguments.
     """
-    data = build_report(timeline_events, incident, procedure, head=head)
+    data = build_report(timeline_events, incident, procedure, head=head, samples=samples)
     sections = [
         _summary(data),
         _durations(data),
@@ -271,8 +320,9 @@ def render_markdown(
         _actions(data),
         _checklists(data),
         _communications(data),
+        _metrics(data),
+        _written(data),
         _timeline(data),
-        _placeholders(),
         _footer(data),
     ]
     text = "\n\n".join("\n".join(section) for section in sections) + "\n"
@@ -285,7 +335,8 @@ def render_json(
     procedure: Procedure | None,
     *,
     head: tuple[int, str] | None = None,
+    samples: Sequence[StoredSample] = (),
 ) -> str:
     """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8)."""
-    data = build_report(timeline_events, incident, procedure, head=head)
+    data = build_report(timeline_events, incident, procedure, head=head, samples=samples)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

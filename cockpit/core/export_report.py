@@ -16,15 +16,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
+from cockpit.core.export_metrics import metric_snapshots
+from cockpit.core.postmortem import sections, written
 from cockpit.core.redact import redact
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
     from cockpit.core.incidents import Incident
     from cockpit.core.procedure import Procedure, Target
+    from cockpit.core.sample_store import StoredSample
 
 #: Bumped when the JSON document's shape changes incompatibly.
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 #: The milestones of the Durations table, each measured from the incident's opening:
 #: (key, label, the procedure target metric it is held against or None).
@@ -276,6 +279,25 @@ def _communications(events: Sequence[Event]) -> list[dict[str, Any]]:
     return list(messages.values())
 
 
+def _written(events: Sequence[Event], procedure: Procedure | None) -> list[dict[str, Any]]:
+    texts = written((event.kind, event.payload) for event in events)
+    return [
+        {"key": s.key, "title": s.title, "hint": s.hint, "text": texts.get(s.key)}
+        for s in sections(procedure)
+    ]
+
+
+def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | None:
+    """The first written line of the first section whose title has `keyword` (the summary's
+    one-line impact and root cause, as the seeds' summaries have them)."""
+    for section in sections_written:
+        if keyword in section["title"].lower() and section["text"]:
+            text: str = section["text"]
+            line = next(line for line in text.splitlines() if line.strip()).strip()
+            return line.lstrip("-*0123456789. []x").strip() or line
+    return None
+
+
 def _timeline(events: Sequence[Event]) -> list[dict[str, Any]]:
     return [
         {
@@ -296,6 +318,7 @@ def build_report(
     procedure: Procedure | None,
     *,
     head: tuple[int, str] | None = None,
+    samples: Sequence[StoredSample] = (),
 ) -> dict[str, Any]:
     """The post-mortem of one incident as a JSON-ready, redacted document.
 
@@ -306,6 +329,7 @@ def build_report(
             unknown (the export then says "no target" and lists no checklists).
         head: The timeline's chain head ``(id, hash)`` at export time (`Timeline.head()`), for
             the footer; default: the incident's last event.
+        samples: Its stored metric samples (`Timeline.samples`), for the metric snapshots.
 
     Returns:
         The document; the same arguments always give an equal document.
@@ -314,6 +338,7 @@ def build_report(
     if head is None:
         head = (ordered[-1].id, ordered[-1].hash) if ordered else (0, "0" * 64)
     closed_at = incident.closed_at
+    texts = _written(ordered, procedure)
     document = {
         "version": REPORT_VERSION,
         "incident": {
@@ -332,12 +357,16 @@ def build_report(
             "procedure": incident.procedure,
             "procedure_title": procedure.title if procedure else None,
             "drill": incident.drill,
+            "impact": _first_line(texts, "impact"),
+            "root_cause": _first_line(texts, "root cause"),
         },
         "durations": _durations(ordered, incident, procedure),
         "decisions": _decisions(ordered, procedure),
         "actions": _actions(ordered),
         "checklists": _checklists(ordered, procedure),
         "communications": _communications(ordered),
+        "metrics": metric_snapshots(samples, milestones(ordered, incident), procedure, closed_at),
+        "written": texts,
         "timeline": _timeline(ordered),
         "chain": {
             "head_id": head[0],
