@@ -12,6 +12,7 @@ Pure Python (no Textual, no Rich).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -287,6 +288,10 @@ def _written(events: Sequence[Event], procedure: Procedure | None) -> list[dict[
     ]
 
 
+# A list bullet, number or task box in front of a written line: not part of a one-line summary.
+_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)])?\s*(?:\[[ xX]\])?\s*")
+
+
 def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | None:
     """The first written line of the first section whose title has `keyword` (the summary's
     one-line impact and root cause, as the seeds' summaries have them)."""
@@ -294,7 +299,7 @@ def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | N
         if keyword in section["title"].lower() and section["text"]:
             text: str = section["text"]
             line = next(line for line in text.splitlines() if line.strip()).strip()
-            return line.lstrip("-*0123456789. []x").strip() or line
+            return _LIST_MARK.sub("", line) or line
     return None
 
 
