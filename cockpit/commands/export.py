@@ -10,7 +10,6 @@ reported as one line on stderr, never a traceback.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,24 +38,6 @@ def _procedure(name: str | None) -> Procedure | None:
             err=True,
         )
         return None
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename, so a
-    reader never sees half a post-mortem and a failure leaves the old file in place."""
-    import tempfile
-
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @click.command("export")
@@ -99,6 +80,8 @@ def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: 
         click.echo(text, nl=False)
         return
     try:
+        from cockpit.core.paths import write_atomically
+
         write_atomically(Path(out), text)
     except OSError as error:
         fail(f"{out}: cannot write the export: {error.strerror or error}")

@@ -7,16 +7,14 @@ failing or being invented.
 
 from __future__ import annotations
 
-import os
 import string
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
-from cockpit.core.paths import ensure_private_dir
+from cockpit.core.paths import ensure_private_dir, write_atomically
 from cockpit.core.redact import scrub
 
 if TYPE_CHECKING:
@@ -118,16 +116,4 @@ def write_draft(directory: Path, incident_id: int, template_id: str, text: str) 
     are scrubbed first, as in the timeline.
     """
     folder = ensure_private_dir(directory / f"incident-{incident_id}")
-    target = folder / f"{template_id}.txt"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{template_id}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(scrub(text))
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(folder / f"{template_id}.txt", scrub(text), private=True)

@@ -37,3 +37,33 @@ def ensure_private_dir(path: Path) -> Path:
     """Create a directory readable by its owner only (incident data is sensitive)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def write_atomically(path: Path, text: str, *, private: bool = False) -> Path:
+    """Write `text` to `path` through a temporary file in the same folder and a rename, so a
+    reader never sees half a file and a failure leaves the old one in place.
+
+    Args:
+        path: The file to write.
+        text: Its whole content (UTF-8, newlines as given).
+        private: Owner-only permissions (0600), for drafts and anything else sensitive.
+    """
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not private:
+            # mkstemp creates 0600; a post-mortem meant to be committed gets the usual mode.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
