@@ -287,6 +287,11 @@ def main() -> int:
 
     rows.extend(postgres_rows())
 
+    # 9. Export and stats (issue 8): a post-mortem of 100,000 events; stats over 1,000 incidents.
+    from bench_export import rows as export_rows
+
+    rows.extend(export_rows())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cockpit.cli import cli
 from cockpit.core.clock import FixedClock
-from cockpit.core.stats import incident_times, stats
+from cockpit.core.stats import incident_times, stats, timeline_times
 from cockpit.core.timeline import Timeline
 
 
@@ -66,6 +66,25 @@ def test_the_metrics_match_the_known_durations(timeline: Timeline, clock: FixedC
     assert real["rollbacks_run"] == 2 and real["rollback_success_rate"] == 0.5
     assert real["false_positives"] == 1
     assert drills["mttr_seconds"] == 10 * 60 and drills["false_positives"] == 0
+
+
+def test_reading_only_the_kinds_stats_needs_measures_the_same(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    build(timeline, clock)
+    busy = timeline.open_incident("busy", "P1", "pulse-messages").id
+    clock.advance(30)
+    timeline.acknowledge(busy)
+    timeline.record(busy, "note", "looking")
+    timeline.record(busy, "trigger.fired", "Error rate > 5%")
+    timeline.record(busy, "trigger.cleared", "Error rate back under 5%")
+    timeline.record(busy, "checklist.ticked", "Ticked", {"list": "quick", "item": "confirm"})
+    timeline.record(busy, "outbox.queued", "Queued", {"id": "m1", "message": {}})
+    timeline.record(busy, "postmortem.written", "Root cause", {"section": "root-cause"})
+    intent = timeline.begin_action(busy, "flags.disable", "Switch off", {}, command="x")
+    timeline.finish_action(busy, str(intent.payload["action_id"]), "succeeded", "done")
+    everything = [incident_times(timeline.events(i.id), i) for i in timeline.incidents()]
+    assert timeline_times(timeline) == everything
 
 
 def test_the_command_prints_real_incidents_and_drills_apart(

@@ -31,13 +31,13 @@ def _minutes(seconds: float | None) -> str:
 def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
     """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents."""
     from cockpit.core.errors import CockpitError
-    from cockpit.core.stats import incident_times
     from cockpit.core.stats import stats as summarize
+    from cockpit.core.stats import timeline_times
     from cockpit.core.timeline import Timeline
 
     try:
         with Timeline(db_path(ctx, db), create=False) as store:
-            times = [incident_times(store.events(i.id), i) for i in store.incidents()]
+            times = timeline_times(store)
     except CockpitError as error:
         fail(error)
     result = summarize(times)
