@@ -102,6 +102,13 @@ class CockpitApp(IncidentApp):
             id="cockpit.drafts",
         ),
         Binding(
+            "e",
+            "postmortem",
+            "Post-mortem",
+            tooltip="The post-mortem: preview the export, write root cause, lessons, action items",
+            id="cockpit.postmortem",
+        ),
+        Binding(
             "n",
             "note",
             "Note",
@@ -195,6 +202,13 @@ class CockpitApp(IncidentApp):
             return
         self.push_screen(_screen("drafts", "DraftsScreen"))
 
+    def action_postmortem(self) -> None:
+        """Open the post-mortem: the export's preview and the written sections."""
+        if self.session.procedure is None:
+            self.notify("The procedure is still loading; try again in a moment.")
+            return
+        self.push_screen(_screen("postmortem", "PostmortemScreen"))
+
     def action_note(self) -> None:
         """Ask for a note and record it."""
 
@@ -244,6 +258,9 @@ class CockpitApp(IncidentApp):
         yield SystemCommand("Roll back", "Plan, confirm and run an option", self.action_roll_back)
         yield SystemCommand("Providers", "Configured providers and health", self.action_providers)
         yield SystemCommand("Drafts", "Communication drafts", self.action_drafts)
+        yield SystemCommand(
+            "Post-mortem", "Preview the export, write its sections", self.action_postmortem
+        )
         yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
         yield SystemCommand(
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge

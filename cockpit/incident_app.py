@@ -278,9 +278,25 @@ class IncidentApp(App[int]):
             if payload.get("checklist"):
                 self.tick_item_run(*payload["checklist"])
 
+    def close_incident(self, resolution: str) -> None:
+        """Close the incident: recorded, the paging service told, the sources stopped (nothing
+        more is sampled or fires for a closed incident; the post-mortem can still be written).
+
+        Raises:
+            IncidentError: It was closed meanwhile (by `cockpit incident close`).
+        """
+        if self.read_only:
+            raise CockpitError("read-only: this cockpit does not hold the incident")
+        incident = self.session.timeline.close_incident(self.session.incident.id, resolution)
+        self.session.incident = incident
+        self.pull()
+        self.page("resolve", "resolved", resolution or "Closed in the rollback cockpit")
+        self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
+
     def page(self, stage: str, subject: str, body: str) -> None:
         """Tell the paging service (a `pagerduty` notifier, when configured) through the outbox:
-        trigger when a rule fires, acknowledge when the responder acknowledges. One dedup key
+        trigger when a rule fires, acknowledge when the responder acknowledges, resolve when the
+        incident is closed. One dedup key
         per incident, so every trigger lands on the same alert."""
         if "pagerduty" not in self.session.notifiers or self.read_only:
             return
@@ -338,7 +354,7 @@ class IncidentApp(App[int]):
 
     def check_escalation(self) -> None:
         """Record and announce each escalation step or status update as it comes due, once."""
-        if self.escalation is None or self.read_only:
+        if self.escalation is None or self.read_only or self.session.incident.status == "closed":
             return
         now = self.session.clock.now()
         now_due = self.escalation.due(now, self.escalation_keys)

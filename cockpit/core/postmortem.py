@@ -112,6 +112,19 @@ def written(events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, str]:
     return texts
 
 
+def resolution_starter(events: Iterable[tuple[str, str, Mapping[str, Any], str]]) -> str:
+    """What the timeline says was done, from (kind, summary, payload, ts): each action's
+    outcome and the closing, as a first draft of the Resolution section."""
+    lines = []
+    for kind, summary, payload, ts in events:
+        if kind == "action.result":
+            verified = "; verified" if payload.get("verified") else ""
+            lines.append(f"- {ts[11:16]} UTC: {summary}{verified}")
+        elif kind == "incident.closed":
+            lines.append(f"- {ts[11:16]} UTC: {summary}")
+    return "\n".join(lines)
+
+
 def written_event(section: Section, text: str) -> tuple[str, str, dict[str, str]]:
     """The (kind, summary, payload) recording `text` as `section`'s content.
 

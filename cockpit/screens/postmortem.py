@@ -1,0 +1,245 @@
+"""Provides the post-mortem screen: the export's preview and the sections people write.
+
+The first tab is the Markdown `cockpit export` gives for this incident, byte for byte (rendered
+in a worker: a long incident takes a moment). Each following tab is one of the procedure's
+written sections (impact, root cause, lessons learned, action items, ...), starting from the
+seed template's prompts. ctrl+s records each edited section in the timeline
+(`postmortem.written`); ctrl+o writes the post-mortem file beside the timeline; ctrl+t closes
+the incident with its resolution. Leaving keeps what was typed, as the drafts screen does.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha256
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Static, TabbedContent, TabPane, TextArea
+
+from cockpit.core.errors import CockpitError
+from cockpit.core.export import render_markdown
+from cockpit.core.paths import ensure_private_dir, write_atomically
+from cockpit.core.postmortem import Section, resolution_starter, sections, written, written_event
+from widgets.footer import KeyFooter
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from cockpit.app import CockpitApp
+
+EXPORTED = "postmortem.exported"
+
+
+class PostmortemScreen(Screen[None]):
+    """Preview the post-mortem, write its sections, write the file, close the incident."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save sections", priority=True, id="postmortem.save"),
+        Binding("ctrl+o", "write_file", "Write file", priority=True, id="postmortem.write"),
+        Binding("ctrl+t", "close_incident", "Close incident", priority=True, id="postmortem.close"),
+        Binding("escape", "leave", "Back", id="postmortem.leave"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[Section] = []
+        """The procedure's written sections (known once composed)."""
+        self.shown: dict[str, str] = {}
+        """What each editor held when shown (an edit is a difference from it)."""
+        self.preview: str = ""
+        """The Markdown last rendered into the preview."""
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        """The App, typed."""
+        from cockpit.app import CockpitApp
+
+        return cast(CockpitApp, self.app)
+
+    def compose(self) -> ComposeResult:
+        self.sections = sections(self.cockpit.session.procedure)
+        texts = written((event.kind, event.payload) for event in self.cockpit.events)
+        with TabbedContent(id="postmortem-tabs"):
+            with TabPane("Preview", id="tab-preview"):
+                yield TextArea(
+                    "Rendering the post-mortem…", id="preview", read_only=True, soft_wrap=False
+                )
+            for section in self.sections:
+                text = texts.get(section.key) or self.starter(section)
+                self.shown[section.key] = text
+                with TabPane(section.title, id=f"tab-{section.key}"):
+                    yield Static(f"{section.title}: {section.hint}.", classes="section-hint")
+                    yield TextArea(text, id=f"text-{section.key}", soft_wrap=True)
+        yield Static(id="postmortem-status")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.refresh_preview()
+
+    def starter(self, section: Section) -> str:
+        """The editor's first text: what the timeline says was done, else the prompts."""
+        if "resolution" in section.key:
+            done = resolution_starter(
+                (event.kind, event.summary, event.payload, event.ts)
+                for event in self.cockpit.events
+            )
+            if done:
+                return done
+        return section.starter
+
+    def status(self, text: str) -> None:
+        """One line under the tabs: where things were saved or written."""
+        self.query_one("#postmortem-status", Static).update(text)
+
+    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
+        if message.pane.id == "tab-preview":
+            self.save_if_edited()
+            self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        """Render the post-mortem again from the timeline (in a worker)."""
+        app = self.cockpit
+        timeline = app.session.timeline
+        incident_id = app.session.incident.id
+        # Read on this thread: the database connection belongs to it.
+        self.render_preview(
+            list(app.events),
+            timeline.incident(incident_id),
+            timeline.head(),
+            timeline.samples(incident_id),
+        )
+
+    @work(thread=True, exclusive=True, group="postmortem-preview", exit_on_error=False)
+    def render_preview(self, events, incident, head, samples) -> None:  # type: ignore[no-untyped-def]
+        """Worker: the same call `cockpit export` makes."""
+        text = render_markdown(
+            events, incident, self.cockpit.session.procedure, head=head, samples=samples
+        )
+        self.app.call_from_thread(self.show_preview, text)
+
+    def show_preview(self, text: str) -> None:
+        """Put the rendered Markdown in the preview, keeping the reader's place."""
+        self.preview = text
+        area = self.query_one("#preview", TextArea)
+        place = area.scroll_offset
+        area.load_text(text)
+        area.scroll_to(place.x, place.y, animate=False)
+
+    def edited(self) -> dict[str, str]:
+        """The sections whose editor differs from what was shown, by key."""
+        found = {}
+        for section in self.sections:
+            text = self.query_one(f"#text-{section.key}", TextArea).text
+            if text != self.shown[section.key]:
+                found[section.key] = text
+        return found
+
+    def accepted(self) -> dict[str, str]:
+        """The visible section when it was never written but its editor holds more than the
+        prompts (the resolution drafted from the timeline): ctrl+s there means "keep this"."""
+        active = self.query_one(TabbedContent).active.removeprefix("tab-")
+        section = next((s for s in self.sections if s.key == active), None)
+        if section is None:
+            return {}
+        if section.key in written((e.kind, e.payload) for e in self.cockpit.events):
+            return {}
+        text = self.query_one(f"#text-{section.key}", TextArea).text
+        return {section.key: text} if text.strip() != section.starter.strip() else {}
+
+    def save_if_edited(self) -> None:
+        """Keep what was typed before the preview or another screen takes over."""
+        if self.edited():
+            self.action_save()
+
+    def action_save(self) -> None:
+        """Record each edited section in the timeline."""
+        if self.cockpit.read_only:
+            self.notify("Read-only: not saved.", severity="warning")
+            return
+        saved, problems = [], []
+        by_key = {section.key: section for section in self.sections}
+        for key, text in {**self.accepted(), **self.edited()}.items():
+            try:
+                kind, summary, payload = written_event(by_key[key], text)
+            except CockpitError as error:
+                problems.append(str(error))
+                continue
+            self.cockpit.record(kind, summary, payload)
+            self.shown[key] = text
+            saved.append(by_key[key].title)
+        if saved:
+            self.status(f"Saved to the timeline: {', '.join(saved)}")
+            self.refresh_preview()
+        if problems:
+            self.notify("; ".join(problems), title="Not saved", severity="warning")
+        elif not saved:
+            self.status("Nothing edited since the last save.")
+
+    def export_path(self) -> Path:
+        """`<data dir>/exports/incident-N-postmortem.md`, beside the timeline."""
+        folder = self.cockpit.session.timeline.path.parent / "exports"
+        return folder / f"incident-{self.cockpit.session.incident.id}-postmortem.md"
+
+    def action_write_file(self) -> None:
+        """Save the sections, then write the post-mortem file (rendered afresh)."""
+        self.save_if_edited()
+        app = self.cockpit
+        timeline = app.session.timeline
+        incident_id = app.session.incident.id
+        text = render_markdown(
+            list(app.events),
+            timeline.incident(incident_id),
+            app.session.procedure,
+            head=timeline.head(),
+            samples=timeline.samples(incident_id),
+        )
+        path = self.export_path()
+        try:
+            ensure_private_dir(path.parent)
+            write_atomically(path, text)
+        except OSError as error:
+            self.notify(f"{path}: {error.strerror or error}", title="Not written", severity="error")
+            return
+        digest = sha256(text.encode("utf-8")).hexdigest()
+        app.record(
+            EXPORTED,
+            f"Post-mortem written to {path.name}",
+            {"file": str(path), "sha256": digest, "bytes": len(text.encode("utf-8"))},
+        )
+        self.show_preview(text)
+        self.status(f"Written: {path} (cockpit export {incident_id} gives the same)")
+
+    def action_close_incident(self) -> None:
+        """Ask for the resolution, then close the incident."""
+        from cockpit.screens.modals import NoteScreen
+
+        app = self.cockpit
+        if app.session.incident.status == "closed":
+            self.notify(f"Incident {app.session.incident.id} is already closed.")
+            return
+
+        def close(resolution: str | None) -> None:
+            if resolution is None:
+                return
+            try:
+                app.close_incident(resolution)
+            except CockpitError as error:
+                self.notify(str(error), title="Not closed", severity="error")
+                return
+            self.status(f"Incident closed: {resolution}. The sections can still be written.")
+            self.refresh_preview()
+
+        self.app.push_screen(
+            NoteScreen(
+                "Resolution, e.g. 'rolled back to v41' (Enter closes the incident, Esc cancels):"
+            ),
+            close,
+        )
+
+    def action_leave(self) -> None:
+        """Leave, keeping edited sections."""
+        self.save_if_edited()
+        self.dismiss(None)
