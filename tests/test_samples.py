@@ -74,13 +74,18 @@ def test_a_version_1_timeline_migrates_and_keeps_its_chain(
         timeline.open_incident("before the upgrade", "P1", "pulse-messages")
     with sqlite3.connect(path) as conn:  # make it what version 1 wrote
         conn.execute("DROP TABLE samples")
+        conn.execute("DROP INDEX events_incident_id")  # version 3
         conn.execute("PRAGMA user_version = 1")
     with Timeline(path, clock=clock) as timeline:
         assert timeline.verify().count == 1
         assert timeline.incident(1).title == "before the upgrade"
         timeline.record_samples(1, [Sample("error_rate", 3.0, clock.now(), "s")])
         assert len(timeline.samples(1)) == 1
-    assert MIGRATIONS[-1][0] == 2
+        plan = timeline._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE incident = 1 ORDER BY id"
+        ).fetchall()
+        assert "events_incident_id" in str(plan)  # read in id order, without a sort
+    assert MIGRATIONS[-1][0] == 3
 
 
 async def test_the_app_keeps_what_it_samples_and_backtest_replays_it(

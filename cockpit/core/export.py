@@ -9,7 +9,7 @@ and a footer with the chain head hash to check with `cockpit timeline verify`.
 
 Pure and deterministic: the same events give the same bytes (no wall clock: an incident still
 open says so). The content comes from `cockpit.core.export_report.build_report`, already
-redacted; the Markdown is scrubbed once more as a whole before it is returned.
+redacted string by string; the Markdown around it is only our own words.
 
 Pure Python (no Textual, no Rich).
 """
@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.export_metrics import number
-from cockpit.core.export_report import build_report, ts_text
-from cockpit.core.redact import scrub
+from cockpit.core.export_report import build_report, timeline_rows, ts_text
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -215,18 +214,21 @@ def _communications(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def _timeline(data: dict[str, Any]) -> list[str]:
+def _timeline(events: Sequence[Event]) -> list[str]:
+    # Ids and canonical UTC times never need escaping; kinds and actors repeat: escaped once.
+    escaped: dict[str, str] = {}
+
+    def once(text: str) -> str:
+        found = escaped.get(text)
+        if found is None:
+            found = escaped[text] = cell(text)
+        return found
+
     rows = []
-    for event in data["timeline"]:
-        summary = cell(event["summary"])
-        if event["command"]:
-            summary += "<br>" + code(event["command"])
+    for event_id, ts, kind, actor, summary, command in timeline_rows(events):
+        what = cell(summary) + ("<br>" + code(command) if command else "")
         rows.append(
-            "| "
-            + " | ".join(
-                (str(event["id"]), ts_text(event["ts"]), cell(event["kind"]), cell(event["actor"]))
-            )
-            + f" | {summary} |"
+            f"| {event_id} | {ts[:10]} {ts[11:19]} UTC | {once(kind)} | {once(actor)} | {what} |"
         )
     header = _table(("#", "Time (UTC)", "Kind", "Who", "What"), [])
     return ["## Timeline", "", *header, *rows]
@@ -312,7 +314,10 @@ def render_markdown(
     Returns:
         The document, ending with one newline; identical for identical arguments.
     """
-    data = build_report(timeline_events, incident, procedure, head=head, samples=samples)
+    ordered = sorted(timeline_events, key=lambda event: event.id)
+    data = build_report(
+        ordered, incident, procedure, head=head, samples=samples, with_timeline=False
+    )
     sections = [
         _summary(data),
         _durations(data),
@@ -322,11 +327,12 @@ def render_markdown(
         _communications(data),
         _metrics(data),
         _written(data),
-        _timeline(data),
+        _timeline(ordered),
         _footer(data),
     ]
-    text = "\n\n".join("\n".join(section) for section in sections) + "\n"
-    return scrub(text)
+    # Every string in `data` was scrubbed by build_report; the Markdown adds only our own words.
+    # (Scrubbing the whole document again took 4 s of the 100,000-event benchmark's 8.)
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
 def render_json(

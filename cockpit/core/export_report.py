@@ -13,13 +13,13 @@ Pure Python (no Textual, no Rich).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
 from cockpit.core.export_metrics import metric_snapshots
 from cockpit.core.postmortem import sections, written
-from cockpit.core.redact import redact
+from cockpit.core.redact import redact, scrub
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -218,11 +218,16 @@ def _checklists(events: Sequence[Event], procedure: Procedure | None) -> list[di
         return []
     from cockpit.core.checklist_state import KINDS, ChecklistState, Recorded
 
+    # Each item ends as its last event left it: replay only those (a long incident has
+    # thousands of ticks and unticks; the state would build one record for each).
+    last: dict[tuple[str, str], Event] = {}
+    for event in events:
+        if event.kind in KINDS:
+            last[(str(event.payload.get("list")), str(event.payload.get("item")))] = event
     state = ChecklistState(procedure)
     state.replay(
         Recorded(event.kind, event.payload, event.actor, event.ts)
-        for event in events
-        if event.kind in KINDS
+        for event in sorted(last.values(), key=lambda event: event.id)
     )
     lists = []
     for kind, checklist in procedure.checklists.items():
@@ -303,18 +308,29 @@ def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | N
     return None
 
 
+def timeline_rows(events: Sequence[Event]) -> Iterator[tuple[int, str, str, str, str, str | None]]:
+    """Every event as (id, ts, kind, actor, summary, command), its texts scrubbed.
+
+    A long incident has 100,000 events: the texts are scrubbed directly, each distinct one
+    once, rather than walked by `redact`; the Markdown renders these rows without a document.
+    """
+    scrubbed: dict[str, str] = {}
+
+    def clean(text: str) -> str:
+        found = scrubbed.get(text)
+        if found is None:
+            found = scrubbed[text] = scrub(text)
+        return found
+
+    for event in events:
+        command = clean(event.command) if event.command else event.command
+        summary = clean(event.summary)
+        yield event.id, event.ts, clean(event.kind), clean(event.actor), summary, command
+
+
 def _timeline(events: Sequence[Event]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": event.id,
-            "ts": event.ts,
-            "kind": event.kind,
-            "actor": event.actor,
-            "summary": event.summary,
-            "command": event.command,
-        }
-        for event in events
-    ]
+    keys = ("id", "ts", "kind", "actor", "summary", "command")
+    return [dict(zip(keys, row, strict=True)) for row in timeline_rows(events)]
 
 
 def build_report(
@@ -324,6 +340,7 @@ def build_report(
     *,
     head: tuple[int, str] | None = None,
     samples: Sequence[StoredSample] = (),
+    with_timeline: bool = True,
 ) -> dict[str, Any]:
     """The post-mortem of one incident as a JSON-ready, redacted document.
 
@@ -335,6 +352,8 @@ def build_report(
         head: The timeline's chain head ``(id, hash)`` at export time (`Timeline.head()`), for
             the footer; default: the incident's last event.
         samples: Its stored metric samples (`Timeline.samples`), for the metric snapshots.
+        with_timeline: False leaves out the "timeline" rows (the Markdown renders them
+            from `timeline_rows` directly).
 
     Returns:
         The document; the same arguments always give an equal document.
@@ -372,7 +391,6 @@ def build_report(
         "communications": _communications(ordered),
         "metrics": metric_snapshots(samples, milestones(ordered, incident), procedure, closed_at),
         "written": texts,
-        "timeline": _timeline(ordered),
         "chain": {
             "head_id": head[0],
             "head_hash": head[1],
@@ -380,4 +398,6 @@ def build_report(
         },
     }
     redacted: dict[str, Any] = redact(document)
+    if with_timeline:
+        redacted["timeline"] = _timeline(ordered)
     return redacted

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from cockpit.core import sample_store
 from cockpit.core.chain import GENESIS_HASH, VerifyReport, canonical_json, chain_hash
 from cockpit.core.errors import IncidentError
-from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, event_from_row
+from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, events_from_rows
 from cockpit.core.incidents import Incident, lifecycle_rows, project
 from cockpit.core.metrics import Sample
 from cockpit.core.sample_store import StoredSample
@@ -296,7 +296,7 @@ class Timeline(EventLog):
             " ORDER BY i.id",
             (incident,),
         ).fetchall()
-        return [event_from_row(row) for row in rows]
+        return events_from_rows(rows)
 
     # --- samples ------------------------------------------------------------------------------
 
