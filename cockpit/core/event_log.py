@@ -27,11 +27,10 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from cockpit.core.chain import (
     GENESIS_HASH,
@@ -55,9 +54,12 @@ BUSY_TIMEOUT_S = 5.0
 _RESERVED_PREFIXES = ("incident.", "action.")
 
 
-@dataclass(frozen=True)
-class Event:
-    """One timeline row, with the payload decoded."""
+class Event(NamedTuple):
+    """One timeline row, with the payload decoded; immutable.
+
+    A named tuple rather than a frozen dataclass: building one is twice as fast, and an export
+    reads 100,000 of them. Events are never hashed (the payload is a dict).
+    """
 
     id: int
     incident: int | None
@@ -65,7 +67,7 @@ class Event:
     kind: str
     actor: str
     summary: str
-    payload: dict[str, Any] = field(hash=False)
+    payload: dict[str, Any]
     command: str | None
     prev_hash: str
     hash: str

@@ -59,7 +59,10 @@ class ChecklistsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         procedure = self.state.procedure
-        with TabbedContent(id="checklist-tabs"):
+        # The list to show first is the tabs' initial one: choosing it after they mount raced
+        # with their own selection of the first tab (and lost under load).
+        initial = f"list-{self.start}" if self.start in procedure.checklists else ""
+        with TabbedContent(id="checklist-tabs", initial=initial):
             for kind in procedure.checklists:
                 with TabPane(self.tab_title(kind), id=f"list-{kind}"):
                     yield OptionList(*self.options(kind), id=f"items-{kind}")
@@ -108,18 +111,7 @@ class ChecklistsScreen(Screen[None]):
             active[1].focus()
 
     def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
-        # The tabs mount after this screen does (later still under load), so the list to show
-        # first is chosen when the first tab is activated, never before.
-        start, self.start = self.start, None
-        if start in self.state.procedure.checklists and f"list-{start}" != message.pane.id:
-            # After this refresh: set now, the tabs' own mount re-selects the first one.
-            self.call_after_refresh(self.show_list, start)
-        else:
-            self.focus_list()
-
-    def show_list(self, kind: str) -> None:
-        """Make one list the visible one (its activation focuses it)."""
-        self.query_one(TabbedContent).active = f"list-{kind}"
+        self.focus_list()
 
     def highlighted(self) -> tuple[str, str] | None:
         """The list and item under the cursor."""
