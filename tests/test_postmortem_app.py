@@ -27,6 +27,7 @@ from textual.widgets import TextArea
 from cockpit.app import CockpitApp
 from cockpit.cli import cli
 from cockpit.core.clock import FixedClock
+from cockpit.core.export import render_markdown
 from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
 from cockpit.demo.platforms import Platforms, start_platforms
@@ -196,3 +197,76 @@ async def test_the_demo_incident_exports_the_post_mortem_a_reviewer_accepts(
     if os.environ.get("COCKPIT_UPDATE_GOLDEN"):
         GOLDEN.write_text(normalised(from_file), encoding="utf-8")
     assert normalised(from_file) == GOLDEN.read_text(encoding="utf-8")
+
+
+async def test_a_closed_incidents_post_mortem_is_written_the_next_day(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    from cockpit.postmortem_app import PostmortemApp
+
+    database = tmp_path / "timeline.db"
+    timeline = Timeline(database, clock=clock, actor="dana")
+    incident = timeline.open_incident("Login failures", "P1", "huntaze")
+    clock.advance(600)
+    closed = timeline.close_incident(incident.id, "rolled back the auth service")
+    clock.advance(86_400)
+    session = Session(
+        timeline=timeline, incident=closed, procedure=load_builtin("huntaze"), clock=clock
+    )
+    app = PostmortemApp(session, start_pollers=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "PostmortemScreen", "the screen")
+        tabs = [pane.id for pane in app.screen.query("TabPane")]
+        assert tabs[:3] == ["tab-preview", "tab-root-cause-analysis", "tab-impact-assessment"]
+        area = app.screen.query_one("#text-root-cause-analysis", TextArea)
+        area.load_text("An expired signing key on the auth service.")
+        await pilot.press("ctrl+s")
+        await pilot.press("escape")  # leaving ends the program
+        await until(pilot, lambda: not app.is_running, "the app to end")
+    events = timeline.events(incident.id)
+    assert [e.kind for e in events][-3:] == [
+        "session.started",
+        "postmortem.written",
+        "session.ended",
+    ]
+    text = render_markdown(events, timeline.incident(incident.id), load_builtin("huntaze"))
+    assert "## Root Cause Analysis\n\nAn expired signing key on the auth service.\n" in text
+    assert "| Root cause | An expired signing key on the auth service. |" in text
+
+
+def test_the_postmortem_command_refuses_an_open_or_unknown_incident(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    database = tmp_path / "timeline.db"
+    with Timeline(database, clock=clock) as timeline:
+        timeline.open_incident("Still burning", "P1", "pulse-messages")
+    runner = CliRunner()
+    still_open = runner.invoke(cli, ["postmortem", "1", "--db", str(database)])
+    assert still_open.exit_code == 2
+    assert "incident 1 is still open" in still_open.output
+    assert "cockpit --incident 1" in still_open.output
+    unknown = runner.invoke(cli, ["postmortem", "7", "--db", str(database)])
+    assert unknown.exit_code == 2 and "7" in unknown.output
+
+
+def test_the_postmortem_command_opens_only_the_post_mortem_of_a_closed_incident(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cockpit.commands.run as run
+
+    database = tmp_path / "timeline.db"
+    with Timeline(database, clock=clock) as timeline:
+        timeline.open_incident("Over", "P2", "pitchey")
+        timeline.close_incident(1, "fixed forward")
+    launched: list[tuple[Session, bool]] = []
+
+    def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
+        launched.append((session, postmortem))
+        return 0
+
+    monkeypatch.setattr(run, "launch", launch)
+    result = CliRunner().invoke(cli, ["postmortem", "1", "--db", str(database)])
+    assert result.exit_code == 0, result.output
+    [(session, postmortem)] = launched
+    assert postmortem and session.incident.status == "closed"
+    assert session.procedure is not None and session.procedure.name == "pitchey"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cockpit.core.timeline import Incident, Timeline
+    from cockpit.incident_app import IncidentApp
     from cockpit.session import Session
     from providers.base import ActionProvider, MetricSource, Notifier, Provider, ProviderOptions
 
@@ -98,8 +99,11 @@ def resolve_incident(
     return timeline.open_incident(title, severity, procedure, drill=drill)
 
 
-def launch(session: Session, db_path: Path) -> int:
-    """Hold the incident, guard against hangups, run the App; returns the exit code."""
+def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
+    """Hold the incident, guard against hangups, run the App; returns the exit code.
+
+    `postmortem`: run only the post-mortem screen (`cockpit postmortem`, a closed incident).
+    """
     from cockpit import hangup
     from cockpit.core.errors import LockHeld
     from cockpit.core.lock import IncidentLock
@@ -121,9 +125,15 @@ def launch(session: Session, db_path: Path) -> int:
             own.record(incident_id, "session.hangup", f"cockpit detached: {reason}")
 
     hangup.install(record_hangup)
-    from cockpit.app import CockpitApp  # Textual is imported only now
+    app: IncidentApp
+    if postmortem:
+        from cockpit.postmortem_app import PostmortemApp
 
-    app = CockpitApp(session, lock=lock)
+        app = PostmortemApp(session, lock=lock, start_pollers=False)
+    else:
+        from cockpit.app import CockpitApp  # Textual is imported only now
+
+        app = CockpitApp(session, lock=lock)
     try:
         result = app.run()
     finally:

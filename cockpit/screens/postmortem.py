@@ -28,7 +28,7 @@ from widgets.footer import KeyFooter
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from cockpit.app import CockpitApp
+    from cockpit.incident_app import IncidentApp
 
 EXPORTED = "postmortem.exported"
 
@@ -53,11 +53,11 @@ class PostmortemScreen(Screen[None]):
         """The Markdown last rendered into the preview."""
 
     @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
+    def cockpit(self) -> IncidentApp:
+        """The App, typed: the cockpit, or `cockpit postmortem`'s app for a closed incident."""
+        from cockpit.incident_app import IncidentApp
 
-        return cast(CockpitApp, self.app)
+        return cast(IncidentApp, self.app)
 
     def compose(self) -> ComposeResult:
         self.sections = sections(self.cockpit.session.procedure)
@@ -78,6 +78,11 @@ class PostmortemScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_preview()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No "Close incident" key once it is closed (the next day's post-mortem)."""
+        closed = self.cockpit.session.incident.status == "closed"
+        return not (action == "close_incident" and closed)
 
     def starter(self, section: Section) -> str:
         """The editor's first text: what the timeline says was done, else the prompts."""
@@ -230,6 +235,7 @@ class PostmortemScreen(Screen[None]):
                 self.notify(str(error), title="Not closed", severity="error")
                 return
             self.status(f"Incident closed: {resolution}. The sections can still be written.")
+            self.refresh_bindings()
             self.refresh_preview()
 
         self.app.push_screen(

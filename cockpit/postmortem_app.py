@@ -1,0 +1,41 @@
+"""Provides PostmortemApp: the post-mortem screen alone, for an incident already closed.
+
+A post-mortem is often written the day after; the cockpit does not reopen a closed incident
+(no sources, no triggers, no actions), so `cockpit postmortem ID` opens only this screen: the
+export's preview and the written sections, recorded in the same timeline. Leaving the screen
+ends the program.
+"""
+
+from __future__ import annotations
+
+from cockpit.incident_app import IncidentApp
+
+
+class PostmortemApp(IncidentApp):
+    """Write a closed incident's post-mortem."""
+
+    TITLE = "Rollback Cockpit: post-mortem"
+    CSS_PATH = "cockpit.tcss"
+
+    def on_mount(self) -> None:
+        from cockpit.screens.postmortem import PostmortemScreen
+
+        incident = self.session.incident
+        self.title = f"Post-mortem of incident {incident.id}: {incident.title}"
+        if self.session.held_by is not None:
+            self.read_only = True
+            holder = self.session.held_by
+            self.notify(
+                f"{holder.actor} (pid {holder.pid} on {holder.host}) has it open: read-only here.",
+                title="Read-only",
+                severity="warning",
+                timeout=15,
+            )
+        else:
+            self.record("session.started", "post-mortem editor attached")
+        self.push_screen(PostmortemScreen(), self.left)
+
+    def left(self, _: None) -> None:
+        """The screen was left: record it and end."""
+        self.record("session.ended", "post-mortem editor detached")
+        self.exit(0)
