@@ -116,6 +116,23 @@ async def shoot() -> list[Path]:
             await sample(pilot, 16)  # the service recovers; automatic checks tick themselves
             app.clear_notifications()
             save("dashboard-recovered.svg")
+            await pilot.press("e")  # the post-mortem: the export's preview, at its metrics
+            await until(pilot, lambda: getattr(app.screen, "preview", ""))
+            preview = app.screen.query_one("#preview")
+            lines = app.screen.preview.splitlines()  # type: ignore[attr-defined]
+            preview.scroll_to(y=lines.index("## Metrics"), animate=False)
+            await pilot.pause()
+            app.clear_notifications()
+            save("postmortem-preview.svg")
+            app.screen.query_one("#postmortem-tabs").active = "tab-root-cause"  # type: ignore[attr-defined]
+            await pilot.pause()
+            app.screen.query_one("#text-root-cause").load_text(  # type: ignore[attr-defined]
+                "v1.2.4 shipped a database pool of one connection; requests queued behind it."
+            )
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            app.clear_notifications()
+            save("postmortem-section.svg")
         app80 = CockpitApp(session, start_pollers=False)
         async with app80.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
