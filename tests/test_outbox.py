@@ -230,7 +230,7 @@ async def test_a_status_page_incident_is_created_then_updated_through_the_outbox
         assert len(created["incident_updates"]) == 2
 
 
-async def test_a_firing_trigger_pages_and_the_acknowledgement_acknowledges_the_same_alert(
+async def test_a_firing_trigger_pages_the_acknowledgement_and_the_closing_update_the_same_alert(
     timeline: Timeline, clock: FixedClock
 ) -> None:
     from cockpit.core.metrics import Sample
@@ -261,9 +261,13 @@ async def test_a_firing_trigger_pages_and_the_acknowledgement_acknowledges_the_s
             await settle(app, pilot)
             await pilot.press("a")
             await settle(app, pilot)
+            (alert,) = pd.alerts.values()
+            assert alert.status == "acknowledged"
+            await pilot.press("e", "ctrl+t", *"rolled back", "enter")  # closed: resolved
+            await settle(app, pilot)
         notifier.close()
         (alert,) = pd.alerts.values()
-        assert alert.status == "acknowledged"
-        assert [e["event_action"] for e in pd.events] == ["trigger", "acknowledge"]
+        assert alert.status == "resolved"
+        assert [e["event_action"] for e in pd.events] == ["trigger", "acknowledge", "resolve"]
         assert pd.events[0]["payload"]["severity"] == "critical"  # P1
-    assert kinds(timeline, incident.id).count("outbox.sent") == 2
+    assert kinds(timeline, incident.id).count("outbox.sent") == 3
