@@ -309,3 +309,21 @@ def test_an_unknown_procedure_is_a_warning_not_a_failure(tmp_path: Path) -> None
     assert result.exit_code == 0
     assert "warning: procedure 'no-such-procedure' not loaded" in result.output
     assert "No procedure was available, so no checklists." in result.output
+
+
+def test_reading_only_the_kinds_the_sections_use_gives_the_same_export(
+    timeline: Timeline, clock: FixedClock, procedure: Procedure
+) -> None:
+    """`cockpit export` reads REPORT_KINDS as events and the rest as rows: if a section starts
+    reading another kind, this fails until the kind is added."""
+    from cockpit.core.export_report import REPORT_KINDS
+
+    incident = play_incident(timeline, clock)
+    about, head = timeline.incident(incident), timeline.head()
+    every = timeline.events(incident)
+    some = timeline.events(incident, kinds=REPORT_KINDS)
+    rows = timeline.rows(incident)
+    assert len(some) < len(every) == len(rows)
+    for render in (render_markdown, render_json):
+        whole = render(every, about, procedure, head=head)
+        assert render(some, about, procedure, head=head, rows=rows) == whole

@@ -63,19 +63,22 @@ def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: 
     """Export the post-mortem of INCIDENT from the timeline (redacted, deterministic)."""
     from cockpit.core.errors import CockpitError
     from cockpit.core.export import render_json, render_markdown
+    from cockpit.core.export_report import REPORT_KINDS
     from cockpit.core.timeline import Timeline
 
     try:
         with Timeline(db_path(ctx, db), create=False) as store:
             incident = store.incident(incident_id)
-            events = store.events(incident_id)
+            # Events only of the kinds the sections read; the full timeline as light rows.
+            events = store.events(incident_id, kinds=REPORT_KINDS)
+            rows = store.rows(incident_id)
             head = store.head()
             samples = store.samples(incident_id)
     except CockpitError as error:
         fail(error)
     procedure = _procedure(incident.procedure)
     render = render_json if fmt == "json" else render_markdown
-    text = render(events, incident, procedure, head=head, samples=samples)
+    text = render(events, incident, procedure, head=head, samples=samples, rows=rows)
     if out is None:
         click.echo(text, nl=False)
         return

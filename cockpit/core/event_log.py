@@ -359,6 +359,18 @@ class EventLog:
             params.append(limit)
         return events_from_rows(self._conn.execute(sql, params).fetchall())
 
+    def rows(self, incident: int) -> list[tuple[int, str, str, str, str, str | None]]:
+        """Every event of an incident as (id, ts, kind, actor, summary, command), in id order.
+
+        What a listing shows, without decoding payloads or building events: the post-mortem's
+        timeline of a 100,000-event incident reads these.
+        """
+        return self._conn.execute(
+            "SELECT id, ts, kind, actor, summary, command FROM events"
+            " WHERE incident = ? ORDER BY id",
+            (incident,),
+        ).fetchall()
+
     def head(self) -> tuple[int, str]:
         """The newest event's id and hash, ``(0, 64 zeros)`` for an empty timeline."""
         row = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()

@@ -17,11 +17,11 @@ Pure Python (no Textual, no Rich).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.export_metrics import number
-from cockpit.core.export_report import build_report, timeline_rows, ts_text
+from cockpit.core.export_report import Row, as_rows, build_report, timeline_rows, ts_text
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -214,7 +214,7 @@ def _communications(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def _timeline(events: Sequence[Event]) -> list[str]:
+def _timeline(rows: Iterable[Row]) -> list[str]:
     # Ids and canonical UTC times never need escaping; kinds and actors repeat: escaped once.
     escaped: dict[str, str] = {}
 
@@ -224,14 +224,13 @@ def _timeline(events: Sequence[Event]) -> list[str]:
             found = escaped[text] = cell(text)
         return found
 
-    rows = []
-    for event_id, ts, kind, actor, summary, command in timeline_rows(events):
+    lines = ["## Timeline", "", *_table(("#", "Time (UTC)", "Kind", "Who", "What"), [])]
+    for event_id, ts, kind, actor, summary, command in timeline_rows(rows):
         what = cell(summary) + ("<br>" + code(command) if command else "")
-        rows.append(
+        lines.append(
             f"| {event_id} | {ts[:10]} {ts[11:19]} UTC | {once(kind)} | {once(actor)} | {what} |"
         )
-    header = _table(("#", "Time (UTC)", "Kind", "Who", "What"), [])
-    return ["## Timeline", "", *header, *rows]
+    return lines
 
 
 def _metrics(data: dict[str, Any]) -> list[str]:
@@ -300,6 +299,7 @@ def render_markdown(
     *,
     head: tuple[int, str] | None = None,
     samples: Sequence[StoredSample] = (),
+    rows: Sequence[Row] | None = None,
 ) -> str:
     """The post-mortem of one incident as GitHub-flavoured Markdown.
 
@@ -310,6 +310,8 @@ def render_markdown(
         head: The timeline's chain head ``(id, hash)`` (`Timeline.head()`); default: the
             incident's last event.
         samples: Its stored metric samples (`Timeline.samples`), for the metric snapshots.
+        rows: Every event's row (`Timeline.rows`) when `timeline_events` holds only
+            `REPORT_KINDS` (a long incident reads faster so); default: from the events.
 
     Returns:
         The document, ending with one newline; identical for identical arguments.
@@ -327,7 +329,7 @@ def render_markdown(
         _communications(data),
         _metrics(data),
         _written(data),
-        _timeline(ordered),
+        _timeline(as_rows(ordered) if rows is None else rows),
         _footer(data),
     ]
     # Every string in `data` was scrubbed by build_report; the Markdown adds only our own words.
@@ -342,7 +344,8 @@ def render_json(
     *,
     head: tuple[int, str] | None = None,
     samples: Sequence[StoredSample] = (),
+    rows: Sequence[Row] | None = None,
 ) -> str:
     """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8)."""
-    data = build_report(timeline_events, incident, procedure, head=head, samples=samples)
+    data = build_report(timeline_events, incident, procedure, head=head, samples=samples, rows=rows)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

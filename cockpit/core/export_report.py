@@ -13,7 +13,7 @@ Pure Python (no Textual, no Rich).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
@@ -26,6 +26,24 @@ if TYPE_CHECKING:
     from cockpit.core.incidents import Incident
     from cockpit.core.procedure import Procedure, Target
     from cockpit.core.sample_store import StoredSample
+
+#: The event kinds the sections read (everything but the full timeline): `cockpit export` reads
+#: only these as events, and every event as a light row (`Timeline.rows`).
+REPORT_KINDS: tuple[str, ...] = (
+    "trigger.fired",
+    "wizard.decided",
+    "action.intent",
+    "action.result",
+    "checklist.ticked",
+    "checklist.unticked",
+    "checklist.skipped",
+    "checklist.auto_ticked",
+    "outbox.queued",
+    "outbox.sent",
+    "outbox.failed",
+    "outbox.refused",
+    "postmortem.written",
+)
 
 #: Bumped when the JSON document's shape changes incompatibly.
 REPORT_VERSION = 2
@@ -308,8 +326,18 @@ def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | N
     return None
 
 
-def timeline_rows(events: Sequence[Event]) -> Iterator[tuple[int, str, str, str, str, str | None]]:
-    """Every event as (id, ts, kind, actor, summary, command), its texts scrubbed.
+Row = tuple[int, str, str, str, str, str | None]
+"""One line of the full timeline: (id, ts, kind, actor, summary, command)."""
+
+
+def as_rows(events: Sequence[Event]) -> Iterator[Row]:
+    """The timeline's rows from events (when they are at hand, as in the app)."""
+    for event in events:
+        yield event.id, event.ts, event.kind, event.actor, event.summary, event.command
+
+
+def timeline_rows(rows: Iterable[Row]) -> Iterator[Row]:
+    """The rows with their texts scrubbed.
 
     A long incident has 100,000 events: the texts are scrubbed directly, each distinct one
     once, rather than walked by `redact`; the Markdown renders these rows without a document.
@@ -322,15 +350,13 @@ def timeline_rows(events: Sequence[Event]) -> Iterator[tuple[int, str, str, str,
             found = scrubbed[text] = scrub(text)
         return found
 
-    for event in events:
-        command = clean(event.command) if event.command else event.command
-        summary = clean(event.summary)
-        yield event.id, event.ts, clean(event.kind), clean(event.actor), summary, command
+    for event_id, ts, kind, actor, summary, command in rows:
+        yield event_id, ts, clean(kind), clean(actor), clean(summary), command and clean(command)
 
 
-def _timeline(events: Sequence[Event]) -> list[dict[str, Any]]:
+def _timeline(rows: Iterable[Row]) -> list[dict[str, Any]]:
     keys = ("id", "ts", "kind", "actor", "summary", "command")
-    return [dict(zip(keys, row, strict=True)) for row in timeline_rows(events)]
+    return [dict(zip(keys, row, strict=True)) for row in timeline_rows(rows)]
 
 
 def build_report(
@@ -340,6 +366,7 @@ def build_report(
     *,
     head: tuple[int, str] | None = None,
     samples: Sequence[StoredSample] = (),
+    rows: Sequence[Row] | None = None,
     with_timeline: bool = True,
 ) -> dict[str, Any]:
     """The post-mortem of one incident as a JSON-ready, redacted document.
@@ -352,6 +379,9 @@ def build_report(
         head: The timeline's chain head ``(id, hash)`` at export time (`Timeline.head()`), for
             the footer; default: the incident's last event.
         samples: Its stored metric samples (`Timeline.samples`), for the metric snapshots.
+        rows: Every event's row (`Timeline.rows`), when `events` holds only the kinds the
+            sections read (`REPORT_KINDS`, as `cockpit export` reads them); default: from
+            `events`.
         with_timeline: False leaves out the "timeline" rows (the Markdown renders them
             from `timeline_rows` directly).
 
@@ -399,5 +429,5 @@ def build_report(
     }
     redacted: dict[str, Any] = redact(document)
     if with_timeline:
-        redacted["timeline"] = _timeline(ordered)
+        redacted["timeline"] = _timeline(as_rows(ordered) if rows is None else rows)
     return redacted

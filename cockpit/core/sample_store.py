@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from cockpit.core.clock import iso_ms
 from cockpit.core.metrics import Sample
 from cockpit.core.redact import scrub
 
 
-@dataclass(frozen=True)
-class StoredSample:
-    """One persisted reading (`value` None: the source had none, `error` says why)."""
+class StoredSample(NamedTuple):
+    """One persisted reading (`value` None: the source had none, `error` says why).
+
+    A named tuple: an export reads tens of thousands, and builds them twice as fast.
+    """
 
     at: str
     metric: str
@@ -51,7 +53,7 @@ def select(
         sql += " AND metric = ?"
         params.append(metric)
     sql += " ORDER BY at, id"
-    return [StoredSample(*row) for row in conn.execute(sql, params)]
+    return [StoredSample._make(row) for row in conn.execute(sql, params)]
 
 
 def prune(conn: sqlite3.Connection, before: datetime) -> int:
