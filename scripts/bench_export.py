@@ -21,7 +21,6 @@ Run alone with `.venv/bin/python scripts/bench_export.py`; scripts/bench.py take
 
 from __future__ import annotations
 
-import inspect
 import os
 import random
 import statistics
@@ -250,29 +249,27 @@ def cli(argv: list[str], env: dict[str, str]) -> float:
 def export_in_process(db: Path, incident_id: int) -> dict[str, float]:
     """What `cockpit export` does, step by step, in seconds; `total` is their sum."""
     from cockpit.core.export import render_markdown
+    from cockpit.core.export_report import REPORT_KINDS
     from cockpit.core.procedure_loader import load_procedure
 
-    # `samples=` is coming to render_markdown; pass them only once it takes them.
-    with_samples = "samples" in inspect.signature(render_markdown).parameters
     took: dict[str, float] = {}
     started = time.perf_counter()
     with Timeline(db, create=False) as store:
         incident = store.incident(incident_id)
-        events = store.events(incident_id)
+        events = store.events(incident_id, kinds=REPORT_KINDS)
+        rows = store.rows(incident_id)
         head = store.head()
         took["read events"] = time.perf_counter() - started
         started = time.perf_counter()
-        extra = {"samples": store.samples(incident_id)} if with_samples else {}
-        took["read samples" if with_samples else "samples (not passed)"] = (
-            time.perf_counter() - started
-        )
+        samples = store.samples(incident_id)
+        took["read samples"] = time.perf_counter() - started
     started = time.perf_counter()
     procedure = load_procedure(incident.procedure or PROCEDURE)
     took["load procedure"] = time.perf_counter() - started
     started = time.perf_counter()
-    text = render_markdown(events, incident, procedure, head=head, **extra)
+    text = render_markdown(events, incident, procedure, head=head, samples=samples, rows=rows)
     took["render"] = time.perf_counter() - started
-    assert len(events) == EXPORT_EVENTS and f"event {EXPORT_EVENTS}" in text
+    assert len(rows) == EXPORT_EVENTS and f"event {EXPORT_EVENTS}" in text
     took["total"] = sum(took.values())
     return took
 
