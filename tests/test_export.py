@@ -272,6 +272,29 @@ def test_the_cli_writes_a_file(tmp_path: Path, clock: FixedClock) -> None:
     assert json.loads(as_json.output)["incident"]["id"] == incident
 
 
+def test_the_cli_gives_the_same_bytes_whether_its_second_process_works_or_not(
+    tmp_path: Path, clock: FixedClock, procedure: Procedure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    import cockpit.commands.export as command
+
+    db = tmp_path / "t.db"
+    with Timeline(db, clock=clock, actor="alice") as timeline:
+        incident = play_incident(timeline, clock)
+        expected = export_of(timeline, incident, procedure)  # in this process, every event
+    argv = ["export", str(incident), "--db", str(db)]
+    assert CliRunner().invoke(cli, argv).output == expected  # the timeline from a fork
+
+    def broken(path: str, incident_id: int, head_id: int) -> str:
+        raise OSError("the worker could not read the database")
+
+    monkeypatch.setattr(command, "_timeline_section", broken)  # the fork inherits it
+    assert CliRunner().invoke(cli, argv).output == expected  # redone here
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert CliRunner().invoke(cli, argv).output == expected  # no fork at all
+
+
 def test_the_cli_fails_clearly_for_an_unknown_incident(tmp_path: Path, clock: FixedClock) -> None:
     db = tmp_path / "t.db"
     with Timeline(db, clock=clock, actor="alice") as timeline:

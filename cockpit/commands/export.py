@@ -18,7 +18,13 @@ import click
 from cockpit.commands.common import db_option, db_path, fail
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from multiprocessing.pool import AsyncResult, Pool
+
     from cockpit.core.procedure import Procedure
+
+WORKER_TIMEOUT_S = 300.0
+"""Longest wait for the second process's timeline (then it is rendered here instead)."""
 
 
 def _procedure(name: str | None) -> Procedure | None:
@@ -38,6 +44,48 @@ def _procedure(name: str | None) -> Procedure | None:
             err=True,
         )
         return None
+
+
+def _timeline_section(path: str, incident_id: int, head_id: int) -> str:
+    """In the second process: the Timeline section, read and rendered on its own."""
+    from cockpit.core.export import timeline_section
+    from cockpit.core.timeline import Timeline
+
+    with Timeline(Path(path), create=False) as store:
+        return timeline_section(store.rows(incident_id, up_to=head_id))
+
+
+class _Helper:
+    """One forked worker process, or none (not wanted, or no fork on this platform); any
+    failure of the worker means the caller does the work itself."""
+
+    def __init__(self, wanted: bool) -> None:
+        import multiprocessing
+
+        self.pool: Pool | None = None
+        if wanted and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = multiprocessing.get_context("fork").Pool(1)
+
+    def __enter__(self) -> _Helper:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()  # done or stuck, the worker goes: nothing outlives the command
+            self.pool.join()
+
+    def submit(self, function: Callable[..., str], *args: object) -> AsyncResult[str] | None:
+        """Start `function(*args)` in the worker; None without one."""
+        return self.pool.apply_async(function, args) if self.pool is not None else None
+
+    def result(self, pending: AsyncResult[str] | None) -> str | None:
+        """The worker's answer, or None (no worker, or it failed: the caller does it)."""
+        if pending is None:
+            return None
+        try:
+            return pending.get(timeout=WORKER_TIMEOUT_S)
+        except Exception:  # whatever broke there is redone here, and reported if it breaks again
+            return None
 
 
 @click.command("export")
@@ -62,23 +110,45 @@ def _procedure(name: str | None) -> Procedure | None:
 def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: str | None) -> None:
     """Export the post-mortem of INCIDENT from the timeline (redacted, deterministic)."""
     from cockpit.core.errors import CockpitError
-    from cockpit.core.export import render_json, render_markdown
-    from cockpit.core.export_report import REPORT_KINDS
+    from cockpit.core.export import render_json, render_markdown, timeline_section
+    from cockpit.core.export_report import REPORT_KINDS, Row
     from cockpit.core.timeline import Timeline
 
+    path = db_path(ctx, db)
     try:
-        with Timeline(db_path(ctx, db), create=False) as store:
+        with Timeline(path, create=False) as store, _Helper(fmt == "md") as helper:
             incident = store.incident(incident_id)
-            # Events only of the kinds the sections read; the full timeline as light rows.
-            events = store.events(incident_id, kinds=REPORT_KINDS)
-            rows = store.rows(incident_id)
             head = store.head()
+            # The Markdown's full timeline is half the work of a long incident: a second
+            # process reads and renders it meanwhile, when the platform can fork.
+            pending = helper.submit(_timeline_section, str(path), incident_id, head[0])
+            # Events only of the kinds the sections read; the full timeline as light rows.
+            events = [
+                event
+                for event in store.events(incident_id, kinds=REPORT_KINDS)
+                if event.id <= head[0]
+            ]
             samples = store.samples(incident_id)
+            procedure = _procedure(incident.procedure)
+
+            def rows() -> list[Row]:
+                return store.rows(incident_id, up_to=head[0])
+
+            if fmt == "json":
+                text = render_json(
+                    events, incident, procedure, head=head, samples=samples, rows=rows()
+                )
+            else:
+
+                def timeline() -> str:
+                    found = helper.result(pending)
+                    return found if found is not None else timeline_section(rows())
+
+                text = render_markdown(
+                    events, incident, procedure, head=head, samples=samples, timeline=timeline
+                )
     except CockpitError as error:
         fail(error)
-    procedure = _procedure(incident.procedure)
-    render = render_json if fmt == "json" else render_markdown
-    text = render(events, incident, procedure, head=head, samples=samples, rows=rows)
     if out is None:
         click.echo(text, nl=False)
         return

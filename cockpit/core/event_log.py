@@ -359,16 +359,19 @@ class EventLog:
             params.append(limit)
         return events_from_rows(self._conn.execute(sql, params).fetchall())
 
-    def rows(self, incident: int) -> list[tuple[int, str, str, str, str, str | None]]:
+    def rows(
+        self, incident: int, *, up_to: int | None = None
+    ) -> list[tuple[int, str, str, str, str, str | None]]:
         """Every event of an incident as (id, ts, kind, actor, summary, command), in id order.
 
         What a listing shows, without decoding payloads or building events: the post-mortem's
-        timeline of a 100,000-event incident reads these.
+        timeline of a 100,000-event incident reads these. `up_to`: only ids up to this one
+        (the chain head an export names).
         """
         return self._conn.execute(
             "SELECT id, ts, kind, actor, summary, command FROM events"
-            " WHERE incident = ? ORDER BY id",
-            (incident,),
+            " WHERE incident = ? AND id <= ? ORDER BY id",
+            (incident, up_to if up_to is not None else 2**63 - 1),
         ).fetchall()
 
     def head(self) -> tuple[int, str]:

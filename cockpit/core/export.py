@@ -17,7 +17,7 @@ Pure Python (no Textual, no Rich).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.export_metrics import number
@@ -214,6 +214,15 @@ def _communications(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def timeline_section(rows: Iterable[Row]) -> str:
+    """The "Timeline" section: every event in UTC (`rows` as `Timeline.rows` gives them).
+
+    Public so that `cockpit export` can render it in a second process while the first builds
+    the rest: it is half the work of a long incident's post-mortem.
+    """
+    return "\n".join(_timeline(rows))
+
+
 def _timeline(rows: Iterable[Row]) -> list[str]:
     # Ids and canonical UTC times never need escaping; kinds and actors repeat: escaped once.
     escaped: dict[str, str] = {}
@@ -300,6 +309,7 @@ def render_markdown(
     head: tuple[int, str] | None = None,
     samples: Sequence[StoredSample] = (),
     rows: Sequence[Row] | None = None,
+    timeline: Callable[[], str] | None = None,
 ) -> str:
     """The post-mortem of one incident as GitHub-flavoured Markdown.
 
@@ -312,6 +322,9 @@ def render_markdown(
         samples: Its stored metric samples (`Timeline.samples`), for the metric snapshots.
         rows: Every event's row (`Timeline.rows`) when `timeline_events` holds only
             `REPORT_KINDS` (a long incident reads faster so); default: from the events.
+        timeline: Gives the "Timeline" section as `timeline_section` renders it; called once
+            everything else is built, so another process can render it meanwhile (`cockpit
+            export`); default: rendered here from `rows`.
 
     Returns:
         The document, ending with one newline; identical for identical arguments.
@@ -329,7 +342,9 @@ def render_markdown(
         _communications(data),
         _metrics(data),
         _written(data),
-        _timeline(as_rows(ordered) if rows is None else rows),
+        [timeline()]  # last but the footer: the wait for another process comes last
+        if timeline is not None
+        else _timeline(as_rows(ordered) if rows is None else rows),
         _footer(data),
     ]
     # Every string in `data` was scrubbed by build_report; the Markdown adds only our own words.
