@@ -44,6 +44,9 @@ def lifecycle_rows(conn: sqlite3.Connection, incident_id: int | None) -> list[tu
     sql = f"SELECT incident, kind, ts, payload FROM events WHERE kind IN ({marks})"
     params: list[Any] = list(LIFECYCLE_KINDS)
     if incident_id is not None:
+        # Left alone, SQLite walks the (incident, id) index for its order and reads every event
+        # of the incident: 70 ms at 100,000 events instead of well under one.
+        sql = sql.replace("FROM events", "FROM events INDEXED BY events_incident_kind")
         sql += " AND incident = ?"
         params.append(incident_id)
     return conn.execute(sql + " ORDER BY id", params).fetchall()
