@@ -209,10 +209,18 @@ def test_secrets_never_reach_the_export(
         prev_hash=events[-1].hash,
         hash="f" * 64,
     )
+    # ... and a message whose subject carried a token, queued the same way.
+    queued = events[-1]._replace(
+        id=leaked.id + 1,
+        kind="outbox.queued",
+        summary="Queued",
+        payload={"id": "m9", "message": {"channel": "slack", "subject": f"token={SECRET}"}},
+        command=None,
+    )
     about = timeline.incident(incident)
     for text in (
-        render_markdown([*events, leaked], about, procedure),
-        render_json([*events, leaked], about, procedure),
+        render_markdown([*events, leaked, queued], about, procedure),
+        render_json([*events, leaked, queued], about, procedure),
     ):
         assert SECRET not in text
         assert "[redacted]" in text

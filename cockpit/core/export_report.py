@@ -326,6 +326,19 @@ def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | N
     return None
 
 
+def _scrubbed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with every string value scrubbed (their keys name nothing secret)."""
+    done: dict[str, str] = {}
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, str):
+                found = done.get(value)
+                if found is None:
+                    found = done[value] = scrub(value)
+                record[key] = found
+    return records
+
+
 Row = tuple[int, str, str, str, str, str | None]
 """One line of the full timeline: (id, ts, kind, actor, summary, command)."""
 
@@ -418,7 +431,6 @@ def build_report(
         "decisions": _decisions(ordered, procedure),
         "actions": _actions(ordered),
         "checklists": _checklists(ordered, procedure),
-        "communications": _communications(ordered),
         "metrics": metric_snapshots(samples, milestones(ordered, incident), procedure, closed_at),
         "written": texts,
         "chain": {
@@ -428,6 +440,9 @@ def build_report(
         },
     }
     redacted: dict[str, Any] = redact(document)
+    # Messages can number thousands, with fixed, harmless keys: their texts are scrubbed
+    # directly, each distinct one once, rather than walked by `redact` (as the timeline's).
+    redacted["communications"] = _scrubbed(_communications(ordered))
     if with_timeline:
         redacted["timeline"] = _timeline(as_rows(ordered) if rows is None else rows)
     return redacted
