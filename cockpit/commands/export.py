@@ -111,7 +111,8 @@ def export(ctx: click.Context, incident_id: int, out: str | None, fmt: str, db: 
     """Export the post-mortem of INCIDENT from the timeline (redacted, deterministic)."""
     from cockpit.core.errors import CockpitError
     from cockpit.core.export import render_json, render_markdown, timeline_section
-    from cockpit.core.export_report import REPORT_KINDS, Row
+    from cockpit.core.export_report import REPORT_KINDS
+    from cockpit.core.export_rows import Row
     from cockpit.core.timeline import Timeline
 
     path = db_path(ctx, db)

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.export_metrics import number
-from cockpit.core.export_report import Row, as_rows, build_report, timeline_rows, ts_text
+from cockpit.core.export_report import build_report, ts_text
+from cockpit.core.export_rows import Row, as_rows, timeline_rows
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event

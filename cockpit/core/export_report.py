@@ -12,14 +12,14 @@ Pure Python (no Textual, no Rich).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
 from cockpit.core.export_metrics import metric_snapshots
-from cockpit.core.postmortem import sections, written
-from cockpit.core.redact import redact, scrub
+from cockpit.core.export_rows import Row, as_rows, scrub_records, timeline_rows
+from cockpit.core.postmortem import sections, summary_line, written
+from cockpit.core.redact import redact
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -311,60 +311,12 @@ def _written(events: Sequence[Event], procedure: Procedure | None) -> list[dict[
     ]
 
 
-# A list bullet, number or task box in front of a written line: not part of a one-line summary.
-_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)])?\s*(?:\[[ xX]\])?\s*")
-
-
 def _first_line(sections_written: list[dict[str, Any]], keyword: str) -> str | None:
-    """The first written line of the first section whose title has `keyword` (the summary's
-    one-line impact and root cause, as the seeds' summaries have them)."""
+    """The summary line of the first written section whose title has `keyword`."""
     for section in sections_written:
         if keyword in section["title"].lower() and section["text"]:
-            text: str = section["text"]
-            line = next(line for line in text.splitlines() if line.strip()).strip()
-            return _LIST_MARK.sub("", line) or line
+            return summary_line(section["text"])
     return None
-
-
-def _scrubbed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records with every string value scrubbed (their keys name nothing secret)."""
-    done: dict[str, str] = {}
-    for record in records:
-        for key, value in record.items():
-            if isinstance(value, str):
-                found = done.get(value)
-                if found is None:
-                    found = done[value] = scrub(value)
-                record[key] = found
-    return records
-
-
-Row = tuple[int, str, str, str, str, str | None]
-"""One line of the full timeline: (id, ts, kind, actor, summary, command)."""
-
-
-def as_rows(events: Sequence[Event]) -> Iterator[Row]:
-    """The timeline's rows from events (when they are at hand, as in the app)."""
-    for event in events:
-        yield event.id, event.ts, event.kind, event.actor, event.summary, event.command
-
-
-def timeline_rows(rows: Iterable[Row]) -> Iterator[Row]:
-    """The rows with their texts scrubbed.
-
-    A long incident has 100,000 events: the texts are scrubbed directly, each distinct one
-    once, rather than walked by `redact`; the Markdown renders these rows without a document.
-    """
-    scrubbed: dict[str, str] = {}
-
-    def clean(text: str) -> str:
-        found = scrubbed.get(text)
-        if found is None:
-            found = scrubbed[text] = scrub(text)
-        return found
-
-    for event_id, ts, kind, actor, summary, command in rows:
-        yield event_id, ts, clean(kind), clean(actor), clean(summary), command and clean(command)
 
 
 def _timeline(rows: Iterable[Row]) -> list[dict[str, Any]]:
@@ -442,7 +394,7 @@ def build_report(
     redacted: dict[str, Any] = redact(document)
     # Messages can number thousands, with fixed, harmless keys: their texts are scrubbed
     # directly, each distinct one once, rather than walked by `redact` (as the timeline's).
-    redacted["communications"] = _scrubbed(_communications(ordered))
+    redacted["communications"] = scrub_records(_communications(ordered))
     if with_timeline:
         redacted["timeline"] = _timeline(as_rows(ordered) if rows is None else rows)
     return redacted

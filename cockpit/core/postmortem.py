@@ -112,6 +112,17 @@ def written(events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, str]:
     return texts
 
 
+# A list bullet, number or task box in front of a written line: not part of a one-line summary.
+_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)])?\s*(?:\[[ xX]\])?\s*")
+
+
+def summary_line(text: str) -> str:
+    """A written section's first line without its bullet, number or task box: the summary's
+    one-line impact and root cause, as the seeds' summaries have them."""
+    line = next((line for line in text.splitlines() if line.strip()), "").strip()
+    return _LIST_MARK.sub("", line) or line
+
+
 def resolution_starter(events: Iterable[tuple[str, str, Mapping[str, Any], str]]) -> str:
     """What the timeline says was done, from (kind, summary, payload, ts): each action's
     outcome and the closing, as a first draft of the Resolution section."""
