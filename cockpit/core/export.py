@@ -16,6 +16,7 @@ Pure Python (no Textual, no Rich).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -226,13 +227,7 @@ def timeline_section(rows: Iterable[Row]) -> str:
 
 def _timeline(rows: Iterable[Row]) -> list[str]:
     # Ids and canonical UTC times never need escaping; kinds and actors repeat: escaped once.
-    escaped: dict[str, str] = {}
-
-    def once(text: str) -> str:
-        found = escaped.get(text)
-        if found is None:
-            found = escaped[text] = cell(text)
-        return found
+    once = functools.cache(cell)
 
     lines = ["## Timeline", "", *_table(("#", "Time (UTC)", "Kind", "Who", "What"), [])]
     for event_id, ts, kind, actor, summary, command in timeline_rows(rows):

@@ -7,7 +7,8 @@ a second, so their texts are scrubbed directly, each distinct one once. Pure Pyt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.redact import scrub
@@ -16,22 +17,9 @@ if TYPE_CHECKING:
     from cockpit.core.event_log import Event
 
 
-def cached_scrub() -> Callable[[str], str]:
-    """`scrub` that scrubs each distinct text once: in one export, texts repeat."""
-    done: dict[str, str] = {}
-
-    def clean(text: str) -> str:
-        found = done.get(text)
-        if found is None:
-            found = done[text] = scrub(text)
-        return found
-
-    return clean
-
-
 def scrub_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The records with every string value scrubbed (their keys name nothing secret)."""
-    clean = cached_scrub()
+    clean = functools.cache(scrub)  # in one export texts repeat: each is scrubbed once
     for record in records:
         for key, value in record.items():
             if isinstance(value, str):
@@ -55,6 +43,6 @@ def timeline_rows(rows: Iterable[Row]) -> Iterator[Row]:
     A long incident has 100,000 events: the texts are scrubbed directly, each distinct one
     once, rather than walked by `redact`; the Markdown renders these rows without a document.
     """
-    clean = cached_scrub()
+    clean = functools.cache(scrub)  # in one export texts repeat: each is scrubbed once
     for event_id, ts, kind, actor, summary, command in rows:
         yield event_id, ts, clean(kind), clean(actor), clean(summary), command and clean(command)
