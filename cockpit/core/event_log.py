@@ -44,7 +44,7 @@ from cockpit.core.chain import (
 from cockpit.core.clock import Clock, SystemClock, iso_ms, parse_iso
 from cockpit.core.errors import IncidentError, TimelineError
 from cockpit.core.redact import redact
-from cockpit.core.timeline_schema import EVENT_COLUMNS, migrate
+from cockpit.core.timeline_schema import EVENT_COLUMNS, EVENTS_BY_KIND, migrate
 
 BUSY_TIMEOUT_S = 5.0
 
@@ -348,9 +348,7 @@ class EventLog:
         params: list[Any] = [after_id]
         if incident is not None:
             if kinds is not None:
-                # A few kinds of one incident: through the (incident, kind) index, not every
-                # event of the incident in id order (SQLite's choice, for the ORDER BY).
-                sql = sql.replace("FROM events", "FROM events INDEXED BY events_incident_kind")
+                sql = f"SELECT {EVENT_COLUMNS} FROM {EVENTS_BY_KIND} WHERE id > ?"
             sql += " AND incident = ?"
             params.append(incident)
         if kinds is not None:
@@ -415,20 +413,3 @@ def events_from_rows(rows: list[tuple[Any, ...]]) -> list[Event]:
         Event(r[0], r[1], r[2], r[3], r[4], r[5], payload, r[7], r[8], r[9])
         for r, payload in zip(rows, payloads, strict=True)
     ]
-
-
-def event_from_row(row: tuple[Any, ...]) -> Event:
-    """Decode one row selected as `EVENT_COLUMNS` into an `Event`."""
-    event_id, incident, ts, kind, actor, summary, payload, command, prev_hash, digest = row
-    return Event(
-        id=event_id,
-        incident=incident,
-        ts=ts,
-        kind=kind,
-        actor=actor,
-        summary=summary,
-        payload=json.loads(payload),
-        command=command,
-        prev_hash=prev_hash,
-        hash=digest,
-    )

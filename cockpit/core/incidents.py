@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from cockpit.core.timeline_schema import EVENTS_BY_KIND
+
 LIFECYCLE_KINDS = (
     "incident.opened",
     "incident.severity_changed",
@@ -41,12 +43,11 @@ class Incident:
 def lifecycle_rows(conn: sqlite3.Connection, incident_id: int | None) -> list[tuple[Any, ...]]:
     """The lifecycle events of one incident (or of all), in id order, ready for `project`."""
     marks = ", ".join("?" for _ in LIFECYCLE_KINDS)
-    sql = f"SELECT incident, kind, ts, payload FROM events WHERE kind IN ({marks})"
+    # One incident's: through the (incident, kind) index (see EVENTS_BY_KIND).
+    source = "events" if incident_id is None else EVENTS_BY_KIND
+    sql = f"SELECT incident, kind, ts, payload FROM {source} WHERE kind IN ({marks})"
     params: list[Any] = list(LIFECYCLE_KINDS)
     if incident_id is not None:
-        # Left alone, SQLite walks the (incident, id) index for its order and reads every event
-        # of the incident: 70 ms at 100,000 events instead of well under one.
-        sql = sql.replace("FROM events", "FROM events INDEXED BY events_incident_kind")
         sql += " AND incident = ?"
         params.append(incident_id)
     return conn.execute(sql + " ORDER BY id", params).fetchall()
