@@ -133,12 +133,11 @@ def milestones(events: Sequence[Event], incident: Incident) -> dict[str, str | N
 
 
 def _durations(
-    events: Sequence[Event], incident: Incident, procedure: Procedure | None
+    reached: dict[str, str | None], incident: Incident, procedure: Procedure | None
 ) -> list[dict[str, Any]]:
     targets: dict[str, Target] = {
         target.metric: target for target in (procedure.targets if procedure else [])
     }
-    reached = milestones(events, incident)
     rows = []
     for key, label, metric in MILESTONES:
         at = reached[key]
@@ -358,6 +357,7 @@ def build_report(
         head = (ordered[-1].id, ordered[-1].hash) if ordered else (0, "0" * 64)
     closed_at = incident.closed_at
     texts = _written(ordered, procedure)
+    reached = milestones(ordered, incident)
     document = {
         "version": REPORT_VERSION,
         "incident": {
@@ -379,11 +379,11 @@ def build_report(
             "impact": _first_line(texts, "impact"),
             "root_cause": _first_line(texts, "root cause"),
         },
-        "durations": _durations(ordered, incident, procedure),
+        "durations": _durations(reached, incident, procedure),
         "decisions": _decisions(ordered, procedure),
         "actions": _actions(ordered),
         "checklists": _checklists(ordered, procedure),
-        "metrics": metric_snapshots(samples, milestones(ordered, incident), procedure, closed_at),
+        "metrics": metric_snapshots(samples, reached, procedure, closed_at),
         "written": texts,
         "chain": {
             "head_id": head[0],
