@@ -10,6 +10,8 @@ the incident with its resolution. Leaving keeps what was typed, as the drafts sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -104,26 +106,29 @@ class PostmortemScreen(Screen[None]):
             self.save_if_edited()
             self.refresh_preview()
 
-    def refresh_preview(self) -> None:
-        """Render the post-mortem again from the timeline (in a worker)."""
+    def export_call(self) -> Callable[[], str]:
+        """The call `cockpit export` makes, its inputs read now on this thread (the database
+        connection belongs to it), to be made here or in a worker."""
         app = self.cockpit
         timeline = app.session.timeline
         incident_id = app.session.incident.id
-        # Read on this thread: the database connection belongs to it.
-        self.render_preview(
+        return partial(
+            render_markdown,
             list(app.events),
             timeline.incident(incident_id),
-            timeline.head(),
-            timeline.samples(incident_id),
+            app.session.procedure,
+            head=timeline.head(),
+            samples=timeline.samples(incident_id),
         )
 
+    def refresh_preview(self) -> None:
+        """Render the post-mortem again from the timeline (in a worker)."""
+        self.render_preview(self.export_call())
+
     @work(thread=True, exclusive=True, group="postmortem-preview", exit_on_error=False)
-    def render_preview(self, events, incident, head, samples) -> None:  # type: ignore[no-untyped-def]
-        """Worker: the same call `cockpit export` makes."""
-        text = render_markdown(
-            events, incident, self.cockpit.session.procedure, head=head, samples=samples
-        )
-        self.app.call_from_thread(self.show_preview, text)
+    def render_preview(self, export: Callable[[], str]) -> None:
+        """Worker: render the preview."""
+        self.app.call_from_thread(self.show_preview, export())
 
     def show_preview(self, text: str) -> None:
         """Put the rendered Markdown in the preview, keeping the reader's place."""
@@ -192,15 +197,7 @@ class PostmortemScreen(Screen[None]):
         """Save the sections, then write the post-mortem file (rendered afresh)."""
         self.save_if_edited()
         app = self.cockpit
-        timeline = app.session.timeline
-        incident_id = app.session.incident.id
-        text = render_markdown(
-            list(app.events),
-            timeline.incident(incident_id),
-            app.session.procedure,
-            head=timeline.head(),
-            samples=timeline.samples(incident_id),
-        )
+        text = self.export_call()()
         path = self.export_path()
         try:
             ensure_private_dir(path.parent)
@@ -208,14 +205,14 @@ class PostmortemScreen(Screen[None]):
         except OSError as error:
             self.notify(f"{path}: {error.strerror or error}", title="Not written", severity="error")
             return
-        digest = sha256(text.encode("utf-8")).hexdigest()
+        data = text.encode("utf-8")
         app.record(
             EXPORTED,
             f"Post-mortem written to {path.name}",
-            {"file": str(path), "sha256": digest, "bytes": len(text.encode("utf-8"))},
+            {"file": str(path), "sha256": sha256(data).hexdigest(), "bytes": len(data)},
         )
         self.show_preview(text)
-        self.status(f"Written: {path} (cockpit export {incident_id} gives the same)")
+        self.status(f"Written: {path} (cockpit export {app.session.incident.id} gives the same)")
 
     def action_close_incident(self) -> None:
         """Ask for the resolution, then close the incident."""
