@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -267,8 +268,15 @@ def test_the_cli_writes_a_file(tmp_path: Path, clock: FixedClock) -> None:
         incident = play_incident(timeline, clock)
         head = timeline.head()
     out = tmp_path / "pm.md"
-    result = CliRunner().invoke(cli, ["export", str(incident), "--db", str(db), "--out", str(out)])
+    umask = os.umask(0o027)
+    try:
+        result = CliRunner().invoke(
+            cli, ["export", str(incident), "--db", str(db), "--out", str(out)]
+        )
+    finally:
+        os.umask(umask)
     assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == 0o640  # a file to commit: the usual mode, umask applied
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Incident Report: 2026-01-15 Checkout errors after deploy\n")
     assert head[1] in text and SECRET not in text

@@ -48,22 +48,21 @@ def write_atomically(path: Path, text: str, *, private: bool = False) -> Path:
         text: Its whole content (UTF-8, newlines as given).
         private: Owner-only permissions (0600), for drafts and anything else sensitive.
     """
-    import tempfile
+    import secrets
 
     folder = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    temporary = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # Created with the mode it keeps, so the kernel applies the umask: changing the umask to
+    # read it would leave every other thread's new files world-writable for that moment.
+    mode = 0o600 if private else 0o666
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if not private:
-            # mkstemp creates 0600; a post-mortem meant to be committed gets the usual mode.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
