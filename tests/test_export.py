@@ -355,8 +355,11 @@ def test_reading_only_the_kinds_the_sections_use_gives_the_same_export(
 ) -> None:
     """`cockpit export` reads REPORT_KINDS as events and the rest as rows: if a section starts
     reading another kind, this fails until the kind is added."""
+    from cockpit.core import checklist_state, outbox, postmortem
     from cockpit.core.export_report import REPORT_KINDS
 
+    every_kind = {*outbox.KINDS, *checklist_state.KINDS, postmortem.WRITTEN}
+    assert every_kind <= set(REPORT_KINDS)
     incident = play_incident(timeline, clock)
     about, head = timeline.incident(incident), timeline.head()
     every = timeline.events(incident)

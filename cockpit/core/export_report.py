@@ -27,13 +27,20 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure, Target
     from cockpit.core.sample_store import StoredSample
 
-#: The event kinds the sections read (everything but the full timeline): `cockpit export` reads
-#: only these as events, and every event as a light row (`Timeline.rows`).
-REPORT_KINDS: tuple[str, ...] = (
+#: The only kinds `milestones` looks at (`cockpit stats` reads just these).
+MILESTONE_KINDS: tuple[str, ...] = (
     "trigger.fired",
     "wizard.decided",
     "action.intent",
     "action.result",
+)
+
+#: The event kinds the sections read (everything but the full timeline): `cockpit export` reads
+#: only these as events, and every event as a light row (`Timeline.rows`). Written out rather
+#: than imported from the outbox and checklist modules, which `cockpit stats` need not load;
+#: tests/test_export.py checks they are all here.
+REPORT_KINDS: tuple[str, ...] = (
+    *MILESTONE_KINDS,
     "checklist.ticked",
     "checklist.unticked",
     "checklist.skipped",

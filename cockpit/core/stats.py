@@ -17,17 +17,12 @@ from statistics import mean
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
-from cockpit.core.export_report import milestones
+from cockpit.core.export_report import MILESTONE_KINDS, milestones
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
     from cockpit.core.incidents import Incident
     from cockpit.core.timeline import Timeline
-
-#: The only kinds `incident_times` and the post-mortem's milestones look at. Reading just these
-#: spares decoding every note, tick and message of every incident, which was most of the time
-#: of `cockpit stats` over 1,000 incidents; tests/test_stats.py checks nothing else is needed.
-KINDS = ("trigger.fired", "wizard.decided", "action.intent", "action.result")
 
 
 @dataclass(frozen=True)
@@ -74,9 +69,14 @@ def incident_times(events: Sequence[Event], incident: Incident) -> IncidentTimes
 
 
 def timeline_times(store: Timeline) -> list[IncidentTimes]:
-    """Every incident's times, newest first, from one query over the kinds in KINDS."""
+    """Every incident's times, newest first, from one query over the milestones' kinds.
+
+    Reading just these spares decoding every note, tick and message of every incident, which
+    was most of the time of `cockpit stats` over 1,000 incidents (tests/test_stats.py checks
+    nothing else is needed).
+    """
     found: dict[int | None, list[Event]] = {}
-    for event in store.events(kinds=KINDS):
+    for event in store.events(kinds=MILESTONE_KINDS):
         found.setdefault(event.incident, []).append(event)
     return [incident_times(found.get(i.id, []), i) for i in store.incidents()]
 
