@@ -296,8 +296,8 @@ class IncidentApp(App[int]):
     def page(self, stage: str, subject: str, body: str) -> None:
         """Tell the paging service (a `pagerduty` notifier, when configured) through the outbox:
         trigger when a rule fires, acknowledge when the responder acknowledges, resolve when the
-        incident is closed. One dedup key
-        per incident, so every trigger lands on the same alert."""
+        incident is closed. One dedup key per incident, so every trigger lands on the same
+        alert."""
         if "pagerduty" not in self.session.notifiers or self.read_only:
             return
         incident = self.session.incident

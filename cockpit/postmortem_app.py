@@ -22,8 +22,7 @@ class PostmortemApp(IncidentApp):
 
         incident = self.session.incident
         self.title = f"Post-mortem of incident {incident.id}: {incident.title}"
-        if self.session.held_by is not None:
-            self.read_only = True
+        if self.session.held_by is not None:  # IncidentApp made this run read-only
             holder = self.session.held_by
             self.notify(
                 f"{holder.actor} (pid {holder.pid} on {holder.host}) has it open: read-only here.",
