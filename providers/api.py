@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 from cockpit.core.actions import Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from cockpit.core.redact import register_secret
 from providers.base import ActionProvider, ProviderOptions
 from providers.http import http_failure_reason
 
@@ -47,8 +48,15 @@ def _resolve_secret(value: Any) -> Any:
     return value
 
 
-Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
-"""A credential read from the environment or a file, kept as SecretStr."""
+def _remember(value: SecretStr) -> SecretStr:
+    """From now on every text the cockpit records, shows, sends or exports loses this value."""
+    register_secret(value.get_secret_value())
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret), AfterValidator(_remember)]
+"""A credential read from the environment or a file, kept as SecretStr, and registered so it
+is removed literally from any text (cockpit.core.redact.register_secret)."""
 
 
 class ApiOptions(ProviderOptions):

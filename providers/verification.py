@@ -28,16 +28,16 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError, ProviderTimeout
 from cockpit.core.paths import data_dir, ensure_private_dir
-from cockpit.core.redact import REDACTED, is_secret_key, scrub
+from cockpit.core.redact import REDACTED, is_secret_key, register_secret, scrub
 from providers.api import Secret
 from providers.base import ActionProvider, Capability, ProviderOptions
 from providers.http import http_failure_reason, make_client
@@ -70,6 +70,14 @@ class VerificationOptions(ProviderOptions):
     environment: dict[str, str | Secret] = Field(default_factory=dict)
     """Added to the commands' environment; {env = NAME} or {file = PATH} values are secret."""
     working_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Self:
+        # A plain value under a secret-looking name (API_TOKEN = "...") is a secret too.
+        for name, value in self.environment.items():
+            if isinstance(value, str) and is_secret_key(name):
+                register_secret(value)
+        return self
 
 
 class NotRunnable(ProviderError):

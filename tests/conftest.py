@@ -55,3 +55,13 @@ def timeline(tmp_path: Path, clock: FixedClock) -> Iterator[Timeline]:
 @pytest.fixture
 def pulse_procedure():  # type: ignore[no-untyped-def]
     return load_builtin("pulse-messages")
+
+
+@pytest.fixture(autouse=True)
+def forget_configured_secrets() -> Iterator[None]:
+    """Secrets a test configures (provider tokens) are removed literally from every text while
+    it runs; the next test starts without them, as a new process would."""
+    from cockpit.core.redact import forget_secrets
+
+    yield
+    forget_secrets()

@@ -18,16 +18,75 @@ Rules:
   ``-H "Authorization: ..."``, PEM private-key blocks and a few well-known token formats.
 - Objects with ``get_secret_value`` (pydantic's ``SecretStr``) become ``"[redacted]"`` without
   ever being unwrapped.
+- Every secret value the cockpit was configured with (a provider's token, a webhook URL, a
+  DSN's password; `register_secret` is called as each is read) is removed *literally*, whatever
+  the text around it: a platform echoing "token abc123 is revoked", a mistyped confirmation, a
+  pasted note. Patterns catch secrets nobody told us about; this catches the ones we know.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 REDACTED = "[redacted]"
+
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not removed literally: a 2-letter "secret" would shred every text it
+occurs in. Credentials that short are refused by the platforms anyway."""
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+_known_pattern: re.Pattern[str] | None = None
+_known_values: tuple[str, ...] = ()
+
+
+def register_secret(value: str) -> None:
+    """Remember a configured secret so every later `scrub` removes it literally.
+
+    Also registers the forms it travels in: percent-encoded (in a URL) and, for a URL that
+    carries a password (a DSN, a webhook with credentials), that password alone.
+    """
+    global _known_pattern, _known_values
+    forms = {value, value.strip(), quote(value, safe=""), unquote(value)}
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is not None and parts.password:
+        password = unquote(parts.password)
+        forms |= {parts.password, password, quote(password, safe="")}
+    fresh = {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+    with _known_lock:
+        if fresh <= _known:
+            return
+        _known.update(fresh)
+        # Longest first, so a secret that contains another is removed whole.
+        _known_values = tuple(sorted(_known, key=len, reverse=True))
+        _known_pattern = re.compile("|".join(re.escape(known) for known in _known_values))
+
+
+def forget_secrets() -> None:
+    """Drop every registered secret (tests that configure providers one after another)."""
+    global _known_pattern, _known_values
+    with _known_lock:
+        _known.clear()
+        _known_pattern, _known_values = None, ()
+
+
+def _remove_known(text: str) -> str:
+    pattern = _known_pattern
+    if pattern is None:
+        return text
+    for known in _known_values:  # plain `in` first: most text holds no secret at all
+        if known in text:
+            return pattern.sub(REDACTED, text)
+    return text
+
 
 # Compared against the key lower-cased with separators removed, so "X-Api-Key", "api_key" and
 # "apiKey" all match "apikey".
@@ -176,6 +235,7 @@ def scrub(text: str) -> str:
     Returns:
         The text with every recognised secret replaced by ``[redacted]``.
     """
+    text = _remove_known(text)
     lowered = text.lower()
     if not _has_needle(lowered):
         return text
