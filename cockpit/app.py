@@ -220,16 +220,14 @@ class CockpitApp(IncidentApp):
 
     def action_acknowledge(self) -> None:
         """Acknowledge the incident once."""
-        incident = self.session.timeline.incident(self.session.incident.id)
-        if incident.acknowledged_at is not None:
-            self.notify(f"Already acknowledged at {incident.acknowledged_at[11:19]} UTC")
+        acknowledged_at = self.session.incident.acknowledged_at
+        if acknowledged_at is not None:
+            self.notify(f"Already acknowledged at {acknowledged_at[11:19]} UTC")
             return
         if self.read_only:
             self.notify("Read-only: not recorded.", severity="warning")
             return
-        self.session.timeline.acknowledge(self.session.incident.id)
-        self.pull()
-        self.page("acknowledge", "acknowledged", "Acknowledged in the rollback cockpit")
+        self.acknowledge()
 
     def action_help(self) -> None:
         """Show keys and screens."""

@@ -3,9 +3,9 @@
 Textual does not handle SIGHUP, GNU make swallows it, and a process that survives its tty spins
 at ~80 % CPU. So: a SIGHUP/SIGTERM handler, plus a sentinel thread that polls stdin for POLLHUP
 (it works even when a launcher such as make eats the signal). Either one records why the session
-ended and calls os._exit: every timeline event is already committed (synchronous=FULL) when it
-is recorded, so there is nothing left to save and nothing to gain from Textual's shutdown on a
-dead tty (which exits 120 anyway).
+ended and calls os._exit: `record` first lets the events still queued for the timeline through
+(each is durable once committed, synchronous=FULL), so nothing is left to save and nothing is
+gained from Textual's shutdown on a dead tty (which exits 120 anyway).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from types import FrameType
 
 HANGUP_EXIT = 129
 
+RECORD_SECONDS = 8.0
+"""How long `record` may take before the process ends anyway."""
+
 _fired = threading.Event()
 
 
@@ -26,10 +29,11 @@ def _finish(record: Callable[[str], None], reason: str) -> None:
     if _fired.is_set():
         return
     _fired.set()
-    # Recording gets two seconds at most: a hung disk must not keep an orphan alive.
+    # Recording gets a few seconds at most (it first lets queued events through, which may
+    # wait on another process's lock): a hung disk must not keep an orphan alive.
     writer = threading.Thread(target=record, args=(reason,), daemon=True)
     writer.start()
-    writer.join(timeout=2.0)
+    writer.join(timeout=RECORD_SECONDS)
     os._exit(HANGUP_EXIT)
 
 

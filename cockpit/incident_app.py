@@ -1,17 +1,21 @@
 """Provides IncidentApp: an App that holds one incident, with no screens of its own.
 
-It is the only writer of the timeline, validates the procedure (after the first paint when it
-can), starts the metric sources and their pollers, feeds the trigger board and records what
-fires. Widgets get state through two Signals (board_changed, event_recorded). CockpitApp adds
-the screens, keys and modals on top.
+It validates the procedure (after the first paint when it can), starts the metric sources and
+their pollers, feeds the trigger board and records what fires. Every write goes through one
+writer thread (cockpit.core.writer): nothing on this thread waits on SQLite, fsync or another
+process's lock; what was committed, by this process or another, is read back once a second and
+after each commit, and published. Widgets get state through two Signals (board_changed,
+event_recorded). CockpitApp adds the screens, keys and modals on top.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
 from textual.app import App
@@ -29,8 +33,10 @@ from cockpit.core.metrics import Sample
 from cockpit.core.outbox import KINDS as OUTBOX_KINDS
 from cockpit.core.outbox import SENT as OUTBOX_SENT
 from cockpit.core.outbox import Outbox
-from cockpit.core.timeline import Event
+from cockpit.core.redact import scrub
+from cockpit.core.timeline import Event, Timeline
 from cockpit.core.wizard import DECIDED
+from cockpit.core.writer import WRITER_BUSY_TIMEOUT, TimelineWriter
 from cockpit.messages import (
     MetricsSampled,
     ProcedureFailed,
@@ -38,14 +44,23 @@ from cockpit.messages import (
     SourceFailed,
     SourcesStarted,
     SourcesUnavailable,
+    TimelineCommitted,
+    TimelineStalled,
+    WriteDone,
+    WriteFailed,
 )
 from cockpit.outbox_driver import OutboxDriver
 from cockpit.polling import Poller
 from cockpit.session import Session, StartedSources
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+    from textual.worker import Worker
+
     from cockpit.core.board import Board, TriggerChange
     from cockpit.core.procedure import Procedure
+
+T = TypeVar("T")
 
 
 SETTLE_SECONDS = 3.0
@@ -80,6 +95,20 @@ class IncidentApp(App[int]):
         self.updates_given: list[datetime] = []
         """When a status update was given (a draft saved, a message sent)."""
         self.escalation: EscalationClock | None = None
+        self.writer = TimelineWriter(
+            partial(session.timeline.sibling, busy_timeout=WRITER_BUSY_TIMEOUT),
+            on_commit=lambda: self.post_message(TimelineCommitted()),
+            on_stall=lambda stall: self.post_message(TimelineStalled(stall)),
+        )
+        """The one writer of this process: every write of the incident is queued to it."""
+        self.ticking: set[tuple[str, str]] = set()
+        """Checklist items ticked by themselves, written but not read back yet."""
+        self.acknowledging = False
+        """An acknowledgement is on its way to the timeline."""
+        self.stalled = False
+        """Whether writes are waiting for the timeline (another process holds its lock)."""
+        self.crashed: BaseException | None = None
+        """The exception that ended the App, if one did (commands/run.py saves it)."""
         self.outbox = OutboxDriver(self)
         """Messages waiting to be sent, rebuilt from the timeline; sent by background workers."""
         for event in self.events:
@@ -92,6 +121,7 @@ class IncidentApp(App[int]):
 
     def start_watching(self) -> None:
         """Validate the procedure (after the first paint if needed), then start the sources."""
+        self.pull()  # what was written since this App was built
         if self.session.procedure is not None:
             self.procedure_ready(self.session.procedure)
         else:
@@ -205,6 +235,55 @@ class IncidentApp(App[int]):
         for poller in self.pollers:
             poller.stop()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification, whoever raised it: plain text (a platform's message or a typed
+        note is never Rich markup) and scrubbed of every configured secret."""
+        super().notify(
+            scrub(str(message)),
+            title=scrub(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        from textual.worker import WorkerState
+
+        if event.state is WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        """The one route of a worker that raised: shown, recorded, its traceback kept."""
+        from cockpit.crash import save_traceback
+
+        error = worker.error
+        name = worker.name or worker.group or "a background task"
+        reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
+        where = save_traceback(self.session.timeline.path.parent, error, f"worker-{name}")
+        payload = {"worker": name, "error": reason, "traceback_file": str(where) if where else None}
+        self.record("worker.failed", f"{name} failed: {reason}", payload)
+        self.notify(
+            f"{name} failed: {reason}" + (f" (traceback: {where})" if where else ""),
+            title="Something failed",
+            severity="error",
+            timeout=60,
+        )
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual ends the App on an exception nothing handled; keep it for commands/run.py,
+        # which records session.crashed, saves the traceback and exits non-zero.
+        if self.crashed is None:
+            self.crashed = error
+        super()._handle_exception(error)
+
     def stop_sources(self) -> None:
         """Stop the pollers, then what the source factories started (the demo's service).
 
@@ -222,7 +301,9 @@ class IncidentApp(App[int]):
 
     def begin_session(self) -> None:
         """Record that this process now drives the incident, and what it found unresolved."""
-        self.session.timeline.prune_samples(self.session.clock.now() - SAMPLE_RETENTION)
+        cutoff = self.session.clock.now() - SAMPLE_RETENTION
+        self.write(lambda timeline: timeline.prune_samples(cutoff), "sample retention")
+        self.tell_last_crash()
         size = f"{self.size.width}x{self.size.height}"
         self.record("session.started", f"cockpit attached ({size})", {"read_only": self.read_only})
         for intent in self.session.timeline.unresolved_actions(self.session.incident.id):
@@ -233,6 +314,79 @@ class IncidentApp(App[int]):
                 timeout=30,
             )
 
+    def write(
+        self,
+        run: Callable[[Timeline], T],
+        what: str,
+        *,
+        then: Callable[[T], None] | None = None,
+    ) -> Future[T]:
+        """Queue one write; `then(result)` runs on this thread once it is committed.
+
+        A write refused for good (the incident closed meanwhile) is announced; a write that
+        waits for the lock is shown as waiting, never dropped.
+        """
+        future = self.writer.submit(run, what)
+        future.add_done_callback(partial(self._written, what, then))
+        return future
+
+    def _written(self, what: str, then: Callable[[Any], None] | None, future: Future[Any]) -> None:
+        # On the writer's thread: only post.
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self.post_message(WriteFailed(what, error))
+        elif then is not None:
+            self.post_message(WriteDone(then, future.result()))
+
+    @on(WriteDone)
+    def write_done(self, message: WriteDone) -> None:
+        self.pull()  # what `then` does may read the state the write changed
+        message.then(message.result)
+
+    @on(WriteFailed)
+    def write_failed(self, message: WriteFailed) -> None:
+        self.notify(
+            f"{message.what}: {message.error}", title="Not recorded", severity="error", timeout=30
+        )
+
+    @on(TimelineStalled)
+    def timeline_stalled(self, message: TimelineStalled) -> None:
+        """Say once that writes wait, and once that they went through: never a silent freeze."""
+        stall = message.stall
+        if stall.seconds and not self.stalled:
+            self.stalled = True
+            self.notify(
+                f"{stall.reason}. {stall.waiting} event(s) wait and will be recorded as soon as "
+                "it is free; the cockpit keeps working.",
+                title="Timeline busy",
+                severity="warning",
+                timeout=30,
+            )
+        elif not stall.seconds and self.stalled:
+            self.stalled = False
+            self.notify("The timeline is free again: every waiting event is recorded.")
+
+    @on(TimelineCommitted)
+    def timeline_committed(self) -> None:
+        self.pull()
+
+    def tell_last_crash(self) -> None:
+        """If the last session of this incident crashed, say so, and where its traceback is."""
+        last = next((e for e in reversed(self.events) if e.kind.startswith("session.")), None)
+        if last is None or last.kind != "session.crashed":
+            return
+        where = last.payload.get("traceback_file")
+        self.notify(
+            f"The last session crashed at {last.ts[11:19]} UTC: {last.summary}."
+            + (f" Traceback: {where}" if where else "")
+            + " Check any action it was running before acting again.",
+            title="Last session crashed",
+            severity="warning",
+            timeout=60,
+        )
+
     def record(
         self,
         kind: str,
@@ -240,58 +394,97 @@ class IncidentApp(App[int]):
         payload: Mapping[str, object] | None = None,
         *,
         command: str | None = None,
-    ) -> Event | None:
-        """Append to the timeline (the App is its only writer), then tell the views."""
+        then: Callable[[Event], None] | None = None,
+    ) -> Future[Event] | None:
+        """Queue an event for the timeline, stamped now; None when this cockpit is read-only.
+
+        The views hear of it once it is committed, as they hear of anyone else's events;
+        `then(event)` runs on this thread at that moment.
+        """
         if self.read_only:
             return None
-        event = self.session.timeline.record(
-            self.session.incident.id, kind, summary, payload, command=command
+        incident, at, body = self.session.incident.id, self.session.clock.now(), dict(payload or {})
+        return self.write(
+            lambda timeline: timeline.record(incident, kind, summary, body, command=command, at=at),
+            kind,
+            then=then,
         )
-        self.pull()
-        return event
 
     def begin_action(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
-        """Record an action's intent (before it runs); returns its id."""
+        """From a worker: record an action's intent, wait until it is committed, return its id."""
+        return str(
+            self.begin_action_later(action, summary, payload, command).result().payload["action_id"]
+        )
+
+    def begin_action_later(
+        self, action: str, summary: str, payload: dict[str, Any], command: str
+    ) -> Future[Event]:
+        """Queue an action's intent; the future is done when it is durably committed."""
         if self.read_only:
             raise CockpitError("read-only: this cockpit does not hold the incident")
-        event = self.session.timeline.begin_action(
-            self.session.incident.id, action, summary, payload, command=command
+        incident, at = self.session.incident.id, self.session.clock.now()
+        return self.write(
+            lambda timeline: timeline.begin_action(
+                incident, action, summary, payload, command=command, at=at
+            ),
+            "action.intent",
         )
-        self.pull()
-        return str(event.payload["action_id"])
 
-    def finish_action(
+    def finish_action_later(
         self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]
-    ) -> None:
-        """Record how an action ended."""
-        self.session.timeline.finish_action(
-            self.session.incident.id,
-            action_id,
-            outcome,  # type: ignore[arg-type]
-            summary,
-            payload,
+    ) -> Future[Event]:
+        """Queue how an action ended; items its verified result ticks tick as it is read back."""
+        incident, at = self.session.incident.id, self.session.clock.now()
+        return self.write(
+            lambda timeline: timeline.finish_action(
+                incident,
+                action_id,
+                outcome,  # type: ignore[arg-type]
+                summary,
+                payload,
+                at=at,
+            ),
+            "action.result",
         )
-        self.pull()
-        if outcome == "succeeded" and payload.get("verified"):
-            if payload.get("option"):
-                self.tick_verified_items(str(payload["option"]))
-            if payload.get("checklist"):
-                self.tick_item_run(*payload["checklist"])
 
-    def close_incident(self, resolution: str) -> None:
-        """Close the incident: recorded, the paging service told, the sources stopped (nothing
-        more is sampled or fires for a closed incident; the post-mortem can still be written).
-
-        Raises:
-            IncidentError: It was closed meanwhile (by `cockpit incident close`).
+    def close_incident(self, resolution: str) -> Future[Any]:
+        """Close the incident: recorded, then the paging service told and the sources stopped
+        (nothing more is sampled or fires for a closed incident; the post-mortem can still be
+        written). A close refused (closed meanwhile by `cockpit incident close`) is announced.
         """
         if self.read_only:
             raise CockpitError("read-only: this cockpit does not hold the incident")
-        incident = self.session.timeline.close_incident(self.session.incident.id, resolution)
-        self.session.incident = incident
+        incident_id, at = self.session.incident.id, self.session.clock.now()
+        return self.write(
+            lambda timeline: timeline.close_incident(incident_id, resolution, at=at),
+            "incident.closed",
+            then=lambda _: self.closed(resolution),
+        )
+
+    def closed(self, resolution: str) -> None:
+        """This cockpit closed the incident: tell the paging service, stop the sources."""
         self.pull()
         self.page("resolve", "resolved", resolution or "Closed in the rollback cockpit")
         self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
+
+    def acknowledge(self) -> bool:
+        """Acknowledge once (the first acknowledgement sets time-to-acknowledge); False when
+        it already was, or is on its way."""
+        if self.session.incident.acknowledged_at is not None or self.acknowledging:
+            return False
+        self.acknowledging = True
+        incident_id, at = self.session.incident.id, self.session.clock.now()
+
+        def acknowledged(_: object) -> None:
+            self.acknowledging = False
+            self.page("acknowledge", "acknowledged", "Acknowledged in the rollback cockpit")
+
+        self.write(
+            lambda timeline: timeline.acknowledge(incident_id, at=at),
+            "incident.acknowledged",
+            then=acknowledged,
+        )
+        return True
 
     def page(self, stage: str, subject: str, body: str) -> None:
         """Tell the paging service (a `pagerduty` notifier, when configured) through the outbox:
@@ -312,17 +505,19 @@ class IncidentApp(App[int]):
             )
         )
 
-    def queue_message(self, message: Outgoing) -> Event | None:
+    def queue_message(self, message: Outgoing) -> Future[Event] | None:
         """Put a message in the outbox (recorded first), then try to send it at once."""
         kind, summary, payload = Outbox.queue(message)
-        event = self.record(kind, summary, payload)
-        self.outbox.pump()
-        return event
+        return self.record(kind, summary, payload, then=lambda _: self.outbox.pump())
 
     def pull(self) -> None:
-        """Bring in events recorded since the last one we know, and publish each to the views."""
+        """Bring in events committed since the last one we know (by this process or any
+        other), and publish each to the views."""
         last = self.events[-1].id if self.events else 0
-        for event in self.session.timeline.events(self.session.incident.id, after_id=last):
+        fresh = self.session.timeline.events(self.session.incident.id, after_id=last)
+        if any(event.kind.startswith("incident.") for event in fresh):
+            self.session.incident = self.session.timeline.incident(self.session.incident.id)
+        for event in fresh:
             self.events.append(event)
             self.note_event(event)
             self.event_recorded.publish(event)
@@ -342,12 +537,20 @@ class IncidentApp(App[int]):
         elif event.kind == "action.result" and event.payload.get("outcome") == "succeeded":
             # After a rollback only later readings verify it, as after a decision.
             self.decided_at = event.at
+            if event.payload.get("verified") and self.checklists is not None:
+                if event.payload.get("option"):
+                    self.tick_verified_items(str(event.payload["option"]))
+                if event.payload.get("checklist"):
+                    self.tick_item_run(*event.payload["checklist"])
         elif self.checklists is not None and event.kind.startswith("checklist."):
             self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
+            item = event.payload.get("list"), event.payload.get("item")
+            self.ticking.discard((str(item[0]), str(item[1])))
 
     def tick(self) -> None:
-        """Once a second: escalation reminders, due messages, and a repaint so staleness shows
-        without samples."""
+        """Once a second: what other processes committed, escalation reminders, due messages,
+        and a repaint so staleness shows without samples."""
+        self.pull()
         self.check_escalation()
         self.outbox.pump()
         self.board_changed.publish(None)
@@ -359,9 +562,11 @@ class IncidentApp(App[int]):
         now = self.session.clock.now()
         now_due = self.escalation.due(now, self.escalation_keys)
         for due in now_due:
+            self.escalation_keys.add(due.key)  # now, not when read back: recorded once
             self.record(ESCALATION_DUE, due.summary, {"key": due.key, "due_at": iso_ms(due.at)})
         missed = self.escalation.missed_updates(now, self.updates_given, self.escalation_keys)
         for late in missed:
+            self.escalation_keys.add(late.key)
             self.record(ESCALATION_MISSED, late.summary, {"key": late.key, "at": iso_ms(late.at)})
         if not now_due and not missed:
             return
@@ -398,7 +603,7 @@ class IncidentApp(App[int]):
     def ingest(self, samples: list[Sample]) -> None:
         """Keep the samples for replay (`cockpit backtest`), feed the board, record what fired."""
         if not self.read_only:
-            self.session.timeline.record_samples(self.session.incident.id, samples)
+            self.writer.samples(self.session.incident.id, samples)
         if self.board is not None:
             self.note_trigger_changes(self.board.ingest(samples))
             self.tick_automatic_items()
@@ -418,34 +623,29 @@ class IncidentApp(App[int]):
             for name, w in self.board.windows.items()
         }
         for kind, item, why in self.checklists.automatic_due(values):
-            text = self.checklists.text(kind, item)
-            self.record(
-                AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item}
-            )
+            self.auto_tick(kind, item, why)
+
+    def auto_tick(self, kind: str, item: str, why: str) -> None:
+        """Record that an item ticked itself, once: not again while the write is on its way."""
+        if self.checklists is None or (kind, item) in self.ticking:
+            return
+        self.ticking.add((kind, item))
+        text = self.checklists.text(kind, item)
+        self.record(AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item})
 
     def tick_item_run(self, kind: str, item: str) -> None:
         """A checklist item whose own check (health check, smoke test) was run and verified."""
         if self.checklists is None or self.read_only:
             return
         if self.checklists.state(kind, item).status == "open":
-            text = self.checklists.text(kind, item)
-            self.record(
-                AUTO_TICKED,
-                f"Ticked by itself: {text} (its check passed)",
-                {"list": kind, "item": item},
-            )
+            self.auto_tick(kind, item, "its check passed")
 
     def tick_verified_items(self, option: str) -> None:
         """Items that tick themselves when this rollback option's action was verified."""
         if self.checklists is None or self.read_only:
             return
         for kind, item in self.checklists.verified_due(option):
-            text = self.checklists.text(kind, item)
-            self.record(
-                AUTO_TICKED,
-                f"Ticked by itself: {text} ({option} verified)",
-                {"list": kind, "item": item},
-            )
+            self.auto_tick(kind, item, f"{option} verified")
 
     @on(SourceFailed)
     def source_failed(self, message: SourceFailed) -> None:

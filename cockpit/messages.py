@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from cockpit.core.metrics import Sample
+from cockpit.core.writer import Stall
 from cockpit.session import StartedSources
 
 if TYPE_CHECKING:
@@ -57,3 +59,31 @@ class ProcedureFailed(Message, bubble=False):
     """The session's procedure did not validate (one line per problem)."""
 
     reason: str
+
+
+@dataclass
+class TimelineCommitted(Message, bubble=False):
+    """The writer committed something: read what is new."""
+
+
+@dataclass
+class TimelineStalled(Message, bubble=False):
+    """The writer is waiting for the timeline (seconds=0: the wait is over)."""
+
+    stall: Stall
+
+
+@dataclass
+class WriteFailed(Message, bubble=False):
+    """A write was refused for good (the incident was closed meanwhile, ...)."""
+
+    what: str
+    error: BaseException
+
+
+@dataclass
+class WriteDone(Message, bubble=False):
+    """A write is committed; `then` runs on the App's thread with its result."""
+
+    then: Callable[[Any], None]
+    result: Any

@@ -84,8 +84,17 @@ class OutboxDriver:
     def finish(self, event: tuple[str, str, dict[str, object]], message_id: str) -> None:
         """Record an attempt's outcome (App thread)."""
         kind, summary, payload = event
-        try:
-            self.app.record(kind, summary, payload)
-        finally:
-            with self._lock:
-                self.in_flight.discard(message_id)
+        # In flight until the outcome is read back: released earlier, the next pump would see
+        # the message still pending and send it again.
+        future = self.app.record(kind, summary, payload, then=lambda _: self.release(message_id))
+        if future is None:
+            self.release(message_id)
+        else:
+            future.add_done_callback(
+                lambda done: self.release(message_id) if done.exception() is not None else None
+            )
+
+    def release(self, message_id: str) -> None:
+        """The message's attempt is over and recorded (or could not be): it may go again."""
+        with self._lock:
+            self.in_flight.discard(message_id)

@@ -99,15 +99,24 @@ def resolve_incident(
     return timeline.open_incident(title, severity, procedure, drill=drill)
 
 
+HANGUP_SAVE_SECONDS = 6.0
+"""After a hangup, how long queued events may take to reach the timeline before the process
+ends (cockpit.hangup gives the whole recording a little more)."""
+
+DRAIN_QUIETLY_SECONDS = 2.0
+"""Leaving: how long queued events may take before the terminal is told what is waited for."""
+
+
 def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
     """Hold the incident, guard against hangups, run the App; returns the exit code.
 
     `postmortem`: run only the post-mortem screen (`cockpit postmortem`, a closed incident).
+    A crash exits non-zero, with the terminal restored (Textual does that), the traceback
+    saved beside the timeline, `session.crashed` recorded, and the next start told.
     """
     from cockpit import hangup
     from cockpit.core.errors import LockHeld
     from cockpit.core.lock import IncidentLock
-    from cockpit.core.timeline import Timeline
 
     incident_id = session.incident.id
     lock: IncidentLock | None = IncidentLock(db_path, incident_id)
@@ -118,13 +127,6 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
         session.held_by = getattr(error, "holder", None)
         lock = None
 
-    def record_hangup(reason: str) -> None:
-        if session.held_by is not None:
-            return  # a read-only watcher records nothing
-        with Timeline(db_path) as own:  # a fresh connection: this runs on another thread
-            own.record(incident_id, "session.hangup", f"cockpit detached: {reason}")
-
-    hangup.install(record_hangup)
     app: IncidentApp
     if postmortem:
         from cockpit.postmortem_app import PostmortemApp
@@ -134,11 +136,72 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
         from cockpit.app import CockpitApp  # Textual is imported only now
 
         app = CockpitApp(session, lock=lock)
+
+    def record_hangup(reason: str) -> None:
+        if app.read_only:
+            return  # a read-only watcher records nothing
+        # After whatever is still queued, in order; bounded, a dead tty must not linger.
+        app.writer.submit(
+            lambda timeline: timeline.record(
+                incident_id, "session.hangup", f"cockpit detached: {reason}"
+            ),
+            "session.hangup",
+        )
+        app.writer.stop(HANGUP_SAVE_SECONDS)
+
+    hangup.install(record_hangup)
     try:
         result = app.run()
     finally:
         app.stop_sources()
+    crash = app.crashed
+    if crash is not None:
+        record_crash(app, db_path, crash)
+    finish_writes(app)
+    if crash is not None:
+        return 1
     return result or 0
+
+
+def record_crash(app: IncidentApp, db_path: Path, crash: BaseException) -> None:
+    """Keep the traceback, record `session.crashed` pointing at it, and say so."""
+    from cockpit.core.redact import scrub
+    from cockpit.crash import save_traceback
+
+    incident_id = app.session.incident.id
+    where = save_traceback(db_path.parent, crash, f"crash-incident-{incident_id}")
+    reason = scrub(f"{type(crash).__name__}: {crash}")
+    if not app.read_only:
+        payload = {"error": reason, "traceback_file": str(where) if where else None}
+        app.writer.submit(
+            lambda timeline: timeline.record(
+                incident_id, "session.crashed", f"cockpit crashed: {reason}", payload
+            ),
+            "session.crashed",
+        )
+    saved = f"; traceback saved to {where}" if where else ""
+    print(
+        f"cockpit: crashed ({reason}){saved}. Incident {incident_id} stays open: "
+        "`cockpit` resumes it.",
+        file=sys.stderr,
+    )
+
+
+def finish_writes(app: IncidentApp) -> None:
+    """Leaving: every queued event reaches the timeline, however long another process holds
+    its lock, unless the responder gives up on them (ctrl+c), and then they are named."""
+    if app.writer.stop(DRAIN_QUIETLY_SECONDS):
+        return
+    print(
+        f"cockpit: {app.writer.waiting} event(s) wait for the timeline (another process holds "
+        "its write lock); saving them as soon as it is free. ctrl+c gives up on them.",
+        file=sys.stderr,
+    )
+    try:
+        app.writer.stop(None)
+    except KeyboardInterrupt:
+        lost = app.writer.abandon()
+        print(f"cockpit: {lost} event(s) were not recorded.", file=sys.stderr)
 
 
 def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:

@@ -4,6 +4,7 @@ CockpitError
 ├── ConfigError         configuration names something that does not exist or is invalid
 ├── ProcedureError      a procedure file is malformed (file, line, field)
 ├── TimelineError       the timeline database cannot be opened or written
+│   ├── TimelineBusy    another connection holds the write lock (try again later)
 │   └── ChainBroken     `timeline verify` found an altered or missing event
 ├── IncidentError       unknown incident, closed incident, ...
 ├── LockHeld            another live cockpit holds the incident
@@ -50,6 +51,12 @@ class TimelineError(CockpitError):
     """The timeline database cannot be opened, migrated or written."""
 
     title = "Timeline error"
+
+
+class TimelineBusy(TimelineError):
+    """Another connection (a cockpit, the CLI, a sqlite3 shell) holds the write lock."""
+
+    title = "Timeline busy"
 
 
 class ChainBroken(TimelineError):

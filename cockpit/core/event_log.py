@@ -42,7 +42,7 @@ from cockpit.core.chain import (
     verify_chain,
 )
 from cockpit.core.clock import Clock, SystemClock, iso_ms, parse_iso
-from cockpit.core.errors import IncidentError, TimelineError
+from cockpit.core.errors import IncidentError, TimelineBusy, TimelineError
 from cockpit.core.redact import redact
 from cockpit.core.timeline_schema import EVENT_COLUMNS, EVENTS_BY_KIND, migrate
 
@@ -92,6 +92,7 @@ class EventLog:
         clock: Clock | None = None,
         actor: str | None = None,
         create: bool = True,
+        busy_timeout: float = BUSY_TIMEOUT_S,
     ) -> None:
         if path is None:
             from cockpit.core.paths import timeline_db
@@ -101,18 +102,19 @@ class EventLog:
         self._clock: Clock = clock or SystemClock()
         self._actor = actor
         self._known_incidents: set[int] = set()
+        self._busy_timeout = busy_timeout
         self._prepare_file(create)
         try:
             self._conn = sqlite3.connect(
                 str(self.path),
-                timeout=BUSY_TIMEOUT_S,
+                timeout=busy_timeout,
                 isolation_level=None,
                 check_same_thread=True,
             )
         except sqlite3.Error as error:
             raise TimelineError(f"{self.path}: cannot open the timeline: {error}") from None
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise TimelineError(f"{self.path}: cannot switch the timeline to WAL ({mode})")
@@ -157,6 +159,16 @@ class EventLog:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    def sibling(self, *, busy_timeout: float | None = None) -> Self:
+        """Another connection to the same file, with the same clock and actor (for another
+        thread: a connection is not shared between threads)."""
+        return type(self)(
+            self.path,
+            clock=self._clock,
+            actor=self._actor,
+            busy_timeout=self._busy_timeout if busy_timeout is None else busy_timeout,
+        )
+
     def close(self) -> None:
         """Close the database connection; the object is unusable afterwards."""
         self._conn.close()
@@ -176,10 +188,20 @@ class EventLog:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
-        """One IMMEDIATE transaction: takes the write lock first, so the head cannot move."""
+        """One IMMEDIATE transaction: takes the write lock first, so the head cannot move.
+
+        Raises:
+            TimelineBusy: Another connection held the write lock past the busy timeout.
+            TimelineError: The file cannot be written (disk full, read-only, damaged).
+        """
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise TimelineBusy(
+                    f"{self.path}: the write lock is held by another connection "
+                    f"(waited {self._busy_timeout:g} s)"
+                ) from None
             raise TimelineError(f"{self.path}: cannot write to the timeline: {error}") from None
         try:
             yield
@@ -213,8 +235,13 @@ class EventLog:
         payload: Mapping[str, Any] | None,
         command: str | None,
         actor: str | None,
+        at: datetime | None = None,
     ) -> Event:
-        """Insert one event; the caller holds the IMMEDIATE transaction."""
+        """Insert one event; the caller holds the IMMEDIATE transaction.
+
+        `at`: when it happened, if not now (a write that waited for the lock keeps the time of
+        what it records, not of the moment the lock came free).
+        """
         clean_payload = redact(jsonable(dict(payload or {})))
         payload_text = canonical_json(clean_payload)
         summary = clean_text(redact(summary))
@@ -223,7 +250,7 @@ class EventLog:
         head = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         prev_id, prev_hash = head if head is not None else (0, GENESIS_HASH)
         event_id = int(prev_id) + 1
-        ts = iso_ms(self._clock.now())
+        ts = iso_ms(at if at is not None else self._clock.now())
         digest = chain_hash(
             prev_hash, event_id, incident, ts, kind, who, summary, payload_text, command
         )
@@ -253,6 +280,7 @@ class EventLog:
         *,
         command: str | None = None,
         actor: str | None = None,
+        at: datetime | None = None,
     ) -> Event:
         """Append one event (redacted: secrets never reach the file).
 
@@ -265,6 +293,7 @@ class EventLog:
             payload: JSON-like details; non-JSON values are stored as text.
             command: The CLI-equivalent command, for actions.
             actor: Override the recorded actor (tests, imports); default: the current actor.
+            at: When it happened (default: now, by the clock).
 
         Returns:
             The stored event, as stored (redacted).
@@ -281,7 +310,7 @@ class EventLog:
         with self._write():
             if incident is not None:
                 self._require_incident(incident)
-            return self._append(incident, kind, summary, payload, command, actor)
+            return self._append(incident, kind, summary, payload, command, actor, at)
 
     def append_bulk(
         self,

@@ -145,15 +145,21 @@ class Timeline(EventLog):
         payload: dict[str, Any],
         check: Callable[[Incident], bool],
         actor: str | None,
+        at: datetime | None,
     ) -> Incident:
         with self._write():
             current = self.incident(incident_id)
             if check(current):
-                self._append(incident_id, kind, summary, payload, None, actor)
+                self._append(incident_id, kind, summary, payload, None, actor, at)
         return self.incident(incident_id)
 
     def close_incident(
-        self, incident_id: int, resolution: str | None = None, *, actor: str | None = None
+        self,
+        incident_id: int,
+        resolution: str | None = None,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
     ) -> Incident:
         """Close an incident, recording ``incident.closed`` with the resolution.
 
@@ -168,9 +174,11 @@ class Timeline(EventLog):
 
         summary = f"Incident closed: {resolution}" if resolution else "Incident closed"
         payload = {"resolution": resolution}
-        return self._change(incident_id, "incident.closed", summary, payload, check, actor)
+        return self._change(incident_id, "incident.closed", summary, payload, check, actor, at)
 
-    def acknowledge(self, incident_id: int, *, actor: str | None = None) -> Incident:
+    def acknowledge(
+        self, incident_id: int, *, actor: str | None = None, at: datetime | None = None
+    ) -> Incident:
         """Record that someone took the incident; the first acknowledgement sets the time.
 
         Raises:
@@ -183,11 +191,16 @@ class Timeline(EventLog):
             return True
 
         return self._change(
-            incident_id, "incident.acknowledged", "Incident acknowledged", {}, check, actor
+            incident_id, "incident.acknowledged", "Incident acknowledged", {}, check, actor, at
         )
 
     def set_severity(
-        self, incident_id: int, severity: str, *, actor: str | None = None
+        self,
+        incident_id: int,
+        severity: str,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
     ) -> Incident:
         """Change the severity; recording nothing when it is already that severity.
 
@@ -206,6 +219,7 @@ class Timeline(EventLog):
                     {"from": current.severity, "to": severity},
                     None,
                     actor,
+                    at,
                 )
         return self.incident(incident_id)
 
@@ -220,6 +234,7 @@ class Timeline(EventLog):
         *,
         command: str | None,
         actor: str | None = None,
+        at: datetime | None = None,
     ) -> Event:
         """Record that an action is about to run (``action.intent``), before running it.
 
@@ -240,7 +255,7 @@ class Timeline(EventLog):
         body.update(action=action, action_id=uuid.uuid4().hex)
         with self._write():
             self._require_incident(incident)
-            return self._append(incident, "action.intent", summary, body, command, actor)
+            return self._append(incident, "action.intent", summary, body, command, actor, at)
 
     def finish_action(
         self,
@@ -251,6 +266,7 @@ class Timeline(EventLog):
         payload: Mapping[str, Any] | None = None,
         *,
         actor: str | None = None,
+        at: datetime | None = None,
     ) -> Event:
         """Record how an action ended (``action.result``), pairing it with its intent.
 
@@ -283,7 +299,7 @@ class Timeline(EventLog):
             body.update(
                 action=json.loads(intent[0]).get("action"), action_id=action_id, outcome=outcome
             )
-            return self._append(incident, "action.result", summary, body, None, actor)
+            return self._append(incident, "action.result", summary, body, None, actor, at)
 
     def unresolved_actions(self, incident: int) -> list[Event]:
         """Intents without a result: after a crash their outcome is unknown and must be checked."""

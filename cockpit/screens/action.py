@@ -17,7 +17,6 @@ from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Input, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
@@ -33,6 +32,7 @@ from cockpit.screens.action_parts import (
     Progressed,
     render_plan,
 )
+from cockpit.screens.base import CockpitScreen
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -45,7 +45,7 @@ PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
 """A procedure's parameter left for the responder: "[blue-deployment-url]"."""
 
 
-class ActionScreen(Screen[None]):
+class ActionScreen(CockpitScreen[None]):
     """Plan, confirm, run, verify: one action of one provider."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -289,7 +289,7 @@ class ActionScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="action-run")
     def execute(self, provider: ActionProvider, plan: Plan, typed: str, report: Report) -> None:
         """Worker: the runner records the intent, executes, verifies, records the result."""
-        recorder = AppRecorder(self.cockpit, self.option, self.checklist)
+        recorder = AppRecorder(self.cockpit, self.option, self.checklist, report)
         try:
             result = action_runner.run(provider, plan, typed, recorder, report)
         except CockpitError as error:  # busy target: nothing was recorded or changed

@@ -3,27 +3,37 @@ the messages its workers post, and the plan as the responder reads it."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.message import Message
 
 from cockpit import action_runner
-from cockpit.core.actions import Plan
+from cockpit.core.actions import ActionCancelled, Plan, Report
 
 if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
+    from cockpit.core.timeline import Event
+    from cockpit.incident_app import IncidentApp
 
 
 class AppRecorder:
-    """The runner's Recorder, from a worker thread: each write is done by the App, in order."""
+    """The runner's Recorder, from a worker thread: each write goes to the App's writer, in
+    order, and the worker waits until it is committed (never the screen: that is the point)."""
 
     def __init__(
-        self, app: CockpitApp, option: str | None, checklist: tuple[str, str] | None = None
+        self,
+        app: IncidentApp,
+        option: str | None,
+        checklist: tuple[str, str] | None = None,
+        report: Report | None = None,
     ) -> None:
         self.app = app
         self.option = option
         self.checklist = checklist
+        self.report = report
+        """The running action's: while its intent waits for the timeline, x still cancels."""
 
     def _with_option(self, payload: dict[str, Any]) -> dict[str, Any]:
         if self.option:
@@ -33,17 +43,40 @@ class AppRecorder:
         return payload
 
     def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
-        return self.app.call_from_thread(
-            self.app.begin_action, action, summary, self._with_option(payload), command
-        )
+        future = self.app.begin_action_later(action, summary, self._with_option(payload), command)
+        event = self._committed(future, cancellable=True)
+        return str(event.payload["action_id"])
 
     def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.call_from_thread(
-            self.app.finish_action, action_id, outcome, summary, self._with_option(payload)
+        future = self.app.finish_action_later(
+            action_id, outcome, summary, self._with_option(payload)
         )
+        self._committed(future, cancellable=False)
 
     def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.call_from_thread(self.app.record, kind, summary, payload)
+        self.app.record(kind, summary, payload)
+
+    def _committed(self, future: Future[Event], *, cancellable: bool) -> Event:
+        """Wait for a write; an intent still waiting for the lock can be cancelled, and then
+        nothing was recorded and nothing runs."""
+        said = False
+        while True:
+            try:
+                return future.result(timeout=WAIT_STEP)
+            except FutureTimeout:
+                pass
+            report = self.report
+            if report is None:
+                continue
+            if not said:
+                said = True
+                report.log("waiting for the timeline to record this (another process holds it)…")
+            if cancellable and report.cancel_event.is_set() and future.cancel():
+                raise ActionCancelled("cancelled before anything was recorded or changed")
+
+
+WAIT_STEP = 0.5
+"""How often a worker waiting for the timeline looks at the cancel key."""
 
 
 class Planned(Message):
@@ -83,13 +116,10 @@ class Finished(Message):
 
 
 class DirectRecorder(AppRecorder):
-    """The Recorder from the App's own thread."""
+    """The Recorder from the App's own thread (a dry run only notes)."""
 
-    def __init__(self, app: CockpitApp) -> None:
+    def __init__(self, app: IncidentApp) -> None:
         super().__init__(app, None)
-
-    def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.record(kind, summary, payload)
 
 
 def render_plan(plan: Plan) -> Text:

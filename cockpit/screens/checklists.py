@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import OptionList, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from cockpit.core.timeline import Event
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _BOX = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
 
 
-class ChecklistsScreen(Screen[None]):
+class ChecklistsScreen(CockpitScreen[None]):
     """The procedure's checklists for this incident."""
 
     def __init__(self, start: str | None = None) -> None:

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal
-from textual.screen import Screen
 from textual.widgets import Static
 
 from cockpit.core.clock import parse_iso
 from cockpit.core.timeline import Event
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.incident_clock import IncidentClock
 from widgets.metric_pane import MetricPane
@@ -26,7 +26,7 @@ PAINT_EVERY = 0.2
 """Seconds between two paints of the board at most (a trailing paint shows the last sample)."""
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(CockpitScreen[None]):
     """The screen an on-call engineer lives on."""
 
     @property

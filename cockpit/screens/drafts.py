@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
@@ -27,6 +26,7 @@ from cockpit.core.drafts import (
     saved_drafts,
     write_draft,
 )
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def stage_of(template_id: str) -> str:
     return next((stage for stage in STAGES if stage in template_id), "investigating")
 
 
-class DraftsScreen(Screen[None]):
+class DraftsScreen(CockpitScreen[None]):
     """One template at a time: pick it on the left, edit it on the right."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

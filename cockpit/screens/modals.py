@@ -7,13 +7,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Markdown
 
 from cockpit.core.lock import Holder
+from cockpit.screens.base import CockpitModal
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(CockpitModal[None]):
     """What each screen is for and every key, generated from the bindings so it stays true."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class NoteScreen(ModalScreen[str | None]):
+class NoteScreen(CockpitModal[str | None]):
     """Ask for one line of text (a note, a reason to skip)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -80,7 +80,7 @@ class NoteScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class LockHeldScreen(ModalScreen[str]):
+class LockHeldScreen(CockpitModal[str]):
     """Another live cockpit holds the incident: take over, watch read-only, or quit."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

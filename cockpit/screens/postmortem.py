@@ -16,15 +16,16 @@ from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import work
+from textual import on, work
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane, TextArea
 
 from cockpit.core.errors import CockpitError
 from cockpit.core.export import render_markdown
 from cockpit.core.paths import ensure_private_dir, write_atomically
 from cockpit.core.postmortem import Section, resolution_starter, sections, written, written_event
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -35,7 +36,15 @@ if TYPE_CHECKING:
 EXPORTED = "postmortem.exported"
 
 
-class PostmortemScreen(Screen[None]):
+class CloseEnded(Message):
+    """The close of the incident was committed or refused."""
+
+    def __init__(self, resolution: str) -> None:
+        super().__init__()
+        self.resolution = resolution
+
+
+class PostmortemScreen(CockpitScreen[None]):
     """Preview the post-mortem, write its sections, write the file, close the incident."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -227,13 +236,13 @@ class PostmortemScreen(Screen[None]):
             if resolution is None:
                 return
             try:
-                app.close_incident(resolution)
+                future = app.close_incident(resolution)
             except CockpitError as error:
                 self.notify(str(error), title="Not closed", severity="error")
                 return
-            self.status(f"Incident closed: {resolution}. The sections can still be written.")
-            self.refresh_bindings()
-            self.refresh_preview()
+            self.status("Closing the incident…")
+            # On the writer's thread: post, never touch the screen from there.
+            future.add_done_callback(lambda _: self.post_message(CloseEnded(resolution)))
 
         self.app.push_screen(
             NoteScreen(
@@ -241,6 +250,18 @@ class PostmortemScreen(Screen[None]):
             ),
             close,
         )
+
+    @on(CloseEnded)
+    def closed(self, message: CloseEnded) -> None:
+        """The close was committed, or refused (the App says why)."""
+        resolution = message.resolution
+        self.cockpit.pull()
+        if self.cockpit.session.incident.status != "closed":
+            self.status("Not closed.")
+            return
+        self.status(f"Incident closed: {resolution}. The sections can still be written.")
+        self.refresh_bindings()
+        self.refresh_preview()
 
     def action_leave(self) -> None:
         """Leave, keeping edited sections."""

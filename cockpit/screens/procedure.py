@@ -13,10 +13,10 @@ from rich.markdown import Markdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from cockpit.core.procedure_text import render_markdown
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def tab_texts(markdown: str) -> dict[str, str]:
     return texts
 
 
-class ProcedureScreen(Screen[None]):
+class ProcedureScreen(CockpitScreen[None]):
     """The whole procedure; `x` opens the decision matrix and tree."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from cockpit.core.errors import CockpitError
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class HealthChecked(Message):
         self.line = line
 
 
-class ProvidersScreen(Screen[None]):
+class ProvidersScreen(CockpitScreen[None]):
     """The configured providers, what they can do and their health."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.core.wizard import DECIDED
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def decided_options(app: CockpitApp) -> list[str]:
     return []
 
 
-class RollbackScreen(Screen[None]):
+class RollbackScreen(CockpitScreen[None]):
     """Choose a rollback option and open its action."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -6,17 +6,17 @@ import json
 from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from cockpit.core.timeline import Event
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
 
 
-class TimelineScreen(Screen[None]):
+class TimelineScreen(CockpitScreen[None]):
     """A table of events (UTC); the highlighted row's payload and command show below."""
 
     def compose(self) -> ComposeResult:

@@ -15,10 +15,10 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard
+from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.metric_pane import format_value
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import RollbackOption
 
 
-class WizardScreen(Screen[None]):
+class WizardScreen(CockpitScreen[None]):
     """One question per step; the end is a recommended rollback option and why."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

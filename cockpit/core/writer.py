@@ -1,0 +1,312 @@
+"""The timeline's one writer: a thread that owns a connection and takes appends from a queue.
+
+Why: a write waits on SQLite's write lock (another cockpit, the CLI, someone's sqlite3 shell)
+and on fsync. On the UI thread each wait froze the screen, and past the 5 s busy timeout the
+cockpit died with the event lost. Here a write is a job: `submit` returns a Future at once; the
+thread runs jobs in the order they came, retries a busy lock for as long as it takes (saying so
+through `on_stall`), and calls `on_commit` after each batch. Metric samples, which come several
+times a second, are buffered and appended many per transaction. A caller that must not go on
+before its write is durable (an action's intent) waits on the future, never on the UI thread.
+
+Pure Python, no Textual: the App gives it callbacks that only post messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cockpit.core.errors import TimelineBusy, TimelineError
+
+if TYPE_CHECKING:
+    from cockpit.core.metrics import Sample
+    from cockpit.core.timeline import Timeline
+
+T = TypeVar("T")
+
+WRITER_BUSY_TIMEOUT = 0.25
+"""The writer's own busy timeout: short, so it can report a long wait while it retries."""
+
+RETRY_PAUSE = 0.1
+"""Pause between two attempts when the file cannot be written (not merely locked)."""
+
+STALL_REPORT_AFTER = 1.0
+"""A write waiting longer than this is reported (then once a second) through `on_stall`."""
+
+
+class WriterStopped(TimelineError):
+    """The writer stopped before this write could be made (the cockpit is leaving)."""
+
+    title = "Not recorded"
+
+
+@dataclass
+class _Job:
+    run: Callable[[Timeline], Any]
+    future: Future[Any]
+    what: str
+
+
+@dataclass
+class _Stop:
+    pass
+
+
+@dataclass
+class Stall:
+    """The writer has been waiting: how long, why, and how many writes are queued."""
+
+    seconds: float
+    reason: str
+    waiting: int
+
+
+@dataclass
+class _SampleBuffer:
+    items: list[tuple[int, Sequence[Sample]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> list[tuple[int, Sequence[Sample]]]:
+        with self.lock:
+            taken, self.items = self.items, []
+        return taken
+
+
+class TimelineWriter:
+    """One thread, one connection, every write of this process in order.
+
+    Args:
+        connect: Opens the writer's own Timeline (called on the writer's thread).
+        on_commit: Called (on the writer's thread) after each batch that wrote something.
+        on_stall: Called (on the writer's thread) while a write waits: after
+            `STALL_REPORT_AFTER` seconds and about once a second after that; once more with
+            seconds=0 when the wait is over.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Timeline],
+        *,
+        on_commit: Callable[[], object] = lambda: None,
+        on_stall: Callable[[Stall], object] = lambda _: None,
+    ) -> None:
+        self._connect = connect
+        self._on_commit = on_commit
+        self._on_stall = on_stall
+        self._queue: queue.SimpleQueue[_Job | _Stop | None] = queue.SimpleQueue()
+        self._samples = _SampleBuffer()
+        self._abandon = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._queued = 0
+        self._queued_lock = threading.Lock()
+
+    # --- what callers use -----------------------------------------------------------------------
+
+    def submit(self, run: Callable[[Timeline], T], what: str = "write") -> Future[T]:
+        """Queue a write; the future holds its result once it is committed.
+
+        `run` gets the writer's Timeline and makes one write (one transaction). It is retried
+        while the lock is held by someone else, so it must not have done anything when it
+        raises TimelineBusy (every Timeline method is one transaction: it has not).
+        """
+        future: Future[T] = Future()
+        if self._abandon.is_set():
+            future.set_exception(WriterStopped(f"not recorded ({what}): the cockpit is leaving"))
+            return future
+        with self._queued_lock:
+            self._queued += 1
+        self._queue.put(_Job(run, future, what))
+        self._ensure_started()
+        return future
+
+    def samples(self, incident: int, samples: Sequence[Sample]) -> None:
+        """Keep metric readings; appended with others in one transaction, soon."""
+        if not samples or self._abandon.is_set():
+            return
+        with self._samples.lock:
+            self._samples.items.append((incident, samples))
+        self._queue.put(None)  # wakes the thread
+        self._ensure_started()
+
+    @property
+    def waiting(self) -> int:
+        """Writes queued and not yet committed (samples not counted)."""
+        return self._queued
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Write what is queued, then end the thread; True once it has ended.
+
+        Waits up to `timeout` seconds (None: as long as it takes). When it returns False,
+        writes are still waiting (for the lock, for the disk): wait again, or `abandon`.
+        """
+        thread = self._thread
+        if thread is None:
+            return True
+        if not self._stopping:
+            self._stopping = True
+            self._queue.put(_Stop())
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def abandon(self) -> int:
+        """Give up on what still waits; returns how many writes were not made (each one's
+        future says so, nothing is dropped silently)."""
+        self._abandon.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(5.0)
+        return self._given_up
+
+    _stopping = False
+
+    # --- the thread -----------------------------------------------------------------------------
+
+    _given_up = 0
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="timeline-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        timeline: Timeline | None = None
+        try:
+            timeline = self._open()
+            stopping = False
+            while not stopping:
+                batch = [self._queue.get()]
+                with contextlib.suppress(queue.Empty):
+                    while len(batch) < 256:
+                        batch.append(self._queue.get_nowait())
+                wrote = False
+                for position, item in enumerate(batch):
+                    if self._abandon.is_set():
+                        for left in batch[position:]:
+                            self._give_up(left)
+                        break
+                    if isinstance(item, _Stop):
+                        stopping = True
+                    elif isinstance(item, _Job):
+                        wrote |= self._do(timeline, item)
+                wrote |= self._flush_samples(timeline)
+                if wrote:
+                    self._on_commit()
+                if self._abandon.is_set():
+                    break
+        finally:
+            self._fail_the_rest()
+            if timeline is not None:
+                timeline.close()
+
+    def _open(self) -> Timeline:
+        started = time.monotonic()
+        while True:
+            try:
+                return self._connect()
+            except TimelineError as error:  # opening may migrate, which needs the lock
+                self._waited(started, str(error))
+                if self._abandon.wait(RETRY_PAUSE):
+                    raise WriterStopped("the cockpit left before the timeline opened") from None
+
+    def _do(self, timeline: Timeline, job: _Job) -> bool:
+        if not job.future.set_running_or_notify_cancel():
+            self._done_one()
+            return False  # cancelled before it ran: nothing written, as the caller asked
+        try:
+            result = self._retrying(lambda: job.run(timeline))
+        except BaseException as error:
+            if isinstance(error, WriterStopped):
+                self._given_up += 1
+            job.future.set_exception(error)
+            self._done_one()
+            return False
+        job.future.set_result(result)
+        self._done_one()
+        return True
+
+    def _flush_samples(self, timeline: Timeline) -> bool:
+        taken = self._samples.take()
+        if not taken:
+            return False
+        by_incident: dict[int, list[Sample]] = {}
+        for incident, samples in taken:
+            by_incident.setdefault(incident, []).extend(samples)
+
+        def write() -> None:
+            for incident, samples in by_incident.items():
+                timeline.record_samples(incident, samples)
+
+        try:
+            self._retrying(write)
+        except WriterStopped:
+            return False
+        except TimelineError:
+            return False  # samples are a convenience (backtest), never worth stopping for
+        return True
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Run one write until it is made: a held lock or an unwritable file is waited out."""
+        started = time.monotonic()
+        stalled = False
+        try:
+            while True:
+                if self._abandon.is_set():
+                    raise WriterStopped("the cockpit left while the timeline was locked")
+                try:
+                    return attempt()
+                except TimelineBusy as error:
+                    stalled |= self._waited(started, str(error))
+                except WriterStopped:
+                    raise
+                except TimelineError as error:
+                    # Disk full, read-only, I/O: say so and keep trying; losing the event is
+                    # worse than waiting for someone to free the disk.
+                    stalled |= self._waited(started, str(error))
+                    self._abandon.wait(RETRY_PAUSE)
+        finally:
+            if stalled:
+                self._reported_at = 0.0
+                self._on_stall(Stall(0.0, "", self._queued))
+
+    _reported_at = 0.0
+
+    def _waited(self, started: float, reason: str) -> bool:
+        now = time.monotonic()
+        waited = now - started
+        if waited < STALL_REPORT_AFTER:
+            return False
+        if now - self._reported_at >= 1.0:
+            self._reported_at = now
+            self._on_stall(Stall(waited, reason, self._queued))
+        return True
+
+    def _done_one(self) -> None:
+        with self._queued_lock:
+            self._queued -= 1
+
+    def _fail_the_rest(self) -> None:
+        while True:
+            try:
+                self._give_up(self._queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def _give_up(self, item: _Job | _Stop | None) -> None:
+        if isinstance(item, _Job) and item.future.set_running_or_notify_cancel():
+            self._given_up += 1
+            item.future.set_exception(
+                WriterStopped(f"not recorded ({item.what}): the cockpit left first")
+            )
+            self._done_one()
