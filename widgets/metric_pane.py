@@ -7,6 +7,7 @@ on its own.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -21,8 +22,9 @@ _STATE_CLASSES = {state: f"-{state.value.replace(' ', '-')}" for state in PaneSt
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A compact reading: '7.21%', '652 ms', '1'."""
-    if value is None:
+    """A compact reading: '7.21%', '652 ms', '1'; '—' for no reading (NaN and ±Inf included:
+    the core turns them into no data, and a pane must not die if one gets through)."""
+    if value is None or not math.isfinite(value):
         return "—"
     if unit == "%":
         return f"{value:.2f}%"
@@ -34,8 +36,9 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 
 def bars(values: list[float], width: int) -> str:
-    """A one-line sparkline of the newest values, one column each, scaled from 0 (or below)."""
-    recent = values[-width:]
+    """A one-line sparkline of the newest values, one column each, scaled from 0 (or below);
+    a value that is not finite is left out."""
+    recent = [v for v in values[-width:] if math.isfinite(v)]
     if not recent:
         return ""
     # Anchored at zero: a flat 0.40 % must not look volatile because it wobbles by 0.01.

@@ -18,6 +18,7 @@ _STYLE = {
     TriggerStatus.PENDING: "trigger-list--pending",
     TriggerStatus.OK: "trigger-list--ok",
     TriggerStatus.WAITING: "trigger-list--waiting",
+    TriggerStatus.NO_DATA: "trigger-list--no-data",
 }
 
 
@@ -29,6 +30,7 @@ class TriggerList(Static):
         "trigger-list--pending",
         "trigger-list--ok",
         "trigger-list--waiting",
+        "trigger-list--no-data",
     }
     DEFAULT_CSS = """
     TriggerList { height: auto; }
@@ -36,6 +38,7 @@ class TriggerList(Static):
     TriggerList > .trigger-list--pending { color: $warning; }
     TriggerList > .trigger-list--ok { color: $success; }
     TriggerList > .trigger-list--waiting { color: $text-muted; }
+    TriggerList > .trigger-list--no-data { color: $warning; text-style: italic; }
     """
 
     shown: tuple[tuple[str, str], ...] = ()

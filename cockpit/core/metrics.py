@@ -5,6 +5,7 @@ Pure Python. The trigger engine (consecutive / window / baseline) builds on thes
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,13 +15,44 @@ from enum import StrEnum
 
 @dataclass(frozen=True)
 class Sample:
-    """One reading of one metric; `value` is None when the source could not read it."""
+    """One reading of one metric; `value` is None when the source could not read it.
+
+    A value that is not a finite number (NaN, ±Inf, or not a number at all, whichever source
+    or bug produced it) is no data, with the reason in `error`: it must never look healthy,
+    clear a trigger, or reach a formatter that cannot print it.
+    """
 
     metric: str
     value: float | None
     at: datetime
     source: str
     error: str = ""
+
+    def __post_init__(self) -> None:
+        value = self.value
+        if value is None or (type(value) is float and math.isfinite(value)):
+            return
+        number, why = finite(value)
+        object.__setattr__(self, "value", number)
+        if why:
+            object.__setattr__(self, "error", self.error or f"{self.metric}: {why}")
+
+
+def finite(value: object) -> tuple[float | None, str]:
+    """`value` as a finite float, or (None, why it is not one)."""
+    if isinstance(value, bool):
+        return float(value), ""
+    if not isinstance(value, int | float):
+        return None, f"not a number: {str(value)[:40]!r}"
+    try:
+        number = float(value)
+    except OverflowError:
+        return None, "a number too large to compare"
+    if math.isnan(number):
+        return None, "NaN is not a reading"
+    if math.isinf(number):
+        return None, f"{'+' if number > 0 else '-'}Inf is not a reading"
+    return number, ""
 
 
 class PaneState(StrEnum):

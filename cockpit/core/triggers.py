@@ -5,10 +5,12 @@ Semantics (see TriggerRule):
 - window: fires when at least `count` of the last `within` counted samples breach;
 - baseline: a sample breaches when its percentage change against the median of recent
   non-breaching samples satisfies the comparison; then consecutive counting applies.
-A missing value follows the rule's no-data policy: `hold` leaves the counters as they are,
-`breach` counts it as a breach, `ignore` counts it as a healthy sample. A fired trigger clears
-only after `clear_after` healthy samples in a row, so a flapping metric does not fire, clear,
-fire on every other sample.
+A missing value (no reading, or one that is not a finite number: NaN and ±Inf are no data) follows
+the rule's no-data policy: `hold` leaves the counters as they are, `breach` counts it as a breach,
+`ignore` counts it as a sample that does not breach. Whatever the policy, a missing value is never
+healthy: it does not count towards clearing a fired trigger, and a trigger whose last value is
+missing says NO DATA, never OK. A fired trigger clears only after `clear_after` healthy samples in
+a row, so a flapping metric does not fire, clear, fire on every other sample.
 
 `step()` only moves the counters (about a microsecond: a day of 1 Hz samples replays in well
 under a second); a Verdict is a snapshot whose counter and explanation are worded when read.
@@ -17,6 +19,7 @@ under a second); a Verdict is a snapshot whose counter and explanation are worde
 from __future__ import annotations
 
 import bisect
+import math
 import operator
 from collections import deque
 from collections.abc import Callable
@@ -40,6 +43,8 @@ class TriggerStatus(StrEnum):
     PENDING = "pending"
     """Breaching, but not yet for long enough."""
     FIRING = "firing"
+    NO_DATA = "no data"
+    """The last sample had no value, and nothing fired: not OK, not known."""
 
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -163,6 +168,8 @@ class TriggerEvaluator:
         self.breaches_rule = _OPERATORS[rule.comparison]
         self.threshold = rule.threshold
         self.last: Verdict | None = None
+        self.observed = 0
+        """Samples taken, with or without a value."""
 
     def _remember(self, value: float) -> None:
         """Add a healthy value to the baseline, dropping the oldest when it is full."""
@@ -202,6 +209,9 @@ class TriggerEvaluator:
 
     def step(self, value: float | None) -> bool:
         """Take one sample's value (None: no reading); True when the trigger fired or cleared."""
+        if value is not None and not math.isfinite(value):
+            value = None  # NaN compares false everywhere: it would pass for healthy
+        self.observed += 1
         self.value = value
         self.compared = None
         breach = self._breach(value)
@@ -218,7 +228,8 @@ class TriggerEvaluator:
                 self.healthy_run = 0
             else:
                 self.run = 0
-                self.healthy_run += 1
+                if value is not None:  # a gap counted by `ignore` is not a healthy reading
+                    self.healthy_run += 1
             if not self.window_mode:
                 self.breaches = self.run
         rule = self.rule
@@ -238,9 +249,13 @@ class TriggerEvaluator:
         rule = self.rule
         if self.baseline_mode and len(self.baseline) < self.baseline_size:
             return TriggerStatus.WAITING
-        if self.seen < rule.min_samples and self.breaches == 0:
+        if self.breaches:
+            return TriggerStatus.PENDING
+        if self.value is None and self.observed:
+            return TriggerStatus.NO_DATA
+        if self.seen < rule.min_samples:
             return TriggerStatus.WAITING
-        return TriggerStatus.PENDING if self.breaches else TriggerStatus.OK
+        return TriggerStatus.OK
 
     def verdict(self, changed: bool = False) -> Verdict:
         """A snapshot of the current state."""
