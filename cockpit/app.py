@@ -128,6 +128,13 @@ class CockpitApp(IncidentApp):
         Binding("q", "quit", "Quit", tooltip="Leave; the incident stays open", id="cockpit.quit"),
     ]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The App's single-letter keys stay quiet while a screen waits for typed text: a name
+        typed into the wrong place must never acknowledge, page or switch screens."""
+        if action in _LETTER_ACTIONS and getattr(self.screen, "taking_text", False):
+            return False
+        return super().check_action(action, parameters)
+
     def on_mount(self) -> None:
         if self.session.held_by is not None:
             self.push_screen(
@@ -227,7 +234,23 @@ class CockpitApp(IncidentApp):
         if self.read_only:
             self.notify("Read-only: not recorded.", severity="warning")
             return
-        self.acknowledge()
+        if self.acknowledging:
+            self.notify("The acknowledgement is on its way to the timeline.")
+            return
+        from cockpit.screens.confirm import ConfirmScreen
+
+        paging = "pagerduty" in self.session.notifiers
+        detail = "Records the acknowledgement (time to acknowledge)" + (
+            " and tells PagerDuty." if paging else "."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.acknowledge()
+
+        self.push_screen(
+            ConfirmScreen(f"Acknowledge incident #{self.session.incident.id}?", detail), answered
+        )
 
     def action_help(self) -> None:
         """Show keys and screens."""
@@ -264,3 +287,11 @@ class CockpitApp(IncidentApp):
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge
         )
         yield SystemCommand("Keys and screens", "Help", self.action_help)
+
+
+_LETTER_ACTIONS = frozenset(
+    binding.action.partition("(")[0]
+    for binding in CockpitApp.BINDINGS
+    if isinstance(binding, Binding) and (len(binding.key) == 1 or binding.key == "question_mark")
+)
+"""The App's actions bound to a single printable key (d, p, a, q, ...)."""

@@ -142,9 +142,23 @@ class WorkersProvider(_Cloudflare):
     def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         if param != "version":
             return []
+        script = params.get("script")
+        deployments = self.deployments(script)
+        serving = {version for version, _ in _split(deployments[0])} if deployments else set()
+        meant = _stable(deployments[1:])  # what preflight would take: wrangler's own pick
+        # Best first: the version a rollback means, then the rest newest first, the one
+        # serving now last (picking it would only be refused).
+        versions = sorted(
+            self.versions(script),
+            key=lambda v: (str(v.get("id")) in serving, str(v.get("id")) != meant),
+        )
         return [
-            (str(v.get("id")), f"#{v.get('number')} {v.get('id')} {_annotation(v)}".rstrip())
-            for v in self.versions(params.get("script"))
+            (
+                str(v.get("id")),
+                f"#{v.get('number')} {v.get('id')} {_annotation(v)}".rstrip()
+                + (" · serving now" if str(v.get("id")) in serving else ""),
+            )
+            for v in versions
         ]
 
     def versions(self, script: str | None = None) -> list[Record]:
@@ -308,13 +322,26 @@ class PagesProvider(_Cloudflare):
     def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         if param != "deployment":
             return []
+        project = params.get("project")
+        canonical = self.project(self._named(project)).get("canonical_deployment") or {}
+        # Best first: usable deployments older than the one serving (newest first, as
+        # preflight would pick), then the rest; the one serving now last.
+        since = canonical.get("created_on", "~")
+        found = sorted(
+            self.deployments(project),
+            key=lambda d: (
+                d.get("id") == canonical.get("id"),
+                bool(_unusable(d, canonical)) or d.get("created_on", "") >= since,
+            ),
+        )
         return [
             (
                 str(d.get("id")),
                 f"{d.get('short_id')} {d.get('created_on', '')[:16]} "
-                f"{(d.get('latest_stage') or {}).get('status', '')}",
+                f"{(d.get('latest_stage') or {}).get('status', '')}"
+                + (" · serving now" if d.get("id") == canonical.get("id") else ""),
             )
-            for d in self.deployments(params.get("project"))
+            for d in found
         ]
 
     def deployments(

@@ -148,8 +148,16 @@ class VercelProvider(HttpActionProvider):
         if param != "deployment":
             return []
         found = self.deployments(self._project_name(params), state="READY")
+        # Best first, as each action means it: a rollback (or a blue-green switch) goes back
+        # to a production deployment that served before, newest first; a promote may take one
+        # that never served. Previews after; the one serving now last (it would be refused).
+        served_before = action != "promote"
+        found = sorted(
+            found,
+            key=lambda d: (d.live, d.target != "production", served_before and not d.candidate),
+        )
         return [
-            (d.uid, f"{d.label} · {d.target or 'preview'}{' · serving' if d.live else ''}")
+            (d.uid, f"{d.label} · {d.target or 'preview'}{' · serving now' if d.live else ''}")
             for d in found
         ]
 

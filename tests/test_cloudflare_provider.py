@@ -330,3 +330,21 @@ def test_a_build_newer_than_the_one_serving_is_not_a_default_target(
     plan = pages.preflight("rollback_deployment", {})
     assert plan.data["deployment"] == older["id"]
     assert "bbb2222" in plan.changes[0] and "aaa1111" in plan.changes[0]
+
+
+def test_the_candidates_start_with_what_a_rollback_means_and_end_with_what_serves(
+    sim: CloudflareSimulator, workers: WorkersProvider, pages: PagesProvider
+) -> None:
+    v1, v2, v3 = (sim.add_worker_version("api", message=f"v{n}")["id"] for n in (1, 2, 3))
+    for version in (v1, v2, v3):
+        sim.deploy_worker("api", [(version, 100)])
+    offered = workers.choices("rollback_deployment", "version", {})
+    assert offered[0][0] == workers.preflight("rollback_deployment", {}).data["version"] == v2
+    assert offered[-1][0] == v3 and offered[-1][1].endswith("serving now")
+    good = sim.add_pages_deployment("site", commit_hash="aaa1111")
+    sim.add_pages_deployment("site", environment="preview", branch="feature")
+    bad = sim.add_pages_deployment("site", commit_hash="bbb2222")
+    offered = pages.choices("rollback_deployment", "deployment", {})
+    assert offered[0][0] == pages.preflight("rollback_deployment", {}).data["deployment"]
+    assert offered[0][0] == good["id"]
+    assert offered[-1][0] == bad["id"] and offered[-1][1].endswith("serving now")

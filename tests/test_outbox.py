@@ -259,7 +259,7 @@ async def test_a_firing_trigger_pages_the_acknowledgement_and_the_closing_update
                 app.post_message(MetricsSampled("s", [Sample("error_rate", 9.0, clock.now(), "s")]))
                 await pilot.pause()
             await settle(app, pilot)
-            await pilot.press("a")
+            await pilot.press("a", "enter")
             await settle(app, pilot)
             (alert,) = pd.alerts.values()
             assert alert.status == "acknowledged"

@@ -120,7 +120,7 @@ async def test_the_demo_incident_exports_the_post_mortem_a_reviewer_accepts(
     async with app.run_test(size=(100, 40)) as pilot:
         await poll(40, pilot)  # healthy, then the bad deploy
         assert "trigger.fired" in kinds()
-        await pilot.press("a")  # acknowledged
+        await pilot.press("a", "enter")  # acknowledged
         clock.advance(20)
         await pilot.press("w", "y", "enter")  # more than half the users: decided
         await until(pilot, lambda: type(app.screen).__name__ == "ChecklistsScreen", "checklist")

@@ -356,3 +356,14 @@ def test_deployments_for_the_ui_to_choose_from(
     candidates = provider.deployments("shop", rollbackCandidate=True)
     assert [d.uid for d in candidates] == ["dpl_v3", "dpl_v2", "dpl_v1"]
     assert provider.health() == f"project shop: production is {url(sim, 'dpl_v3')}"
+
+
+def test_the_candidates_start_with_the_last_good_deployment_and_end_with_what_serves(
+    provider: VercelProvider,
+) -> None:
+    offered = [uid for uid, _ in provider.choices("instant_rollback", "deployment", {})]
+    assert offered[0] == "dpl_v2", "the newest production deployment that is not serving"
+    assert offered[-1] == "dpl_v3"
+    assert offered.index("dpl_preview") > offered.index("dpl_v1"), "previews after production"
+    labels = dict(provider.choices("instant_rollback", "deployment", {}))
+    assert labels["dpl_v3"].endswith("serving now")

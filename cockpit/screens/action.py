@@ -50,6 +50,8 @@ class ActionScreen(CockpitScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Back", id="action.leave"),
+        Binding("up", "choose(-1)", "Previous candidate", show=False, id="action.choose_up"),
+        Binding("down", "choose(1)", "Next candidate", show=False, id="action.choose_down"),
         Binding("x", "cancel", "Cancel run", id="action.cancel"),
         Binding("ctrl+r", "dry_run", "Dry run", id="action.dry_run"),
         Binding("u", "undo", "Undo", id="action.undo"),
@@ -76,6 +78,21 @@ class ActionScreen(CockpitScreen[None]):
         """The parameter being asked for, while the procedure left one open."""
         self.report: Report | None = None
         self.result: action_runner.Result | None = None
+        self.stopped = False
+        """Nothing can run (no provider, a plan refused): the screen only says why."""
+        self.offered: dict[str, list[tuple[str, str]]] = {}
+        """Candidates each parameter was offered, kept so a refused pick can be picked again."""
+        self.params_asked: dict[str, Any] = {}
+        """What the procedure wrote for each parameter it left open ("[blue-deployment-url]")."""
+        self.last_answered: tuple[str, str] | None = None
+        """The parameter the responder gave last, and what the procedure had written there."""
+
+    @property
+    def taking_text(self) -> bool:
+        """Whether the responder was asked to type (a parameter, a target's name): until the
+        action runs, the App's single-letter keys stay quiet here, so typing a name can never
+        acknowledge, page or switch screens (Esc leaves)."""
+        return self.report is None and not self.stopped
 
     @property
     def cockpit(self) -> CockpitApp:
@@ -106,6 +123,8 @@ class ActionScreen(CockpitScreen[None]):
             return running
         if action == "dry_run":
             return self.plan is not None and self.report is None
+        if action == "choose":
+            return self.asking is not None and bool(self.query("#action-choices"))
         if action == "undo":
             return bool(
                 self.plan and self.plan.undo and self.result and self.result.outcome == "succeeded"
@@ -119,7 +138,7 @@ class ActionScreen(CockpitScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="action-body"):
-            yield Static(f"{self.slot} · {self.action}: checking…", id="action-plan")
+            yield Static(Text(f"{self.slot} · {self.action}: checking…"), id="action-plan")
         # Outside the scroll: the confirmation, progress and result stay in view at 80x24.
         yield Input(id="action-confirm", disabled=True)
         yield ProgressBar(id="action-progress", total=1.0, show_eta=False)
@@ -141,6 +160,9 @@ class ActionScreen(CockpitScreen[None]):
             self.show_error(text)
             return
         self.params = {**self.params, **provider.fixed_params}
+        self.params_asked = {
+            k: v for k, v in self.params.items() if isinstance(v, str) and PLACEHOLDER.match(v)
+        }
         self.next_step(provider)
 
     def next_step(self, provider: ActionProvider) -> None:
@@ -150,24 +172,41 @@ class ActionScreen(CockpitScreen[None]):
             self.ask(provider, missing[0])
         else:
             self.asking = None
-            self.query_one("#action-plan", Static).update(f"{self.slot} · {self.action}: checking…")
+            self.query_one("#action-plan", Static).update(
+                Text(f"{self.slot} · {self.action}: checking…")
+            )
             self.preflight(provider)
 
-    def ask(self, provider: ActionProvider, param: str) -> None:
-        """Say what is missing, offer the provider's candidates, take a typed value too."""
+    def ask(self, provider: ActionProvider, param: str, refused: str = "") -> None:
+        """Say what is missing, offer the provider's candidates, take a typed value too.
+
+        The typing field keeps the focus throughout (↑/↓ move in the list): a letter typed
+        here is part of a name, never a key of the App. `refused`: why the last value was
+        refused by the provider; the list stays, to pick again.
+        """
         self.asking = param
-        self.query_one("#action-plan", Static).update(
-            Text.assemble(
-                (f"{self.slot} · {self.action} needs {param}", "bold"),
-                f"\nThe procedure leaves it as {self.params[param]}. Pick one from the list "
-                "(loading…) or type it below, then Enter.",
-            )
-        )
+        self.show_question(param, refused, loading=param not in self.offered)
         confirm = self.query_one("#action-confirm", Input)
         confirm.disabled = False
-        confirm.placeholder = f"type the {param}, or pick one above"
+        confirm.placeholder = f"type the {param}, or ↑/↓ to choose one above, then Enter"
         confirm.focus()
-        self.candidates(provider, param)
+        if param in self.offered:
+            self.show_picker(self.offered[param])
+        else:
+            self.candidates(provider, param)
+
+    def show_question(self, param: str, refused: str = "", *, loading: bool = False) -> None:
+        """The question, what the procedure wrote, and why the last answer was refused."""
+        text = Text.assemble(
+            (f"{self.slot} · {self.action} needs {param}", "bold"),
+            f"\nThe procedure leaves it as {self.params.get(param, '')}. ",
+            "Loading the candidates…"
+            if loading
+            else "Type it below, or choose one above with ↑/↓; Enter takes it.",
+        )
+        if refused:
+            text.append(f"\nRefused: {refused}", style="bold")
+        self.query_one("#action-plan", Static).update(text)
 
     @work(thread=True, exit_on_error=False, group="action-choices")
     def candidates(self, provider: ActionProvider, param: str) -> None:
@@ -186,13 +225,38 @@ class ActionScreen(CockpitScreen[None]):
             return
         if message.note:
             self.query_one("#action-log", Log).write_line(message.note)
-        if not message.found:
+        self.offered[message.param] = message.found
+        self.show_question(message.param)
+        self.show_picker(message.found)
+
+    def show_picker(self, found: list[tuple[str, str]]) -> None:
+        """The candidates, the first highlighted: providers list first the one a rollback
+        means (the last good deployment), the one serving now last."""
+        for old in self.query("#action-choices"):
+            old.remove()
+        if not found:
             return
         picker = OptionList(
-            *[Option(label, id=value) for value, label in message.found], id="action-choices"
+            *[Option(Text(label), id=value) for value, label in found], id="action-choices"
         )
+        picker.can_focus = False  # the typing field keeps the focus: see `ask`
         self.query_one("#action-body", VerticalScroll).mount(picker)
-        picker.focus()
+        picker.highlighted = 0
+        self.refresh_bindings()
+
+    def action_choose(self, step: int) -> None:
+        """↑/↓ while asking: move the highlight in the candidates."""
+        for picker in self.query("#action-choices").results(OptionList):
+            if picker.option_count:
+                now = picker.highlighted if picker.highlighted is not None else -step
+                picker.highlighted = max(0, min(picker.option_count - 1, now + step))
+
+    def chosen(self) -> str | None:
+        """The highlighted candidate's value, if a list is shown."""
+        for picker in self.query("#action-choices").results(OptionList):
+            if picker.highlighted is not None:
+                return picker.get_option_at_index(picker.highlighted).id
+        return None
 
     @on(OptionList.OptionSelected, "#action-choices")
     def picked(self, message: OptionList.OptionSelected) -> None:
@@ -205,6 +269,7 @@ class ActionScreen(CockpitScreen[None]):
         if provider is None or param is None or not value.strip():
             return
         self.params = {**self.params, param: value.strip()}
+        self.last_answered = (param, str(self.params_asked.get(param, "")))
         self.query_one("#action-log", Log).write_line(f"{param} = {value.strip()}")
         for picker in self.query("#action-choices"):
             picker.remove()
@@ -233,6 +298,14 @@ class ActionScreen(CockpitScreen[None]):
                 f"Cannot plan {self.slot}.{self.action}: {message.error}",
                 {"provider": self.slot, "action": self.action, "option": self.option},
             )
+            provider = self.provider
+            if self.last_answered is not None and provider is not None:
+                # The value the responder gave was refused: ask for it again, list and all.
+                param, placeholder = self.last_answered
+                self.last_answered = None
+                self.params = {**self.params, param: placeholder}
+                self.ask(provider, param, refused=message.error)
+                return
             self.show_error(message.error)
             return
         self.plan = plan = message.plan
@@ -249,13 +322,14 @@ class ActionScreen(CockpitScreen[None]):
 
     def show_error(self, text: str) -> None:
         """Say why nothing can run."""
+        self.stopped = True
         self.query_one("#action-plan", Static).update(Text(text, style="bold"))
         self.query_one("#action-result", Static).update("Nothing was changed. Esc to go back.")
 
     @on(Input.Submitted, "#action-confirm")
     def confirmed(self, message: Input.Submitted) -> None:
         if self.asking is not None:
-            self.answer(message.value)
+            self.answer(message.value.strip() or self.chosen() or "")
             return
         plan, provider = self.plan, self.provider
         if plan is None or provider is None or self.report is not None:
