@@ -220,3 +220,61 @@ async def test_a_checklist_items_own_check_runs_and_ticks_it(
     assert [(e.payload["list"], e.payload["item"]) for e in ticked] == [
         ("verification", "app-health")
     ]
+
+
+async def test_typing_a_name_where_asked_fires_no_key_of_the_app(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    """The prompt says "type it below": every letter typed is part of the name. Before, the
+    list took the focus, and typing a deployment name acknowledged the incident (a page)."""
+    _, platforms, clock = demo
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        screen = app.screen
+        assert screen.asking == "deployment"  # type: ignore[attr-defined]
+        typed = "dpw-qrtacemon-?"  # every single-letter key of the App, and then some
+        await pilot.press(*typed)  # typed while the candidates load, and after
+        await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
+        await pilot.press(*"xyz")
+        assert app.screen is screen, "no screen switched"
+        field = screen.query_one("#action-confirm")
+        assert field.value == typed + "xyz"  # type: ignore[attr-defined]
+        assert field.has_focus
+        await pilot.pause(0.2)
+        assert "incident.acknowledged" not in kinds(timeline)
+        assert not [k for k in kinds(timeline) if k.startswith("outbox.")]
+        # The list opens on the deployment the procedure means: the last good one, not the
+        # one serving now.
+        picker = screen.query_one("#action-choices")
+        first = str(picker.get_option_at_index(picker.highlighted).prompt)  # type: ignore[attr-defined]
+        assert "v1-2-3" in first and "serving" not in first
+
+
+async def test_a_refused_pick_keeps_the_list_and_says_why(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    _, platforms, clock = demo
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        screen = app.screen
+        await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
+        picker = screen.query_one("#action-choices")
+        for _ in range(picker.option_count):  # type: ignore[attr-defined]
+            await pilot.press("down")  # ↓ moves the list while the field keeps the focus
+        last = str(picker.get_option_at_index(picker.highlighted).prompt)  # type: ignore[attr-defined]
+        assert "serving now" in last
+        await pilot.press("enter")  # the one serving now: refused by the provider
+        await until(
+            pilot,
+            lambda: "Refused" in str(screen.query_one("#action-plan").render()),
+            "the refusal",
+        )
+        assert screen.asking == "deployment"  # type: ignore[attr-defined]
+        assert screen.query("#action-choices"), "the list is still there"
+        assert screen.plan is None  # type: ignore[attr-defined]
+        await pilot.press("enter")  # the first again: the last good one
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        assert any("v1-2-3" in c for c in screen.plan.changes)  # type: ignore[attr-defined]
+    assert "plan.failed" in kinds(timeline)
