@@ -63,6 +63,17 @@ _busy: set[str] = set()
 _busy_lock = threading.Lock()
 
 
+def stricter(plan: Plan, destructive: bool) -> Plan:
+    """The procedure may make an action stricter than its provider's plan, never looser: a plan
+    is destructive (its target typed back to run it) when either of them says so."""
+    if destructive and not plan.destructive:
+        plan.destructive = True
+        plan.warnings.append(
+            "the procedure marks this option destructive: type the target's name to run it"
+        )
+    return plan
+
+
 def confirm(plan: Plan, typed: str | None) -> None:
     """Refuse a destructive plan unless its target was typed exactly (others need Enter)."""
     if plan.destructive and (typed or "").strip() != plan.target:

@@ -433,14 +433,30 @@ class KubernetesProvider(ActionProvider):
                 "action": "scale",
                 "params": {"deployment": name, "namespace": namespace, "replicas": now},
             },
-            data={"namespace": namespace, "deployment": name, "replicas": replicas},
+            data={"namespace": namespace, "deployment": name, "replicas": replicas, "was": now},
             warnings=[] if replicas else [f"scaling to 0 stops {name} until it is scaled up again"],
         )
+
+    def _still_not_destructive(self, plan: Plan, report: Report) -> None:
+        """A scale confirmed with Enter (it added capacity at the plan) must not take capacity
+        away now: someone may have scaled up since. Decided again from a fresh read."""
+        if plan.destructive:
+            return  # the target's name was typed: confirmed as the taking-away it is
+        data = plan.data
+        deployment = self.deployment(data["deployment"], data["namespace"], report)
+        now = int(deployment["spec"].get("replicas", 1))
+        if data["replicas"] < now:
+            raise ProviderError(
+                f"deployment/{data['deployment']} now runs {now} replicas ({data.get('was')} at "
+                f"the plan): scaling to {data['replicas']} would take capacity away, which is "
+                "confirmed by typing its name; plan again"
+            )
 
     def execute(self, plan: Plan, report: Report) -> Executed:
         data, apps = plan.data, self._apps()
         name, namespace = data["deployment"], data["namespace"]
         if plan.action == "scale":
+            self._still_not_destructive(plan, report)
             body = {"spec": {"replicas": data["replicas"]}}
             report.log(f"PATCH {self._url(namespace, name, '/scale')} {json.dumps(body)}")
             self._request(

@@ -278,3 +278,35 @@ async def test_a_refused_pick_keeps_the_list_and_says_why(
         await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
         assert any("v1-2-3" in c for c in screen.plan.changes)  # type: ignore[attr-defined]
     assert "plan.failed" in kinds(timeline)
+
+
+async def test_an_option_the_procedure_marks_destructive_needs_its_name_typed(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    """The procedure may make an action stricter than its provider's plan, never looser."""
+    _, platforms, clock = demo
+    procedure = load_builtin("pulse-messages")
+    options = [
+        option.model_copy(update={"destructive": True}) if option.id == "feature-flags" else option
+        for option in procedure.options
+    ]
+    session = Session(
+        timeline=timeline,
+        incident=timeline.open_incident("demo", "P1", "pulse-messages", drill=True),
+        procedure=procedure.model_copy(update={"options": options}),
+        actions=platforms.providers,
+        clock=clock,
+    )
+    app = CockpitApp(session, start_pollers=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "enter")  # L1 feature flags: the provider says not destructive
+        screen = app.screen
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        plan = screen.plan  # type: ignore[attr-defined]
+        assert plan.destructive and any("procedure marks" in w for w in plan.warnings)
+        await pilot.press("enter")  # a single Enter no longer runs it
+        await until(pilot, lambda: "plan.refused" in kinds(timeline), "the refusal")
+        assert "action.intent" not in kinds(timeline)
+        await pilot.press(*plan.target, "enter")
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+    assert "action.intent" in kinds(timeline)

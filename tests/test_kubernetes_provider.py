@@ -391,3 +391,16 @@ def test_kubectl_sees_the_history_the_provider_made(
     )
     status = kubectl(config, "rollout", "status", "deployment/web", "--timeout=10s")
     assert status.strip() == 'deployment "web" successfully rolled out'
+
+
+def test_a_scale_that_became_destructive_since_its_plan_is_refused(
+    sim: KubernetesSimulator, provider: KubernetesProvider, timeline: Timeline, report: Report
+) -> None:
+    """Confirmed with Enter because it added capacity at the plan (3 → 5); someone scaled to 8
+    meanwhile: now it would take capacity away, so it is refused, not run on that Enter."""
+    stale = provider.preflight("scale", {"deployment": "web", "replicas": 5})
+    assert not stale.destructive
+    run(provider, {"deployment": "web", "replicas": 8}, timeline, report, "scale")
+    with pytest.raises(ProviderError, match=r"now runs 8 replicas .*plan again"):
+        provider.execute(stale, report)
+    assert sim.deployment("web")["spec"]["replicas"] == 8

@@ -132,6 +132,14 @@ class ActionScreen(CockpitScreen[None]):
         return True
 
     @property
+    def procedure_says_destructive(self) -> bool:
+        """Whether the procedure marks the option this runs for as destructive."""
+        procedure = self.cockpit.session.procedure
+        if self.option is None or procedure is None:
+            return False
+        return procedure.option(self.option).destructive
+
+    @property
     def provider(self) -> ActionProvider | None:
         """The configured provider for this slot, if any."""
         return self.cockpit.session.actions.get(self.slot)
@@ -282,7 +290,9 @@ class ActionScreen(CockpitScreen[None]):
     def preflight(self, provider: ActionProvider) -> None:
         """Worker: ask the provider for the plan (reads only)."""
         try:
-            plan = provider.preflight(self.action, self.params)
+            plan = action_runner.stricter(
+                provider.preflight(self.action, self.params), self.procedure_says_destructive
+            )
         except CockpitError as error:
             self.post_message(Planned(None, str(error)))
         except Exception as error:  # a provider bug must not leave the screen "checking…"
