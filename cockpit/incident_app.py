@@ -1,24 +1,21 @@
 """Provides IncidentApp: an App that holds one incident, with no screens of its own.
 
 It validates the procedure (after the first paint when it can), starts the metric sources and
-their pollers, feeds the trigger board and records what fires. Every write goes through one
-writer thread (cockpit.core.writer): nothing on this thread waits on SQLite, fsync or another
-process's lock; what was committed, by this process or another, is read back once a second and
-after each commit, and published. Widgets get state through two Signals (board_changed,
-event_recorded). CockpitApp adds the screens, keys and modals on top.
+their pollers, feeds the trigger board and records what fires, keeps the escalation clock and
+the checklists' automatic items. Writing and reading back the timeline, and holding on when
+something goes wrong, are TimelineApp's (cockpit/timeline_app.py). Widgets get state through
+two Signals (board_changed, event_recorded). CockpitApp adds the screens, keys and modals.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
-from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from textual import on
-from textual.app import App
 from textual.signal import Signal
 
 from cockpit.core.actions import Outgoing
@@ -33,10 +30,8 @@ from cockpit.core.metrics import Sample
 from cockpit.core.outbox import KINDS as OUTBOX_KINDS
 from cockpit.core.outbox import SENT as OUTBOX_SENT
 from cockpit.core.outbox import Outbox
-from cockpit.core.redact import scrub
-from cockpit.core.timeline import Event, Timeline
+from cockpit.core.timeline import Event
 from cockpit.core.wizard import DECIDED
-from cockpit.core.writer import WRITER_BUSY_TIMEOUT, TimelineWriter
 from cockpit.messages import (
     MetricsSampled,
     ProcedureFailed,
@@ -44,23 +39,16 @@ from cockpit.messages import (
     SourceFailed,
     SourcesStarted,
     SourcesUnavailable,
-    TimelineCommitted,
-    TimelineStalled,
-    WriteDone,
-    WriteFailed,
 )
 from cockpit.outbox_driver import OutboxDriver
 from cockpit.polling import Poller
 from cockpit.session import Session, StartedSources
+from cockpit.timeline_app import TimelineApp
 
 if TYPE_CHECKING:
-    from textual.notifications import SeverityLevel
-    from textual.worker import Worker
-
     from cockpit.core.board import Board, TriggerChange
     from cockpit.core.procedure import Procedure
 
-T = TypeVar("T")
 
 
 SETTLE_SECONDS = 3.0
@@ -70,24 +58,20 @@ SAMPLE_RETENTION = timedelta(days=30)
 """Samples older than this are dropped when a session starts; events are kept for ever."""
 
 
-class IncidentApp(App[int]):
+class IncidentApp(TimelineApp):
     """The incident, its procedure, its sources and its timeline; no screens."""
 
     def __init__(
         self, session: Session, *, lock: IncidentLock | None = None, start_pollers: bool = True
     ) -> None:
-        super().__init__()
-        self.session = session
+        super().__init__(session)
         self.lock = lock
         """This process's hold on the incident; None when watching read-only."""
         self.start_pollers = start_pollers
-        self.read_only = session.held_by is not None
         self.board: Board | None = None
         """Windows and trigger evaluators; built once the procedure is validated."""
         self.checklists: ChecklistState | None = None
         """Tick state of every checklist, rebuilt from the timeline; with the procedure."""
-        self.events: list[Event] = session.timeline.events(session.incident.id)
-        """The incident's events, rebuilt from the timeline at start and appended live."""
         self.decided_at: datetime | None = None
         """When the last decision to roll back was recorded (automatic checks count from it)."""
         self.escalation_keys: set[str] = set()
@@ -95,20 +79,10 @@ class IncidentApp(App[int]):
         self.updates_given: list[datetime] = []
         """When a status update was given (a draft saved, a message sent)."""
         self.escalation: EscalationClock | None = None
-        self.writer = TimelineWriter(
-            partial(session.timeline.sibling, busy_timeout=WRITER_BUSY_TIMEOUT),
-            on_commit=lambda: self.post_message(TimelineCommitted()),
-            on_stall=lambda stall: self.post_message(TimelineStalled(stall)),
-        )
-        """The one writer of this process: every write of the incident is queued to it."""
         self.ticking: set[tuple[str, str]] = set()
         """Checklist items ticked by themselves, written but not read back yet."""
         self.acknowledging = False
         """An acknowledgement is on its way to the timeline."""
-        self.stalled = False
-        """Whether writes are waiting for the timeline (another process holds its lock)."""
-        self.crashed: BaseException | None = None
-        """The exception that ended the App, if one did (commands/run.py saves it)."""
         self.outbox = OutboxDriver(self)
         """Messages waiting to be sent, rebuilt from the timeline; sent by background workers."""
         for event in self.events:
@@ -117,7 +91,6 @@ class IncidentApp(App[int]):
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
         self.board_changed: Signal[None] = Signal(self, "board-changed")
-        self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
 
     def start_watching(self) -> None:
         """Validate the procedure (after the first paint if needed), then start the sources."""
@@ -235,55 +208,6 @@ class IncidentApp(App[int]):
         for poller in self.pollers:
             poller.stop()
 
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """Every notification, whoever raised it: plain text (a platform's message or a typed
-        note is never Rich markup) and scrubbed of every configured secret."""
-        super().notify(
-            scrub(str(message)),
-            title=scrub(title),
-            severity=severity,
-            timeout=timeout,
-            markup=False,
-        )
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        from textual.worker import WorkerState
-
-        if event.state is WorkerState.ERROR:
-            self.worker_failed(event.worker)
-
-    def worker_failed(self, worker: Worker[Any]) -> None:
-        """The one route of a worker that raised: shown, recorded, its traceback kept."""
-        from cockpit.crash import save_traceback
-
-        error = worker.error
-        name = worker.name or worker.group or "a background task"
-        reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
-        where = save_traceback(self.session.timeline.path.parent, error, f"worker-{name}")
-        payload = {"worker": name, "error": reason, "traceback_file": str(where) if where else None}
-        self.record("worker.failed", f"{name} failed: {reason}", payload)
-        self.notify(
-            f"{name} failed: {reason}" + (f" (traceback: {where})" if where else ""),
-            title="Something failed",
-            severity="error",
-            timeout=60,
-        )
-
-    def _handle_exception(self, error: Exception) -> None:
-        # Textual ends the App on an exception nothing handled; keep it for commands/run.py,
-        # which records session.crashed, saves the traceback and exits non-zero.
-        if self.crashed is None:
-            self.crashed = error
-        super()._handle_exception(error)
-
     def stop_sources(self) -> None:
         """Stop the pollers, then what the source factories started (the demo's service).
 
@@ -313,139 +237,6 @@ class IncidentApp(App[int]):
                 severity="warning",
                 timeout=30,
             )
-
-    def write(
-        self,
-        run: Callable[[Timeline], T],
-        what: str,
-        *,
-        then: Callable[[T], None] | None = None,
-    ) -> Future[T]:
-        """Queue one write; `then(result)` runs on this thread once it is committed.
-
-        A write refused for good (the incident closed meanwhile) is announced; a write that
-        waits for the lock is shown as waiting, never dropped.
-        """
-        future = self.writer.submit(run, what)
-        future.add_done_callback(partial(self._written, what, then))
-        return future
-
-    def _written(self, what: str, then: Callable[[Any], None] | None, future: Future[Any]) -> None:
-        # On the writer's thread: only post.
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            self.post_message(WriteFailed(what, error))
-        elif then is not None:
-            self.post_message(WriteDone(then, future.result()))
-
-    @on(WriteDone)
-    def write_done(self, message: WriteDone) -> None:
-        self.pull()  # what `then` does may read the state the write changed
-        message.then(message.result)
-
-    @on(WriteFailed)
-    def write_failed(self, message: WriteFailed) -> None:
-        self.notify(
-            f"{message.what}: {message.error}", title="Not recorded", severity="error", timeout=30
-        )
-
-    @on(TimelineStalled)
-    def timeline_stalled(self, message: TimelineStalled) -> None:
-        """Say once that writes wait, and once that they went through: never a silent freeze."""
-        stall = message.stall
-        if stall.seconds and not self.stalled:
-            self.stalled = True
-            self.notify(
-                f"{stall.reason}. {stall.waiting} event(s) wait and will be recorded as soon as "
-                "it is free; the cockpit keeps working.",
-                title="Timeline busy",
-                severity="warning",
-                timeout=30,
-            )
-        elif not stall.seconds and self.stalled:
-            self.stalled = False
-            self.notify("The timeline is free again: every waiting event is recorded.")
-
-    @on(TimelineCommitted)
-    def timeline_committed(self) -> None:
-        self.pull()
-
-    def tell_last_crash(self) -> None:
-        """If the last session of this incident crashed, say so, and where its traceback is."""
-        last = next((e for e in reversed(self.events) if e.kind.startswith("session.")), None)
-        if last is None or last.kind != "session.crashed":
-            return
-        where = last.payload.get("traceback_file")
-        self.notify(
-            f"The last session crashed at {last.ts[11:19]} UTC: {last.summary}."
-            + (f" Traceback: {where}" if where else "")
-            + " Check any action it was running before acting again.",
-            title="Last session crashed",
-            severity="warning",
-            timeout=60,
-        )
-
-    def record(
-        self,
-        kind: str,
-        summary: str,
-        payload: Mapping[str, object] | None = None,
-        *,
-        command: str | None = None,
-        then: Callable[[Event], None] | None = None,
-    ) -> Future[Event] | None:
-        """Queue an event for the timeline, stamped now; None when this cockpit is read-only.
-
-        The views hear of it once it is committed, as they hear of anyone else's events;
-        `then(event)` runs on this thread at that moment.
-        """
-        if self.read_only:
-            return None
-        incident, at, body = self.session.incident.id, self.session.clock.now(), dict(payload or {})
-        return self.write(
-            lambda timeline: timeline.record(incident, kind, summary, body, command=command, at=at),
-            kind,
-            then=then,
-        )
-
-    def begin_action(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
-        """From a worker: record an action's intent, wait until it is committed, return its id."""
-        return str(
-            self.begin_action_later(action, summary, payload, command).result().payload["action_id"]
-        )
-
-    def begin_action_later(
-        self, action: str, summary: str, payload: dict[str, Any], command: str
-    ) -> Future[Event]:
-        """Queue an action's intent; the future is done when it is durably committed."""
-        if self.read_only:
-            raise CockpitError("read-only: this cockpit does not hold the incident")
-        incident, at = self.session.incident.id, self.session.clock.now()
-        return self.write(
-            lambda timeline: timeline.begin_action(
-                incident, action, summary, payload, command=command, at=at
-            ),
-            "action.intent",
-        )
-
-    def finish_action_later(
-        self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]
-    ) -> Future[Event]:
-        """Queue how an action ended; items its verified result ticks tick as it is read back."""
-        incident, at = self.session.incident.id, self.session.clock.now()
-        return self.write(
-            lambda timeline: timeline.finish_action(
-                incident,
-                action_id,
-                outcome,  # type: ignore[arg-type]
-                summary,
-                payload,
-                at=at,
-            ),
-            "action.result",
-        )
 
     def close_incident(self, resolution: str) -> Future[Any]:
         """Close the incident: recorded, then the paging service told and the sources stopped
@@ -510,18 +301,6 @@ class IncidentApp(App[int]):
         kind, summary, payload = Outbox.queue(message)
         return self.record(kind, summary, payload, then=lambda _: self.outbox.pump())
 
-    def pull(self) -> None:
-        """Bring in events committed since the last one we know (by this process or any
-        other), and publish each to the views."""
-        last = self.events[-1].id if self.events else 0
-        fresh = self.session.timeline.events(self.session.incident.id, after_id=last)
-        if any(event.kind.startswith("incident.") for event in fresh):
-            self.session.incident = self.session.timeline.incident(self.session.incident.id)
-        for event in fresh:
-            self.events.append(event)
-            self.note_event(event)
-            self.event_recorded.publish(event)
-
     def note_event(self, event: Event) -> None:
         """Keep the state derived from events current, as each one arrives (not by rescanning)."""
         if event.kind == DECIDED:
@@ -550,6 +329,9 @@ class IncidentApp(App[int]):
     def tick(self) -> None:
         """Once a second: what other processes committed, escalation reminders, due messages,
         and a repaint so staleness shows without samples."""
+        self.survive("the once-a-second tick", self._tick)
+
+    def _tick(self) -> None:
         self.pull()
         self.check_escalation()
         self.outbox.pump()
@@ -595,6 +377,9 @@ class IncidentApp(App[int]):
     @on(MetricsSampled)
     def take_samples(self, message: MetricsSampled) -> None:
         """Samples arrived from a poller."""
+        self.survive("taking samples", lambda: self._take_samples(message))
+
+    def _take_samples(self, message: MetricsSampled) -> None:
         if message.source in self.failing:
             self.failing.discard(message.source)
             self.record("source.recovered", f"{message.source} answers again")
@@ -650,6 +435,9 @@ class IncidentApp(App[int]):
     @on(SourceFailed)
     def source_failed(self, message: SourceFailed) -> None:
         """A source could not be read; say so once, and let its panes show why."""
+        self.survive("taking a source's failure", lambda: self._source_failed(message))
+
+    def _source_failed(self, message: SourceFailed) -> None:
         if message.source not in self.failing:
             self.failing.add(message.source)
             self.record("source.failed", f"{message.source}: {message.reason}")
