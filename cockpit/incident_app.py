@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
 
 
-
 SETTLE_SECONDS = 3.0
 """When the start-up objects are frozen out of garbage collection (see `settle`)."""
 
