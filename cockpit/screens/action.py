@@ -36,6 +36,7 @@ from cockpit.screens.base import CockpitScreen
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+    from textual.worker import Worker
 
     from cockpit.app import CockpitApp
     from providers.base import ActionProvider
@@ -226,6 +227,20 @@ class ActionScreen(CockpitScreen[None]):
         else:
             note = "" if found else "the provider lists no candidates; type the value"
         self.post_message(Candidates(param, found, note))
+
+    def show_failure(self, worker: Worker[Any]) -> None:
+        """A worker raised (a provider bug): what waited for it says so (the App recorded it)."""
+        reason = f"{type(worker.error).__name__}: {worker.error}"
+        self.query_one("#action-log", Log).write_line(f"failed: {reason}")
+        if worker.group == "action-choices" and self.asking is not None:
+            self.offered[self.asking] = []
+            self.show_question(self.asking, f"could not list the candidates ({reason}); type it")
+        elif worker.group == "action-plan":
+            self.show_error(f"Could not plan: {reason}")
+        elif worker.group == "action-run":
+            self.query_one("#action-result", Static).update(
+                Text(f"The run failed unexpectedly ({reason}); check the timeline.", style="bold")
+            )
 
     @on(Candidates)
     def show_candidates(self, message: Candidates) -> None:
