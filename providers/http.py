@@ -25,8 +25,9 @@ from providers.base import MetricSource, ProviderOptions
 from providers.http_read import (
     AnswerTooLarge,
     Deadline,
-    DeadlineTransport,
     MiB,
+    deadline_mounts,
+    deadline_transport,
     read,
     retry_after_seconds,
 )
@@ -60,7 +61,8 @@ def make_client(
     obey `read()`'s total deadline (unless a transport is injected)."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout_seconds),
-        transport=transport or DeadlineTransport(),
+        transport=transport or deadline_transport(),
+        mounts=None if transport else deadline_mounts(),
         follow_redirects=False,
         **settings,
     )

@@ -7,9 +7,9 @@ the server sends (a 100 MB answer took the cockpit to 1.46 GB). So providers rea
 
 - One `Deadline` covers connecting, sending, the headers and the body. The clients' sockets come
   from `DeadlineBackend`, which shortens every connect, read and write timeout to what is left of
-  the calling thread's deadline, so even headers trickled a byte at a time stop on time. (An
-  injected transport, as tests use, or a proxy from the environment gets the deadline checked
-  between body chunks only.) It is real time, not an injected clock: sockets wait in real time.
+  the calling thread's deadline, so even headers trickled a byte at a time stop on time (through
+  the environment's proxies too). An injected transport, as unit tests use, gets the deadline
+  checked between body chunks only. It is real time, not an injected clock: sockets wait in it.
 - The body is streamed and counted after decoding (gzip is inflated here, 256 KiB at a time, so a
   small compressed answer cannot expand past the cap either); the read fails as soon as the count
   passes `max_bytes`, so no more than the cap plus one network chunk (64 KiB) is ever held.
@@ -33,6 +33,7 @@ from typing import Any
 
 import httpcore
 import httpx
+from httpx._utils import get_environment_proxies  # httpx's own reading of HTTP_PROXY, NO_PROXY
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -161,20 +162,29 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport, its connections made by DeadlineBackend."""
+def deadline_transport(proxy: str | None = None) -> httpx.HTTPTransport:
+    """httpx's own transport (TLS, limits, the proxy), its connections made by DeadlineBackend.
 
-    def __init__(self) -> None:
-        super().__init__()
-        # httpx has no option for the network backend, so the pool is made again with ours.
-        # A provider makes one request at a time: a few connections are plenty.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=10,
-            max_keepalive_connections=5,
-            keepalive_expiry=5.0,
-            network_backend=DeadlineBackend(),
-        )
+    httpx has no option for the network backend, so the one its pool was built with is replaced
+    before any connection is made: the pool reads it only when it connects (as HTTPProxy and
+    SOCKSProxy do). test_hostile_sources' trickled headers fail if a new httpx stops doing so.
+    """
+    transport = httpx.HTTPTransport(proxy=proxy)
+    pool: Any = transport._pool
+    pool._network_backend = DeadlineBackend()
+    return transport
+
+
+def deadline_mounts() -> dict[str, httpx.BaseTransport | None]:
+    """The environment's proxies (HTTP_PROXY, NO_PROXY, ...) as httpx reads them, as mounts.
+
+    httpx applies the environment only to a client without a transport; these give the same
+    routing with deadline transports.
+    """
+    return {
+        pattern: None if url is None else deadline_transport(url)
+        for pattern, url in get_environment_proxies().items()
+    }
 
 
 # -- the answer ----------------------------------------------------------------------------------

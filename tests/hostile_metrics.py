@@ -3,7 +3,7 @@
 The first path segment picks the misbehaviour, the rest the format asked for, so one server
 plays every source type: `/<mode>/metrics` (Prometheus text), `/<mode>/json` (a JSON document),
 `/<mode>/api/v1/query` and `/query_range` (the Prometheus API), `/<mode>/health`; a POST is
-answered like a GET. Modes:
+answered like a GET, and so is a request sent to it as a proxy (HTTP_PROXY). Modes:
 
 - `ok`: a sane answer; `nan`, `inf`, `neg_inf`: the value NaN, +Inf or -Inf in each format;
 - `html`: a sign-in page with status 200; `nested`: JSON nested 100,000 deep;
@@ -136,7 +136,10 @@ class HostileServer:
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request as its mode says."""
-        mode, _, rest = handler.path.split("?")[0].lstrip("/").partition("/")
+        path = handler.path.split("?")[0]
+        if "://" in path:  # asked as a proxy: the request names the whole URL
+            path = path.split("://", 1)[1].partition("/")[2]
+        mode, _, rest = path.lstrip("/").partition("/")
         if mode == "silent":
             self.stopping.wait()
             handler.close_connection = True

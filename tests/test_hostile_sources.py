@@ -262,6 +262,18 @@ def test_a_broken_huge_or_slow_answer_fails_in_time_and_in_bounded_memory(
     raised(outcome, expected, f"^GET {hostile.url}/{mode}/.*: {FAILURES[mode]}")
 
 
+def test_the_environments_proxy_is_used_and_the_deadline_holds_through_it(
+    hostile: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", hostile.url)
+    url = "http://metrics.invalid/trickle_headers/metrics"  # only the proxy can reach it
+    (outcome,) = polls(ScrapeSource(ScrapeOptions(url=url, timeout_seconds=TIMEOUT)))
+    raised(outcome, ProviderTimeout, f"^GET {url}: no complete answer within 1 s$")
+    assert "http://metrics.invalid/trickle_headers/metrics" in hostile.requests
+
+
 def test_the_body_cap_is_an_option(hostile: HostileServer) -> None:
     source = JsonSource(JsonOptions(url=f"{hostile.url}/ok/json", max_body_bytes=10))
     (outcome,) = polls(source)
