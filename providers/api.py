@@ -11,6 +11,12 @@ and are SecretStr from then on, so they cannot reach the timeline, the export or
 happened and where: refused credentials (401/403), a missing target (404), a conflict (409), a
 rate limit (429, waiting for Retry-After when the deadline allows), a timeout, a body that is not
 JSON. Each provider passes a function that pulls the message out of its platform's envelope.
+
+Each request has one deadline (`timeout_seconds`, for connecting, the headers and the whole body)
+and reads at most `max_body_bytes` (providers.http_read). Platforms echo what they were sent
+("token abc123 is revoked", a 500 page dumping the request headers), so the client removes its
+own token and Authorization value, literally, from every text it puts into an error or a log
+line, then scrubs what looks like any other secret.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 from cockpit.core.actions import Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
-from cockpit.core.redact import register_secret
+from cockpit.core.redact import REDACTED, register_secret, scrub
 from providers.base import ActionProvider, ProviderOptions
-from providers.http import http_failure_reason
+from providers.http import http_failure_reason, make_client
+from providers.http_read import Deadline, MiB, read, retry_after_seconds
 
 
 def _resolve_secret(value: Any) -> Any:
@@ -64,9 +71,12 @@ class ApiOptions(ProviderOptions):
 
     base_url: str
     token: Secret
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """For each request as a whole: connecting, the headers and the body."""
     max_retries: int = Field(default=3, ge=0)
     """How many times a 429 is retried (after Retry-After) before giving up."""
+    max_body_bytes: int = Field(default=4 * MiB, gt=0)
+    """Platforms page their lists: a page of deployments or versions is 10 to 500 KiB."""
 
 
 Envelope = Callable[[Any], str | None]
@@ -107,16 +117,26 @@ class ApiClient:
     ) -> None:
         self.options = options
         self.envelope = envelope
-        self.client = httpx.Client(
+        token = options.token.get_secret_value()
+        # Longest first, so the header value ("Bearer <token>") goes whole, not around a hole.
+        found = {token, auth_header[1], auth_header[1].split(" ", 1)[-1]}
+        self.secrets = sorted((text for text in found if len(text) >= 4), key=len, reverse=True)
+        self.client = make_client(
+            options.timeout_seconds,
+            transport,
             base_url=options.base_url.rstrip("/"),
-            timeout=httpx.Timeout(options.timeout_seconds),
             headers={auth_header[0]: auth_header[1]},
-            transport=transport,
         )
 
     def close(self) -> None:
         """Release the connection pool."""
         self.client.close()
+
+    def clean(self, text: str) -> str:
+        """`text` without this client's token or Authorization value, nor other secrets."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return scrub(text)
 
     def url(self, path: str) -> str:
         """The full URL of a path, for plans and transcripts."""
@@ -139,24 +159,38 @@ class ApiClient:
         after Retry-After while the action's deadline allows; every other failure raises.
         """
         attempts = 0
+        limit = self.options.timeout_seconds
         while True:
             if report is not None:
                 report.check()
             try:
-                response = self.client.request(method, path, params=params, json=json)
+                response = read(
+                    self.client,
+                    method,
+                    path,
+                    deadline=Deadline(limit),
+                    max_bytes=self.options.max_body_bytes,
+                    params=params,
+                    json=json,
+                )
             except httpx.TimeoutException:
                 raise ProviderTimeout(
-                    f"{what}: no answer from {self.options.base_url} within "
-                    f"{self.options.timeout_seconds:g} s"
+                    self.clean(
+                        f"{what}: no complete answer from {self.options.base_url} within "
+                        f"{limit:g} s"
+                    )
                 ) from None
             except httpx.HTTPError as error:
-                reason = http_failure_reason(error, self.options.timeout_seconds)
-                raise ProviderUnavailable(f"{what}: {self.options.base_url}: {reason}") from None
+                reason = http_failure_reason(error, limit)
+                raise ProviderUnavailable(
+                    self.clean(f"{what}: {self.options.base_url}: {reason}")
+                ) from None
             if response.status_code == 429 and attempts < self.options.max_retries:
                 wait = _retry_after(response)
                 if report is not None and (report.remaining is None or wait < report.remaining):
                     attempts += 1
-                    report.log(f"rate limited by {self.options.base_url}; retrying in {wait:g} s")
+                    where = self.options.base_url
+                    report.log(self.clean(f"rate limited by {where}; retrying in {wait:g} s"))
                     report.sleep(wait)
                     continue
             return self._body(response, what, ok)
@@ -166,27 +200,33 @@ class ApiClient:
         if response.content:
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 if response.status_code in ok:
                     raise ProviderError(
-                        f"{what}: the answer from {self.options.base_url} is not valid JSON "
-                        f"(status {response.status_code}, {len(response.content)} bytes)"
+                        self.clean(
+                            f"{what}: the answer from {self.options.base_url} is not valid JSON "
+                            f"(status {response.status_code}, {len(response.content)} bytes)"
+                        )
                     ) from None
                 body = None
         if response.status_code in ok:
             return body
-        message = (self.envelope(body) if body is not None else None) or response.reason_phrase
+        try:
+            said = self.envelope(body) if body is not None else None
+        except Exception:  # an envelope the platform's own parser did not expect
+            said = None
+        # Cleaned before it is cut short, so no cut can leave part of a secret behind.
+        message = self.clean(str(said or response.reason_phrase))[:1000]
         if response.status_code == 429:
-            message += f"; retry after {response.headers.get('retry-after', '?')} s"
-        raise ApiError(response.status_code, message, what)
+            wait = self.clean(response.headers.get("retry-after", "?"))[:40]
+            message += f"; retry after {wait} s"
+        raise ApiError(response.status_code, message, self.clean(what))
 
 
 def _retry_after(response: httpx.Response) -> float:
-    """Seconds to wait from a Retry-After header (seconds form); 1 s when absent or odd."""
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "1")))
-    except ValueError:
-        return 1.0
+    """Seconds to wait from a Retry-After header (seconds or a date); 1 s when absent or odd."""
+    wait = retry_after_seconds(response.headers.get("retry-after"))
+    return 1.0 if wait is None else wait
 
 
 class HttpActionProvider(ActionProvider):

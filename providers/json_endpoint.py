@@ -9,7 +9,11 @@ Booleans count as 1 / 0, so an "up" flag can feed a rule; `invert` turns it into
 Strings are not numbers, even when they look like one: a field that changes type is a change in
 the endpoint worth seeing, not something to paper over. A missing path or a non-number is that
 metric's Sample error naming the path and what was found; only the endpoint failing as a whole
-(refused, timeout, an HTTP error status, a body that is not JSON) raises.
+(refused, timeout, an HTTP error status, a body that is not JSON or over `max_body_bytes`) raises
+(RateLimited for a 429, or a 503 with Retry-After).
+
+JSON as Python reads it has NaN and Infinity, and 1e999 is Infinity: none is ever a value, nor a
+result that overflows after scale; each is that metric's no data with the reason.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import json
 import math
 from typing import Any
 
-import httpx
 from pydantic import Field, field_validator
 
-from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
+from cockpit.core.errors import ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.http import NoValue, Query, QueryOptions, QuerySource, http_failure_reason
+from providers.http import NoValue, Query, QueryOptions, QuerySource, finite_sample, show
+from providers.http_read import MiB
 
 
 class JsonQuery(Query):
@@ -31,7 +35,7 @@ class JsonQuery(Query):
 
     path: str
     """Dotted path; integer segments index lists (negative from the end)."""
-    scale: float = 1.0
+    scale: float = Field(default=1.0, allow_inf_nan=False)
     invert: bool = False
     """Report 1 - value (before scaling): turns an `up: true` flag into a failure flag."""
 
@@ -47,6 +51,8 @@ class JsonOptions(QueryOptions):
     """`url` is the document's full URL."""
 
     metrics: list[JsonQuery] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1 * MiB, gt=0)
+    """A status or health document is a few KiB; a megabyte is already a wrong URL."""
 
 
 def _describe(found: Any) -> str:
@@ -96,9 +102,12 @@ def number_at(document: Any, path: str) -> float:
         return 1.0 if found else 0.0
     if not isinstance(found, int | float):
         raise NoValue(f"{path}: expected a number, found {_describe(found)}")
-    value = float(found)
-    if math.isnan(value) or math.isinf(value):
-        raise NoValue(f"{path}: expected a number, found {found}")
+    try:
+        value = float(found)
+    except OverflowError:  # an integer past 1.8e308
+        raise NoValue(f"{path}: {str(found)[:20]}… is too large for a number") from None
+    if not math.isfinite(value):
+        raise NoValue(f"{path} is {show(value)}")
     return value
 
 
@@ -114,23 +123,17 @@ class JsonSource(QuerySource):
         self.opts = options
 
     def fetch(self) -> Any:
-        """One GET and JSON parse; raises ProviderUnavailable / ProviderTimeout."""
+        """One GET and JSON parse; raises ProviderUnavailable / ProviderTimeout / RateLimited."""
         url = self.opts.url
-        try:
-            response = self._client.get(url, headers={"Accept": "application/json"})
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(
-                f"GET {url}: no answer within {self.opts.timeout_seconds} s"
-            ) from exc
-        except httpx.HTTPError as exc:
-            reason = http_failure_reason(exc, self.opts.timeout_seconds)
-            raise ProviderUnavailable(f"GET {url}: {reason}") from exc
+        response = self.get(url, self.deadline(), headers={"Accept": "application/json"})
         if not 200 <= response.status_code < 300:
             raise ProviderUnavailable(
                 f"GET {url}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
             )
         try:
             return json.loads(response.content)
+        except RecursionError as exc:
+            raise ProviderUnavailable(f"GET {url}: JSON nested too deep to read") from exc
         except ValueError as exc:
             snippet = response.text[:60]
             raise ProviderUnavailable(f"GET {url}: not JSON: {snippet!r}") from exc
@@ -147,5 +150,5 @@ class JsonSource(QuerySource):
                 continue
             if query.invert:
                 value = 1.0 - value
-            samples.append(Sample(query.name, value * query.scale, at, self.name))
+            samples.append(finite_sample(query.name, value * query.scale, at, self.name))
         return samples

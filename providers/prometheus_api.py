@@ -18,21 +18,24 @@ How answers map to samples (the API envelope is `{"status", "data", "errorType",
 
 The whole source fails (ProviderUnavailable / ProviderTimeout naming the URL) when Prometheus
 does not answer, answers something that is not the API (non-JSON, a proxy's 502, a 404 from a
-wrong base URL), or says it is broken itself (errorType internal / unavailable).
+wrong base URL, an answer over `max_body_bytes`), or says it is broken itself (errorType internal
+/ unavailable); RateLimited when a proxy in front answers 429 (or 503 with Retry-After). One
+sample() has one deadline, `timeout_seconds`, for all its queries together.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from pydantic import Field
 
-from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from cockpit.core.errors import ProviderError, ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.http import NoValue, Query, QueryOptions, QuerySource, http_failure_reason
+from providers.http import NoValue, Query, QueryOptions, QuerySource, finite_sample
+from providers.http_read import Deadline, MiB
 
 # Error types about one query; every other one (internal, unavailable, unknown) means the server.
 QUERY_ERROR_TYPES = frozenset({"bad_data", "execution", "timeout", "canceled", "not_acceptable"})
@@ -53,13 +56,16 @@ class PromQuery(Query):
 
     query: str = Field(min_length=1)
     """An expression that yields one number: aggregate with sum() / max() / ... when needed."""
-    scale: float = 1.0
+    scale: float = Field(default=1.0, allow_inf_nan=False)
 
 
 class PrometheusOptions(QueryOptions):
     """`url` is the Prometheus base URL (http://host:9090, with any path prefix)."""
 
     metrics: list[PromQuery] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=2 * MiB, gt=0)
+    """An instant query answers one series (~200 bytes); a range of 11,000 points, the most
+    Prometheus gives, is about 0.4 MiB. More is a query that forgot its sum()."""
 
 
 def parse_value(text: Any) -> float:
@@ -122,21 +128,23 @@ class PrometheusSource(QuerySource):
 
     def sample(self) -> list[Sample]:
         samples = []
+        deadline = self.deadline()
         for query in self.opts.metrics:
             at = self.clock.now()
+            params = {"query": query.query, "time": _seconds(at)}
             try:
-                data, warnings = self._call("query", {"query": query.query, "time": _seconds(at)})
+                data, warnings = self._call("query", params, deadline)
                 value: float | None = instant_value(data) * query.scale
                 error = "; ".join(f"warning: {w}" for w in warnings)
             except (NoValue, PromQLError) as why:
                 value, error = None, str(why)
-            samples.append(Sample(query.name, value, at, self.name, error))
+            samples.append(finite_sample(query.name, value, at, self.name, error))
         return samples
 
     def query(self, promql: str, at: datetime | None = None) -> float:
         """One instant query at `at` (default: clock now); PromQLError when it yields no number."""
         moment = at or self.clock.now()
-        data, _ = self._call("query", {"query": promql, "time": _seconds(moment)})
+        data, _ = self._call("query", {"query": promql, "time": _seconds(moment)}, self.deadline())
         try:
             return instant_value(data)
         except NoValue as why:
@@ -153,8 +161,10 @@ class PrometheusSource(QuerySource):
         several or Prometheus refuses it (end before start, step <= 0, over 11,000 points).
         """
         step_s = step.total_seconds() if isinstance(step, timedelta) else float(step)
+        if not (math.isfinite(step_s) and step_s > 0):
+            raise PromQLError(f"{query}: step must be a positive number of seconds, not {step_s}")
         params = {"query": query, "start": _seconds(start), "end": _seconds(end)}
-        data, _ = self._call("query_range", {**params, "step": f"{step_s:g}"})
+        data, _ = self._call("query_range", {**params, "step": f"{step_s:g}"}, self.deadline())
         result = data.get("result") if isinstance(data, dict) else None
         if not (isinstance(data, dict) and data.get("resultType") == "matrix"):
             raise PromQLError(f"{query}: expected a matrix, got {data!r:.200}")
@@ -162,38 +172,26 @@ class PrometheusSource(QuerySource):
             raise PromQLError(f"{query}: malformed matrix: {result!r:.200}")
         if len(result) > 1:
             raise PromQLError(f"{query}: {_many_series(len(result))}")
-        found: dict[int, float | None] = {}
-        for point in result[0].get("values", []) if result else []:
-            try:
-                value: float | None = parse_value(point[1])
-            except NoValue:
-                value = None
-            found[round(float(point[0]) * 1000)] = value
+        found = _points(query, result[0]) if result else {}
         # Prometheus evaluates at start + k * step, in milliseconds; walk the same grid.
         start_ms, end_ms = round(start.timestamp() * 1000), round(end.timestamp() * 1000)
-        step_ms = round(step_s * 1000)
+        step_ms = max(1, round(step_s * 1000))
         return [
             (datetime.fromtimestamp(t / 1000, UTC), found.get(t))
             for t in range(start_ms, end_ms + 1, step_ms)
         ]
 
-    def _call(self, endpoint: str, params: dict[str, str]) -> tuple[Any, list[str]]:
+    def _call(
+        self, endpoint: str, params: dict[str, str], deadline: Deadline
+    ) -> tuple[Any, list[str]]:
         """GET /api/v1/<endpoint>; returns (data, warnings), raises the ProviderError family."""
         url = f"{self.base_url}/api/v1/{endpoint}"
-        params = {**params, "timeout": f"{self.opts.timeout_seconds * _SERVER_TIMEOUT_SHARE:g}"}
-        try:
-            response = self._client.get(url, params=params)
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(
-                f"GET {url}: no answer within {self.opts.timeout_seconds} s"
-            ) from exc
-        except httpx.HTTPError as exc:
-            reason = http_failure_reason(exc, self.opts.timeout_seconds)
-            raise ProviderUnavailable(f"GET {url}: {reason}") from exc
+        left = max(0.01, round(deadline.remaining() * _SERVER_TIMEOUT_SHARE, 2))
+        response = self.get(url, deadline, params={**params, "timeout": f"{left:g}"})
         status_line = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to read
             body = None
         if not (isinstance(body, dict) and body.get("status") in ("success", "error")):
             if response.status_code != 200:
@@ -207,4 +205,27 @@ class PrometheusSource(QuerySource):
                 raise PromQLError(detail)
             raise ProviderUnavailable(f"GET {url}: {status_line}: {detail}")
         warnings = body.get("warnings") or []
-        return body.get("data"), [str(w) for w in warnings]
+        if not isinstance(warnings, list):
+            warnings = [warnings]
+        return body.get("data"), [str(w)[:500] for w in warnings]
+
+
+def _points(query: str, series: Any) -> dict[int, float | None]:
+    """A matrix series' values by millisecond; NaN, ±Inf and garbage values are None."""
+    values = series.get("values") if isinstance(series, dict) else None
+    if not isinstance(values, list):
+        raise PromQLError(f"{query}: malformed matrix series: {series!r:.200}")
+    found: dict[int, float | None] = {}
+    for point in values:
+        try:
+            moment = float(point[0])
+            if not math.isfinite(moment):
+                raise ValueError(moment)
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise PromQLError(f"{query}: malformed matrix point: {point!r:.100}") from None
+        try:
+            value: float | None = parse_value(point[1])
+        except (NoValue, IndexError, KeyError):
+            value = None
+        found[round(moment * 1000)] = value
+    return found

@@ -26,6 +26,7 @@ from cockpit.core.errors import ProviderError
 from providers.api import ApiOptions, HttpActionProvider
 from providers.base import Capability
 from providers.http import http_failure_reason, make_client
+from providers.http_read import Deadline, read
 
 STAGES = {"not started": 0.55, "pending": 0.6, "in-progress": 0.75, "succeeded": 0.9}
 """Where a rollback or promote job's status puts the progress bar."""
@@ -309,7 +310,13 @@ class VercelProvider(HttpActionProvider):
         for attempt in range(1, 21):
             report.log(f"GET {url}")
             try:
-                status = self.plain.get(url).status_code
+                status = read(
+                    self.plain,
+                    "GET",
+                    url,
+                    deadline=Deadline(self.opts.timeout_seconds),
+                    max_bytes=self.opts.max_body_bytes,
+                ).status_code
             except httpx.HTTPError as error:
                 answer = http_failure_reason(error, self.opts.timeout_seconds)
             else:

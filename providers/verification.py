@@ -41,6 +41,7 @@ from cockpit.core.redact import REDACTED, is_secret_key, register_secret, scrub
 from providers.api import Secret
 from providers.base import ActionProvider, Capability, ProviderOptions
 from providers.http import http_failure_reason, make_client
+from providers.http_read import Deadline, MiB, read
 
 PARAMS = {
     "health_check": {"url", "expect_status", "contains", "attempts", "interval_seconds"},
@@ -63,8 +64,10 @@ class VerificationOptions(ProviderOptions):
 
     attachments_dir: Path | None = None
     """Default: `attachments` in the cockpit's data directory."""
-    timeout_seconds: float = Field(default=60.0, gt=0)
-    """For each command or request, not the whole action."""
+    timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    """For each command or request (the whole answer), not the whole action."""
+    max_body_bytes: int = Field(default=1 * MiB, gt=0)
+    """A health check's answer is read up to this much (for `contains`); larger fails it."""
     max_output_lines: int = Field(default=200, ge=1)
     """A smoke test's output lines kept in the transcript (the first and last halves past it)."""
     environment: dict[str, str | Secret] = Field(default_factory=dict)
@@ -212,7 +215,13 @@ class VerificationProvider(ActionProvider):
             report.check()
             started = time.monotonic()
             try:
-                answer = self.client.get(url)
+                answer = read(
+                    self.client,
+                    "GET",
+                    url,
+                    deadline=Deadline(self.opts.timeout_seconds),
+                    max_bytes=self.opts.max_body_bytes,
+                )
             except httpx.HTTPError as error:
                 reason = scrub(http_failure_reason(error, self.opts.timeout_seconds))
                 passed = False

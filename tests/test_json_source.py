@@ -204,7 +204,7 @@ def test_silent_server_times_out_within_the_timeout() -> None:
             source.sample()
         source.close()
     assert time.monotonic() - started < 2.0
-    assert str(raised.value) == f"GET {url}: no answer within 0.3 s"
+    assert str(raised.value) == f"GET {url}: no complete answer within 0.3 s"
 
 
 def test_options_are_validated() -> None:

@@ -1,18 +1,25 @@
-"""Every source is polled however many there are, and a provider bug is said, not swallowed."""
+"""Every source is polled however many there are, a provider bug is said, not swallowed, and a
+rate-limited source is not polled again before the wait it asked for."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from hostile_metrics import HostileServer
 
 from cockpit.app import CockpitApp
 from cockpit.core.clock import FixedClock
+from cockpit.core.errors import RateLimited
 from cockpit.core.metrics import Sample
 from cockpit.core.outline import builtin_outline
 from cockpit.core.timeline import Timeline
+from cockpit.messages import SourceFailed
+from cockpit.polling import Poller
 from cockpit.session import Session
 from providers.base import MetricSource, ProviderOptions
+from providers.prometheus_scrape import ScrapeOptions, ScrapeSource
 
 
 class Counting(MetricSource):
@@ -94,3 +101,94 @@ async def test_a_provider_bug_marks_the_source_failing_with_the_reason(
     failed = [e for e in timeline.events(incident.id) if e.kind == "source.failed"]
     assert len(failed) == 1  # said once, not once per poll
     assert "internal error in counting: KeyError" in failed[0].summary
+
+
+# -- rate limits: the poller waits what the source asks (fake time, no wall-clock sleep) ---------
+
+
+class Recorder:
+    """Stands in for the App: keeps what the poller posts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    def post_message(self, message: Any) -> bool:
+        self.messages.append(message)
+        return True
+
+
+class Scripted(MetricSource):
+    """Raises or answers what its script says, one step per poll."""
+
+    name: ClassVar[str] = "scripted"
+    title: ClassVar[str] = "Scripted"
+    Options = ProviderOptions
+
+    def __init__(self, *steps: Exception | None) -> None:
+        super().__init__(ProviderOptions())
+        self.steps = list(steps)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return ["error_rate"]
+
+    def sample(self) -> list[Sample]:
+        step = self.steps.pop(0)
+        if step is not None:
+            raise step
+        return [Sample("error_rate", 0.1, FixedClock().now(), self.name)]
+
+
+def run_fake(source: MetricSource, interval: float, polls: int) -> tuple[list[float], Recorder]:
+    """Run the poller on fake time for `polls` polls; the waits it asked for, what it posted."""
+    app, waits, now = Recorder(), [], [0.0]
+
+    def wait(seconds: float) -> None:
+        waits.append(round(seconds, 3))
+        now[0] += seconds
+        if len(waits) == polls:
+            poller.stopped.set()
+
+    poller = Poller(app, source, interval, monotonic=lambda: now[0], wait=wait)  # type: ignore[arg-type]
+    poller.run()  # on this thread: it returns once stopped
+    return waits, app
+
+
+def reasons(app: Recorder) -> list[str]:
+    return [m.reason if isinstance(m, SourceFailed) else "sampled" for m in app.messages]
+
+
+def test_the_poller_waits_what_a_rate_limit_asks_then_keeps_its_cadence() -> None:
+    source = Scripted(
+        RateLimited("GET http://m/metrics: rate limited (429)", 30),
+        RateLimited("GET http://m/metrics: rate limited (429)", None),  # no Retry-After
+        RateLimited("GET http://m/metrics: unavailable (503)", 86_400),  # absurd
+        RateLimited("GET http://m/metrics: rate limited (429)", 0.5),  # shorter than interval
+        None,
+        None,
+    )
+    waits, app = run_fake(source, 5.0, 6)
+    assert waits == [30, 5, 600, 5, 5, 5]
+    assert reasons(app) == [
+        "GET http://m/metrics: rate limited (429): next poll in 30 s",
+        "GET http://m/metrics: rate limited (429): next poll in 5 s",
+        "GET http://m/metrics: unavailable (503): next poll in 600 s",
+        "GET http://m/metrics: rate limited (429): next poll in 5 s",
+        "sampled",
+        "sampled",
+    ]
+
+
+def test_a_rate_limited_server_is_polled_once_per_retry_after() -> None:
+    server = HostileServer(retry_after=30)
+    source = ScrapeSource(
+        ScrapeOptions(url=f"{server.url}/rate_limited/metrics", timeout_seconds=2)
+    )
+    try:
+        waits, app = run_fake(source, 1.0, 3)
+    finally:
+        server.stop()
+    assert waits == [30, 30, 30]  # three polls in 90 fake seconds, not 90
+    assert len(server.requests) == 3
+    url = f"{server.url}/rate_limited/metrics"
+    assert reasons(app) == [f"GET {url}: rate limited (429): next poll in 30 s"] * 3

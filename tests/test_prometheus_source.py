@@ -390,7 +390,7 @@ def test_client_timeout_is_provider_timeout(
 ) -> None:
     with pytest.raises(ProviderTimeout) as raised:
         one(canned_source, 0, httpx.ReadTimeout("slow"))
-    assert str(raised.value) == f"GET {URL}: no answer within 2.0 s"
+    assert str(raised.value) == f"GET {URL}: no complete answer within 2 s"
 
 
 def test_range_walks_the_step_grid(canned_source: tuple[Canned, PrometheusSource]) -> None:

@@ -167,7 +167,7 @@ def test_a_hang_becomes_a_timeout(case: Case, sim: Simulator) -> None:
     http_only(case)
     quick = case.provider(sim, {"timeout_seconds": 0.3})
     sim.fail("hang", seconds=5, times=50)
-    with pytest.raises(ProviderTimeout, match="no answer"):
+    with pytest.raises(ProviderTimeout, match=r"no (complete )?answer"):
         quick.preflight(case.action, case.params)
 
 

@@ -192,7 +192,7 @@ def test_silent_server_times_out_within_the_timeout(silent_server: str) -> None:
     with pytest.raises(ProviderTimeout) as raised:
         source.sample()
     assert time.monotonic() - started < 2.0
-    assert str(raised.value) == f"GET {silent_server}: no answer within 0.3 s"
+    assert str(raised.value) == f"GET {silent_server}: no complete answer within 0.3 s"
 
 
 @pytest.mark.timeout(10)
@@ -200,7 +200,7 @@ def test_silent_server_fails_the_health_probe(silent_server: str) -> None:
     probe = HealthProbe(HealthProbeOptions(url=silent_server, timeout_seconds=0.3))
     failed, latency = probe.sample()
     assert failed.value == 1.0
-    assert failed.error == "timeout after 0.3 s"
+    assert failed.error == "no complete answer within 0.3 s"
     assert latency.value is None
 
 

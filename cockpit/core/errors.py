@@ -10,6 +10,7 @@ CockpitError
 ├── LockHeld            another live cockpit holds the incident
 └── ProviderError       a provider call failed (see providers.base)
     ├── ProviderUnavailable
+    │   └── RateLimited     the provider asked us to wait (429, 503 with Retry-After)
     └── ProviderTimeout
 """
 
@@ -98,3 +99,13 @@ class ProviderTimeout(ProviderError):
     """The provider did not answer within its timeout."""
 
     title = "Provider timed out"
+
+
+class RateLimited(ProviderUnavailable):
+    """The provider asked us to slow down: wait `retry_after` seconds (None: it did not say)."""
+
+    title = "Rate limited"
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
