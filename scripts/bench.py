@@ -292,6 +292,12 @@ def main() -> int:
 
     rows.extend(export_rows())
 
+    # 10. Hostile conditions (issue 13): keys while the timeline is locked and a source
+    # trickles; peak memory with hostile sources.
+    from bench_hostile import rows as hostile_rows
+
+    rows.extend(hostile_rows())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")
