@@ -70,7 +70,6 @@ LIFECYCLE_TYPES: Columns = (
 )
 """Lifecycle rows as `cockpit.core.incidents.lifecycle_rows` selects them."""
 SAMPLE_TYPES: Columns = (
-    ("id", _INTEGER),
     ("at", _TEXT),
     ("metric", _TEXT),
     ("value", _NUMBER_OR_NULL),

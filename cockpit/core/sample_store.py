@@ -16,7 +16,7 @@ from cockpit.core.damage import SAMPLE_TYPES, check_times, check_types
 from cockpit.core.metrics import Sample
 from cockpit.core.redact import scrub
 
-_SELECTED = ", ".join(name for name, _ in SAMPLE_TYPES)
+_SELECTED = ", ".join(name for name, _ in SAMPLE_TYPES)  # StoredSample's fields
 
 
 class StoredSample(NamedTuple):
@@ -62,13 +62,17 @@ def select(
         params.append(metric)
     sql += " ORDER BY at, id"
     rows = conn.execute(sql, params).fetchall()
-    check_types(path, rows, SAMPLE_TYPES, _where)
-    check_times(path, rows, 1, _where, name="at")
-    return [StoredSample._make(row[1:]) for row in rows]
 
+    def where(row: tuple[object, ...]) -> str:
+        # Only for a message: the id is not selected, which would cost every read a copy.
+        found = conn.execute(
+            sql.replace(_SELECTED, "id", 1) + " LIMIT 1 OFFSET ?", [*params, rows.index(row)]
+        ).fetchone()
+        return f"sample {found[0]}" if found else "a sample"
 
-def _where(row: tuple[object, ...]) -> str:
-    return f"sample {row[0]}"
+    check_types(path, rows, SAMPLE_TYPES, where)
+    check_times(path, rows, 0, where, name="at")
+    return list(map(StoredSample._make, rows))
 
 
 def prune(conn: sqlite3.Connection, before: datetime) -> int:
