@@ -1,10 +1,14 @@
-"""`cockpit backtest`: replay a procedure's trigger rules over recorded samples."""
+"""`cockpit backtest`: replay a procedure's trigger rules over recorded samples.
+
+Exit codes: 0 success; 2 any error (a bad procedure or samples file, an unknown incident, one
+without samples, a damaged or unreadable timeline), reported as one line on stderr.
+"""
 
 from __future__ import annotations
 
 import click
 
-from cockpit.commands.common import db_path
+from cockpit.commands.common import db_path, fail
 
 
 @click.command()
@@ -32,7 +36,8 @@ def backtest(
     """Print when each trigger rule would have fired over recorded samples, and why."""
     from pathlib import Path
 
-    from cockpit.core.backtest import format_report, read_samples, replay_procedure
+    from cockpit.core.backtest import RecordedSample, format_report, read_samples, replay_procedure
+    from cockpit.core.errors import CockpitError
     from cockpit.core.procedure_loader import load_procedure
 
     if (samples_file is None) == (incident_id is None):
@@ -41,18 +46,21 @@ def backtest(
     if samples_file is not None:
         samples = read_samples(Path(samples_file))
     else:
-        from cockpit.core.backtest import RecordedSample
         from cockpit.core.clock import parse_iso
         from cockpit.core.timeline import Timeline
 
         assert incident_id is not None
-        with Timeline(db_path(ctx, db), create=False) as timeline:
-            timeline.incident(incident_id)  # names the id if it does not exist
-            samples = [
-                RecordedSample(parse_iso(row.at), row.metric, row.value)
-                for row in timeline.samples(incident_id)
-            ]
+        try:
+            with Timeline(db_path(ctx, db), create=False) as timeline:
+                timeline.incident(incident_id)  # names the id if it does not exist
+                # Their times were checked by the read: each parses.
+                samples = [
+                    RecordedSample(parse_iso(row.at), row.metric, row.value)
+                    for row in timeline.samples(incident_id)
+                ]
+        except CockpitError as error:
+            fail(error)
         if not samples:
-            raise click.ClickException(f"incident {incident_id} has no recorded samples")
+            fail(f"incident {incident_id} has no recorded samples")
     for line in format_report(procedure, replay_procedure(procedure, samples)):
         click.echo(line)

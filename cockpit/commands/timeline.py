@@ -5,8 +5,11 @@ imports only click at the top; each command imports `cockpit.core.timeline` in i
 that module itself defers sqlite-utils to schema creation. Nothing here may import Textual or
 Rich (a subprocess test checks it).
 
-Exit codes: 0 success; 1 `timeline verify` found tampering; 2 any other error, reported as one
-line on stderr, never a traceback.
+Exit codes, the same in every command: 0 success; 1 only from `timeline verify`, when the
+timeline is tampered (the hash chain does not hold: an event altered, inserted or removed); 2 any
+other error, a damaged file among them (not SQLite, empty, truncated, a table missing, a blob or
+a NULL where text belongs, a payload that is not JSON: `TimelineDamaged`), reported as one line
+on stderr naming the database and the event, never a traceback.
 """
 
 from __future__ import annotations
@@ -91,8 +94,13 @@ def incident_open(
 @click.pass_context
 def incident_list(ctx: click.Context, only_open: bool, db: str | None) -> None:
     """List incidents, newest first."""
+    from cockpit.core.errors import CockpitError
+
     with _open(ctx, db) as timeline:
-        found = timeline.incidents(include_closed=not only_open)
+        try:
+            found = timeline.incidents(include_closed=not only_open)
+        except CockpitError as error:
+            fail(error)
     rows = [_incident_row(item) for item in found]
     if not rows:
         click.echo("no open incidents" if only_open else "no incidents")
@@ -203,9 +211,12 @@ def _event_line(event: Event, unknown: bool, kind_width: int, actor_width: int) 
 @db_option
 @click.pass_context
 def timeline_verify(ctx: click.Context, db: str | None) -> None:
-    """Prove the hash chain; print the head hash to compare with the post-mortem's footer.
+    """Prove the hash chain and that every event reads as written; print the head hash to
+    compare with the post-mortem's footer.
 
-    Exit 0 when intact, 1 when tampered (the first bad event is named), 2 on any other error.
+    Exit 0 when intact, 1 when tampered (the chain does not hold: the first bad event is named),
+    2 when damaged (an event cannot be read as written: a blob or a NULL where text belongs, a
+    payload that is not JSON; or the file is not a timeline) and on any other error.
     """
     from cockpit.core.errors import ChainBroken, CockpitError
 

@@ -29,7 +29,8 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from cockpit.core.clock import iso_ms
-from cockpit.core.errors import ChainBroken, TimelineError
+from cockpit.core.damage import describe, find_damage, read_error
+from cockpit.core.errors import ChainBroken, TimelineDamaged
 from cockpit.core.timeline_schema import EVENT_COLUMNS
 
 GENESIS_HASH = "0" * 64
@@ -120,8 +121,9 @@ def jsonable(value: Any) -> Any:
     return clean_text(str(value))
 
 
-def verify_chain(conn: sqlite3.Connection, path: Path) -> VerifyReport:
-    """Prove the chain: every event's hash, its link to the previous one, no id gaps.
+def verify_chain(conn: sqlite3.Connection, path: Path, up_to: int | None = None) -> VerifyReport:
+    """Prove the chain: every event's hash, its link to the previous one, no id gaps; and that
+    every event reads as written (the types of its columns, a JSON object as payload, a time).
 
     What it cannot prove: removing the newest events leaves a shorter chain that is still
     valid, so truncation is not detectable from the chain alone (SQLite's AUTOINCREMENT
@@ -129,31 +131,45 @@ def verify_chain(conn: sqlite3.Connection, path: Path) -> VerifyReport:
     why the report carries the head hash: compare it with one recorded elsewhere (the
     post-mortem footer prints it) to prove nothing was cut off.
 
+    The first event that fails decides, in id order. When it fails both ways (a payload
+    edited into invalid JSON), the chain is reported: the row was altered.
+
     Args:
         conn: An open timeline connection, outside any transaction (the walk opens its own).
         path: The database file, for error messages.
+        up_to: Only the events up to this id (the head an export names); the newer ones, and
+            the AUTOINCREMENT hint, are not looked at.
 
     Returns:
         How many events verified and the head hash (64 zeros when empty).
 
     Raises:
-        ChainBroken: Names the first bad event: hash mismatch (row altered), prev_hash
-            mismatch, or an id gap (row removed or inserted; the missing id is named).
+        ChainBroken: Tampered: names the first bad event: hash mismatch (row altered),
+            prev_hash mismatch, or an id gap (row removed or inserted; the missing id is named).
+        TimelineDamaged: The first bad event cannot be read as written (a blob where text
+            belongs, a NULL, text in the id column, a payload that is not a JSON object, a
+            time that is none), or the file cannot be read (truncated, corrupted).
+        TimelineError: The file cannot be read for another reason (a lock, a disk error).
     """
     sha256 = hashlib.sha256
     expected_id = 1
     prev = GENESIS_HASH.encode("ascii")
     count = 0
-    # Reading text as bytes skips a UTF-8 decode and re-encode per field: hashing 100,000
-    # events must stay well under a second.
-    conn.text_factory = bytes
-    # One read transaction: the rows and the AUTOINCREMENT counter come from the same
-    # snapshot, so an append landing meanwhile cannot look like removed rows.
+    # One read transaction: the damage scan, the rows and the AUTOINCREMENT counter come from
+    # the same snapshot, so an append landing meanwhile cannot look like removed rows.
     conn.execute("BEGIN")
     try:
-        rows = conn.execute(
-            f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id"
-        )  # one pass, in id order
+        # The types and payloads, checked in SQL in one pass: the walk below reads text as
+        # bytes, which cannot tell a blob from text.
+        damaged = find_damage(conn, path, up_to)
+        if damaged is not None and type(damaged[0]) is not int:
+            raise damaged[1]  # an id that is no integer has no place in the id order
+        bad_id = damaged[0] if damaged is not None else None
+        # Reading text as bytes skips a UTF-8 decode and re-encode per field: hashing 100,000
+        # events must stay well under a second.
+        conn.text_factory = bytes
+        only = "" if up_to is None else f" WHERE id <= {int(up_to)}"
+        rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events{only} ORDER BY id")  # one pass
         for row in rows:
             event_id, inc, ts, kind, actor, summary, payload, command, prev_hash, digest = row
             if event_id != expected_id:
@@ -184,22 +200,38 @@ def verify_chain(conn: sqlite3.Connection, path: Path) -> VerifyReport:
                     b"-" if command is None else b"%d:%s" % (len(command), command),
                 )
             except TypeError:
-                raise ChainBroken(event_id, "malformed row (a column has the wrong type)") from None
+                if damaged is not None:
+                    raise damaged[1] from None
+                problem = "a column has the wrong type"
+                raise TimelineDamaged(path, problem, f"event {event_id}") from None
             if sha256(canonical).hexdigest().encode("ascii") != digest:
                 raise ChainBroken(event_id, "hash mismatch: the row was altered")
+            if event_id == bad_id:
+                assert damaged is not None
+                raise damaged[1]  # chained as written, but not readable as written
             prev = digest
             expected_id += 1
             count += 1
-        sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    except sqlite3.DatabaseError as error:
-        raise TimelineError(f"{path}: cannot read the timeline: {error}") from None
+        sequence = None
+        if up_to is None:
+            sequence = conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+            ).fetchone()
+    except sqlite3.Error as error:
+        raise read_error(path, error, conn) from None
     finally:
         conn.execute("ROLLBACK")
         conn.text_factory = str
-    if sequence is not None and int(sequence[0]) > count:
-        raise ChainBroken(
-            count + 1,
-            f"missing: events {count + 1}..{int(sequence[0])} were written but are gone "
-            "(newest rows removed)",
-        )
+    if up_to is not None and count < up_to:
+        raise ChainBroken(count + 1, f"missing: events {count + 1}..{up_to} are gone")
+    if sequence is not None:
+        if type(sequence[0]) is not int:
+            problem = f"the AUTOINCREMENT counter of events is {describe(sequence[0])}"
+            raise TimelineDamaged(path, problem + ", not an integer")
+        if sequence[0] > count:
+            raise ChainBroken(
+                count + 1,
+                f"missing: events {count + 1}..{sequence[0]} were written but are gone "
+                "(newest rows removed)",
+            )
     return VerifyReport(count=count, head_hash=prev.decode("ascii"))

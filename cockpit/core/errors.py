@@ -3,9 +3,11 @@
 CockpitError
 ├── ConfigError         configuration names something that does not exist or is invalid
 ├── ProcedureError      a procedure file is malformed (file, line, field)
-├── TimelineError       the timeline database cannot be opened or written
+├── TimelineError       the timeline database cannot be opened, read or written
 │   ├── TimelineBusy    another connection holds the write lock (try again later)
-│   └── ChainBroken     `timeline verify` found an altered or missing event
+│   ├── ChainBroken     the hash chain does not hold: an event altered, inserted or removed
+│   └── TimelineDamaged the file cannot be read as a timeline: not SQLite, truncated, a
+│                       missing table, a value of the wrong type, a payload that is not JSON
 ├── IncidentError       unknown incident, closed incident, ...
 ├── LockHeld            another live cockpit holds the incident
 └── ProviderError       a provider call failed (see providers.base)
@@ -61,7 +63,10 @@ class TimelineBusy(TimelineError):
 
 
 class ChainBroken(TimelineError):
-    """The hash chain does not verify: an event was altered, inserted or removed."""
+    """The hash chain does not verify: an event was altered, inserted or removed.
+
+    `cockpit timeline verify` exits 1 for this one (tampered), 2 for every other error.
+    """
 
     title = "Timeline tampered"
 
@@ -69,6 +74,37 @@ class ChainBroken(TimelineError):
         self.event_id = event_id
         self.reason = reason
         super().__init__(f"event {event_id}: {reason}")
+
+    def __reduce__(self) -> tuple[type[ChainBroken], tuple[int, str]]:
+        # Picklable (a forked export worker may raise it): the default passes only the message.
+        return type(self), (self.event_id, self.reason)
+
+
+class TimelineDamaged(TimelineError):
+    """The file cannot be read as a timeline, whatever the chain says.
+
+    Not SQLite, empty, truncated or corrupted, a table or column missing, a value of the wrong
+    type (a blob where text belongs, a NULL, text in an integer column), a payload that is not
+    a JSON object. The message names the database, where (``event 17``, ``sample 4``, ``the
+    events table``) and what is wrong. Exit status 2, like every error but tampering.
+
+    Args:
+        path: The database file.
+        problem: What is wrong, e.g. ``payload is a blob, not JSON text``.
+        where: The event or part of the file, e.g. ``event 17``; None for the whole file.
+    """
+
+    title = "Timeline damaged"
+
+    def __init__(self, path: object, problem: str, where: str | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.where = where
+        place = f"{where}: " if where else ""
+        super().__init__(f"{path}: damaged timeline: {place}{problem}")
+
+    def __reduce__(self) -> tuple[type[TimelineDamaged], tuple[object, str, str | None]]:
+        return type(self), (self.path, self.problem, self.where)
 
 
 class IncidentError(CockpitError):

@@ -15,6 +15,11 @@ loss), busy timeout 5 s. The database file is created 0600 before SQLite opens i
 directory 0700; SQLite gives the ``-wal``/``-shm`` files the database file's mode, and opening
 tightens them to 0600 should they be looser.
 
+Damage: whoever holds the file can edit it (drop the triggers, store a blob where text belongs,
+truncate it). Opening checks the file and its tables; every read checks the types of what SQLite
+returns and decodes payloads in bulk (see `cockpit.core.damage`), so a damaged file is refused
+with `TimelineDamaged` naming the event, the column and what is wrong, never a stray TypeError.
+
 Pure Python (no Textual, no Rich) and cheap to import: sqlite-utils is imported by
 `cockpit.core.timeline_schema` only when a migration runs.
 """
@@ -26,6 +31,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -42,11 +48,30 @@ from cockpit.core.chain import (
     verify_chain,
 )
 from cockpit.core.clock import Clock, SystemClock, iso_ms, parse_iso
-from cockpit.core.errors import IncidentError, TimelineBusy, TimelineError
+from cockpit.core.damage import (
+    EVENT_TYPES,
+    ROW_TYPES,
+    check_times,
+    check_types,
+    decode_payloads,
+    event_where,
+    read_error,
+)
+from cockpit.core.errors import IncidentError, TimelineBusy, TimelineDamaged, TimelineError
 from cockpit.core.redact import redact
-from cockpit.core.timeline_schema import EVENT_COLUMNS, EVENTS_BY_KIND, migrate
+from cockpit.core.timeline_schema import (
+    EVENT_COLUMNS,
+    EVENTS_BY_KIND,
+    SAMPLE_COLUMNS,
+    migrate,
+    user_version,
+)
 
 BUSY_TIMEOUT_S = 5.0
+# How long an empty file may stay empty before it is called damaged: another process may have
+# just created it (0600, before SQLite writes its first page, well under a millisecond later).
+_EMPTY_GRACE_S = 0.25
+_HEAD_TYPES = (EVENT_TYPES[0], EVENT_TYPES[-1])  # id, hash
 
 # Kinds that change the incident projection or pair intents with results: only the dedicated
 # methods may write them, so the projection's rules (no double close, one result per intent)
@@ -74,7 +99,7 @@ class Event(NamedTuple):
 
     @property
     def at(self) -> datetime:
-        """The event time as an aware UTC datetime."""
+        """The event time as an aware UTC datetime (the readers checked it parses)."""
         return parse_iso(self.ts)
 
 
@@ -103,7 +128,7 @@ class EventLog:
         self._actor = actor
         self._known_incidents: set[int] = set()
         self._busy_timeout = busy_timeout
-        self._prepare_file(create)
+        existed = self._prepare_file(create)
         try:
             self._conn = sqlite3.connect(
                 str(self.path),
@@ -119,9 +144,17 @@ class EventLog:
             if str(mode).lower() != "wal":
                 raise TimelineError(f"{self.path}: cannot switch the timeline to WAL ({mode})")
             self._conn.execute("PRAGMA synchronous = FULL")
+            if existed and not create and user_version(self._conn) == 0 and self._bare():
+                # An existing database without a table: making it a new, empty timeline would
+                # hide that the one expected here is gone.
+                raise TimelineDamaged(self.path, "no timeline in this SQLite database (no tables)")
             migrate(self._conn, self.path, self._write)
+            self._check_tables()
         except sqlite3.DatabaseError as error:
             self._conn.close()
+            found = read_error(self.path, error)
+            if isinstance(found, TimelineDamaged):
+                raise found from None
             raise TimelineError(f"{self.path}: not a usable timeline database: {error}") from None
         except BaseException:
             self._conn.close()
@@ -130,13 +163,15 @@ class EventLog:
 
     # --- opening ------------------------------------------------------------------------------
 
-    def _prepare_file(self, create: bool) -> None:
+    def _prepare_file(self, create: bool) -> bool:
+        """Create the file if allowed and missing; True when it was there already."""
         from cockpit.core.paths import ensure_private_dir
 
         if self.path.is_dir():
             raise TimelineError(f"{self.path}: is a directory, not a timeline database")
         if self.path.exists():
-            return
+            self._refuse_empty()
+            return True
         if not create:
             raise TimelineError(f"{self.path}: no timeline database here")
         try:
@@ -145,10 +180,63 @@ class EventLog:
             # Created 0600 before SQLite sees it: SQLite would create it with the umask's mode.
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return  # another process created it first; its mode is its own business
+            # Another process created it first; its mode is its own business.
+            self._refuse_empty()
+            return True
         except OSError as error:
             raise TimelineError(f"{self.path}: cannot create the timeline: {error}") from None
         os.close(fd)
+        return False
+
+    def _refuse_empty(self) -> None:
+        """An existing file of 0 bytes is a lost timeline, not a new one: starting a chain
+        there would hide that its history is gone."""
+        deadline = time.monotonic() + _EMPTY_GRACE_S
+        while True:
+            try:
+                if self.path.stat().st_size > 0:
+                    return
+            except OSError as error:
+                raise TimelineError(f"{self.path}: cannot open the timeline: {error}") from None
+            if time.monotonic() >= deadline:
+                raise TimelineDamaged(
+                    self.path,
+                    "the file is empty (0 bytes): its timeline is lost; move it away to start "
+                    "a new one",
+                )
+            time.sleep(0.01)  # its creator is about to write the first page
+
+    def _bare(self) -> bool:
+        """True when the database holds no table, index or trigger at all."""
+        return (
+            self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1"
+            ).fetchone()
+            is None
+        )
+
+    def _check_tables(self) -> None:
+        """Every table and column the readers select is there (a statement that reads no row
+        is prepared against the schema: microseconds)."""
+        for table, columns in (
+            ("events", EVENT_COLUMNS),
+            (EVENTS_BY_KIND, "id"),  # names an index: it must be there too
+            ("samples", SAMPLE_COLUMNS),
+        ):
+            try:
+                self._conn.execute(f"SELECT {columns} FROM {table} LIMIT 0")
+            except sqlite3.OperationalError as error:
+                raise TimelineDamaged(self.path, str(error)) from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """SQLite errors while reading become the cockpit's: damage named, or why not."""
+        try:
+            yield
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # misuse (another thread's connection, a closed one): a bug, not the file
+        except sqlite3.Error as error:
+            raise read_error(self.path, error, self._conn) from None
 
     def _tighten_sidecars(self) -> None:
         for suffix in ("-wal", "-shm"):
@@ -208,6 +296,9 @@ class EventLog:
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
+            found = read_error(self.path, error, self._conn)
+            if isinstance(found, TimelineDamaged):
+                raise found from None
             raise TimelineError(f"{self.path}: cannot write to the timeline: {error}") from None
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -248,8 +339,10 @@ class EventLog:
         command = None if command is None else clean_text(redact(command))
         who = clean_text(actor if actor is not None else self._actor_name())
         head = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        if head is not None:
+            check_types(self.path, [head], _HEAD_TYPES, event_where)
         prev_id, prev_hash = head if head is not None else (0, GENESIS_HASH)
-        event_id = int(prev_id) + 1
+        event_id = prev_id + 1
         ts = iso_ms(at if at is not None else self._clock.now())
         digest = chain_hash(
             prev_hash, event_id, incident, ts, kind, who, summary, payload_text, command
@@ -388,7 +481,9 @@ class EventLog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return events_from_rows(self._conn.execute(sql, params).fetchall())
+        with self._reading():
+            rows = self._conn.execute(sql, params).fetchall()
+        return events_from_rows(rows, self.path)
 
     def rows(
         self, incident: int, *, up_to: int | None = None
@@ -399,21 +494,32 @@ class EventLog:
         timeline of a 100,000-event incident reads these. `up_to`: only ids up to this one
         (the chain head an export names).
         """
-        return self._conn.execute(
-            "SELECT id, ts, kind, actor, summary, command FROM events"
-            " WHERE incident = ? AND id <= ? ORDER BY id",
-            (incident, up_to if up_to is not None else 2**63 - 1),
-        ).fetchall()
+        with self._reading():
+            rows = self._conn.execute(
+                "SELECT id, ts, kind, actor, summary, command FROM events"
+                " WHERE incident = ? AND id <= ? ORDER BY id",
+                (incident, up_to if up_to is not None else 2**63 - 1),
+            ).fetchall()
+        # Types only: these times are shown, never parsed (the export verifies them).
+        check_types(self.path, rows, ROW_TYPES, event_where)
+        return rows
 
     def head(self) -> tuple[int, str]:
         """The newest event's id and hash, ``(0, 64 zeros)`` for an empty timeline."""
-        row = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
-        return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
+        with self._reading():
+            row = self._conn.execute(
+                "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return 0, GENESIS_HASH
+        check_types(self.path, [row], _HEAD_TYPES, event_where)
+        return row[0], row[1]
 
     # --- verification -------------------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        """Prove the chain: every event's hash, its link to the previous one, no id gaps.
+    def verify(self, *, up_to: int | None = None) -> VerifyReport:
+        """Prove the chain: every event's hash, its link to the previous one, no id gaps; and
+        that every event reads as written (see `cockpit.core.chain.verify_chain`).
 
         What it cannot prove: removing the newest events leaves a shorter chain that is still
         valid, so truncation is not detectable from the chain alone (SQLite's AUTOINCREMENT
@@ -421,22 +527,35 @@ class EventLog:
         why the report carries the head hash: compare it with one recorded elsewhere (the
         post-mortem footer prints it) to prove nothing was cut off.
 
+        Args:
+            up_to: Only the events up to this id (the head an export names).
+
         Returns:
             How many events verified and the head hash (64 zeros when empty).
 
         Raises:
-            ChainBroken: Names the first bad event: hash mismatch (row altered), prev_hash
-                mismatch, or an id gap (row removed or inserted; the missing id is named).
+            ChainBroken: Tampered: names the first bad event: hash mismatch (row altered),
+                prev_hash mismatch, or an id gap (row removed or inserted; the missing id is
+                named).
+            TimelineDamaged: The first bad event cannot be read as written, or the file is
+                truncated or corrupted.
         """
-        return verify_chain(self._conn, self.path)
+        return verify_chain(self._conn, self.path, up_to)
 
 
-def events_from_rows(rows: list[tuple[Any, ...]]) -> list[Event]:
+def events_from_rows(rows: list[tuple[Any, ...]], path: object) -> list[Event]:
     """Decode rows selected as `EVENT_COLUMNS`; all payloads in one `json.loads`, which is
-    about 2.5 times faster than one call per row (a 100,000-event export reads them all)."""
+    about 2.5 times faster than one call per row (a 100,000-event export reads them all).
+
+    Raises:
+        TimelineDamaged: A value of the wrong type, a payload that is not a JSON object or a
+            time that is none; names the first such event of `path`.
+    """
     if not rows:
         return []
-    payloads = json.loads("[" + ",".join(row[6] for row in rows) + "]")
+    check_types(path, rows, EVENT_TYPES, event_where)
+    check_times(path, rows, 2, event_where)
+    payloads = decode_payloads(path, rows, 6, event_where)
     # Positional, in EVENT_COLUMNS order: keyword arguments cost a third more per event.
     return [
         Event(r[0], r[1], r[2], r[3], r[4], r[5], payload, r[7], r[8], r[9])

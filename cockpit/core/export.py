@@ -287,14 +287,31 @@ def _written(data: dict[str, Any]) -> list[str]:
     return lines[:-1]
 
 
-def _footer(data: dict[str, Any]) -> list[str]:
+def _footer(data: dict[str, Any], failure: str | None) -> list[str]:
     chain = data["chain"]
+    if failure:
+        # No head to check against: the chain up to it does not hold.
+        return [
+            "---",
+            "",
+            f"Timeline NOT verified: {cell(failure)}.",
+            f"Exported with --unverified; `{chain['verify']}` names the failure.",
+        ]
     return [
         "---",
         "",
         f"Timeline chain head: event {chain['head_id']}, hash `{chain['head_hash']}`.",
         f"Check it with `{chain['verify']}`: the head it prints must be this one, or later.",
     ]
+
+
+def warning_line(failure: str) -> str:
+    """The first line of a report whose timeline does not verify (`cockpit export
+    --unverified`): that the chain failed, where and why."""
+    return (
+        f"> **WARNING: this timeline does not verify: {cell(failure)}. "
+        "This report may not match what happened.**"
+    )
 
 
 def render_markdown(
@@ -306,6 +323,7 @@ def render_markdown(
     samples: Sequence[StoredSample] = (),
     rows: Sequence[Row] | None = None,
     timeline: Callable[[], str] | None = None,
+    failure: Callable[[], str | None] | None = None,
 ) -> str:
     """The post-mortem of one incident as GitHub-flavoured Markdown.
 
@@ -321,6 +339,9 @@ def render_markdown(
         timeline: Gives the "Timeline" section as `timeline_section` renders it; called once
             everything else is built, so another process can render it meanwhile (`cockpit
             export`); default: rendered here from `rows`.
+        failure: Says why the timeline does not verify (None or "": it does); called after
+            `timeline`, so another process can verify meanwhile. A failure becomes the
+            document's first line (`warning_line`) and its footer, instead of the head.
 
     Returns:
         The document, ending with one newline; identical for identical arguments.
@@ -341,8 +362,11 @@ def render_markdown(
         [timeline()]  # last but the footer: the wait for another process comes last
         if timeline is not None
         else _timeline(as_rows(ordered) if rows is None else rows),
-        _footer(data),
     ]
+    failed = failure() if failure is not None else None
+    sections.append(_footer(data, failed))
+    if failed:
+        sections.insert(0, [warning_line(failed)])
     # Every string in `data` was scrubbed by build_report; the Markdown adds only our own words.
     # (Scrubbing the whole document again took 4 s of the 100,000-event benchmark's 8.)
     return "\n\n".join("\n".join(section) for section in sections) + "\n"
@@ -356,7 +380,14 @@ def render_json(
     head: tuple[int, str] | None = None,
     samples: Sequence[StoredSample] = (),
     rows: Sequence[Row] | None = None,
+    failure: str | None = None,
 ) -> str:
-    """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8)."""
+    """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8).
+
+    A `failure` (the timeline does not verify) is kept as ``chain.failure`` and
+    ``chain.verified`` false; without one the document is as it always was.
+    """
     data = build_report(timeline_events, incident, procedure, head=head, samples=samples, rows=rows)
+    if failure:
+        data["chain"].update(verified=False, failure=failure)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -8,12 +8,18 @@ the first acknowledgement sets the time) hold for every row it reads.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from cockpit.core.damage import (
+    LIFECYCLE_TYPES,
+    check_times,
+    check_types,
+    decode_payloads,
+    event_where,
+)
 from cockpit.core.timeline_schema import EVENTS_BY_KIND
 
 LIFECYCLE_KINDS = (
@@ -40,31 +46,47 @@ class Incident:
     resolution: str | None = None
 
 
-def lifecycle_rows(conn: sqlite3.Connection, incident_id: int | None) -> list[tuple[Any, ...]]:
-    """The lifecycle events of one incident (or of all), in id order, ready for `project`."""
+def lifecycle_rows(
+    conn: sqlite3.Connection, incident_id: int | None, path: object
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """The lifecycle events of one incident (or of all), in id order, ready for `project`:
+    ``(incident, kind, ts, payload)``, with the payload decoded.
+
+    Raises:
+        TimelineDamaged: A lifecycle event of `path` cannot be read as written (see
+            `cockpit.core.damage`); it is named.
+    """
     marks = ", ".join("?" for _ in LIFECYCLE_KINDS)
     # One incident's: through the (incident, kind) index (see EVENTS_BY_KIND).
     source = "events" if incident_id is None else EVENTS_BY_KIND
-    sql = f"SELECT incident, kind, ts, payload FROM {source} WHERE kind IN ({marks})"
+    sql = f"SELECT id, incident, kind, ts, payload FROM {source} WHERE kind IN ({marks})"
     params: list[Any] = list(LIFECYCLE_KINDS)
     if incident_id is not None:
         sql += " AND incident = ?"
         params.append(incident_id)
-    return conn.execute(sql + " ORDER BY id", params).fetchall()
+    rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+    check_types(path, rows, LIFECYCLE_TYPES, event_where)
+    check_times(path, rows, 3, event_where)
+    payloads = decode_payloads(path, rows, 4, event_where)
+    return [(row[1], row[2], row[3], data) for row, data in zip(rows, payloads, strict=True)]
 
 
-def project(rows: Iterable[tuple[Any, ...]]) -> dict[int, Incident]:
+def _text(value: object) -> str | None:
+    """A payload field shown as text (the payload is whatever the file holds)."""
+    return None if value is None else str(value)
+
+
+def project(rows: Iterable[tuple[int, str, str, dict[str, Any]]]) -> dict[int, Incident]:
     """Replay ``(incident, kind, ts, payload)`` lifecycle rows into each incident's state."""
     found: dict[int, Incident] = {}
-    for incident_id, kind, ts, payload_text in rows:
-        data = json.loads(payload_text)
+    for incident_id, kind, ts, data in rows:
         if kind == "incident.opened":
             found[incident_id] = Incident(
                 id=incident_id,
                 title=str(data.get("title", "")),
                 severity=str(data.get("severity", "")),
                 status="open",
-                procedure=data.get("procedure"),
+                procedure=_text(data.get("procedure")),
                 opened_at=ts,
                 drill=bool(data.get("drill", False)),
             )
@@ -78,6 +100,6 @@ def project(rows: Iterable[tuple[Any, ...]]) -> dict[int, Incident]:
             found[incident_id] = replace(current, acknowledged_at=ts)
         elif kind == "incident.closed":
             found[incident_id] = replace(
-                current, status="closed", closed_at=ts, resolution=data.get("resolution")
+                current, status="closed", closed_at=ts, resolution=_text(data.get("resolution"))
             )
     return found

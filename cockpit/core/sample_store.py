@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from cockpit.core.clock import iso_ms
+from cockpit.core.damage import SAMPLE_TYPES, check_times, check_types
 from cockpit.core.metrics import Sample
 from cockpit.core.redact import scrub
+
+_SELECTED = ", ".join(name for name, _ in SAMPLE_TYPES)  # StoredSample's fields
 
 
 class StoredSample(NamedTuple):
@@ -44,16 +47,32 @@ def insert(conn: sqlite3.Connection, incident: int, samples: Iterable[Sample]) -
 
 
 def select(
-    conn: sqlite3.Connection, incident: int, metric: str | None = None
+    conn: sqlite3.Connection, incident: int, metric: str | None = None, path: object = None
 ) -> list[StoredSample]:
-    """An incident's samples in time order, optionally of one metric."""
-    sql = "SELECT at, metric, value, source, error FROM samples WHERE incident = ?"
+    """An incident's samples in time order, optionally of one metric.
+
+    Raises:
+        TimelineDamaged: A sample of `path` holds a value of the wrong type or a time that is
+            none; its id is named.
+    """
+    sql = f"SELECT {_SELECTED} FROM samples WHERE incident = ?"
     params: list[object] = [incident]
     if metric is not None:
         sql += " AND metric = ?"
         params.append(metric)
     sql += " ORDER BY at, id"
-    return [StoredSample._make(row) for row in conn.execute(sql, params)]
+    rows = conn.execute(sql, params).fetchall()
+
+    def where(row: tuple[object, ...]) -> str:
+        # Only for a message: the id is not selected, which would cost every read a copy.
+        found = conn.execute(
+            sql.replace(_SELECTED, "id", 1) + " LIMIT 1 OFFSET ?", [*params, rows.index(row)]
+        ).fetchone()
+        return f"sample {found[0]}" if found else "a sample"
+
+    check_types(path, rows, SAMPLE_TYPES, where)
+    check_times(path, rows, 0, where, name="at")
+    return list(map(StoredSample._make, rows))
 
 
 def prune(conn: sqlite3.Connection, before: datetime) -> int:

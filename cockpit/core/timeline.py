@@ -27,7 +27,8 @@ from typing import Any, Literal
 
 from cockpit.core import sample_store
 from cockpit.core.chain import GENESIS_HASH, VerifyReport, canonical_json, chain_hash
-from cockpit.core.errors import IncidentError
+from cockpit.core.damage import describe, event_name, payload_problem
+from cockpit.core.errors import IncidentError, TimelineDamaged
 from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, events_from_rows
 from cockpit.core.incidents import Incident, lifecycle_rows, project
 from cockpit.core.metrics import Sample
@@ -81,14 +82,16 @@ class Timeline(EventLog):
         Raises:
             IncidentError: No incident has this id.
         """
-        found = project(lifecycle_rows(self._conn, incident_id)).get(incident_id)
+        with self._reading():
+            found = project(lifecycle_rows(self._conn, incident_id, self.path)).get(incident_id)
         if found is None:
             raise IncidentError(f"no incident {incident_id} in {self.path}")
         return found
 
     def incidents(self, *, include_closed: bool = True) -> list[Incident]:
         """All incidents, newest first, from one query over the lifecycle events."""
-        found = project(lifecycle_rows(self._conn, None)).values()
+        with self._reading():
+            found = project(lifecycle_rows(self._conn, None, self.path)).values()
         chosen = [item for item in found if include_closed or item.status == "open"]
         return sorted(chosen, key=lambda item: item.id, reverse=True)
 
@@ -120,7 +123,9 @@ class Timeline(EventLog):
         """
         with self._write():
             row = self._conn.execute("SELECT MAX(incident) FROM events").fetchone()
-            incident_id = int(row[0] or 0) + 1
+            if not isinstance(row[0], int | None):
+                raise self._bad_incident_column()
+            incident_id = (row[0] or 0) + 1
             payload = {"title": title, "severity": severity, "procedure": procedure, "drill": drill}
             prefix = "Drill opened" if drill else "Incident opened"
             event = self._append(
@@ -136,6 +141,16 @@ class Timeline(EventLog):
             opened_at=event.ts,
             drill=drill,
         )
+
+    def _bad_incident_column(self) -> TimelineDamaged:
+        """Names the first event whose incident is neither an integer nor NULL."""
+        bad = self._conn.execute(
+            "SELECT id, incident FROM events WHERE typeof(incident) NOT IN ('integer', 'null')"
+            " ORDER BY id LIMIT 1"
+        ).fetchone()
+        where = event_name(bad[0]) if bad is not None else None
+        found = describe(bad[1]) if bad is not None else "not an integer"
+        return TimelineDamaged(self.path, f"incident is {found}, not an integer or NULL", where)
 
     def _change(
         self,
@@ -279,7 +294,7 @@ class Timeline(EventLog):
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
         with self._write():
             intent = self._conn.execute(
-                "SELECT payload FROM events WHERE incident = ? AND kind = 'action.intent' "
+                "SELECT payload, id FROM events WHERE incident = ? AND kind = 'action.intent' "
                 "AND json_extract(payload, '$.action_id') = ? LIMIT 1",
                 (incident, action_id),
             ).fetchone()
@@ -295,6 +310,9 @@ class Timeline(EventLog):
                     f"incident {incident}: action {action_id} already has a result "
                     f"(event {done[0]})"
                 )
+            problem = payload_problem(intent[0])
+            if problem is not None:
+                raise TimelineDamaged(self.path, problem, event_name(intent[1]))
             body = dict(payload or {})
             body.update(
                 action=json.loads(intent[0]).get("action"), action_id=action_id, outcome=outcome
@@ -303,16 +321,17 @@ class Timeline(EventLog):
 
     def unresolved_actions(self, incident: int) -> list[Event]:
         """Intents without a result: after a crash their outcome is unknown and must be checked."""
-        rows = self._conn.execute(
-            f"SELECT {EVENT_COLUMNS} FROM events AS i"
-            " WHERE i.incident = ? AND i.kind = 'action.intent'"
-            " AND NOT EXISTS (SELECT 1 FROM events AS r WHERE r.incident = i.incident"
-            " AND r.kind = 'action.result'"
-            " AND json_extract(r.payload, '$.action_id') = json_extract(i.payload, '$.action_id'))"
-            " ORDER BY i.id",
-            (incident,),
-        ).fetchall()
-        return events_from_rows(rows)
+        with self._reading():
+            rows = self._conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events AS i"
+                " WHERE i.incident = ? AND i.kind = 'action.intent'"
+                " AND NOT EXISTS (SELECT 1 FROM events AS r WHERE r.incident = i.incident"
+                " AND r.kind = 'action.result' AND json_extract(r.payload, '$.action_id')"
+                " = json_extract(i.payload, '$.action_id'))"
+                " ORDER BY i.id",
+                (incident,),
+            ).fetchall()
+        return events_from_rows(rows, self.path)
 
     # --- samples ------------------------------------------------------------------------------
 
@@ -322,8 +341,13 @@ class Timeline(EventLog):
             return sample_store.insert(self._conn, incident, samples)
 
     def samples(self, incident: int, *, metric: str | None = None) -> list[StoredSample]:
-        """An incident's recorded samples in time order."""
-        return sample_store.select(self._conn, incident, metric)
+        """An incident's recorded samples in time order.
+
+        Raises:
+            TimelineDamaged: A sample cannot be read as written (its id is named).
+        """
+        with self._reading():
+            return sample_store.select(self._conn, incident, metric, self.path)
 
     def prune_samples(self, before: datetime) -> int:
         """Drop samples older than `before` (retention); events are never pruned."""

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 3
 # Column order of every SELECT and INSERT on events; `Event` and the verify walk unpack it.
 EVENT_COLUMNS = "id, incident, ts, kind, actor, summary, payload, command, prev_hash, hash"
+# Every column of samples (opening checks they are all there).
+SAMPLE_COLUMNS = "id, incident, at, metric, value, source, error"
 # What a query reading a few kinds of one incident selects FROM. Left to choose, SQLite walks
 # the (incident, id) index for an ORDER BY id and reads every event of the incident (70 ms at
 # 100,000 events, to find its three lifecycle events) instead of the (incident, kind) index.

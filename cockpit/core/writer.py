@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cockpit.core.errors import TimelineBusy, TimelineError
+from cockpit.core.errors import TimelineBusy, TimelineDamaged, TimelineError
 
 if TYPE_CHECKING:
     from cockpit.core.metrics import Sample
@@ -268,8 +268,8 @@ class TimelineWriter:
                     return attempt()
                 except TimelineBusy as error:
                     stalled |= self._waited(started, str(error))
-                except WriterStopped:
-                    raise
+                except (WriterStopped, TimelineDamaged):
+                    raise  # waiting would not mend a damaged file: said at once, not retried
                 except TimelineError as error:
                     # Disk full, read-only, I/O: say so and keep trying; losing the event is
                     # worse than waiting for someone to free the disk.
