@@ -33,7 +33,7 @@ def backtest(
     from pathlib import Path
 
     from cockpit.core.backtest import format_report, read_samples, replay_procedure
-    from cockpit.core.procedure_loader import load_procedure
+    from cockpit.procedure_check import load_procedure
 
     if (samples_file is None) == (incident_id is None):
         raise click.UsageError("give exactly one of --samples FILE or --incident ID")
