@@ -23,7 +23,7 @@ from cockpit.core.procedure import (
     QuestionNode,
     TriggerMode,
 )
-from cockpit.core.procedure_loader import builtin_names, load_builtin
+from cockpit.core.procedure_loader import builtin_names, load_builtin, parse_procedure
 from cockpit.core.procedure_text import render_markdown
 from providers.base import ActionProvider
 from providers.registry import load_provider, provider_names
@@ -535,3 +535,39 @@ def test_the_installed_command_reports_a_bad_file() -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [expected_line(name, line, field, message)]
+
+
+# --- the format's documentation -------------------------------------------------------------
+
+FORMAT_DOC = ROOT / "docs" / "procedure-format.md"
+
+
+def provider_table() -> str:
+    """The table of providers, actions and parameters, as docs/procedure-format.md has it."""
+    rows = ["| Provider | Action | Parameters (**required**) |", "|---|---|---|"]
+    for name in sorted(ACTION_PROVIDERS - {"manual"}):
+        cls = load_provider(name)
+        assert issubclass(cls, ActionProvider)
+        for action, params in cls.action_params.items():
+            cells = []
+            for param, spec in params.items():
+                if any(param in other.instead for other in params.values()):
+                    continue  # shown beside the parameter it stands in for
+                instead = ", ".join(f"`{i}`" for i in spec.instead)
+                cell = f"**`{param}`**" if spec.required else f"`{param}`"
+                cells.append(cell + (f" (or {instead})" if instead else ""))
+            rows.append(f"| `{name}` | `{action}` | {', '.join(cells)} |")
+    return "\n".join(rows)
+
+
+def test_the_documented_parameters_are_the_declared_ones() -> None:
+    assert provider_table() in FORMAT_DOC.read_text(encoding="utf-8")
+
+
+def test_the_documented_example_validates() -> None:
+    text = FORMAT_DOC.read_text(encoding="utf-8")
+    example = text.split("## A minimal file, annotated\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    from cockpit.procedure_check import provider_problems
+
+    procedure = parse_procedure(example, "docs/procedure-format.md", check=provider_problems)
+    assert procedure.name == "minimal"
