@@ -90,6 +90,8 @@ def _write_corpus(folder: Path) -> dict[str, tuple[Path, Hostile]]:
     unknown = _variant("threshold: 5\n", "threshold: !ratio 5\n")
     add("unknown-tag", unknown, "threshold:", "", "constructor for the tag '!ratio'")
     add("control-characters", "name: bad\x07bell\n", "name:", "", "unacceptable character #x0007")
+    escape = _variant("title: Minimal procedure", 'title: "\\e[2J\\ud800"')
+    add("terminal-escape", escape, "title:", "", "'\\x1b', which a terminal must not get")
     texts["empty"] = ("", Hostile("empty", 1, "", "a procedure file must be a mapping"))
 
     conversion = _variant("ETA {eta}.", "ETA {eta!z}.")
@@ -291,6 +293,7 @@ NAMES = [
     "bad-int-tag",
     "unknown-tag",
     "control-characters",
+    "terminal-escape",
     "binary",
     "not-utf8",
     "fifo",

@@ -17,6 +17,7 @@ line it concerns.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,11 @@ MAX_NUMBER_CHARS = 100
 4,300 digits anyway, and `1:2:3:…` (base 60) gets quadratically slower with length."""
 
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+_UNSHOWABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+"""What a double-quoted escape ("\\e[2J", "\\ud800") can put in text and a terminal must
+not get: control characters other than tab and newline (escape sequences, carriage returns
+that overwrite a line) and lone surrogates, which cannot even be written out as UTF-8."""
 
 
 @dataclass
@@ -132,6 +138,13 @@ class _Bounded:
     """Constructor side of the bounded loaders: numbers capped, bad values located."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if isinstance(node, yaml.ScalarNode) and (bad := _UNSHOWABLE.search(node.value)):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"text with the character {bad.group()!r}, which a terminal must not get",
+                node.start_mark,
+            )
         if (
             isinstance(node, yaml.ScalarNode)
             and node.tag in _NUMBER_TAGS
