@@ -2,15 +2,15 @@
 
 The corpus is generated here (a FIFO, a sparse 50 MB file and a 10^7 alias bomb cannot be
 committed sensibly): files that attack the reader (alias bomb, recursive alias, deep nesting,
-huge numbers, bad and unknown tags, binary, not UTF-8, a FIFO, a directory, a huge file, an
-empty file) and files that used to validate and then break (a bad template conversion,
-decreasing escalation minutes, a NaN threshold, an action, parameter or provider that does not
-exist, a required parameter missing). Each goes through the real `cockpit` command line, in a
-process of its own with a timeout: `procedures validate` and `show`, `backtest`, `export` and
-`postmortem` of an incident bound to it, `incident open --procedure` and the bare
-`cockpit --procedure` start. Every run must end in time, without a traceback and before
-Textual is imported, with one line naming the file (and the line and field where there is
-one), and create nothing.
+huge numbers, bad and unknown tags, control characters and a terminal escape, binary, not
+UTF-8, a FIFO, a directory, a huge file, an empty file) and files that used to validate and
+then break (a bad template conversion, decreasing escalation minutes, a NaN threshold, an
+action, parameter or provider that does not exist, a required parameter missing). Each goes
+through the real `cockpit` command line, in a process of its own with a timeout:
+`procedures validate` and `show`, `backtest`, `export` and `postmortem` of an incident bound
+to it, `incident open --procedure` and the bare `cockpit --procedure` start. Every run must
+end in time, without a traceback and before Textual is imported, with one line naming the
+file (and the line and field where there is one), and create nothing.
 
 `procedures validate` takes the whole corpus in one `python -m cockpit`; the 120 single-file
 command lines are forked from one helper that imported the modules once (tests/forked_cli.py:
