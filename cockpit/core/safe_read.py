@@ -47,7 +47,9 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         kind = _kind(os.stat(path).st_mode)
         if kind is not None:
             raise FileRefused(f"cannot read: {kind}")
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
+        flags = os.O_RDONLY  # the others are POSIX: Windows has no FIFO to block on
+        for name in ("O_NONBLOCK", "O_NOCTTY", "O_CLOEXEC", "O_BINARY"):
+            flags |= getattr(os, name, 0)
         fd = os.open(path, flags)
     except OSError as error:
         raise FileRefused(f"cannot read: {error.strerror or error}") from None
