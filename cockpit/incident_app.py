@@ -119,8 +119,9 @@ class IncidentApp(TimelineApp):
         gc.freeze()
 
     def load_procedure(self) -> None:
-        """Worker: validate the built-in procedure after the first paint."""
-        from cockpit.core.procedure_loader import load_builtin
+        """Worker: validate the built-in procedure after the first paint, against the
+        installed providers too (what validates runs)."""
+        from cockpit.procedure_check import load_builtin
 
         try:
             procedure = load_builtin(self.session.procedure_name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +28,23 @@ class Capability(enum.Flag):
     ROLLBACK = enum.auto()
     FLAGS = enum.auto()
     NOTIFY = enum.auto()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter an action reads from a procedure's `params` (or cockpit.toml's)."""
+
+    what: str
+    """What it is, in a few words."""
+    required: bool = False
+    """The action cannot run without it (or one of `instead`). A procedure may leave it as
+    "[placeholder]", for the responder to fill in on the action screen."""
+    instead: tuple[str, ...] = ()
+    """Parameters that stand in for a required one (`commits` for `commit`)."""
+
+
+Params = dict[str, Param]
+"""The parameters of one action, by name."""
 
 
 class ProviderOptions(BaseModel):
@@ -84,6 +102,11 @@ class ActionProvider(Provider):
     capabilities: ClassVar[Capability] = Capability.ROLLBACK
     actions: ClassVar[dict[str, str]]
     """Action name → one line on what it does (the names procedures use)."""
+    action_params: ClassVar[dict[str, Params]] = {}
+    """Action name → every parameter its preflight (and choices) reads, so a procedure is
+    checked before it runs: a parameter no action reads is a typo or a fact in the wrong
+    place, a missing required one an action that cannot run. An action without an entry is
+    not checked (a provider that declares nothing); the built-ins declare every action."""
 
     def __init__(self, options: ProviderOptions) -> None:
         super().__init__(options)

@@ -29,7 +29,7 @@ from pydantic import BeforeValidator
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from providers.api import ApiError, ApiOptions, HttpActionProvider
-from providers.base import Capability
+from providers.base import Capability, Param, Params
 
 
 def _message(body: Any) -> str | None:
@@ -65,6 +65,14 @@ class CacheProvider(HttpActionProvider):
         return _message(body)
 
     actions: ClassVar[dict[str, str]] = {"clear": "remove every key from the application's cache"}
+    action_params: ClassVar[dict[str, Params]] = {
+        "clear": {
+            "url": Param(
+                "the runbook's cache URL; the configured endpoint is used, a warning if not"
+            ),
+            "method": Param("the runbook's HTTP method; the configured one is used, likewise"),
+        }
+    }
 
     def __init__(
         self, options: CacheOptions, *, transport: httpx.BaseTransport | None = None

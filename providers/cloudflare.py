@@ -26,6 +26,7 @@ from pydantic import Field
 from cockpit.core.actions import ActionTimedOut, Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiError, ApiOptions, HttpActionProvider
+from providers.base import Param, Params
 
 SECRETS_CHANGED = 10220
 STAGES = ("queued", "initialize", "clone_repo", "build", "deploy")
@@ -125,6 +126,13 @@ class WorkersProvider(_Cloudflare):
     Options = WorkersOptions
     actions: ClassVar[dict[str, str]] = {
         "rollback_deployment": "serve an earlier Worker version at 100 % (wrangler rollback)",
+    }
+    action_params: ClassVar[dict[str, Params]] = {
+        "rollback_deployment": {
+            "script": Param("the Worker's name (default: the options' script)"),
+            "version": Param("the version id to serve (default: the last stable one)"),
+            "message": Param("the deployment message, at most 120 characters"),
+        }
     }
 
     def __init__(self, options: WorkersOptions, *, transport: httpx.BaseTransport | None = None):
@@ -306,6 +314,12 @@ class PagesProvider(_Cloudflare):
     Options = PagesOptions
     actions: ClassVar[dict[str, str]] = {
         "rollback_deployment": "serve an earlier successful production build again",
+    }
+    action_params: ClassVar[dict[str, Params]] = {
+        "rollback_deployment": {
+            "project": Param("the Pages project's name (default: the options' project)"),
+            "deployment": Param("the deployment id to serve (default: the one before)"),
+        }
     }
 
     def __init__(self, options: PagesOptions, *, transport: httpx.BaseTransport | None = None):

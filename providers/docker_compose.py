@@ -41,7 +41,7 @@ from pydantic import Field, field_validator
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from cockpit.core.paths import data_dir, ensure_private_dir
-from providers.base import ActionProvider, Capability, ProviderOptions
+from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 
 T = TypeVar("T")
 
@@ -55,7 +55,16 @@ REPLACE = f"{LABEL}.replace"
 WORKING_DIR = f"{LABEL}.project.working_dir"
 CONFIG_FILES = f"{LABEL}.project.config_files"
 
-PARAMS = {"service", "image", "tag", "project_dir", "compose_file"}
+ACTION_PARAMS: dict[str, Params] = {
+    "image_rollback": {
+        "service": Param("the Compose service to recreate", required=True),
+        "image": Param("the image to run: id, digest or repository (default: the one before)"),
+        "tag": Param("the tag of `image` (a repository) to run"),
+        "project_dir": Param("the project's folder, for the plan's CLI line"),
+        "compose_file": Param("the compose files, for the plan's CLI line and warning"),
+    }
+}
+PARAMS = set(ACTION_PARAMS["image_rollback"])
 HISTORY = 20
 """Images remembered per service."""
 IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{12,64}")
@@ -121,6 +130,7 @@ class ComposeProvider(ActionProvider):
         "image_rollback": "recreate a service's containers on an earlier image (image: id or "
         "digest; by default the one it ran before), as docker compose up would",
     }
+    action_params: ClassVar[dict[str, Params]] = ACTION_PARAMS
 
     def __init__(self, options: ComposeOptions) -> None:
         super().__init__(options)

@@ -23,7 +23,7 @@ from pydantic import Field
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiOptions, HttpActionProvider
-from providers.base import Capability
+from providers.base import Capability, Param, Params
 
 
 def _message(body: Any) -> str | None:
@@ -53,6 +53,12 @@ class FeatureFlagsProvider(HttpActionProvider):
         "enable_flags": "switch the named flags on",
         "set_flags": "set each named flag to the given state (the undo of the two above)",
     }
+    action_params: ClassVar[dict[str, Params]] = {
+        "disable_flags": {"flags": Param("the flags to switch off: [name, ...]", required=True)},
+        "enable_flags": {"flags": Param("the flags to switch on: [name, ...]", required=True)},
+        "set_flags": {"states": Param("{flag: true|false, ...}", required=True)},
+    }
+    """What `wanted_states` reads; Unleash and Flagsmith read the same."""
 
     def __init__(
         self, options: FeatureFlagsOptions, *, transport: httpx.BaseTransport | None = None

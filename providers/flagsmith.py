@@ -26,7 +26,7 @@ import httpx
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiError, ApiOptions, HttpActionProvider
-from providers.base import Capability
+from providers.base import Capability, Params
 from providers.feature_flags import (
     FeatureFlagsProvider,
     describe_states,
@@ -74,6 +74,7 @@ class FlagsmithProvider(HttpActionProvider):
         return ("Authorization", f"Api-Key {token}")
 
     actions: ClassVar[dict[str, str]] = dict(FeatureFlagsProvider.actions)
+    action_params: ClassVar[dict[str, Params]] = dict(FeatureFlagsProvider.action_params)
 
     def __init__(
         self, options: FlagsmithOptions, *, transport: httpx.BaseTransport | None = None

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError, ProviderTimeout
-from providers.base import ActionProvider, Capability, ProviderOptions
+from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 
 FALLBACK_IDENTITY = ("Rollback Cockpit", "rollback-cockpit@localhost")
 """Who commits when neither the options nor git's config name anyone (a bare jump host)."""
@@ -35,11 +35,28 @@ FALLBACK_IDENTITY = ("Rollback Cockpit", "rollback-cockpit@localhost")
 Steps = tuple[str, list[str], list[list[str]]]
 """What an action's preflight builds: its title, what changes, the git commands it runs."""
 
-PARAMS = {
-    "revert": {"remote", "branch", "commit", "commits"},
-    "restore_path": {"remote", "branch", "path", "ref"},
-    "checkout_tag": {"remote", "branch", "tag", "tag_filter"},
+_WHERE: Params = {
+    "remote": Param("the remote to push to (default: the options' remote)"),
+    "branch": Param("the branch to change (default: the options' branch)"),
 }
+ACTION_PARAMS: dict[str, Params] = {
+    "revert": _WHERE
+    | {
+        "commit": Param("the commit to revert: a sha", required=True, instead=("commits",)),
+        "commits": Param("a range to revert: A..B"),
+    },
+    "restore_path": _WHERE
+    | {
+        "path": Param("the path to restore, e.g. config/", required=True),
+        "ref": Param("the ref it is restored from (default: HEAD~1)"),
+    },
+    "checkout_tag": _WHERE
+    | {
+        "tag": Param("the tag to return to", required=True, instead=("tag_filter",)),
+        "tag_filter": Param("text in the tag's name: the newest such tag is used"),
+    },
+}
+PARAMS = {action: set(params) for action, params in ACTION_PARAMS.items()}
 
 
 class GitOptions(ProviderOptions):
@@ -67,6 +84,7 @@ class GitProvider(ActionProvider):
         "restore_path": "restore a path (path: config/) as it was at a ref (ref: HEAD~1), push",
         "checkout_tag": "a new commit with the content of a tag (tag, or newest tag_filter), push",
     }
+    action_params: ClassVar[dict[str, Params]] = ACTION_PARAMS
 
     def __init__(self, options: GitOptions) -> None:
         super().__init__(options)

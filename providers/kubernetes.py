@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from providers.api import ApiError, Secret
-from providers.base import ActionProvider, Capability, ProviderOptions
+from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -117,6 +117,18 @@ class KubernetesProvider(ActionProvider):
         "rollout_undo": "put `deployment` back on the previous revision (or `to_revision`), "
         "as kubectl rollout undo does",
         "scale": "set the `replicas` of `deployment` (kubectl scale)",
+    }
+    action_params: ClassVar[dict[str, Params]] = {
+        "rollout_undo": {
+            "deployment": Param("the Deployment's name", required=True),
+            "namespace": Param("its namespace (default: the options', the context's, default)"),
+            "to_revision": Param("the revision to return to (default: the previous one)"),
+        },
+        "scale": {
+            "deployment": Param("the Deployment's name", required=True),
+            "namespace": Param("its namespace (default: the options', the context's, default)"),
+            "replicas": Param("the number of pods, a whole number ≥ 0", required=True),
+        },
     }
 
     def __init__(self, options: KubernetesOptions) -> None:

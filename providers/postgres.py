@@ -35,7 +35,7 @@ from cockpit.core.errors import ProviderError
 from cockpit.core.paths import data_dir, ensure_private_dir
 from providers import postgres_run
 from providers.api import Secret
-from providers.base import ActionProvider, Capability, ProviderOptions
+from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 from providers.postgres_db import Database, Snapshot, Target
 from providers.postgres_migrations import (
     MigrationTable,
@@ -44,19 +44,26 @@ from providers.postgres_migrations import (
 from providers.postgres_plans import plan_backup, plan_migrate_down, plan_restore
 from providers.postgres_tools import Tools
 
-PARAMS = {
-    "backup": {"database", "label"},
-    "restore_backup": {"backup", "backup_file", "backup_dir", "database"},
+_DATABASE = Param("the database's name; refused if the provider is set up for another")
+ACTION_PARAMS: dict[str, Params] = {
+    "backup": {"database": _DATABASE, "label": Param("a word in the backup file's name")},
+    "restore_backup": {
+        "backup": Param("the backup file to restore", required=True, instead=("backup_file",)),
+        "backup_file": Param("the backup file to restore (as backup)"),
+        "backup_dir": Param("the folder of a relative backup file (default: the options')"),
+        "database": _DATABASE,
+    },
     "migrate_down": {
-        "steps",
-        "to",
-        "target",
-        "rollback_scripts",
-        "revert_script",
-        "migrations_table",
-        "database",
+        "steps": Param("how many migrations to undo (default: 1)"),
+        "to": Param("undo every migration after this version"),
+        "target": Param("undo every migration after this version (as to)"),
+        "rollback_scripts": Param("the folder of the down scripts (default: the options')"),
+        "revert_script": Param("the down script to run"),
+        "migrations_table": Param("the migration table (default: the options', or found)"),
+        "database": _DATABASE,
     },
 }
+PARAMS = {action: set(params) for action, params in ACTION_PARAMS.items()}
 
 
 class PostgresOptions(ProviderOptions):
@@ -127,6 +134,7 @@ class PostgresProvider(ActionProvider):
         "restore_backup": "restore a verified backup over the database (emergency backup first)",
         "migrate_down": "undo the last migration(s) with their down scripts (backup first)",
     }
+    action_params: ClassVar[dict[str, Params]] = ACTION_PARAMS
 
     def __init__(self, options: PostgresOptions) -> None:
         super().__init__(options)

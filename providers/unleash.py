@@ -25,7 +25,7 @@ import httpx
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiError, ApiOptions, HttpActionProvider
-from providers.base import Capability
+from providers.base import Capability, Params
 from providers.feature_flags import (
     FeatureFlagsProvider,
     describe_states,
@@ -71,6 +71,7 @@ class UnleashProvider(HttpActionProvider):
         return ("Authorization", token)  # Unleash takes the raw token
 
     actions: ClassVar[dict[str, str]] = dict(FeatureFlagsProvider.actions)
+    action_params: ClassVar[dict[str, Params]] = dict(FeatureFlagsProvider.action_params)
 
     def __init__(
         self, options: UnleashOptions, *, transport: httpx.BaseTransport | None = None

@@ -24,7 +24,7 @@ from pydantic import Field
 from cockpit.core.actions import ActionTimedOut, Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from providers.api import ApiOptions, HttpActionProvider
-from providers.base import Capability
+from providers.base import Capability, Param, Params
 from providers.http import http_failure_reason, make_client
 from providers.http_read import Deadline, read
 
@@ -106,6 +106,25 @@ class VercelProvider(HttpActionProvider):
         "instant_rollback": "put the previous production deployment (or `deployment`) back",
         "promote": "make `deployment` the production deployment (no rebuild)",
         "alias_set": "point `alias` (or `domain`) at `deployment`: the blue-green switch",
+    }
+    action_params: ClassVar[dict[str, Params]] = {
+        "instant_rollback": {
+            "project": Param("the project's name (default: the options' project)"),
+            "deployment": Param("the deployment to roll back to (default: the previous one)"),
+            "health_url": Param("a URL that must answer 2xx afterwards"),
+        },
+        "promote": {
+            "project": Param("the project's name (default: the options' project)"),
+            "deployment": Param("the deployment to promote: uid or URL", required=True),
+            "health_url": Param("a URL that must answer 2xx afterwards"),
+        },
+        "alias_set": {
+            "deployment": Param("the deployment to point at: uid or URL", required=True),
+            "alias": Param("the hostname to move", required=True, instead=("domain",)),
+            "domain": Param("the hostname to move (as alias)"),
+            "project": Param("the project's name (default: the options', or the deployment's)"),
+            "health_url": Param("a URL that must answer 2xx afterwards"),
+        },
     }
 
     def __init__(self, options: VercelOptions, *, transport: httpx.BaseTransport | None = None):

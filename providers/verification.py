@@ -39,17 +39,37 @@ from cockpit.core.errors import ProviderError, ProviderTimeout
 from cockpit.core.paths import data_dir, ensure_private_dir
 from cockpit.core.redact import REDACTED, is_secret_key, register_secret, scrub
 from providers.api import Secret
-from providers.base import ActionProvider, Capability, ProviderOptions
+from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 from providers.http import http_failure_reason, make_client
 from providers.http_read import Deadline, MiB, read
 
-PARAMS = {
-    "health_check": {"url", "expect_status", "contains", "attempts", "interval_seconds"},
-    "smoke_test": {"command", "expect_exit"},
-    "capture_evidence": {"commands", "label"},
+COMMON_PARAMS: Params = {
+    "name": Param("the target shown in the plan"),
+    "incident": Param("the incident's id (the cockpit passes it to checklist runs)"),
 }
-COMMON = {"name", "incident"}
 """Every action takes `name` (the target shown); the App passes `incident` to every action."""
+ACTION_PARAMS: dict[str, Params] = {
+    "health_check": {
+        "url": Param("http(s)://host/path to GET", required=True),
+        "expect_status": Param("the statuses that pass, e.g. 2xx or [200, 204] (default: 2xx)"),
+        "contains": Param("text the body must contain"),
+        "attempts": Param("how many GETs before it fails (default: 5)"),
+        "interval_seconds": Param("seconds between attempts (default: 2)"),
+    }
+    | COMMON_PARAMS,
+    "smoke_test": {
+        "command": Param("a shell line or an argv list", required=True),
+        "expect_exit": Param("the exit code that passes (default: 0)"),
+    }
+    | COMMON_PARAMS,
+    "capture_evidence": {
+        "commands": Param("{name: command, ...} or [command, ...]", required=True),
+        "label": Param("the evidence folder's name (default: evidence)"),
+    }
+    | COMMON_PARAMS,
+}
+PARAMS = {action: set(params) for action, params in ACTION_PARAMS.items()}
+COMMON = set(COMMON_PARAMS)
 QUIET = {"GIT_TERMINAL_PROMPT": "0", "PAGER": "cat", "NO_COLOR": "1", "TERM": "dumb"}
 """No prompt, pager or colour codes: nobody is at a terminal, and the output is kept."""
 EVIDENCE_LIVE = 5
@@ -125,6 +145,7 @@ class VerificationProvider(ActionProvider):
         "smoke_test": "run command (a shell line or an argv list); passes on expect_exit (0)",
         "capture_evidence": "save each of commands' output as the incident's attachments",
     }
+    action_params: ClassVar[dict[str, Params]] = ACTION_PARAMS
 
     def __init__(
         self, options: VerificationOptions, *, transport: httpx.BaseTransport | None = None

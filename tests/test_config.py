@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -83,6 +84,38 @@ def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> No
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigFileError, match=re.escape(message)):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "sources = " + "[" * 5000 + "]" * 5000,
+            "cockpit.toml: arrays or tables nested too deeply",
+        ),
+        ("poll_interval_seconds = " + "9" * 5000, "Exceeds the limit (4300 digits)"),
+        ("poll_interval_seconds = inf", "poll_interval_seconds: Input should be a finite number"),
+        ("poll_interval_seconds = nan", "poll_interval_seconds: Input should be a finite number"),
+    ],
+)
+def test_hostile_files_are_one_error_too(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "cockpit.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigFileError, match=re.escape(message)) as raised:
+        load_settings(path)
+    assert len(str(raised.value).splitlines()) == 1
+
+
+def test_a_fifo_or_a_huge_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "cockpit.toml"
+    os.mkfifo(fifo)  # a plain open would wait for a writer forever
+    with pytest.raises(ConfigFileError, match="not a regular file but a named pipe"):
+        load_settings(fifo)
+    huge = tmp_path / "huge.toml"
+    with huge.open("wb") as handle:
+        handle.truncate(20 * 1024 * 1024)
+    with pytest.raises(ConfigFileError, match=r"the file is 20\.0 MiB; the limit is 1\.0 MiB"):
+        load_settings(huge)
 
 
 def test_unknown_provider_lists_the_installed_ones() -> None:

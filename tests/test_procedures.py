@@ -23,12 +23,10 @@ from cockpit.core.procedure import (
     QuestionNode,
     TriggerMode,
 )
-from cockpit.core.procedure_loader import (
-    KNOWN_PROVIDERS,
-    builtin_names,
-    load_builtin,
-)
+from cockpit.core.procedure_loader import builtin_names, load_builtin, parse_procedure
 from cockpit.core.procedure_text import render_markdown
+from providers.base import ActionProvider
+from providers.registry import load_provider, provider_names
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "procedures" / "bad"
@@ -336,7 +334,7 @@ def test_trigger_and_option_conventions(name: str, builtins: dict[str, Procedure
         assert trigger.source_text
         assert trigger.min_samples <= max(trigger.count, trigger.within or 0)
     for option in procedure.options:
-        assert option.provider in KNOWN_PROVIDERS
+        assert option.provider in ACTION_PROVIDERS
         assert option.best_for and option.recovery_time.text
         if option.destructive:
             assert option.warning
@@ -364,7 +362,10 @@ def test_user_share_ranges_do_not_overlap(name: str, builtins: dict[str, Procedu
 # --- malformed files --------------------------------------------------------------------------
 
 KNOWN_FIELDS = ", ".join(sorted(TEMPLATE_FIELDS))
-KNOWN_PROVIDER_LIST = ", ".join(sorted(KNOWN_PROVIDERS))
+ACTION_PROVIDERS = {
+    name for name in provider_names() if issubclass(load_provider(name), ActionProvider)
+} | {"manual"}
+ACTION_PROVIDER_LIST = ", ".join(sorted(ACTION_PROVIDERS - {"manual"}))
 BAD_FILES = [
     ("syntax-error", 13, "", "YAML syntax error: expected ',' or ']', but got ':'"),
     ("unknown-key", 18, "triggers[0].colour", "unknown key"),
@@ -410,7 +411,8 @@ BAD_FILES = [
         "unknown-provider",
         42,
         "options[0].provider",
-        f"unknown provider 'aws' (known: {KNOWN_PROVIDER_LIST})",
+        f"provider 'aws' is not installed (installed: {ACTION_PROVIDER_LIST}; "
+        "or manual, for steps a human runs)",
     ),
     (
         "bad-identifier",
@@ -499,7 +501,8 @@ def test_validate_in_a_real_process_reports_all_files_and_loads_no_ui() -> None:
         "try:\n"
         "    procedures(['validate', *sys.argv[1:]], prog_name='cockpit procedures')\n"
         "except SystemExit as done:\n"
-        "    loaded = sorted(m for m in ('textual', 'rich') if m in sys.modules)\n"
+        # Not Rich: checking the providers imports httpx, whose CLI module imports Rich.
+        "    loaded = sorted(m for m in ('textual',) if m in sys.modules)\n"
         "    print('ui modules:', loaded)\n"
         "    raise\n"
     )
@@ -532,3 +535,39 @@ def test_the_installed_command_reports_a_bad_file() -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [expected_line(name, line, field, message)]
+
+
+# --- the format's documentation -------------------------------------------------------------
+
+FORMAT_DOC = ROOT / "docs" / "procedure-format.md"
+
+
+def provider_table() -> str:
+    """The table of providers, actions and parameters, as docs/procedure-format.md has it."""
+    rows = ["| Provider | Action | Parameters (**required**) |", "|---|---|---|"]
+    for name in sorted(ACTION_PROVIDERS - {"manual"}):
+        cls = load_provider(name)
+        assert issubclass(cls, ActionProvider)
+        for action, params in cls.action_params.items():
+            cells = []
+            for param, spec in params.items():
+                if any(param in other.instead for other in params.values()):
+                    continue  # shown beside the parameter it stands in for
+                instead = ", ".join(f"`{i}`" for i in spec.instead)
+                cell = f"**`{param}`**" if spec.required else f"`{param}`"
+                cells.append(cell + (f" (or {instead})" if instead else ""))
+            rows.append(f"| `{name}` | `{action}` | {', '.join(cells)} |")
+    return "\n".join(rows)
+
+
+def test_the_documented_parameters_are_the_declared_ones() -> None:
+    assert provider_table() in FORMAT_DOC.read_text(encoding="utf-8")
+
+
+def test_the_documented_example_validates() -> None:
+    text = FORMAT_DOC.read_text(encoding="utf-8")
+    example = text.split("## A minimal file, annotated\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    from cockpit.procedure_check import provider_problems
+
+    procedure = parse_procedure(example, "docs/procedure-format.md", check=provider_problems)
+    assert procedure.name == "minimal"

@@ -24,9 +24,12 @@ from cockpit.core.errors import ProviderError, ProviderTimeout
 from cockpit.core.timeline import Timeline
 from cockpit.simulators.base import Simulator
 from providers.base import ActionProvider, Capability
-from providers.registry import load_provider
+from providers.registry import load_provider, provider_names
 
 CASES = list(all_cases())
+ACTION_PROVIDERS = [
+    cls for name in provider_names() if issubclass(cls := load_provider(name), ActionProvider)
+]
 
 
 @pytest.fixture(params=CASES, ids=[case.id for case in CASES])
@@ -98,6 +101,30 @@ def test_the_plan_changes_nothing_and_leaks_no_secret(
     action_runner.dry_run(plan, TimelineRecorder(timeline, incident.id))
     assert mutations(sim) == [] and not case.changed(sim)
     assert [e[0] for e in events(timeline)][-1] == "plan.dry_run"
+
+
+@pytest.mark.parametrize("cls", ACTION_PROVIDERS, ids=[cls.name for cls in ACTION_PROVIDERS])
+def test_every_action_declares_the_parameters_it_reads(cls: type[ActionProvider]) -> None:
+    """`cockpit procedures validate` checks a procedure's params against these declarations;
+    an action without one would let any parameter through."""
+    assert set(cls.action_params) == set(cls.actions)
+    for action, params in cls.action_params.items():
+        assert params, (cls.name, action)
+        for name, param in params.items():
+            assert param.what, (cls.name, action, name)
+            assert all(other in params for other in param.instead), (cls.name, action, name)
+            assert not param.instead or param.required, (cls.name, action, name)
+
+
+def test_the_case_and_the_plan_undo_use_only_declared_parameters(
+    case: Case, provider: ActionProvider
+) -> None:
+    """The undo runs through the same provider, so it too must pass the declared schema."""
+    declared = type(provider).action_params
+    assert set(case.params) <= set(declared[case.action])
+    undo = provider.preflight(case.action, case.params).undo
+    if undo is not None:
+        assert set(undo["params"]) <= set(declared[undo["action"]]), undo
 
 
 def test_an_unknown_action_is_refused_by_name(provider: ActionProvider) -> None:

@@ -38,7 +38,7 @@ def backtest(
 
     from cockpit.core.backtest import RecordedSample, format_report, read_samples, replay_procedure
     from cockpit.core.errors import CockpitError
-    from cockpit.core.procedure_loader import load_procedure
+    from cockpit.procedure_check import load_procedure
 
     if (samples_file is None) == (incident_id is None):
         raise click.UsageError("give exactly one of --samples FILE or --incident ID")

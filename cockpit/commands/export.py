@@ -45,11 +45,11 @@ def _procedure(name: str | None) -> Procedure | None:
     if not name:
         return None
     from cockpit.core.errors import CockpitError
-    from cockpit.core.procedure_loader import load_procedure
+    from cockpit.procedure_check import load_procedure
 
     try:
         return load_procedure(name)
-    except (CockpitError, OSError) as error:
+    except (CockpitError, OSError) as error:  # one line: a ProcedureFileError's str() is one
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         click.echo(
             f"cockpit: warning: procedure {name!r} not loaded ({first}); "

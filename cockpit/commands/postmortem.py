@@ -25,8 +25,8 @@ def postmortem(ctx: click.Context, incident_id: int, db: str | None) -> None:
     """Write the post-mortem sections of closed INCIDENT (root cause, lessons, action items)."""
     from cockpit.commands.run import launch
     from cockpit.core.errors import CockpitError
-    from cockpit.core.procedure_loader import load_procedure
     from cockpit.core.timeline import Timeline
+    from cockpit.procedure_check import load_procedure
     from cockpit.session import Session
 
     path = db_path(ctx, db)

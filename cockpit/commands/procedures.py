@@ -30,7 +30,8 @@ def procedures() -> None:
 @procedures.command("list")
 def list_procedures() -> None:
     """One line per built-in procedure: name, organisation, triggers, options, tree, title."""
-    from cockpit.core.procedure_loader import ProcedureFileError, builtin_names, load_builtin
+    from cockpit.core.procedure_loader import ProcedureFileError, builtin_names
+    from cockpit.procedure_check import load_builtin
 
     rows: list[list[str]] = []
     failed = False
@@ -63,8 +64,9 @@ def list_procedures() -> None:
 @click.argument("name")
 def show(name: str) -> None:
     """Print a procedure as Markdown. NAME is a built-in name or a path to a YAML file."""
-    from cockpit.core.procedure_loader import ProcedureFileError, load_procedure
+    from cockpit.core.procedure_loader import ProcedureFileError
     from cockpit.core.procedure_text import render_markdown
+    from cockpit.procedure_check import load_procedure
 
     try:
         procedure = load_procedure(name)
@@ -80,9 +82,11 @@ def show(name: str) -> None:
 def validate(files: tuple[Path, ...]) -> None:
     """Check procedure files; every problem is printed as file:line: field: problem.
 
-    Exit code 0 when every file is valid, 2 when any is not.
+    Besides the file itself, each provider, action and parameter is checked against the
+    installed providers. Exit code 0 when every file is valid, 2 when any is not.
     """
-    from cockpit.core.procedure_loader import ProcedureFileError, load_procedure_file
+    from cockpit.core.procedure_loader import ProcedureFileError
+    from cockpit.procedure_check import load_procedure_file
 
     bad = False
     for path in files:

@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cockpit.core.outline import Outline
+    from cockpit.core.procedure import Procedure
     from cockpit.core.timeline import Incident, Timeline
     from cockpit.incident_app import IncidentApp
     from cockpit.session import Session
@@ -81,9 +85,34 @@ def resolve_incident(
     severity: str,
     procedure: str,
     drill: bool = False,
+    requested: str | None = None,
+    validate: Callable[[str], object] | None = None,
 ) -> Incident:
-    """The incident asked for, else the latest open one, else a new one."""
+    """The incident asked for, else the latest open one, else a new one.
+
+    `requested` is the procedure the user named (--procedure): an incident bound to another
+    one is refused, not resumed under a procedure it was not opened with. `validate` is
+    called on a new incident's procedure before the incident is created, so a procedure that
+    does not validate leaves nothing behind.
+    """
+    import os
+
     from cockpit.core.errors import IncidentError
+
+    def resumable(incident: Incident) -> Incident:
+        bound = incident.procedure
+        if not requested or not bound or bound == requested:
+            return incident
+        try:
+            if os.path.samefile(bound, requested):  # two names of one file
+                return incident
+        except (OSError, ValueError):
+            pass
+        raise IncidentError(
+            f"incident {incident.id} is open under procedure {bound!r}, not {requested!r}: "
+            f"resume it with `cockpit --incident {incident.id}`, or close it with "
+            f"`cockpit incident close {incident.id}` and start again"
+        )
 
     if incident_id is not None:
         incident = timeline.incident(incident_id)
@@ -92,10 +121,12 @@ def resolve_incident(
                 f"incident {incident_id} is closed; "
                 f"read it with `cockpit timeline show {incident_id}`"
             )
-        return incident
+        return resumable(incident)
     latest = timeline.latest_open()
     if latest is not None and not drill:
-        return latest
+        return resumable(latest)
+    if validate is not None and procedure:
+        validate(procedure)
     return timeline.open_incident(title, severity, procedure, drill=drill)
 
 
@@ -207,10 +238,11 @@ def finish_writes(app: IncidentApp) -> None:
 def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:
     """`cockpit` without a command."""
     from cockpit.core.config import load_settings
+    from cockpit.core.errors import IncidentError
     from cockpit.core.outline import builtin_outline, is_builtin
     from cockpit.core.paths import config_file, timeline_db
-    from cockpit.core.procedure_loader import load_procedure
     from cockpit.core.timeline import Timeline
+    from cockpit.procedure_check import load_procedure
     from cockpit.session import Session
     from providers.base import ActionProvider, Notifier
 
@@ -223,18 +255,33 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
             "cockpit: no procedure: pass --procedure NAME (see `cockpit procedures list`) or set "
             "`procedure` in cockpit.toml; `cockpit demo` runs the built-in demo"
         )
+    prepared: dict[str, tuple[Outline | None, Procedure | None]] = {}
+
+    def prepare(name: str) -> tuple[Outline | None, Procedure | None]:
+        # A built-in is validated by the tests and, again, in a worker after the first paint
+        # (its outline is read within the same bounds); any other file is validated now,
+        # with its providers, so a mistake gets its one-line error on the terminal.
+        if name not in prepared:
+            outline = builtin_outline(name) if is_builtin(name) else None
+            prepared[name] = (outline, None if outline is not None else load_procedure(name))
+        return prepared[name]
+
     incident = resolve_incident(
         timeline,
         incident_id,
         title="Rollback incident",
         severity="untriaged",
         procedure=chosen or "",
+        requested=procedure_name,
+        validate=prepare,  # before the incident is created
     )
     name = incident.procedure or chosen or ""
-    # A built-in is validated by the tests and, again, in a worker after the first paint; any
-    # other file is validated now, so a mistake gets its one-line error on the terminal.
-    outline = builtin_outline(name) if is_builtin(name) else None
-    procedure = None if outline is not None else load_procedure(name)
+    if not name:
+        raise IncidentError(
+            f"incident {incident.id} names no procedure: pass --procedure NAME "
+            "(see `cockpit procedures list`)"
+        )
+    outline, procedure = prepare(name)
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
     providers = build_providers(
         {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}

@@ -77,9 +77,20 @@ def incident_open(
     drill: bool,
     db: str | None,
 ) -> None:
-    """Open an incident and print its id."""
+    """Open an incident and print its id.
+
+    A --procedure is validated first (the file, and its providers): a bad one is refused with
+    one line and nothing is recorded, so no incident is left bound to a file that cannot run.
+    """
     from cockpit.core.errors import CockpitError
 
+    if procedure is not None:
+        from cockpit.procedure_check import load_procedure
+
+        try:
+            load_procedure(procedure)
+        except CockpitError as error:
+            fail(error)
     with _open(ctx, db) as timeline:
         try:
             opened = timeline.open_incident(title, severity, procedure, drill=drill)

@@ -18,6 +18,8 @@
 
 Plain tomllib + pydantic: the file is small and read once, so pydantic-settings' 0.2 s import
 buys nothing here yet; environment overrides arrive with the providers that need secrets.
+Read like a procedure file: a regular file only (a FIFO would block a plain open), at most
+MAX_CONFIG_BYTES, and nesting too deep for tomllib's recursive parser is an error, not a crash.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cockpit.core.errors import CockpitError
+from cockpit.core.errors import CockpitError, printable
+from cockpit.core.safe_read import FileRefused, read_regular_file
+
+MAX_CONFIG_BYTES = 1024 * 1024
+"""1 MiB: a cockpit.toml is a few hundred bytes to a few KB; anything near this is a mistake."""
 
 
 class ConfigFileError(CockpitError):
@@ -40,7 +46,7 @@ class ConfigFileError(CockpitError):
 class SourceConfig(BaseModel):
     """One metric source: a provider name and its options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     provider: str
     options: dict[str, Any] = {}
 
@@ -48,7 +54,7 @@ class SourceConfig(BaseModel):
 class ProviderConfig(BaseModel):
     """One action provider a procedure can name: which implementation, with which options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     type: str | None = None
     """The entry point; None means the same name as the section."""
     options: dict[str, Any] = {}
@@ -59,7 +65,7 @@ class ProviderConfig(BaseModel):
 class Settings(BaseModel):
     """The whole file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     procedure: str | None = None
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     sources: list[SourceConfig] = []
@@ -71,14 +77,22 @@ def load_settings(path: Path) -> Settings:
     if not path.exists():
         return Settings()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except FileRefused as refused:
+        raise ConfigFileError(printable(f"{path}: {refused}")) from None
+    except UnicodeDecodeError as error:
         raise ConfigFileError(f"{path}: cannot read: {error}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigFileError(f"{path}: {error}") from None
+        raise ConfigFileError(printable(f"{path}: {error}")) from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: arrays or tables nested too deeply") from None
+    except ValueError as error:  # an integer of more than 4,300 digits; drop Python's hint
+        raise ConfigFileError(printable(f"{path}: {str(error).split('; use ')[0]}")) from None
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise ConfigFileError(f"{path}: {field}: {first['msg']}") from None
+        raise ConfigFileError(printable(f"{path}: {field}: {first['msg']}")) from None

@@ -3,6 +3,7 @@
 CockpitError
 ├── ConfigError         configuration names something that does not exist or is invalid
 ├── ProcedureError      a procedure file is malformed (file, line, field)
+│   └── ProcedureFileError  every problem found in one file
 ├── TimelineError       the timeline database cannot be opened, read or written
 │   ├── TimelineBusy    another connection holds the write lock (try again later)
 │   ├── ChainBroken     the hash chain does not hold: an event altered, inserted or removed
@@ -17,6 +18,8 @@ CockpitError
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class CockpitError(Exception):
@@ -48,6 +51,48 @@ class ProcedureError(CockpitError):
         self.problem = problem
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a procedure file: where (line, field) and what."""
+
+    line: int | None
+    field: str
+    message: str
+
+
+def printable(text: str) -> str:
+    """`text` on one line, control characters escaped: a file's content reaches the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+class ProcedureFileError(ProcedureError):
+    """All problems found in one file; `str()` is one line (the first problem, and a count)."""
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        first = problems[0]
+        super().__init__(path, first.line, first.field, first.message)
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        """One `file:line: field: problem` line per problem, in file order."""
+        out = []
+        for problem in self.problems:
+            where = f"{self.path}:{problem.line}" if problem.line else self.path
+            what = f"{problem.field}: {problem.message}" if problem.field else problem.message
+            out.append(printable(f"{where}: {what}"))
+        return out
+
+    def __str__(self) -> str:
+        # One line wherever it is shown (a CLI refusal, a notification); `cockpit procedures
+        # validate` prints every line.
+        first, more = self.lines()[0], len(self.problems) - 1
+        if not more:
+            return first
+        return f"{first} (and {more} more: cockpit procedures validate {self.path})"
 
 
 class TimelineError(CockpitError):

@@ -9,8 +9,12 @@ its one-line error on the terminal.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
+
+from cockpit.core.errors import Problem, ProcedureFileError
+from cockpit.core.procedure_file import construct, is_builtin, parse_yaml, read_builtin
+
+__all__ = ["MetricTitle", "Outline", "builtin_outline", "is_builtin"]
 
 
 @dataclass(frozen=True)
@@ -30,22 +34,22 @@ class Outline:
     metrics: dict[str, MetricTitle]
 
 
-def is_builtin(name: str) -> bool:
-    """Whether `name` is a built-in procedure (a file in the checklists package)."""
-    if not name or "/" in name or name.endswith((".yaml", ".yml")):
-        return False
-    return (resources.files("checklists") / f"{name}.yaml").is_file()
-
-
 def builtin_outline(name: str) -> Outline:
-    """Read a built-in procedure's outline (the loader validates the same file later)."""
-    import yaml
+    """Read a built-in procedure's outline (the loader validates the same file later).
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    text = (resources.files("checklists") / f"{name}.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.load(text, Loader=loader)
-    metrics = {
-        str(metric): MetricTitle(str(spec.get("title", metric)), str(spec.get("unit", "")))
-        for metric, spec in (data.get("metrics") or {}).items()
-    }
-    return Outline(str(data.get("name", name)), str(data.get("title", name)), metrics)
+    Read through the same bounds as every procedure file; what is not the expected shape is
+    a ProcedureFileError, as the full validation would say.
+    """
+    shown = f"checklists/{name}.yaml"
+    data: Any = construct(parse_yaml(read_builtin(name), shown), shown)
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
+        raise ProcedureFileError(shown, [Problem(None, "metrics", "not a mapping of metrics")])
+    return Outline(
+        str(data.get("name", name)),
+        str(data.get("title", name)),
+        {
+            str(metric): MetricTitle(str(spec.get("title", metric)), str(spec.get("unit", "")))
+            for metric, spec in metrics.items()
+        },
+    )

@@ -42,9 +42,21 @@ TEMPLATE_FIELDS: dict[str, str] = {
 
 
 class Strict(BaseModel):
-    """Base for every procedure shape: unknown keys are errors, values are immutable."""
+    """Base for every procedure shape: unknown keys are errors, values are immutable, and a
+    number is finite (NaN compares false with everything, so a NaN threshold never fires)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_SAMPLES = 1_000_000
+"""The most samples a rule may count: eleven days at one a second. The counters are deques of
+this length; a bigger number (10**20) would overflow them when the rule is built."""
+
+MAX_MINUTES = 525_600
+"""A year, the longest escalation delay or status-update period: beyond it `timedelta`
+overflows, and no incident waits that long."""
+
+Samples = Annotated[int, Field(ge=1, le=MAX_SAMPLES)]
 
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
@@ -73,12 +85,12 @@ class TriggerRule(Strict):
     comparison: Comparison
     threshold: float
     mode: TriggerMode = TriggerMode.CONSECUTIVE
-    count: int = Field(default=1, ge=1)
-    within: int | None = Field(default=None, ge=1)
-    baseline_samples: int | None = Field(default=None, ge=1)
-    min_samples: int = Field(default=1, ge=1)
+    count: Samples = 1
+    within: Samples | None = None
+    baseline_samples: Samples | None = None
+    min_samples: Samples = 1
     no_data: NoDataPolicy = NoDataPolicy.HOLD
-    clear_after: int = Field(default=1, ge=1, description="non-breaching samples in a row to clear")
+    clear_after: Samples = Field(default=1, description="non-breaching samples in a row to clear")
     severity: Identifier | None = None
     action: Literal["rollback", "alert"] = "rollback"
     source_text: str = Field(description="the seed's own words for this trigger")
@@ -287,7 +299,7 @@ class AutoCheck(Strict):
     metric: Identifier | None = None
     comparison: Comparison | None = None
     threshold: float | None = None
-    samples: int = Field(default=1, ge=1)
+    samples: Samples = 1
     option_verified: Identifier | None = None
 
     @model_validator(mode="after")
@@ -363,7 +375,7 @@ class EscalationStep(Strict):
     """Who is pulled in, and after how many minutes from incident start."""
 
     role: str
-    after_minutes: float | None = Field(default=None, ge=0)
+    after_minutes: float | None = Field(default=None, ge=0, le=MAX_MINUTES)
     level: int = Field(ge=1)
     contact: str = ""
 
@@ -372,7 +384,9 @@ class Escalation(Strict):
     """The escalation path and the status-update cadence."""
 
     steps: list[EscalationStep]
-    status_update_every_minutes: float | None = Field(default=None, gt=0)
+    status_update_every_minutes: float | None = Field(default=None, ge=1, le=MAX_MINUTES)
+    """At least a minute: the updates owed are counted in periods since the opening, and a
+    tiny period (or one that rounds to zero microseconds) would count without end."""
     note: str = ""
 
 
@@ -429,7 +443,9 @@ class Procedure(Strict):
     contacts: list[Contact] = []
     postmortem_sections: list[str] = []
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     def option(self, option_id: str) -> RollbackOption:
         """The rollback option with this id (KeyError if none)."""

@@ -1,82 +1,55 @@
 """Loads procedure files and turns every problem into one line: file, line, field, problem.
 
-Parsing happens twice on purpose: `yaml.compose` keeps the line of every key and item, and the
-plain load gives the data pydantic validates. Errors from pydantic and from the cross-reference
-checks below are located through the composed node tree.
+The text is read and its YAML composed within bounds (`cockpit.core.procedure_file`); the
+composed node tree keeps the line of every key and item, and the data constructed from the
+same nodes is what pydantic validates. Errors from pydantic and from the cross-reference checks
+below are located through the node tree. Checks that need more than the file (the installed
+providers, which the core may not import) come in as `check`: see `cockpit.procedure_check`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from importlib import resources
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from cockpit.core.errors import ProcedureError
+from cockpit.core.errors import Problem, ProcedureFileError
 from cockpit.core.procedure import (
     TEMPLATE_FIELDS,
     OutcomeNode,
     Procedure,
     QuestionNode,
+    Template,
+)
+from cockpit.core.procedure_file import (
+    builtin_names,
+    construct,
+    parse_yaml,
+    read_builtin,
+    read_text,
 )
 
-#: Providers a rollback option may name. `manual` means the cockpit shows the steps and a human
-#: runs them (the AWS console, a disaster-recovery script); the others get adapters over time.
-KNOWN_PROVIDERS = frozenset(
-    {
-        "feature_flags",
-        "cache",
-        "vercel",
-        "cloudflare_workers",
-        "cloudflare_pages",
-        "git",
-        "github_actions",
-        "kubernetes",
-        "docker_compose",
-        "postgres",
-        "manual",
-        "verification",
-    }
-)
+__all__ = [
+    "Check",
+    "Problem",
+    "ProcedureFileError",
+    "builtin_names",
+    "format_field",
+    "load_builtin",
+    "load_procedure",
+    "load_procedure_file",
+    "parse_procedure",
+]
 
 Path_ = tuple[str | int, ...]
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a procedure file."""
-
-    line: int | None
-    field: str
-    message: str
-
-
-class ProcedureFileError(ProcedureError):
-    """All problems found in one file; `str()` is one line per problem."""
-
-    def __init__(self, path: str, problems: list[Problem]) -> None:
-        first = problems[0]
-        super().__init__(path, first.line, first.field, first.message)
-        self.problems = problems
-
-    def lines(self) -> list[str]:
-        """One `file:line: field: problem` line per problem, in file order."""
-        out = []
-        for problem in self.problems:
-            where = f"{self.path}:{problem.line}" if problem.line else self.path
-            out.append(
-                f"{where}: {problem.field}: {problem.message}"
-                if problem.field
-                else f"{where}: {problem.message}"
-            )
-        return out
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
+Check = Callable[[Procedure], Iterable[tuple[Path_, str]]]
+"""More checks of a valid procedure: (data path, problem) pairs, located like the others."""
 
 
 def format_field(path: Iterable[str | int]) -> str:
@@ -188,14 +161,6 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
         if trigger.severity is not None and trigger.severity not in severities:
             yield ("triggers", position, "severity"), f"unknown severity {trigger.severity!r}"
 
-    for position, option in enumerate(procedure.options):
-        if option.provider not in KNOWN_PROVIDERS:
-            yield (
-                ("options", position, "provider"),
-                f"unknown provider {option.provider!r}"
-                f" (known: {', '.join(sorted(KNOWN_PROVIDERS))})",
-            )
-
     if procedure.matrix is not None:
         for position, row in enumerate(procedure.matrix.rows):
             if row.severity not in severities:
@@ -211,12 +176,6 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
 
     for kind, checklist in procedure.checklists.items():
         for position, item in enumerate(checklist.items):
-            if item.run is not None and item.run.provider not in KNOWN_PROVIDERS:
-                yield (
-                    ("checklists", kind, "items", position, "run", "provider"),
-                    f"unknown provider {item.run.provider!r}"
-                    f" (known: {', '.join(sorted(KNOWN_PROVIDERS))})",
-                )
             auto = item.auto
             if auto is None:
                 continue
@@ -227,18 +186,76 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
                 yield (*where, "option_verified"), f"unknown option {auto.option_verified!r}"
 
     for name, template in procedure.templates.items():
-        try:
-            fields = template.placeholders()
-        except ValueError as error:
-            yield ("templates", name, "body"), f"bad placeholder syntax: {error}"
+        for part in ("subject", "body"):
+            for message in _template_problems(template, part):
+                yield ("templates", name, part), message
+
+    yield from _escalation_problems(procedure)
+
+
+#: The conversions str.format knows; anything else fails only when a draft is rendered.
+_CONVERSIONS = frozenset({"r", "s", "a"})
+#: Widths above this would build a huge string at every render.
+_MAX_WIDTH = 1000
+
+
+def _template_problems(template: Template, part: str) -> Iterator[str]:
+    """What in a template's subject or body would fail when a draft is rendered from it."""
+    text: str = getattr(template, part)
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as error:
+        yield f"bad placeholder syntax: {error}"
+        return
+    for _, field, spec, conversion in fields:
+        if field is None:
             continue
-        for field in fields:
-            if field not in TEMPLATE_FIELDS:
-                yield (
-                    ("templates", name, "body"),
-                    f"placeholder {{{field}}} does not exist"
-                    f" (known: {', '.join(sorted(TEMPLATE_FIELDS))})",
-                )
+        if field not in TEMPLATE_FIELDS:
+            yield (
+                f"placeholder {{{field}}} does not exist"
+                f" (known: {', '.join(sorted(TEMPLATE_FIELDS))})"
+            )
+            continue
+        if conversion is not None and conversion not in _CONVERSIONS:
+            yield (
+                f"placeholder {{{field}!{conversion}}} has an unknown conversion"
+                f" !{conversion} (there are !r, !s and !a)"
+            )
+        if not spec:
+            continue
+        if "{" in spec:
+            yield f"placeholder {{{field}:{spec}}}: a placeholder inside a format spec"
+        elif any(int(number) > _MAX_WIDTH for number in re.findall(r"\d+", spec)):
+            yield f"placeholder {{{field}:{spec}}}: a width over {_MAX_WIDTH} characters"
+        else:
+            try:
+                format("", spec)  # every fact is text: what fails here fails on every draft
+            except ValueError as error:
+                yield f"placeholder {{{field}:{spec}}} has a bad format spec: {error}"
+
+
+def _escalation_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
+    """Steps are announced once per level, and read in the order of their minutes."""
+    last: tuple[int, float] | None = None
+    levels: dict[int, int] = {}
+    for position, step in enumerate(procedure.escalation.steps):
+        where: Path_ = ("escalation", "steps", position)
+        if step.level in levels:
+            yield (
+                (*where, "level"),
+                f"level {step.level} repeats (steps[{levels[step.level]}]): only one of them "
+                "would ever be announced",
+            )
+        levels.setdefault(step.level, position)
+        if step.after_minutes is None:
+            continue
+        if last is not None and step.after_minutes < last[1]:
+            yield (
+                (*where, "after_minutes"),
+                f"{step.after_minutes:g} minutes is earlier than steps[{last[0]}] "
+                f"({last[1]:g} minutes): the minutes of the escalation path must not decrease",
+            )
+        last = (position, step.after_minutes)
 
 
 def _tree_problems(
@@ -312,35 +329,16 @@ def _cycles(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
         yield from visit(procedure.tree.start, [])
 
 
-#: libyaml parses a procedure about ten times faster than the pure-Python loader (0.02 s
-#: against 0.2 s), which matters for start-up and for `procedures list` loading all built-ins.
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def parse_procedure(text: str, path: str, *, check: Check | None = None) -> Procedure:
+    """Validate procedure text; raise ProcedureFileError naming file, line and field.
 
-
-def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """The composed node tree (for line marks) and the plain data, or a YAMLError."""
-    try:
-        return yaml.compose(text, Loader=_FAST_LOADER), yaml.load(text, Loader=_FAST_LOADER)
-    except yaml.YAMLError:
-        pass  # libyaml words errors its own way; the pure-Python parser says the same everywhere
-    return yaml.compose(text, Loader=yaml.SafeLoader), yaml.load(text, Loader=yaml.SafeLoader)
-
-
-def parse_procedure(text: str, path: str) -> Procedure:
-    """Validate procedure text; raise ProcedureFileError naming file, line and field."""
-    try:
-        root, data = _parse_yaml(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ProcedureFileError(
-            path, [Problem(line, "", f"YAML syntax error: {error.problem or error}")]
-        ) from None
-    except yaml.YAMLError as error:
-        raise ProcedureFileError(path, [Problem(None, "", f"YAML error: {error}")]) from None
-    index = _LineIndex(root)
+    `check` adds the problems of a procedure that is valid on its own (see Check).
+    """
+    document = parse_yaml(text, path)
+    index = _LineIndex(document.root)  # before construction, which flattens merge keys
     if index.duplicates:
         raise ProcedureFileError(path, index.duplicates)
+    data = construct(document, path)
     if not isinstance(data, dict):
         raise ProcedureFileError(
             path, [Problem(1, "", "a procedure file must be a mapping of keys to values")]
@@ -351,9 +349,11 @@ def parse_procedure(text: str, path: str) -> Procedure:
         problems = _pydantic_problems(error, data, index)
         problems.sort(key=lambda p: (p.line or 0, p.field))
         raise ProcedureFileError(path, problems) from None
+    found = list(_reference_problems(procedure))
+    if check is not None:
+        found += check(procedure)
     problems = [
-        Problem(index.line(where), format_field(where), message)
-        for where, message in _reference_problems(procedure)
+        Problem(index.line(where), format_field(where), message) for where, message in found
     ]
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.field))
@@ -361,49 +361,27 @@ def parse_procedure(text: str, path: str) -> Procedure:
     return procedure
 
 
-def load_procedure_file(path: Path) -> Procedure:
-    """Read and validate one procedure file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ProcedureFileError(
-            str(path), [Problem(None, "", f"cannot read: {error.strerror}")]
-        ) from None
-    except UnicodeDecodeError as error:
-        raise ProcedureFileError(
-            str(path), [Problem(None, "", f"not UTF-8 text: {error}")]
-        ) from None
-    return parse_procedure(text, str(path))
+def load_procedure_file(path: Path, *, check: Check | None = None) -> Procedure:
+    """Read and validate one procedure file (a regular file of at most 1 MiB)."""
+    return parse_procedure(read_text(path), str(path), check=check)
 
 
-def builtin_names() -> list[str]:
-    """Names of the built-in procedures (file stems in the checklists package)."""
-    folder = resources.files("checklists")
-    return sorted(
-        entry.name.removesuffix(".yaml")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
-    )
-
-
-def load_builtin(name: str) -> Procedure:
+def load_builtin(name: str, *, check: Check | None = None) -> Procedure:
     """Load a built-in procedure by name."""
-    entry = resources.files("checklists") / f"{name}.yaml"
-    if not entry.is_file():
-        raise ProcedureFileError(
-            f"{name}.yaml",
-            [
-                Problem(
-                    None, "", f"no built-in procedure {name!r} (have: {', '.join(builtin_names())})"
-                )
-            ],
-        )
-    return parse_procedure(entry.read_text(encoding="utf-8"), f"checklists/{name}.yaml")
+    return parse_procedure(read_builtin(name), f"checklists/{name}.yaml", check=check)
 
 
-def load_procedure(name_or_path: str) -> Procedure:
-    """A built-in name, or a path to a procedure file."""
+def load_procedure(name_or_path: str, *, check: Check | None = None) -> Procedure:
+    """A built-in name, or a path to a procedure file (anything with a YAML suffix, or there)."""
     candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
-        return load_procedure_file(candidate)
-    return load_builtin(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or _exists(candidate):
+        return load_procedure_file(candidate, check=check)
+    return load_builtin(name_or_path, check=check)
+
+
+def _exists(path: Path) -> bool:
+    """Whether anything is at `path`; a FIFO counts (it is refused when read, not here)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
