@@ -246,3 +246,16 @@ def test_cockpit_entry_point_verify(db: Path) -> None:
         pytest.skip(f"cockpit.cli does not import yet: {result.stderr.strip().splitlines()[-1]}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok: 5 events verified")
+
+
+def test_the_bare_cockpit_without_a_procedure_refuses_with_exit_2(tmp_path: Path) -> None:
+    """Exit 1 means a tampered timeline; every other refusal is one line and exit 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", str(tmp_path / "t.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("cockpit: no procedure") and len(done.stderr.splitlines()) == 1

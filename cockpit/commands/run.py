@@ -251,8 +251,11 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
     timeline = Timeline(db_path)
     chosen = procedure_name or settings.procedure
     if chosen is None and incident_id is None and timeline.latest_open() is None:
-        raise SystemExit(
-            "cockpit: no procedure: pass --procedure NAME (see `cockpit procedures list`) or set "
+        from cockpit.core.errors import ConfigError
+
+        # One line and exit 2, as every refusal: exit 1 means a tampered timeline.
+        raise ConfigError(
+            "no procedure: pass --procedure NAME (see `cockpit procedures list`) or set "
             "`procedure` in cockpit.toml; `cockpit demo` runs the built-in demo"
         )
     prepared: dict[str, tuple[Outline | None, Procedure | None]] = {}
