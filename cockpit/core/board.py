@@ -105,6 +105,8 @@ class Board:
         elif state is PaneState.STALE:
             age = (now - latest.at).total_seconds()
             detail = f"last sample {age:.0f}s ago from {latest.source}"
+            if latest.value is None and latest.error:
+                detail += f": {latest.error}"  # e.g. rate limited, and when it polls again
         elif latest.value is None:
             detail = latest.error or "no value"
         else:
