@@ -90,3 +90,41 @@ def test_every_binding_has_an_id_a_description_and_a_tooltip() -> None:
             assert binding.id and binding.description, (owner.__name__, binding.key)
     for binding in CockpitApp.BINDINGS:
         assert isinstance(binding, Binding) and binding.tooltip, binding.key
+
+
+def test_every_screen_routes_its_failed_workers() -> None:
+    """Textual tells only the node that started a worker that it failed: a screen without the
+    route left "loading…" on screen for ever. Every screen derives from the cockpit's bases,
+    which send each failure to IncidentApp.worker_failed (shown and recorded)."""
+    import importlib
+    import inspect
+
+    from textual.screen import Screen
+
+    from cockpit.screens.base import CockpitModal, CockpitScreen
+
+    found = []
+    for path in sorted((ROOT / "cockpit" / "screens").glob("*.py")):
+        module = importlib.import_module(f"cockpit.screens.{path.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Screen) and cls.__module__ == module.__name__:
+                found.append(cls)
+                assert issubclass(cls, CockpitScreen | CockpitModal), cls
+    assert len(found) >= 10
+
+
+def test_every_worker_reports_failure_instead_of_ending_the_app() -> None:
+    """exit_on_error=True (Textual's default) ends the App on any exception in a worker."""
+    for folder in ("cockpit", "widgets"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name not in ("run_worker", "work"):
+                    continue
+                keywords = {k.arg: k.value for k in node.keywords}
+                value = keywords.get("exit_on_error")
+                assert isinstance(value, ast.Constant) and value.value is False, (
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {name} needs exit_on_error=False"
+                )
