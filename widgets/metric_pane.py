@@ -16,6 +16,7 @@ from textual.widget import Widget
 
 from cockpit.core.board import MetricView
 from cockpit.core.metrics import PaneState
+from widgets.plain import plain, plain_text
 
 _STATE_CLASSES = {state: f"-{state.value.replace(' ', '-')}" for state in PaneState}
 
@@ -67,7 +68,7 @@ class MetricPane(Widget):
     def __init__(self, metric: str, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.metric = metric
-        self.border_title = title
+        self.border_title = plain(title, one_line=True)  # the procedure's words, not markup
 
     def reading(self) -> str:
         """The first line: value and state word, e.g. '9.00%  BREACH'."""
@@ -92,11 +93,12 @@ class MetricPane(Widget):
                 overflow="ellipsis",
             ),
             spark,
-            Text(
+            plain_text(
                 view.detail if view is not None else "",
+                self.get_component_rich_style("metric-pane--detail"),
+                one_line=True,
                 no_wrap=True,
                 overflow="ellipsis",
-                style=self.get_component_rich_style("metric-pane--detail"),
             ),
         )
 
