@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -80,13 +79,13 @@ class MetricPane(Widget):
     def render(self) -> RenderableType:
         view = self.view
         history = view.history if view is not None else []
-        spark = Text(
+        spark = plain_text(
             bars(history, max(1, self.content_size.width)),
             style=self.get_component_rich_style("metric-pane--spark"),
             no_wrap=True,
         )
         return Group(
-            Text(
+            plain_text(
                 self.reading(),
                 style=self.get_component_rich_style("metric-pane--reading"),
                 no_wrap=True,

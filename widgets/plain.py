@@ -6,8 +6,9 @@ or "[affected]" silently vanishes, "[@click=app.quit]" becomes a live action lin
 or Rich Text object is shown as it is, so every text from a procedure, the timeline, a
 platform or the keyboard goes through `plain` (Content: Static, Label, Option, TabPane, border
 titles), `plain_text` (Rich Text: DataTable cells, Rich groups) or `assemble` (styled parts,
-each part plain; the styles are ours). A test (tests/test_plain_text.py) checks by AST that no
-screen or widget hands those sinks anything else.
+each part plain; the styles are ours). tests/test_plain_text.py checks by AST that no screen or
+widget hands those places anything else; tests/test_hostile_text_app.py drives every screen
+with hostile text.
 
 Textual and Rich remove only BEL, BS, VT, FF and CR; an ESC sequence, NUL, a C1 control (0x9b
 is CSI to an 8-bit terminal) or a bidi override reaches the terminal as it is, where it can
