@@ -55,9 +55,10 @@ _ONE_LINE = _table(one_line=True)
 
 
 def visible(text: object, *, one_line: bool = False) -> str:
-    """The text with every control character shown (caret notation or U+FFFD); CRLF is a line
-    break; with one_line, a line break is "⏎" and a tab a space."""
-    string = str(text).replace("\r\n", "\n")
+    """The text with every control character shown (caret notation or U+FFFD); CRLF and a lone
+    CR (what terminals paste for a line break) are line breaks; with one_line, a line break is
+    "⏎" and a tab a space."""
+    string = str(text).replace("\r\n", "\n").replace("\r", "\n")
     return string.translate(_ONE_LINE if one_line else _MULTI_LINE)
 
 

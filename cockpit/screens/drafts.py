@@ -27,6 +27,7 @@ from cockpit.core.drafts import (
     write_draft,
 )
 from cockpit.screens.base import CockpitScreen
+from widgets.editors import PlainInput, PlainTextArea
 from widgets.footer import KeyFooter
 from widgets.plain import assemble, plain, visible
 
@@ -100,8 +101,8 @@ class DraftsScreen(CockpitScreen[None]):
         with Horizontal():
             yield OptionList(*options, id="draft-list")
             with Vertical(id="draft-editor"):
-                yield Input(placeholder="subject", id="draft-subject")
-                yield TextArea(id="draft-body", soft_wrap=True)
+                yield PlainInput(placeholder="subject", id="draft-subject")
+                yield PlainTextArea(id="draft-body", soft_wrap=True)
                 yield Static(id="draft-status")
         yield KeyFooter()
 

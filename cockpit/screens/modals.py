@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Markdown
 
 from cockpit.core.lock import Holder
 from cockpit.screens.base import CockpitModal
+from widgets.editors import PlainInput
 from widgets.plain import plain
 
 
@@ -71,7 +72,7 @@ class NoteScreen(CockpitModal[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
             yield Label(plain(self.prompt))
-            yield Input(placeholder="what you saw or decided", id="note-input")
+            yield PlainInput(placeholder="what you saw or decided", id="note-input")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         self.dismiss(message.value.strip() or None)

@@ -26,6 +26,7 @@ from cockpit.core.export import render_markdown
 from cockpit.core.paths import ensure_private_dir, write_atomically
 from cockpit.core.postmortem import Section, resolution_starter, sections, written, written_event
 from cockpit.screens.base import CockpitScreen
+from widgets.editors import PlainTextArea
 from widgets.footer import KeyFooter
 from widgets.plain import plain, visible
 
@@ -85,7 +86,7 @@ class PostmortemScreen(CockpitScreen[None]):
                 self.shown[section.key] = text
                 with TabPane(plain(section.title, one_line=True), id=f"tab-{section.key}"):
                     yield Static(plain(f"{section.title}: {section.hint}."), classes="section-hint")
-                    yield TextArea(text, id=f"text-{section.key}", soft_wrap=True)
+                    yield PlainTextArea(text, id=f"text-{section.key}", soft_wrap=True)
         yield Static(id="postmortem-status")
         yield KeyFooter()
 
