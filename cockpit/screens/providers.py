@@ -107,9 +107,10 @@ class ProvidersScreen(CockpitScreen[None]):
     @on(HealthChecked)
     def checked(self, message: HealthChecked) -> None:
         mark = "OK" if message.ok else "FAILING"
-        # The platform's own words (an error body may hold "[/]" or ESC): plain, one line.
+        # The platform's own words (an error body may hold "[/]" or ESC): plain, one line. The
+        # column widens to show them (it was as wide as "checking…", and cut every error off).
         line = plain_text(f"{mark}: {message.line}", one_line=True)
-        self.query_one(DataTable).update_cell(message.slot, "health", line)
+        self.query_one(DataTable).update_cell(message.slot, "health", line, update_width=True)
 
     def action_leave(self) -> None:
         """Back."""

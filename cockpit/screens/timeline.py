@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
-from widgets.plain import plain, plain_text
+from widgets.plain import plain, plain_text, visible
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
@@ -22,7 +22,8 @@ class TimelineScreen(CockpitScreen[None]):
     """A table of events (UTC); the highlighted row's payload and command show below.
 
     Summaries, actors, payloads and commands come from platforms and people: plain text only
-    (one line in a cell), so "[/]" in a payload is shown, never parsed as markup.
+    (one line in a cell and in each line of the detail), so "[/]" in a payload is shown, never
+    parsed as markup.
     """
 
     def compose(self) -> ComposeResult:
@@ -65,4 +66,6 @@ class TimelineScreen(CockpitScreen[None]):
             lines.append(f"$ {event.command}")
         if event.payload:
             lines.append(json.dumps(event.payload, sort_keys=True, ensure_ascii=False)[:400])
-        detail.update(plain("\n".join(lines)))
+        # One line each (a line break shows as a mark), so a summary of many lines cannot push
+        # the command and the payload out of the detail's few rows.
+        detail.update(plain("\n".join(visible(line, one_line=True) for line in lines)))
