@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -391,3 +392,23 @@ async def test_the_drafts_status_line_keeps_its_gap_names(
         status = str(app.screen.query_one("#draft-status", Static).render())
         assert gaps, "the first template has a gap to fill in before anything is recorded"
         assert "to fill in: " + ", ".join(f"[{gap}]" for gap in gaps) in status
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="IncidentApp.notify (cockpit/incident_app.py, the lead's) makes notifications plain "
+    "but passes ESC to the toast: it should apply widgets.plain.visible to message and title",
+)
+async def test_a_notification_shows_its_control_characters(
+    timeline: Timeline, clock: FixedClock, pulse_procedure: Procedure
+) -> None:
+    """An unfinished action's hostile summary is told in a toast, visibly (the tests above run
+    without toasts: Pilot's default, and they would cover the text being checked)."""
+    app = simple_app(timeline, clock, pulse_procedure)
+    timeline.begin_action(
+        app.session.incident.id, "vercel.rollback", "roll\x1b[2Jback [/]", {}, command="vercel"
+    )
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await pilot.pause(0.5)
+        shown = assert_healthy(app, "dashboard with a toast")
+        assert "Outcome unknown: roll^[[2Jback [/]" in shown
