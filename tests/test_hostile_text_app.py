@@ -173,7 +173,7 @@ async def until(pilot: Any, condition: Callable[[], bool], seconds: float = 10) 
         await pilot.pause(0.05)
 
 
-def build_app(folder: Path, texts: list[str], platform: Canned) -> tuple[CockpitApp, int]:
+def build_app(folder: Path, texts: list[str], platform: Canned) -> CockpitApp:
     """The cockpit on a hostile procedure, incident and timeline, with one Vercel provider
     whose platform answers every call with a hostile error."""
     from providers.vercel import VercelProvider
@@ -205,7 +205,7 @@ def build_app(folder: Path, texts: list[str], platform: Canned) -> tuple[Cockpit
         clock=clock,
         actions={"vercel": vercel},
     )
-    return CockpitApp(session, start_pollers=False), incident.id
+    return CockpitApp(session, start_pollers=False)
 
 
 async def visit_every_screen(app: CockpitApp, texts: list[str]) -> None:
@@ -337,8 +337,12 @@ def test_hostile_text_through_every_screen(texts: list[str]) -> None:
     platform.body = json.dumps({"error": {"message": texts[11]}}).encode()
     try:
         with tempfile.TemporaryDirectory() as folder:
-            app, _ = build_app(Path(folder), texts, platform)
-            asyncio.run(visit_every_screen(app, texts))
+            app = build_app(Path(folder), texts, platform)
+            try:
+                asyncio.run(visit_every_screen(app, texts))
+            finally:
+                app.session.actions["vercel"].close()
+                app.session.timeline.close()
     finally:
         platform.stop()
 

@@ -93,11 +93,11 @@ class MetricPane(Widget):
             ),
             spark,
             plain_text(
-                view.detail if view is not None else "",
-                self.get_component_rich_style("metric-pane--detail"),
+                view.detail if view is not None else "",  # a source's error, in its words
                 one_line=True,
                 no_wrap=True,
                 overflow="ellipsis",
+                style=self.get_component_rich_style("metric-pane--detail"),
             ),
         )
 

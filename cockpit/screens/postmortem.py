@@ -169,7 +169,7 @@ class PostmortemScreen(CockpitScreen[None]):
         if section.key in written((e.kind, e.payload) for e in self.cockpit.events):
             return {}
         text = self.query_one(f"#text-{section.key}", TextArea).text
-        return {section.key: text} if text.strip() != section.starter.strip() else {}
+        return {section.key: text} if text.strip() != visible(section.starter).strip() else {}
 
     def save_if_edited(self) -> None:
         """Keep what was typed before the preview or another screen takes over."""
