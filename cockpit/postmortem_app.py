@@ -9,6 +9,7 @@ ends the program.
 from __future__ import annotations
 
 from cockpit.incident_app import IncidentApp
+from widgets.plain import visible
 
 
 class PostmortemApp(IncidentApp):
@@ -21,7 +22,10 @@ class PostmortemApp(IncidentApp):
         from cockpit.screens.postmortem import PostmortemScreen
 
         incident = self.session.incident
-        self.title = f"Post-mortem of incident {incident.id}: {incident.title}"
+        # A typed title: no Header parses it here, but screenshots are named after it.
+        self.title = visible(
+            f"Post-mortem of incident {incident.id}: {incident.title}", one_line=True
+        )
         if self.session.held_by is not None:  # IncidentApp made this run read-only
             holder = self.session.held_by
             self.notify(

@@ -7,6 +7,7 @@ from datetime import datetime
 from textual.widgets import Static
 
 from cockpit.core.clock import Clock
+from widgets.plain import plain
 
 
 def elapsed(seconds: float) -> str:
@@ -41,5 +42,5 @@ class IncidentClock(Static):
         text = f"T+{since}  {now:%H:%M:%S} UTC"
         if text != self.shown:
             # The width changes only when the hours appear; then the layout must follow.
-            self.update(text, layout=len(text) != len(self.shown))
+            self.update(plain(text), layout=len(text) != len(self.shown))
             self.shown = text

@@ -11,12 +11,12 @@ import math
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from cockpit.core.board import MetricView
 from cockpit.core.metrics import PaneState
+from widgets.plain import plain, plain_text
 
 _STATE_CLASSES = {state: f"-{state.value.replace(' ', '-')}" for state in PaneState}
 
@@ -70,7 +70,7 @@ class MetricPane(Widget):
     def __init__(self, metric: str, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.metric = metric
-        self.border_title = title
+        self.border_title = plain(title, one_line=True)  # the procedure's words, not markup
 
     def reading(self) -> str:
         """The first line: value and state word, e.g. '9.00%  BREACH'."""
@@ -82,21 +82,22 @@ class MetricPane(Widget):
     def render(self) -> RenderableType:
         view = self.view
         history = view.history if view is not None else []
-        spark = Text(
+        spark = plain_text(
             bars(history, max(1, self.content_size.width)),
             style=self.get_component_rich_style("metric-pane--spark"),
             no_wrap=True,
         )
         return Group(
-            Text(
+            plain_text(
                 self.reading(),
                 style=self.get_component_rich_style("metric-pane--reading"),
                 no_wrap=True,
                 overflow="ellipsis",
             ),
             spark,
-            Text(
-                view.detail if view is not None else "",
+            plain_text(
+                view.detail if view is not None else "",  # a source's error, in its words
+                one_line=True,
                 no_wrap=True,
                 overflow="ellipsis",
                 style=self.get_component_rich_style("metric-pane--detail"),

@@ -8,11 +8,13 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cockpit.core.timeline import Event
+from widgets.plain import plain_text, visible
 
 
 def event_line(event: Event) -> str:
-    """'03:12:05 Error rate > 5% ...': time of day (UTC) and the event's summary."""
-    return f"{event.ts[11:19]} {event.summary}"
+    """'03:12:05 Error rate > 5% ...': time of day (UTC) and the event's summary, on one line
+    with its control characters visible (a summary holds a platform's or a person's words)."""
+    return visible(f"{event.ts[11:19]} {event.summary}", one_line=True)
 
 
 class TimelineLog(Static):
@@ -29,12 +31,13 @@ class TimelineLog(Static):
     def add(self, event: Event) -> None:
         """Append an event and repaint."""
         self.lines.append(event_line(event))
-        visible = max(1, self.size.height or 1)
-        self.update(
-            Text("\n".join(list(self.lines)[-visible:]), no_wrap=True, overflow="ellipsis"),
-            layout=False,  # it fills its region: new lines never change its size
-        )
+        # it fills its region: new lines never change its size
+        self.update(self.tail(), layout=False)
 
     def on_resize(self) -> None:
-        visible = max(1, self.size.height)
-        self.update(Text("\n".join(list(self.lines)[-visible:]), no_wrap=True, overflow="ellipsis"))
+        self.update(self.tail())
+
+    def tail(self) -> Text:
+        """The lines that fit, newest at the bottom (each already one visible line)."""
+        shown = max(1, self.size.height or 1)
+        return plain_text("\n".join(list(self.lines)[-shown:]), no_wrap=True, overflow="ellipsis")

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cockpit.core.triggers import TriggerStatus, Verdict
+from widgets.plain import visible
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import TriggerRule
@@ -62,8 +63,10 @@ class TriggerList(Static):
                 text.append("\n")
             text.append(f"{status.value.upper():8}", style=style)
             counter = verdict.counter if verdict is not None else "no sample yet"
-            text.append(f" {rule.title}  ")
+            # Text.append never reads markup; the rule's title is the procedure's, made visible.
+            text.append(visible(f" {rule.title}  ", one_line=True))
             text.append(
-                f"[{counter}]", style=self.get_component_rich_style("trigger-list--waiting")
+                visible(f"[{counter}]", one_line=True),
+                style=self.get_component_rich_style("trigger-list--waiting"),
             )
         self.update(text, layout=relayout)

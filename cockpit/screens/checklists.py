@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, TabbedContent, TabPane
 from textual.widgets.option_list import Option
@@ -17,9 +16,11 @@ from textual.widgets.option_list import Option
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
+from widgets.plain import plain
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+    from textual.content import Content
 
     from cockpit.app import CockpitApp
     from cockpit.core.checklist_state import ChecklistState
@@ -72,11 +73,11 @@ class ChecklistsScreen(CockpitScreen[None]):
         self.cockpit.event_recorded.subscribe(self, self.event_recorded)
         self.focus_list()
 
-    def tab_title(self, kind: str) -> str:
+    def tab_title(self, kind: str) -> Content:
         """'Quick Rollback Checklist 2/6'."""
         progress = self.state.progress(kind)
         title = self.state.procedure.checklists[kind].title  # type: ignore[index]
-        return f"{title} {progress.done + progress.skipped}/{progress.total}"
+        return plain(f"{title} {progress.done + progress.skipped}/{progress.total}", one_line=True)
 
     def options(self, kind: str) -> list[Option]:
         """One line per item: box, text, and how it was settled."""
@@ -96,7 +97,7 @@ class ChecklistsScreen(CockpitScreen[None]):
                 text += f"  — {how}, {state.at[11:19]}"
                 if state.reason:
                     text += f": {state.reason}"
-            lines.append(Option(Text(text), id=item.id))  # Text: "[x]" is not markup
+            lines.append(Option(plain(text), id=item.id))  # plain: "[x]" is not markup
         return lines
 
     def active(self) -> tuple[str, OptionList] | None:

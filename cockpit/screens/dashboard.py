@@ -15,6 +15,7 @@ from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.incident_clock import IncidentClock
 from widgets.metric_pane import MetricPane
+from widgets.plain import plain
 from widgets.timeline_log import TimelineLog
 from widgets.trigger_list import TriggerList
 
@@ -47,7 +48,11 @@ class DashboardScreen(CockpitScreen[None]):
         incident = session.incident
         with Horizontal(id="topbar"):
             yield Static(
-                f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure_name}",
+                plain(
+                    f"#{incident.id} {incident.title} · {incident.severity} · "
+                    f"{session.procedure_name}",
+                    one_line=True,
+                ),
                 id="incident-title",
             )
             yield Static("", id="escalation")
@@ -92,7 +97,7 @@ class DashboardScreen(CockpitScreen[None]):
         escalation = app.next_escalation()
         if escalation != self.escalation_shown:
             self.escalation_shown = escalation
-            self.query_one("#escalation", Static).update(escalation)
+            self.query_one("#escalation", Static).update(plain(escalation, one_line=True))
         if app.board is None:
             self.query_one(TriggerList).update("Loading the procedure's trigger rules…")
             return
@@ -104,7 +109,8 @@ class DashboardScreen(CockpitScreen[None]):
         text = app.banner_text()
         if text != self.banner_shown:
             self.banner_shown = text
-            banner.update(text, layout=False)  # one line, fixed height
+            # One line, fixed height; "[3/5]" is the rule's counter, not markup.
+            banner.update(plain(text, one_line=True), layout=False)
             if banner.display != bool(text):
                 banner.display = bool(text)  # showing or hiding it is the only layout change
 

@@ -27,7 +27,9 @@ from cockpit.core.drafts import (
     write_draft,
 )
 from cockpit.screens.base import CockpitScreen
+from widgets.editors import PlainInput, PlainTextArea
 from widgets.footer import KeyFooter
+from widgets.plain import assemble, plain, visible
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -86,14 +88,21 @@ class DraftsScreen(CockpitScreen[None]):
 
     def compose(self) -> ComposeResult:
         options = [
-            Option(f"{template.title}\n  {template.audience} · {template.channel}", id=key)
+            Option(
+                assemble(
+                    plain(template.title, one_line=True),
+                    "\n  ",
+                    plain(f"{template.audience} · {template.channel}", one_line=True),
+                ),
+                id=key,
+            )
             for key, template in self.procedure.templates.items()
         ]
         with Horizontal():
             yield OptionList(*options, id="draft-list")
             with Vertical(id="draft-editor"):
-                yield Input(placeholder="subject", id="draft-subject")
-                yield TextArea(id="draft-body", soft_wrap=True)
+                yield PlainInput(placeholder="subject", id="draft-subject")
+                yield PlainTextArea(id="draft-body", soft_wrap=True)
                 yield Static(id="draft-status")
         yield KeyFooter()
 
@@ -118,6 +127,8 @@ class DraftsScreen(CockpitScreen[None]):
         template = self.procedure.templates[key]
         facts = self.facts()
         subject, body = saved[key] if key in saved and not refill else render(template, facts)
+        # The editors show text as it is, control characters included: make those visible.
+        subject, body = visible(subject, one_line=True), visible(body)
         self.current = key
         self.shown = (subject, body)
         self.query_one("#draft-subject", Input).value = subject
@@ -128,8 +139,9 @@ class DraftsScreen(CockpitScreen[None]):
         if template.when:
             status += f" · send: {template.when}"
         if gaps:
+            # Plain text: "[affected]" is the gap's name as the body shows it, not markup.
             status += " · to fill in: " + ", ".join(f"[{gap}]" for gap in gaps)
-        self.query_one("#draft-status", Static).update(status)
+        self.query_one("#draft-status", Static).update(plain(status, one_line=True))
 
     def edited(self) -> tuple[str, str]:
         """The subject and body as the editor holds them now."""

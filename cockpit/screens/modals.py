@@ -11,6 +11,8 @@ from textual.widgets import Input, Label, Markdown
 
 from cockpit.core.lock import Holder
 from cockpit.screens.base import CockpitModal
+from widgets.editors import PlainInput
+from widgets.plain import plain
 
 
 class HelpScreen(CockpitModal[None]):
@@ -69,8 +71,8 @@ class NoteScreen(CockpitModal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Label(self.prompt)
-            yield Input(placeholder="what you saw or decided", id="note-input")
+            yield Label(plain(self.prompt))
+            yield PlainInput(placeholder="what you saw or decided", id="note-input")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         self.dismiss(message.value.strip() or None)
@@ -98,14 +100,22 @@ class LockHeldScreen(CockpitModal[str]):
         holder = self.holder
         with Vertical(id="lock-box"):
             yield Label(
-                f"Incident #{self.incident_id} is already open in another cockpit", id="lock-title"
+                plain(f"Incident #{self.incident_id} is already open in another cockpit"),
+                id="lock-title",
             )
+            # The holder's host, actor and terminal come from the lock file: plain text.
             yield Label(
-                f"pid {holder.pid} on {holder.host}, {holder.actor}, since {holder.since} UTC"
-                + (f", terminal {holder.tty}" if holder.tty else "")
+                plain(
+                    f"pid {holder.pid} on {holder.host}, {holder.actor}, since {holder.since} UTC"
+                    + (f", terminal {holder.tty}" if holder.tty else ""),
+                    one_line=True,
+                )
             )
             yield Label("It may be a session whose SSH connection dropped and has not noticed yet.")
-            yield Label("[t] take over (stops that process)   [r] watch read-only   [q] quit")
+            # plain: as markup, "[t]" was a style named t and the keys vanished from the line.
+            yield Label(
+                plain("[t] take over (stops that process)   [r] watch read-only   [q] quit")
+            )
 
     def action_choose(self, choice: str) -> None:
         """Return the choice to the App."""

@@ -26,7 +26,9 @@ from cockpit.core.export import render_markdown
 from cockpit.core.paths import ensure_private_dir, write_atomically
 from cockpit.core.postmortem import Section, resolution_starter, sections, written, written_event
 from cockpit.screens.base import CockpitScreen
+from widgets.editors import PlainTextArea
 from widgets.footer import KeyFooter
+from widgets.plain import plain, visible
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -79,11 +81,12 @@ class PostmortemScreen(CockpitScreen[None]):
                     "Rendering the post-mortem…", id="preview", read_only=True, soft_wrap=False
                 )
             for section in self.sections:
-                text = texts.get(section.key) or self.starter(section)
+                # The editor shows control characters as they are: make them visible first.
+                text = visible(texts.get(section.key) or self.starter(section))
                 self.shown[section.key] = text
-                with TabPane(section.title, id=f"tab-{section.key}"):
-                    yield Static(f"{section.title}: {section.hint}.", classes="section-hint")
-                    yield TextArea(text, id=f"text-{section.key}", soft_wrap=True)
+                with TabPane(plain(section.title, one_line=True), id=f"tab-{section.key}"):
+                    yield Static(plain(f"{section.title}: {section.hint}."), classes="section-hint")
+                    yield PlainTextArea(text, id=f"text-{section.key}", soft_wrap=True)
         yield Static(id="postmortem-status")
         yield KeyFooter()
 
@@ -108,7 +111,7 @@ class PostmortemScreen(CockpitScreen[None]):
 
     def status(self, text: str) -> None:
         """One line under the tabs: where things were saved or written."""
-        self.query_one("#postmortem-status", Static).update(text)
+        self.query_one("#postmortem-status", Static).update(plain(text, one_line=True))
 
     def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
         if message.pane.id == "tab-preview":
@@ -144,7 +147,7 @@ class PostmortemScreen(CockpitScreen[None]):
         self.preview = text
         area = self.query_one("#preview", TextArea)
         place = area.scroll_offset
-        area.load_text(text)
+        area.load_text(visible(text))
         area.scroll_to(place.x, place.y, animate=False)
 
     def edited(self) -> dict[str, str]:
@@ -166,7 +169,7 @@ class PostmortemScreen(CockpitScreen[None]):
         if section.key in written((e.kind, e.payload) for e in self.cockpit.events):
             return {}
         text = self.query_one(f"#text-{section.key}", TextArea).text
-        return {section.key: text} if text.strip() != section.starter.strip() else {}
+        return {section.key: text} if text.strip() != visible(section.starter).strip() else {}
 
     def save_if_edited(self) -> None:
         """Keep what was typed before the preview or another screen takes over."""

@@ -18,6 +18,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from cockpit.core.procedure_text import render_markdown
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
+from widgets.plain import plain, visible
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
@@ -84,8 +85,10 @@ class ProcedureScreen(CockpitScreen[None]):
         texts = tab_texts(render_markdown(procedure))
         with TabbedContent(id="procedure-tabs"):
             for tab_id, title, _ in TABS:
-                with TabPane(title, id=f"tab-{tab_id}"), VerticalScroll():
-                    text = texts[tab_id] or "_Nothing in this procedure._"
+                with TabPane(plain(title), id=f"tab-{tab_id}"), VerticalScroll():
+                    # Rich's Markdown never reads console markup, but passes control
+                    # characters to the terminal: the procedure file's ESC shows as "^[".
+                    text = visible(texts[tab_id] or "_Nothing in this procedure._")
                     yield Static(Markdown(text, code_theme="ansi_dark"), id=f"text-{tab_id}")
         yield KeyFooter()
 

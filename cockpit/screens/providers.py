@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 from cockpit.core.errors import CockpitError
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
+from widgets.plain import plain, plain_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -64,14 +65,24 @@ class ProvidersScreen(CockpitScreen[None]):
         actions = self.cockpit.session.actions
         head = self.query_one("#providers-head", Static)
         if not actions:
+            # plain: as markup, "[providers.NAME]" was a style and vanished from the line.
             head.update(
-                "No action providers are configured: add [providers.NAME] sections to "
-                "cockpit.toml (see the README). The procedure's commands can still be run by hand."
+                plain(
+                    "No action providers are configured: add [providers.NAME] sections to "
+                    "cockpit.toml (see the README). The procedure's commands can still be run "
+                    "by hand."
+                )
             )
             return
-        head.update(f"{len(actions)} providers configured; h checks their health again")
+        head.update(plain(f"{len(actions)} providers configured; h checks their health again"))
         for slot, provider in sorted(actions.items()):
-            table.add_row(slot, provider.title, ", ".join(provider.actions), "checking…", key=slot)
+            table.add_row(
+                plain_text(slot, one_line=True),
+                plain_text(provider.title, one_line=True),
+                plain_text(", ".join(provider.actions), one_line=True),
+                "checking…",
+                key=slot,
+            )
         self.action_check()
 
     def action_check(self) -> None:
@@ -96,7 +107,10 @@ class ProvidersScreen(CockpitScreen[None]):
     @on(HealthChecked)
     def checked(self, message: HealthChecked) -> None:
         mark = "OK" if message.ok else "FAILING"
-        self.query_one(DataTable).update_cell(message.slot, "health", f"{mark}: {message.line}")
+        # The platform's own words (an error body may hold "[/]" or ESC): plain, one line. The
+        # column widens to show them (it was as wide as "checking…", and cut every error off).
+        line = plain_text(f"{mark}: {message.line}", one_line=True)
+        self.query_one(DataTable).update_cell(message.slot, "health", line, update_width=True)
 
     def action_leave(self) -> None:
         """Back."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -17,9 +16,11 @@ from textual.widgets.option_list import Option
 from cockpit.core.wizard import DECIDED
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
+from widgets.plain import assemble, plain
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+    from textual.content import Content
 
     from cockpit.app import CockpitApp
     from cockpit.core.procedure import Procedure, RollbackOption
@@ -65,22 +66,24 @@ class RollbackScreen(CockpitScreen[None]):
             if decided
             else "No decision yet (w decides); every option of the procedure:"
         )
-        yield Static(head, id="rollback-head")
+        yield Static(plain(head), id="rollback-head")
         yield OptionList(
             *[Option(self.line(option, option.id in decided), id=option.id) for option in options],
             id="rollback-options",
         )
         yield KeyFooter()
 
-    def line(self, option: RollbackOption, decided: bool) -> Text:
+    def line(self, option: RollbackOption, decided: bool) -> Content:
         """One option: level, title, time, risk, provider status."""
         configured = option.provider in self.cockpit.session.actions
-        text = Text()
-        text.append(f"L{option.level} {option.title}", style="bold" if decided else "")
-        text.append(f"  {option.recovery_time.text} · risk {option.risk}\n")
         status = "ready" if configured else "not configured: by hand"
-        text.append(f"    {option.provider}.{option.action} · {status}", style="dim")
-        return text
+        first = assemble(
+            (f"L{option.level} {option.title}", "bold" if decided else ""),
+            f"  {option.recovery_time.text} · risk {option.risk}",
+            one_line=True,
+        )
+        second = plain(f"    {option.provider}.{option.action} · {status}", "dim", one_line=True)
+        return assemble(first, "\n", second)
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

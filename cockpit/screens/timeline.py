@@ -5,22 +5,29 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
+from widgets.plain import plain, plain_text, visible
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
 
 
 class TimelineScreen(CockpitScreen[None]):
-    """A table of events (UTC); the highlighted row's payload and command show below."""
+    """A table of events (UTC); the highlighted row's payload and command show below.
+
+    Summaries, actors, payloads and commands come from platforms and people: plain text only
+    (one line in a cell and in each line of the detail), so "[/]" in a payload is shown, never
+    parsed as markup.
+    """
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="event-detail")
         yield KeyFooter()
@@ -35,13 +42,13 @@ class TimelineScreen(CockpitScreen[None]):
 
     def add_event(self, event: Event) -> None:
         """Append one row and keep the newest in view."""
-        table = self.query_one(DataTable)
+        table: DataTable[Text] = self.query_one(DataTable)
         table.add_row(
-            str(event.id),
-            event.ts[:23].replace("T", " "),
-            event.kind,
-            event.actor,
-            event.summary,
+            plain_text(event.id),
+            plain_text(event.ts[:23].replace("T", " ")),
+            plain_text(event.kind, one_line=True),
+            plain_text(event.actor, one_line=True),
+            plain_text(event.summary, one_line=True),
             key=str(event.id),
         )
         table.move_cursor(row=table.row_count - 1)
@@ -59,4 +66,6 @@ class TimelineScreen(CockpitScreen[None]):
             lines.append(f"$ {event.command}")
         if event.payload:
             lines.append(json.dumps(event.payload, sort_keys=True, ensure_ascii=False)[:400])
-        detail.update("\n".join(lines))
+        # One line each (a line break shows as a mark), so a summary of many lines cannot push
+        # the command and the payload out of the detail's few rows.
+        detail.update(plain("\n".join(visible(line, one_line=True) for line in lines)))

@@ -21,6 +21,7 @@ from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.metric_pane import format_value
+from widgets.plain import plain_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -86,40 +87,42 @@ class WizardScreen(CockpitScreen[None]):
         question = wizard.question
         if question is None:
             recommendation = wizard.recommendation()
-            body.append(Text("Recommendation", style="bold"))
+            body.append(plain_text("Recommendation", "bold"))
             first = recommendation.options[0] if recommendation.options else None
             lead = f"Level {first.level} · {first.title}:" if first else None
             for line in recommendation.explanation.splitlines():
                 # The option to take first stands out; the rest is the why and the fallback.
                 style = "bold reverse" if lead and line.startswith(lead) else ""
-                body.append(Text(line, style=style))
+                body.append(plain_text(line, style))
             for option in recommendation.options[:1]:
                 for instruction in option.steps:
-                    body.append(Text(f"  · {instruction}"))
+                    body.append(plain_text(f"  · {instruction}"))
             body.append(
-                Text(
+                plain_text(
                     "\nEnter records the decision and opens its checklist · r records it and "
                     "opens the first option's plan · Backspace changes the last answer"
                 )
             )
         else:
-            body.append(Text(f"Step {answered + 1} · {question.question}", style="bold"))
+            body.append(plain_text(f"Step {answered + 1} · {question.question}", "bold"))
             if question.help:
-                body.append(Text(question.help, style="italic"))
+                body.append(plain_text(question.help, "italic"))
             for answer in question.answers:
                 mark = (
                     "   ← the evidence says this"
                     if self.suggestion and answer.key == self.suggestion.key
                     else ""
                 )
-                body.append(Text(f"  [{answer.key}] {answer.label}{mark}"))
+                body.append(plain_text(f"  [{answer.key}] {answer.label}{mark}"))
             if self.suggestion is not None:
-                body.append(Text(f"Evidence: {self.suggestion.reason} (Enter accepts)"))
+                body.append(plain_text(f"Evidence: {self.suggestion.reason} (Enter accepts)"))
         body.extend(self.evidence())
         if wizard.path:
-            body.append(Text("\nSo far:", style="bold"))
+            body.append(plain_text("\nSo far:", "bold"))
             for step in wizard.path:
-                body.append(Text(f"  {step.label}  ({step.node})"))
+                body.append(plain_text(f"  {step.label}  ({step.node})"))
+        # Questions, answers, explanations and metric titles are the procedure's words: Rich
+        # Text (never markup: "[y]" is the answer's key), control characters made visible.
         self.query_one("#wizard-step", Static).update(Group(*body))
 
     def evidence(self) -> list[Text]:
@@ -127,12 +130,12 @@ class WizardScreen(CockpitScreen[None]):
         board = self.cockpit.board
         if board is None:
             return []
-        lines = [Text("\nLive evidence:", style="bold")]
+        lines = [plain_text("\nLive evidence:", "bold")]
         for rule, verdict in board.firing():
-            lines.append(Text(f"  FIRING {rule.title}: {verdict.explanation}"))
+            lines.append(plain_text(f"  FIRING {rule.title}: {verdict.explanation}"))
         for view in board.views(self.cockpit.session.clock.now()):
             value = format_value(view.value, view.unit)
-            lines.append(Text(f"  {view.title}: {value} {view.state.value.upper()}"))
+            lines.append(plain_text(f"  {view.title}: {value} {view.state.value.upper()}"))
         return lines
 
     def on_key(self, event: events.Key) -> None:
