@@ -27,6 +27,7 @@ from cockpit.core.redact import scrub
 from cockpit.core.timeline import Event, Timeline
 from cockpit.core.writer import WRITER_BUSY_TIMEOUT, TimelineWriter
 from cockpit.messages import TimelineCommitted, TimelineStalled, WriteDone, WriteFailed
+from widgets.plain import visible
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -73,10 +74,11 @@ class TimelineApp(App[int]):
         markup: bool = False,
     ) -> None:
         """Every notification, whoever raised it: plain text (a platform's message or a typed
-        note is never Rich markup) and scrubbed of every configured secret."""
+        note is never markup), its control characters shown, scrubbed of every configured
+        secret."""
         super().notify(
-            scrub(str(message)),
-            title=scrub(title),
+            visible(scrub(str(message))),
+            title=visible(scrub(title), one_line=True),
             severity=severity,
             timeout=timeout,
             markup=False,

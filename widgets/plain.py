@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.content import Content
 
+from cockpit.core.redact import scrub
+
 if TYPE_CHECKING:
     from rich.console import OverflowMethod
     from rich.style import StyleType
@@ -63,8 +65,9 @@ def visible(text: object, *, one_line: bool = False) -> str:
 
 
 def plain(text: object, style: str = "", *, one_line: bool = False) -> Content:
-    """Outside text as Content, shown literally (never parsed as markup), in one style of ours."""
-    shown = visible(text, one_line=one_line)
+    """Outside text as Content, shown literally (never parsed as markup), in one style of ours;
+    scrubbed of secrets (every configured one, literally) like everything the cockpit shows."""
+    shown = visible(scrub(str(text)), one_line=one_line)
     return Content.styled(shown, style) if style else Content(shown)
 
 
@@ -76,8 +79,8 @@ def plain_text(
     no_wrap: bool | None = None,
     overflow: OverflowMethod | None = None,
 ) -> Text:
-    """Outside text as Rich Text, for Rich places (DataTable cells, Rich groups)."""
-    shown = visible(text, one_line=one_line)
+    """Outside text as Rich Text, for Rich places (DataTable cells, Rich groups); scrubbed."""
+    shown = visible(scrub(str(text)), one_line=one_line)
     return Text(shown, style=style, no_wrap=no_wrap, overflow=overflow)
 
 
@@ -93,7 +96,7 @@ def assemble(*parts: object | tuple[object, str], one_line: bool = False) -> Con
             pieces.append(part)
         elif isinstance(part, tuple):
             text, style = part
-            pieces.append((visible(text, one_line=one_line), style))
+            pieces.append((visible(scrub(str(text)), one_line=one_line), style))
         else:
-            pieces.append(Content(visible(part, one_line=one_line)))
+            pieces.append(Content(visible(scrub(str(part)), one_line=one_line)))
     return Content.assemble(*pieces)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -23,6 +22,7 @@ from textual.widgets.option_list import Option
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import CockpitError
+from cockpit.core.redact import scrub
 from cockpit.screens.action_parts import (
     AppRecorder,
     Candidates,
@@ -33,6 +33,8 @@ from cockpit.screens.action_parts import (
     render_plan,
 )
 from cockpit.screens.base import CockpitScreen
+from widgets.editors import PlainInput
+from widgets.plain import assemble, plain, plain_text, visible
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -115,7 +117,7 @@ class ActionScreen(CockpitScreen[None]):
             keys.insert(0, "x cancel")
         if self.check_action("undo", ()):
             keys.insert(0, "u undo")
-        self.query_one("#action-keys", Static).update(" · ".join(keys))
+        self.query_one("#action-keys", Static).update(plain(" · ".join(keys)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys that do something now."""
@@ -147,9 +149,9 @@ class ActionScreen(CockpitScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="action-body"):
-            yield Static(Text(f"{self.slot} · {self.action}: checking…"), id="action-plan")
+            yield Static(plain(f"{self.slot} · {self.action}: checking…"), id="action-plan")
         # Outside the scroll: the confirmation, progress and result stay in view at 80x24.
-        yield Input(id="action-confirm", disabled=True)
+        yield PlainInput(id="action-confirm", disabled=True)
         yield ProgressBar(id="action-progress", total=1.0, show_eta=False)
         yield Static(id="action-result")
         yield Log(id="action-log", max_lines=500)
@@ -182,7 +184,7 @@ class ActionScreen(CockpitScreen[None]):
         else:
             self.asking = None
             self.query_one("#action-plan", Static).update(
-                Text(f"{self.slot} · {self.action}: checking…")
+                plain(f"{self.slot} · {self.action}: checking…")
             )
             self.preflight(provider)
 
@@ -197,7 +199,9 @@ class ActionScreen(CockpitScreen[None]):
         self.show_question(param, refused, loading=param not in self.offered)
         confirm = self.query_one("#action-confirm", Input)
         confirm.disabled = False
-        confirm.placeholder = f"type the {param}, or ↑/↓ to choose one above, then Enter"
+        confirm.placeholder = visible(
+            f"type the {param}, or ↑/↓ to choose one above, then Enter", one_line=True
+        )
         confirm.focus()
         if param in self.offered:
             self.show_picker(self.offered[param])
@@ -206,15 +210,14 @@ class ActionScreen(CockpitScreen[None]):
 
     def show_question(self, param: str, refused: str = "", *, loading: bool = False) -> None:
         """The question, what the procedure wrote, and why the last answer was refused."""
-        text = Text.assemble(
+        text = assemble(
             (f"{self.slot} · {self.action} needs {param}", "bold"),
             f"\nThe procedure leaves it as {self.params.get(param, '')}. ",
             "Loading the candidates…"
             if loading
             else "Type it below, or choose one above with ↑/↓; Enter takes it.",
+            (f"\nRefused: {refused}" if refused else "", "bold"),
         )
-        if refused:
-            text.append(f"\nRefused: {refused}", style="bold")
         self.query_one("#action-plan", Static).update(text)
 
     @work(thread=True, exit_on_error=False, group="action-choices")
@@ -231,7 +234,7 @@ class ActionScreen(CockpitScreen[None]):
     def show_failure(self, worker: Worker[Any]) -> None:
         """A worker raised (a provider bug): what waited for it says so (the App recorded it)."""
         reason = f"{type(worker.error).__name__}: {worker.error}"
-        self.query_one("#action-log", Log).write_line(f"failed: {reason}")
+        self.log_line(f"failed: {reason}")
         if worker.group == "action-choices" and self.asking is not None:
             self.offered[self.asking] = []
             self.show_question(self.asking, f"could not list the candidates ({reason}); type it")
@@ -239,7 +242,7 @@ class ActionScreen(CockpitScreen[None]):
             self.show_error(f"Could not plan: {reason}")
         elif worker.group == "action-run":
             self.query_one("#action-result", Static).update(
-                Text(f"The run failed unexpectedly ({reason}); check the timeline.", style="bold")
+                plain(f"The run failed unexpectedly ({reason}); check the timeline.", "bold")
             )
 
     @on(Candidates)
@@ -247,7 +250,7 @@ class ActionScreen(CockpitScreen[None]):
         if message.param != self.asking:
             return
         if message.note:
-            self.query_one("#action-log", Log).write_line(message.note)
+            self.log_line(message.note)
         self.offered[message.param] = message.found
         self.show_question(message.param)
         self.show_picker(message.found)
@@ -260,7 +263,8 @@ class ActionScreen(CockpitScreen[None]):
         if not found:
             return
         picker = OptionList(
-            *[Option(Text(label), id=value) for value, label in found], id="action-choices"
+            *[Option(plain(label, one_line=True), id=value) for value, label in found],
+            id="action-choices",
         )
         picker.can_focus = False  # the typing field keeps the focus: see `ask`
         self.query_one("#action-body", VerticalScroll).mount(picker)
@@ -293,7 +297,7 @@ class ActionScreen(CockpitScreen[None]):
             return
         self.params = {**self.params, param: value.strip()}
         self.last_answered = (param, str(self.params_asked.get(param, "")))
-        self.query_one("#action-log", Log).write_line(f"{param} = {value.strip()}")
+        self.log_line(f"{param} = {value.strip()}")
         for picker in self.query("#action-choices"):
             picker.remove()
         confirm = self.query_one("#action-confirm", Input)
@@ -338,18 +342,21 @@ class ActionScreen(CockpitScreen[None]):
         self.query_one("#action-plan", Static).update(render_plan(plan))
         confirm = self.query_one("#action-confirm", Input)
         confirm.disabled = False
-        confirm.placeholder = (
+        confirm.placeholder = visible(
             f"type {plan.target} and press Enter to run"
             if plan.destructive
-            else "press Enter to run (not destructive)"
+            else "press Enter to run (not destructive)",
+            one_line=True,
         )
         confirm.focus()
 
     def show_error(self, text: str) -> None:
         """Say why nothing can run."""
         self.stopped = True
-        self.query_one("#action-plan", Static).update(Text(text, style="bold"))
-        self.query_one("#action-result", Static).update("Nothing was changed. Esc to go back.")
+        self.query_one("#action-plan", Static).update(plain(text, "bold"))
+        self.query_one("#action-result", Static).update(
+            plain("Nothing was changed. Esc to go back.")
+        )
 
     @on(Input.Submitted, "#action-confirm")
     def confirmed(self, message: Input.Submitted) -> None:
@@ -404,7 +411,7 @@ class ActionScreen(CockpitScreen[None]):
 
     @on(Progressed)
     def progressed(self, message: Progressed) -> None:
-        self.query_one("#action-log", Log).write_line(message.line)
+        self.log_line(message.line)
         if message.fraction is not None:
             self.query_one("#action-progress", ProgressBar).update(progress=message.fraction)
 
@@ -413,16 +420,20 @@ class ActionScreen(CockpitScreen[None]):
         self.result = result = message.result
         self.show_keys()
         style = "bold green" if result.outcome == "succeeded" else "bold red"
-        text = Text(result.summary, style=style)
+        text = plain_text(result.summary, style)
         if self.plan is not None and self.plan.undo and result.outcome == "succeeded":
             text.append("\nu: undo (puts back what was there before) · Esc: back", style="")
         self.query_one("#action-result", Static).update(text)
+
+    def log_line(self, line: str) -> None:
+        """A line of the live log: a provider's progress and errors, shown plainly."""
+        self.query_one("#action-log", Log).write_line(visible(scrub(line), one_line=True))
 
     def action_cancel(self) -> None:
         """Ask the running action to stop at its next safe point."""
         if self.report is not None and self.result is None:
             self.report.cancel()
-            self.query_one("#action-log", Log).write_line("cancel requested…")
+            self.log_line("cancel requested…")
 
     def action_dry_run(self) -> None:
         """Record the plan and run nothing."""

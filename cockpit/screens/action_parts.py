@@ -12,6 +12,7 @@ from textual.message import Message
 
 from cockpit import action_runner
 from cockpit.core.actions import ActionCancelled, Plan, Report
+from widgets.plain import plain_text
 
 if TYPE_CHECKING:
     from cockpit.core.timeline import Event
@@ -123,26 +124,31 @@ class DirectRecorder(AppRecorder):
 
 
 def render_plan(plan: Plan) -> Text:
-    """The plan as the responder reads it before confirming."""
+    """The plan as the responder reads it before confirming (a provider's and a procedure's
+    words: shown plainly, control characters visible, secrets scrubbed)."""
     text = Text()
-    text.append(f"{plan.title}\n", style="bold")
-    text.append(f"Target: {plan.target}   ")
-    text.append("DESTRUCTIVE\n" if plan.destructive else "not destructive\n", style="bold")
-    text.append("\nWhat will change:\n", style="bold")
+
+    def add(line: object, style: str = "") -> None:
+        text.append_text(plain_text(line, style))
+
+    add(f"{plan.title}\n", "bold")
+    add(f"Target: {plan.target}   ")
+    add("DESTRUCTIVE\n" if plan.destructive else "not destructive\n", "bold")
+    add("\nWhat will change:\n", "bold")
     for change in plan.changes:
-        text.append(f"  • {change}\n")
+        add(f"  • {change}\n")
     if plan.warnings:
-        text.append("\nWarnings:\n", style="bold")
+        add("\nWarnings:\n", "bold")
         for warning in plan.warnings:
-            text.append(f"  ! {warning}\n")
-    text.append("\nCalls:\n", style="bold")
+            add(f"  ! {warning}\n")
+    add("\nCalls:\n", "bold")
     for call in plan.calls:
-        text.append(f"  {call.line()}\n")
-    text.append("\nBy hand: ", style="bold")
-    text.append(f"{plan.cli}\n")
-    text.append("Verify: ", style="bold")
-    text.append(f"{plan.verify} (gives up after {plan.timeout_seconds:g} s)\n")
+        add(f"  {call.line()}\n")
+    add("\nBy hand: ", "bold")
+    add(f"{plan.cli}\n")
+    add("Verify: ", "bold")
+    add(f"{plan.verify} (gives up after {plan.timeout_seconds:g} s)\n")
     if plan.undo:
-        text.append("Undo: ", style="bold")
-        text.append(f"{plan.undo.get('action')} {plan.undo.get('params')}\n")
+        add("Undo: ", "bold")
+        add(f"{plan.undo.get('action')} {plan.undo.get('params')}\n")
     return text

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from cockpit.screens.base import CockpitModal
+from widgets.plain import plain
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -42,10 +42,10 @@ class ConfirmScreen(CockpitModal[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.question, style="bold"))
+            yield Static(plain(self.question, "bold"))
             if self.detail:
-                yield Static(Text(self.detail))
-            yield Static(Text("Enter: yes · Esc or any other key: no", style="dim"))
+                yield Static(plain(self.detail))
+            yield Static(plain("Enter: yes · Esc or any other key: no", "dim"))
 
     def on_key(self, event: events.Key) -> None:
         if event.is_printable and event.key != "enter":

@@ -26,6 +26,7 @@ from cockpit.core.drafts import (
     saved_drafts,
     write_draft,
 )
+from cockpit.core.redact import scrub
 from cockpit.screens.base import CockpitScreen
 from widgets.editors import PlainInput, PlainTextArea
 from widgets.footer import KeyFooter
@@ -169,7 +170,12 @@ class DraftsScreen(CockpitScreen[None]):
         if self.cockpit.read_only:
             self.notify("Read-only: not saved.", severity="warning")
             return
-        subject, body = self.edited()
+        # What is kept (and later sent) is the scrubbed text: the editor shows it too, so a
+        # token pasted into a draft leaves the screen as it leaves the file and the timeline.
+        subject, body = (scrub(part) for part in self.edited())
+        if (subject, body) != self.edited():
+            self.query_one("#draft-subject", Input).value = subject
+            self.query_one("#draft-body", TextArea).load_text(body)
         app = self.cockpit
         directory = app.session.timeline.path.parent / "drafts"
         try:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from hashlib import sha256
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -32,6 +32,7 @@ from widgets.plain import plain, visible
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+    from textual.worker import Worker
 
     from cockpit.incident_app import IncidentApp
 
@@ -141,6 +142,14 @@ class PostmortemScreen(CockpitScreen[None]):
     def render_preview(self, export: Callable[[], str]) -> None:
         """Worker: render the preview."""
         self.app.call_from_thread(self.show_preview, export())
+
+    def show_failure(self, worker: Worker[Any]) -> None:
+        """The preview could not be rendered (the App showed and recorded why): say so there."""
+        if worker.group == "postmortem-preview":
+            reason = f"{type(worker.error).__name__}: {worker.error}"
+            self.query_one("#preview", TextArea).load_text(
+                visible(f"The preview could not be rendered: {reason}")
+            )
 
     def show_preview(self, text: str) -> None:
         """Put the rendered Markdown in the preview, keeping the reader's place."""
