@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_actions import wait_for  # noqa: E402
+
 Row = tuple[str, str, str, str, bool]
 Presses = tuple[list[float], list[float]]
 """Seconds per key to its screen; the loop's lateness meanwhile."""
 LATENCY_P99_GOAL_MS = 50.0
 STALL_GOAL_MS = 100.0
 RSS_GOAL_MIB = 80.0
-
-
-async def _wait(condition: Callable[[], object], limit: float = 10.0) -> None:
-    started = time.perf_counter()
-    while not condition():
-        if time.perf_counter() - started > limit:
-            raise RuntimeError("the cockpit did not react within 10 s")
-        await asyncio.sleep(0.0005)
 
 
 async def _stalls(found: list[float], stop: asyncio.Event) -> None:
@@ -126,7 +120,7 @@ async def _keys_while_locked(
             # wait as a responder would, until the start-up objects are out of the GC's way.
             for key, mode in (("t", "timeline"), ("p", "procedure"), ("d", "dashboard")):
                 app.simulate_key(key)
-                await _wait(lambda mode=mode: app.current_mode == mode)
+                await wait_for(lambda mode=mode: app.current_mode == mode)
             from cockpit.incident_app import SETTLE_SECONDS
 
             await asyncio.sleep(SETTLE_SECONDS + 0.5)
@@ -134,7 +128,7 @@ async def _keys_while_locked(
             with hold_write_lock(db):
                 held = await _press(app, presses, "the lock is held")
                 waiting = app.writer.waiting
-            await _wait(lambda: app.writer.waiting == 0, 30.0)
+            await wait_for(lambda: app.writer.waiting == 0, 30.0)
     finally:
         app.stop_sources()
     return calm, held, f"{waiting} writes waited for the lock, then all went through"
@@ -152,7 +146,7 @@ async def _press(app: Any, presses: int, why: str) -> Presses:
         key, mode = cycle[index % len(cycle)]
         started = time.perf_counter()
         app.simulate_key(key)
-        await _wait(lambda mode=mode: app.current_mode == mode)
+        await wait_for(lambda mode=mode: app.current_mode == mode)
         latencies.append(time.perf_counter() - started)
         if index % 10 == 0:
             app.record("note", f"written while {why} ({index})")

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from local_http import Canned
-from textual.pilot import Pilot
+from pilot_wait import until
 
 from cockpit.app import CockpitApp
 from cockpit.core.clock import FixedClock
@@ -45,13 +44,6 @@ def demo() -> Iterator[tuple[Platforms, FixedClock]]:
         clock.advance(5)
         yield platforms, clock
         platforms.stop()
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 15
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await pilot.pause(0.02)
 
 
 async def test_a_configured_secret_gets_out_nowhere(

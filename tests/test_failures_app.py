@@ -4,13 +4,12 @@ path, a crash (saved, recorded, exit 1, told at the next start)."""
 from __future__ import annotations
 
 import stat
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from textual.pilot import Pilot
+from pilot_wait import until
 
 from cockpit.app import CockpitApp
 from cockpit.commands.run import finish_writes, record_crash
@@ -59,13 +58,6 @@ def app_for(
         timeline=timeline, incident=incident, procedure=procedure, clock=clock, **extra
     )
     return CockpitApp(session, start_pollers=False)
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await pilot.pause(0.02)
 
 
 def kinds(timeline: Timeline, incident: int) -> list[str]:

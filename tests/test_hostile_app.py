@@ -4,12 +4,11 @@ Before, a NaN killed the cockpit a second after it arrived, and again on every r
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from hostile_metrics import HostileServer
-from textual.pilot import Pilot
+from pilot_wait import until
 
 from cockpit.app import CockpitApp
 from cockpit.core.clock import SystemClock
@@ -60,13 +59,6 @@ def sources(url: str) -> list[MetricSource]:
         ),
         gauge("html", "critical_bug_reports_1h"),
     ]
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await pilot.pause(0.05)
 
 
 async def test_the_cockpit_holds_against_every_hostile_answer(

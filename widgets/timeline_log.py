@@ -28,10 +28,18 @@ class TimelineLog(Static):
         super().__init__(id=id)
         self.lines: deque[str] = deque(maxlen=size)
 
+    repaint_due = False
+
     def add(self, event: Event) -> None:
-        """Append an event and repaint."""
+        """Append an event; repainted once at the next refresh, however many came meanwhile."""
         self.lines.append(event_line(event))
-        # it fills its region: new lines never change its size
+        if not self.repaint_due:
+            self.repaint_due = True
+            self.call_after_refresh(self.repaint)
+
+    def repaint(self) -> None:
+        """Show the newest lines (it fills its region: new lines never change its size)."""
+        self.repaint_due = False
         self.update(self.tail(), layout=False)
 
     def on_resize(self) -> None:
