@@ -96,7 +96,15 @@ async def run_demo_decision(folder: Path) -> tuple[list[str], float, str]:
                 await press(key, lambda walk=walk, n=answered: len(walk.path) > n)
                 if len(keys) > 20:
                     raise RuntimeError("the wizard did not reach a decision in 20 keys")
-            decided = [event.summary for event in app.events if event.kind == "wizard.decided"]
+            # The decision is written by the App's writer thread and read back; and the
+            # checklist screen must finish mounting before the App is shut (tearing it down
+            # mid-mount made Textual's tabs look for a tab already gone).
+            for _ in range(200):
+                decided = [e.summary for e in app.events if e.kind == "wizard.decided"]
+                if decided and app.screen.is_mounted:
+                    break
+                await asyncio.sleep(0.01)
+            await pilot.pause(0.2)
         if not decided:
             raise RuntimeError("no decision was recorded")
         return keys, tool, decided[-1]
