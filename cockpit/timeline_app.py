@@ -55,6 +55,8 @@ class TimelineApp(App[int]):
         """The one writer of this process: every write of the incident is queued to it."""
         self.stalled = False
         """Whether writes are waiting for the timeline (another process holds its lock)."""
+        self.samples_dropped_told = 0
+        """Readings the writer gave up on that the responder was already told of."""
         self.survived: set[str] = set()
         """Steps of the data path that raised and were told (once each)."""
         self.crashed: BaseException | None = None
@@ -166,7 +168,16 @@ class TimelineApp(App[int]):
             )
         elif not stall.seconds and self.stalled:
             self.stalled = False
-            self.notify("The timeline is free again: every waiting event is recorded.")
+            dropped = self.writer.samples_dropped - self.samples_dropped_told
+            self.samples_dropped_told += dropped
+            kept = f" ({dropped} metric readings were not kept: too many waited)" if dropped else ""
+            self.notify(f"The timeline is free again: every waiting event is recorded.{kept}")
+            if dropped:
+                self.record(
+                    "samples.dropped",
+                    f"{dropped} metric readings not kept while the timeline was locked",
+                    {"count": dropped},
+                )
 
     @on(TimelineCommitted)
     def timeline_committed(self) -> None:

@@ -217,6 +217,10 @@ async def soak_async(argv: argparse.Namespace) -> int:
             done = loop.create_future()
             app.call_later(done.set_result, None)
             await done
+            # In real time a minute of samples arrives over a minute: the writer thread has
+            # all the time it needs. Here it arrives at once; wait for the writer as time would.
+            while app.writer.samples_waiting:
+                await asyncio.sleep(0.001)
             last = seconds[-1]
             if last in checkpoints:
                 await pilot.pause()

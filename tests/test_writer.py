@@ -124,3 +124,28 @@ def test_samples_are_kept_many_per_transaction(db: Path, clock: FixedClock) -> N
         assert writer.stop(10)
         assert [s.value for s in timeline.samples(incident)] == [float(n) for n in range(50)]
         assert len(commits) < 10, "not one commit per sample"
+
+
+def test_samples_waiting_for_a_locked_timeline_are_bounded(
+    db: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events wait for ever; readings (for backtests) are kept up to a bound, then the oldest
+    go, counted, so a lock held for hours cannot grow the cockpit without end."""
+    from cockpit.core import writer as module
+
+    monkeypatch.setattr(module, "MAX_PENDING_SAMPLES", 10)
+    with Timeline(db, clock=clock) as timeline:
+        incident = timeline.open_incident("x", "P1", "p").id
+        writer = writer_for(timeline)
+        with hold_write_lock(db):
+            writer.samples(incident, [Sample("m", 0.0, clock.now(), "s")])
+            for _ in range(100):  # the first batch is in the writer's hands, waiting
+                if writer.samples_waiting == 1 and not writer._samples.count:
+                    break
+                threading.Event().wait(0.01)
+            for n in range(1, 26):
+                writer.samples(incident, [Sample("m", float(n), clock.now(), "s")])
+            assert writer.samples_dropped == 15
+        assert writer.stop(10)
+        kept = [s.value for s in timeline.samples(incident)]
+    assert kept == [0.0, *[float(n) for n in range(16, 26)]]

@@ -17,6 +17,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -67,14 +68,31 @@ class Stall:
     waiting: int
 
 
+MAX_PENDING_SAMPLES = 100_000
+"""Readings kept in memory while the timeline cannot take them (about two hours of 12 sources
+at 1 Hz, some 20 MB); past it the oldest go. Samples only serve backtests and the export's
+sparklines; events are never dropped."""
+
+
 @dataclass
 class _SampleBuffer:
-    items: list[tuple[int, Sequence[Sample]]] = field(default_factory=list)
+    items: deque[tuple[int, Sequence[Sample]]] = field(default_factory=deque)
+    count: int = 0
+    dropped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, incident: int, samples: Sequence[Sample]) -> None:
+        with self.lock:
+            self.items.append((incident, samples))
+            self.count += len(samples)
+            while self.count > MAX_PENDING_SAMPLES and len(self.items) > 1:
+                _, oldest = self.items.popleft()
+                self.count -= len(oldest)
+                self.dropped += len(oldest)
 
     def take(self) -> list[tuple[int, Sequence[Sample]]]:
         with self.lock:
-            taken, self.items = self.items, []
+            taken, self.items, self.count = list(self.items), deque(), 0
         return taken
 
 
@@ -130,8 +148,7 @@ class TimelineWriter:
         """Keep metric readings; appended with others in one transaction, soon."""
         if not samples or self._abandon.is_set():
             return
-        with self._samples.lock:
-            self._samples.items.append((incident, samples))
+        self._samples.add(incident, samples)
         self._queue.put(None)  # wakes the thread
         self._ensure_started()
 
@@ -139,6 +156,18 @@ class TimelineWriter:
     def waiting(self) -> int:
         """Writes queued and not yet committed (samples not counted)."""
         return self._queued
+
+    @property
+    def samples_waiting(self) -> int:
+        """Readings handed over and not yet written (being written included)."""
+        return self._samples.count + self._samples_writing
+
+    @property
+    def samples_dropped(self) -> int:
+        """Readings given up because too many waited (MAX_PENDING_SAMPLES)."""
+        return self._samples.dropped
+
+    _samples_writing = 0
 
     def stop(self, timeout: float | None = None) -> bool:
         """Write what is queued, then end the thread; True once it has ended.
@@ -240,6 +269,7 @@ class TimelineWriter:
         taken = self._samples.take()
         if not taken:
             return False
+        self._samples_writing = sum(len(samples) for _, samples in taken)
         by_incident: dict[int, list[Sample]] = {}
         for incident, samples in taken:
             by_incident.setdefault(incident, []).extend(samples)
@@ -254,6 +284,8 @@ class TimelineWriter:
             return False
         except TimelineError:
             return False  # samples are a convenience (backtest), never worth stopping for
+        finally:
+            self._samples_writing = 0
         return True
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
