@@ -119,9 +119,14 @@ class IncidentApp(TimelineApp):
         gc.freeze()
 
     def load_procedure(self) -> None:
-        """Worker: validate the built-in procedure after the first paint, against the
-        installed providers too (what validates runs)."""
-        from cockpit.procedure_check import load_builtin
+        """Worker: validate the built-in procedure after the first paint.
+
+        Not against the providers here: the tests check every built-in against every one
+        (`cockpit procedures validate`), and importing them all (psycopg among them) cost each
+        session about 12 MiB and 0.1 s for nothing. A procedure file is checked against them
+        before the cockpit starts (commands/run.py).
+        """
+        from cockpit.core.procedure_loader import load_builtin
 
         try:
             procedure = load_builtin(self.session.procedure_name)
