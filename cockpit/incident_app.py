@@ -12,26 +12,24 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.signal import Signal
 
 from cockpit.core.actions import Outgoing
-from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState, Recorded
+from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState
 from cockpit.core.clock import iso_ms, parse_iso
 from cockpit.core.errors import CockpitError
 from cockpit.core.escalation import DUE as ESCALATION_DUE
 from cockpit.core.escalation import MISSED as ESCALATION_MISSED
-from cockpit.core.escalation import UPDATE_KINDS, EscalationClock
+from cockpit.core.escalation import EscalationClock
+from cockpit.core.incidents import Incident
 from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
-from cockpit.core.outbox import KINDS as OUTBOX_KINDS
-from cockpit.core.outbox import SENT as OUTBOX_SENT
 from cockpit.core.outbox import Outbox
 from cockpit.core.timeline import Event
-from cockpit.core.wizard import DECIDED
 from cockpit.messages import (
     MetricsSampled,
     ProcedureFailed,
@@ -69,23 +67,15 @@ class IncidentApp(TimelineApp):
         self.start_pollers = start_pollers
         self.board: Board | None = None
         """Windows and trigger evaluators; built once the procedure is validated."""
-        self.checklists: ChecklistState | None = None
-        """Tick state of every checklist, rebuilt from the timeline; with the procedure."""
-        self.decided_at: datetime | None = None
-        """When the last decision to roll back was recorded (automatic checks count from it)."""
-        self.escalation_keys: set[str] = set()
-        """Escalation steps and status updates already recorded as due or missed."""
-        self.updates_given: list[datetime] = []
-        """When a status update was given (a draft saved, a message sent)."""
         self.escalation: EscalationClock | None = None
+        self.escalating: set[str] = set()
+        """Escalation steps and missed updates written and not read back yet."""
         self.ticking: set[tuple[str, str]] = set()
         """Checklist items ticked by themselves, written but not read back yet."""
         self.acknowledging = False
         """An acknowledgement is on its way to the timeline."""
         self.outbox = OutboxDriver(self)
-        """Messages waiting to be sent, rebuilt from the timeline; sent by background workers."""
-        for event in self.events:
-            self.note_event(event)
+        """Sends what the state's outbox holds, from background workers."""
         self.failing: set[str] = set()
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
@@ -93,7 +83,6 @@ class IncidentApp(TimelineApp):
 
     def start_watching(self) -> None:
         """Validate the procedure (after the first paint if needed), then start the sources."""
-        self.pull()  # what was written since this App was built
         if self.session.procedure is not None:
             self.procedure_ready(self.session.procedure)
         else:
@@ -155,8 +144,8 @@ class IncidentApp(TimelineApp):
         from cockpit.core.board import Board  # after the first paint, with the procedure
 
         self.board = Board(procedure, self.session.poll_interval)
-        self.checklists = ChecklistState(procedure)
-        self.checklists.replay(Recorded(e.kind, e.payload, e.actor, e.ts) for e in self.events)
+        if self.state.procedure is not procedure:
+            self.state.use_procedure(procedure)
         opened = parse_iso(self.session.incident.opened_at)
         self.escalation = EscalationClock(procedure.escalation, opened)
         if self.session.sources:
@@ -235,7 +224,7 @@ class IncidentApp(TimelineApp):
         self.tell_last_crash()
         size = f"{self.size.width}x{self.size.height}"
         self.record("session.started", f"cockpit attached ({size})", {"read_only": self.read_only})
-        for intent in self.session.timeline.unresolved_actions(self.session.incident.id):
+        for intent in self.state.in_flight:
             self.notify(
                 f"Outcome unknown: {intent.summary}. Verify it before acting again.",
                 title="Unfinished action",
@@ -254,12 +243,12 @@ class IncidentApp(TimelineApp):
         return self.write(
             lambda timeline: timeline.close_incident(incident_id, resolution, at=at),
             "incident.closed",
-            then=lambda _: self.closed(resolution),
+            then=lambda incident: self.closed(incident, resolution),
         )
 
-    def closed(self, resolution: str) -> None:
+    def closed(self, incident: Incident, resolution: str) -> None:
         """This cockpit closed the incident: tell the paging service, stop the sources."""
-        self.pull()
+        self.session.incident = incident  # the state follows when the event is read back
         self.page("resolve", "resolved", resolution or "Closed in the rollback cockpit")
         self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
 
@@ -306,30 +295,27 @@ class IncidentApp(TimelineApp):
         kind, summary, payload = Outbox.queue(message)
         return self.record(kind, summary, payload, then=lambda _: self.outbox.pump())
 
+    @property
+    def checklists(self) -> ChecklistState | None:
+        """Every checklist's items, as the timeline says (the state's; None before the
+        procedure is known)."""
+        return self.state.checklists
+
     def note_event(self, event: Event) -> None:
-        """Keep the state derived from events current, as each one arrives (not by rescanning)."""
-        if event.kind == DECIDED:
-            self.decided_at = event.at
-        elif event.kind in (ESCALATION_DUE, ESCALATION_MISSED):
-            self.escalation_keys.add(str(event.payload.get("key")))
-        elif event.kind in OUTBOX_KINDS:
-            self.outbox.outbox.apply(event.kind, event.payload, event.at)
-            if event.kind == OUTBOX_SENT:
-                self.updates_given.append(event.at)
-        elif event.kind in UPDATE_KINDS:
-            self.updates_given.append(event.at)
-        elif event.kind == "action.result" and event.payload.get("outcome") == "succeeded":
-            # After a rollback only later readings verify it, as after a decision.
-            self.decided_at = event.at
-            if event.payload.get("verified") and self.checklists is not None:
-                if event.payload.get("option"):
-                    self.tick_verified_items(str(event.payload["option"]))
-                if event.payload.get("checklist"):
-                    self.tick_item_run(*event.payload["checklist"])
-        elif self.checklists is not None and event.kind.startswith("checklist."):
-            self.checklists.replay([Recorded(event.kind, event.payload, event.actor, event.ts)])
-            item = event.payload.get("list"), event.payload.get("item")
-            self.ticking.discard((str(item[0]), str(item[1])))
+        """What the incident does when an event arrives (the state already holds it): a
+        verified action ticks the items waiting for it; a write read back is no longer on its
+        way."""
+        kind, payload = event.kind, event.payload
+        if kind == "action.result" and payload.get("outcome") == "succeeded":
+            if payload.get("verified") and self.checklists is not None:
+                if payload.get("option"):
+                    self.tick_verified_items(str(payload["option"]))
+                if payload.get("checklist"):
+                    self.tick_item_run(*payload["checklist"])
+        elif kind.startswith("checklist."):
+            self.ticking.discard((str(payload.get("list")), str(payload.get("item"))))
+        elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
+            self.escalating.discard(str(payload.get("key")))
 
     def tick(self) -> None:
         """Once a second: what other processes committed, escalation reminders, due messages,
@@ -337,7 +323,6 @@ class IncidentApp(TimelineApp):
         self.survive("the once-a-second tick", self._tick)
 
     def _tick(self) -> None:
-        self.pull()
         self.check_escalation()
         self.outbox.pump()
         self.board_changed.publish(None)
@@ -347,13 +332,17 @@ class IncidentApp(TimelineApp):
         if self.escalation is None or self.read_only or self.session.incident.status == "closed":
             return
         now = self.session.clock.now()
-        now_due = self.escalation.due(now, self.escalation_keys)
+        # Recorded ones (the state's) and ones on their way: each is recorded once.
+        known = self.state.escalation_keys | self.escalating
+        now_due = self.escalation.due(now, known)
         for due in now_due:
-            self.escalation_keys.add(due.key)  # now, not when read back: recorded once
+            self.escalating.add(due.key)
             self.record(ESCALATION_DUE, due.summary, {"key": due.key, "due_at": iso_ms(due.at)})
-        missed = self.escalation.missed_updates(now, self.updates_given, self.escalation_keys)
+        missed = self.escalation.missed_updates(
+            now, self.state.updates_given, known | self.escalating
+        )
         for late in missed:
-            self.escalation_keys.add(late.key)
+            self.escalating.add(late.key)
             self.record(ESCALATION_MISSED, late.summary, {"key": late.key, "at": iso_ms(late.at)})
         if not now_due and not missed:
             return
@@ -405,7 +394,7 @@ class IncidentApp(TimelineApp):
             return
         # Only readings after the decision count: a healthy metric before anything was rolled
         # back verifies nothing. (Rollback actions will also start the clock, issue 5.)
-        since = self.decided_at
+        since = self.state.decided_at
         if since is None:
             return
         values = {

@@ -13,6 +13,7 @@ from cockpit.core.writer import Stall
 from cockpit.session import StartedSources
 
 if TYPE_CHECKING:
+    from cockpit.core.event_log import Event
     from cockpit.core.procedure import Procedure
 
 
@@ -62,8 +63,17 @@ class ProcedureFailed(Message, bubble=False):
 
 
 @dataclass
-class TimelineCommitted(Message, bubble=False):
-    """The writer committed something: read what is new."""
+class EventsArrived(Message, bubble=False):
+    """The change feed read events committed to the incident (by anyone), in id order."""
+
+    events: list[Event]
+
+
+@dataclass
+class FeedFailed(Message, bubble=False):
+    """The change feed cannot read the timeline (it keeps trying)."""
+
+    error: BaseException
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Sends what the outbox holds, in background threads, and records how each attempt ended.
 
-The App calls `pump()` once a second and right after a message is queued. Each due message is
-sent by its channel's notifier in a thread worker (one attempt in flight per message); the
-outcome is recorded by the App (the timeline's only writer): sent, refused for good, or failed
-with the time of the next attempt. A channel with no configured notifier is a failed attempt
+The App calls `pump()` once a second and right after a queued message is read back. Each due
+message is sent by its channel's notifier in a thread worker (one attempt in flight per
+message); the outcome is recorded by the App: sent, refused for good, or failed with the time
+of the next attempt. A channel with no configured notifier is a failed attempt
 too, retried with backoff, so fixing cockpit.toml and restarting delivers it.
 """
 
@@ -25,9 +25,13 @@ if TYPE_CHECKING:
 class OutboxDriver:
     """The sending side of one incident's outbox."""
 
+    @property
+    def outbox(self) -> Outbox:
+        """What waits to be sent: the incident state's outbox, folded from the timeline."""
+        return self.app.state.outbox
+
     def __init__(self, app: IncidentApp) -> None:
         self.app = app
-        self.outbox = Outbox()
         self.in_flight: set[str] = set()
         self._lock = threading.Lock()
 

@@ -1,14 +1,12 @@
-"""Provides TimelineApp: an App whose writes go through one writer thread, and that holds on.
+"""Provides TimelineApp: the one flow of an incident's events, written and read off this thread.
 
-Every write of the incident is queued to the one writer (cockpit.core.writer): nothing on this
-thread waits on SQLite, fsync or another process's lock, and a held lock delays a write but
-never loses it (the screen says so while it lasts). What was committed, by this process or any
-other, is read back after each commit and once a second (`pull`), and published to the views.
-
-It is also where whatever goes wrong goes: a worker that raises, a bug in a step of the live
-data path (`survive`), a crash (kept for commands/run.py, which records it). Notifications are
-plain text and scrubbed of every configured secret, whoever raises them. IncidentApp adds the
-incident itself on top.
+Writes go to the one writer (cockpit.core.writer): nothing on this thread waits on SQLite,
+fsync or another process's lock, and a held lock delays a write but never loses it (the screen
+says so while it lasts). What is committed, by this process or any other (a second cockpit, the
+CLI), comes back through the change feed (cockpit.core.feed), in order, and only then is folded
+into the incident's state (cockpit.core.state.IncidentState) and published to the views: a
+cockpit's own writes show up the way anyone else's do. GuardedApp, below it, holds on when
+something goes wrong; IncidentApp, above it, adds the incident's sources and automation.
 """
 
 from __future__ import annotations
@@ -19,102 +17,101 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
-from textual.app import App
 from textual.signal import Signal
 
 from cockpit.core.errors import CockpitError
-from cockpit.core.redact import scrub
+from cockpit.core.feed import SqliteFeed
+from cockpit.core.state import IncidentState
 from cockpit.core.timeline import Event, Timeline
 from cockpit.core.writer import WRITER_BUSY_TIMEOUT, TimelineWriter
-from cockpit.messages import TimelineCommitted, TimelineStalled, WriteDone, WriteFailed
-from widgets.plain import visible
+from cockpit.guarded_app import GuardedApp
+from cockpit.messages import EventsArrived, FeedFailed, TimelineStalled, WriteDone, WriteFailed
 
 if TYPE_CHECKING:
-    from textual.notifications import SeverityLevel
-    from textual.worker import Worker
-
     from cockpit.session import Session
 
 T = TypeVar("T")
 
 
-class TimelineApp(App[int]):
-    """One incident's timeline, written through one writer and read back live."""
+class TimelineApp(GuardedApp):
+    """One incident's timeline, written through one writer and read back through the feed."""
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self.read_only = session.held_by is not None
-        self.events: list[Event] = session.timeline.events(session.incident.id)
-        """The incident's events, rebuilt from the timeline at start and appended live."""
+        events = session.timeline.events(session.incident.id)
+        self.state = IncidentState.replay(session.incident, events, session.procedure)
+        """The incident as its events say, folded one event at a time as they arrive."""
         self.writer = TimelineWriter(
             partial(session.timeline.sibling, busy_timeout=WRITER_BUSY_TIMEOUT),
-            on_commit=lambda: self.post_message(TimelineCommitted()),
+            on_commit=self._committed,
             on_stall=lambda stall: self.post_message(TimelineStalled(stall)),
         )
         """The one writer of this process: every write of the incident is queued to it."""
+        self.feed = SqliteFeed(
+            session.timeline.sibling,
+            session.incident.id,
+            events[-1].id if events else 0,
+            lambda batch: self.post_message(EventsArrived(batch)),
+            failed=lambda error: self.post_message(FeedFailed(error)),
+        )
+        """Every event committed to the incident, by anyone, in order."""
+        self.waiting: dict[int, list[Callable[[Event], None]]] = {}
+        """What to run once an event this cockpit wrote has come back through the feed."""
         self.stalled = False
         """Whether writes are waiting for the timeline (another process holds its lock)."""
         self.samples_dropped_told = 0
         """Readings the writer gave up on that the responder was already told of."""
-        self.survived: set[str] = set()
-        """Steps of the data path that raised and were told (once each)."""
-        self.crashed: BaseException | None = None
-        """The exception that ended the App, if one did (commands/run.py saves it)."""
         self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
 
+    @property
+    def events(self) -> list[Event]:
+        """The incident's events so far, in id order (the state's)."""
+        return self.state.events
+
+    def on_mount(self) -> None:
+        self.feed.start()
+
+    def on_unmount(self) -> None:
+        self.feed.stop()
+
+    def _committed(self) -> None:
+        # On the writer's thread: the feed reads what was just committed, now.
+        self.feed.poke()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @on(EventsArrived)
+    def events_arrived(self, message: EventsArrived) -> None:
+        """Fold each new event into the state, let the incident react, tell the views."""
+        last = self.events[-1].id if self.events else 0
+        for event in message.events:
+            if event.id <= last:
+                continue  # the initial read and the feed's first look may overlap
+            last = event.id
+            self.state.apply(event)
+            if event.kind.startswith("incident."):
+                self.session.incident = self.state.incident
+            self.note_event(event)
+            self.event_recorded.publish(event)
+            for then in self.waiting.pop(event.id, ()):
+                then(event)
+
     def note_event(self, event: Event) -> None:
-        """Keep the state derived from events current, as each one is read back (a hook)."""
+        """What the incident does when an event arrives (a hook for IncidentApp)."""
 
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """Every notification, whoever raised it: plain text (a platform's message or a typed
-        note is never markup), its control characters shown, scrubbed of every configured
-        secret."""
-        super().notify(
-            visible(scrub(str(message))),
-            title=visible(scrub(title), one_line=True),
-            severity=severity,
-            timeout=timeout,
-            markup=False,
-        )
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        from textual.worker import WorkerState
-
-        if event.state is WorkerState.ERROR:
-            self.worker_failed(event.worker)
-
-    def worker_failed(self, worker: Worker[Any]) -> None:
-        """The one route of a worker that raised: shown, recorded, its traceback kept."""
-        from cockpit.crash import save_traceback
-
-        error = worker.error
-        name = worker.name or worker.group or "a background task"
-        reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
-        where = save_traceback(self.session.timeline.path.parent, error, f"worker-{name}")
-        payload = {"worker": name, "error": reason, "traceback_file": str(where) if where else None}
-        self.record("worker.failed", f"{name} failed: {reason}", payload)
+    @on(FeedFailed)
+    def feed_failed(self, message: FeedFailed) -> None:
         self.notify(
-            f"{name} failed: {reason}" + (f" (traceback: {where})" if where else ""),
-            title="Something failed",
+            f"Cannot read the timeline: {message.error}. What others record will show once it "
+            "can be read again.",
+            title="Timeline unreadable",
             severity="error",
             timeout=60,
         )
 
-    def _handle_exception(self, error: Exception) -> None:
-        # Textual ends the App on an exception nothing handled; keep it for commands/run.py,
-        # which records session.crashed, saves the traceback and exits non-zero.
-        if self.crashed is None:
-            self.crashed = error
-        super()._handle_exception(error)
+    # --- writing ------------------------------------------------------------------------------
 
     def write(
         self,
@@ -123,7 +120,8 @@ class TimelineApp(App[int]):
         *,
         then: Callable[[T], None] | None = None,
     ) -> Future[T]:
-        """Queue one write; `then(result)` runs on this thread once it is committed.
+        """Queue one write; `then(result)` runs on this thread once it is committed (and, when
+        the result is an event, once that event has come back through the feed).
 
         A write refused for good (the incident closed meanwhile) is announced; a write that
         waits for the lock is shown as waiting, never dropped.
@@ -144,8 +142,12 @@ class TimelineApp(App[int]):
 
     @on(WriteDone)
     def write_done(self, message: WriteDone) -> None:
-        self.pull()  # what `then` does may read the state the write changed
-        message.then(message.result)
+        result = message.result
+        arrived = self.events[-1].id if self.events else 0
+        if isinstance(result, Event) and result.id > arrived:
+            self.waiting.setdefault(result.id, []).append(message.then)
+        else:
+            message.then(result)
 
     @on(WriteFailed)
     def write_failed(self, message: WriteFailed) -> None:
@@ -179,25 +181,6 @@ class TimelineApp(App[int]):
                     {"count": dropped},
                 )
 
-    @on(TimelineCommitted)
-    def timeline_committed(self) -> None:
-        self.pull()
-
-    def tell_last_crash(self) -> None:
-        """If the last session of this incident crashed, say so, and where its traceback is."""
-        last = next((e for e in reversed(self.events) if e.kind.startswith("session.")), None)
-        if last is None or last.kind != "session.crashed":
-            return
-        where = last.payload.get("traceback_file")
-        self.notify(
-            f"The last session crashed at {last.ts[11:19]} UTC: {last.summary}."
-            + (f" Traceback: {where}" if where else "")
-            + " Check any action it was running before acting again.",
-            title="Last session crashed",
-            severity="warning",
-            timeout=60,
-        )
-
     def record(
         self,
         kind: str,
@@ -209,7 +192,7 @@ class TimelineApp(App[int]):
     ) -> Future[Event] | None:
         """Queue an event for the timeline, stamped now; None when this cockpit is read-only.
 
-        The views hear of it once it is committed, as they hear of anyone else's events;
+        The views hear of it once it is read back, as they hear of anyone else's events;
         `then(event)` runs on this thread at that moment.
         """
         if self.read_only:
@@ -232,7 +215,7 @@ class TimelineApp(App[int]):
     ) -> Future[Event]:
         """Queue an action's intent; the future is done when it is durably committed."""
         if self.read_only:
-            raise CockpitError("read-only: this cockpit does not hold the incident")
+            raise CockpitError("read-only: this cockpit does not write to the incident")
         incident, at = self.session.incident.id, self.session.clock.now()
         return self.write(
             lambda timeline: timeline.begin_action(
@@ -257,42 +240,3 @@ class TimelineApp(App[int]):
             ),
             "action.result",
         )
-
-    def pull(self) -> None:
-        """Bring in events committed since the last one we know (by this process or any
-        other), and publish each to the views."""
-        last = self.events[-1].id if self.events else 0
-        fresh = self.session.timeline.events(self.session.incident.id, after_id=last)
-        if any(event.kind.startswith("incident.") for event in fresh):
-            self.session.incident = self.session.timeline.incident(self.session.incident.id)
-        for event in fresh:
-            self.events.append(event)
-            self.note_event(event)
-            self.event_recorded.publish(event)
-
-    def survive(self, what: str, step: Callable[[], None]) -> None:
-        """Run one step of the live data path; a bug in it is shown and recorded (traceback
-        kept) and the cockpit carries on. Readings and events flow in all the time: one bad
-        one must not end the session that is running a rollback."""
-        try:
-            step()
-        except Exception as error:
-            from cockpit.crash import save_traceback
-
-            if what in self.survived:
-                return  # told once per kind of step; the traceback of the first is kept
-            self.survived.add(what)
-            reason = f"{type(error).__name__}: {error}"
-            where = save_traceback(self.session.timeline.path.parent, error, "error")
-            self.record(
-                "cockpit.error",
-                f"error in {what}: {reason}",
-                {"step": what, "error": reason, "traceback_file": str(where) if where else None},
-            )
-            self.notify(
-                f"Error in {what}: {reason}. The cockpit goes on; check what it shows."
-                + (f" Traceback: {where}" if where else ""),
-                title="Internal error",
-                severity="error",
-                timeout=60,
-            )

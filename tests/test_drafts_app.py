@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 from typing import ClassVar
 
+from pilot_wait import until
 from textual.widgets import Input, OptionList, TextArea
 
 from cockpit.app import CockpitApp
@@ -37,6 +38,8 @@ async def test_a_draft_is_filled_edited_saved_and_resumed(
     timeline.record(incident, "trigger.fired", "Error rate > 5%: error_rate 9% breaches > 5%")
     timeline.record(incident, "wizard.decided", "Decided", {"options": [option.id]})
     async with app.run_test(size=(100, 30)) as pilot:
+        # Written by another connection after the App was built: read back by the feed.
+        await until(pilot, lambda: any(e.kind == "wizard.decided" for e in app.events), "feed")
         await pilot.press("m")
         assert type(app.screen).__name__ == "DraftsScreen"
         body = app.screen.query_one("#draft-body", TextArea)

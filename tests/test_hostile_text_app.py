@@ -409,10 +409,17 @@ async def test_a_notification_shows_its_control_characters(
 ) -> None:
     """An unfinished action's hostile summary is told in a toast, visibly (the tests above run
     without toasts: Pilot's default, and they would cover the text being checked)."""
-    app = simple_app(timeline, clock, pulse_procedure)
-    timeline.begin_action(
-        app.session.incident.id, "vercel.rollback", "roll\x1b[2Jback [/]", {}, command="vercel"
+    first = simple_app(timeline, clock, pulse_procedure)
+    incident = first.session.incident.id
+    timeline.begin_action(incident, "vercel.rollback", "roll\x1b[2Jback [/]", {}, command="vercel")
+    # The cockpit opened again on the incident: it finds the action's outcome unknown.
+    session = Session(
+        timeline=timeline,
+        incident=timeline.incident(incident),
+        procedure=pulse_procedure,
+        clock=clock,
     )
+    app = CockpitApp(session, start_pollers=False)
     async with app.run_test(size=(120, 30), notifications=True) as pilot:
         await pilot.pause(0.5)
         shown = assert_healthy(app, "dashboard with a toast")

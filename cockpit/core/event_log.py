@@ -504,6 +504,14 @@ class EventLog:
         check_types(self.path, rows, ROW_TYPES, event_where)
         return rows
 
+    def data_version(self) -> int:
+        """SQLite's data_version: it changes when another connection commits (change feeds
+        poll it to know when to read)."""
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise TimelineError(f"{self.path}: cannot read the timeline: {error}") from None
+
     def head(self) -> tuple[int, str]:
         """The newest event's id and hash, ``(0, 64 zeros)`` for an empty timeline."""
         with self._reading():

@@ -9,7 +9,7 @@ the first acknowledgement sets the time) hold for every row it reads.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -80,26 +80,37 @@ def project(rows: Iterable[tuple[int, str, str, dict[str, Any]]]) -> dict[int, I
     """Replay ``(incident, kind, ts, payload)`` lifecycle rows into each incident's state."""
     found: dict[int, Incident] = {}
     for incident_id, kind, ts, data in rows:
-        if kind == "incident.opened":
-            found[incident_id] = Incident(
-                id=incident_id,
-                title=str(data.get("title", "")),
-                severity=str(data.get("severity", "")),
-                status="open",
-                procedure=_text(data.get("procedure")),
-                opened_at=ts,
-                drill=bool(data.get("drill", False)),
-            )
-            continue
-        current = found.get(incident_id)
-        if current is None:
-            continue
-        if kind == "incident.severity_changed":
-            found[incident_id] = replace(current, severity=str(data.get("to", "")))
-        elif kind == "incident.acknowledged" and current.acknowledged_at is None:
-            found[incident_id] = replace(current, acknowledged_at=ts)
-        elif kind == "incident.closed":
-            found[incident_id] = replace(
-                current, status="closed", closed_at=ts, resolution=_text(data.get("resolution"))
-            )
+        moved = advance(found.get(incident_id), incident_id, kind, ts, data)
+        if moved is not None:
+            found[incident_id] = moved
     return found
+
+
+def advance(
+    current: Incident | None, incident_id: int, kind: str, ts: str, data: Mapping[str, Any]
+) -> Incident | None:
+    """One lifecycle event applied to an incident's state (None before it was opened).
+
+    The one rule for every reader: the projection over rows and the live IncidentState.
+    """
+    if kind == "incident.opened":
+        return Incident(
+            id=incident_id,
+            title=str(data.get("title", "")),
+            severity=str(data.get("severity", "")),
+            status="open",
+            procedure=_text(data.get("procedure")),
+            opened_at=ts,
+            drill=bool(data.get("drill", False)),
+        )
+    if current is None:
+        return None
+    if kind == "incident.severity_changed":
+        return replace(current, severity=str(data.get("to", "")))
+    if kind == "incident.acknowledged" and current.acknowledged_at is None:
+        return replace(current, acknowledged_at=ts)
+    if kind == "incident.closed":
+        return replace(
+            current, status="closed", closed_at=ts, resolution=_text(data.get("resolution"))
+        )
+    return current

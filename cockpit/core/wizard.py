@@ -50,6 +50,8 @@ class Answered:
     label: str
     suggested: str | None = None
     reason: str = ""
+    actor: str = ""
+    """Who answered (known once read back from the timeline; "" for a step being taken)."""
 
     @property
     def overrode_evidence(self) -> bool:
@@ -214,29 +216,51 @@ class Wizard:
 
         A `wizard.decided` event closes a walk: a later answer starts a new one.
         """
-        self.path = []
-        closed = False
+        self.path, self.closed = [], False
         for kind, payload in events:
-            if kind == ANSWERED:
-                if closed:
-                    self.path, closed = [], False
-                if payload.get("node") != self.current:
-                    continue  # the procedure changed under the incident: skip what no longer fits
-                self.path.append(
-                    Answered(
-                        str(payload["node"]),
-                        str(payload["key"]),
-                        str(payload.get("label", "")),
-                        payload.get("suggested"),
-                        str(payload.get("reason", "")),
-                    )
-                )
-            elif kind == BACK and self.path and not closed:
-                self.path.pop()
-            elif kind == DECIDED:
-                closed = True
-        if closed:
+            self.apply(kind, payload)
+        if self.closed:
             self.path = []  # the last walk ended in a decision: the next one starts afresh
+
+    closed = False
+    """The last walk ended in a decision; the next answer starts a new one."""
+
+    def apply(self, kind: str, payload: Mapping[str, Any], actor: str = "") -> Answered | None:
+        """Take one wizard event as it is read back; returns the step an answer replaced
+        (two responders answering the same question: the later one wins, and the earlier one
+        is returned so the conflict can be shown), else None."""
+        if kind == DECIDED:
+            self.closed = True
+            return None
+        if kind == BACK:
+            if self.path and not self.closed:
+                self.path.pop()
+            return None
+        if kind != ANSWERED:
+            return None
+        if self.closed:
+            self.path, self.closed = [], False
+        step = Answered(
+            str(payload.get("node", "")),
+            str(payload.get("key", "")),
+            str(payload.get("label", "")),
+            payload.get("suggested"),
+            str(payload.get("reason", "")),
+            actor,
+        )
+        if step.node == self.current:
+            self.path.append(step)
+            return None
+        # An answer to a question already passed: someone else answered it meanwhile.
+        nodes = [earlier.node for earlier in self.path]
+        if step.node not in nodes:
+            return None  # the procedure changed under the incident: what no longer fits
+        at = nodes.index(step.node)
+        replaced = self.path[at]
+        if replaced.key == step.key:
+            return None  # the same answer twice
+        self.path = [*self.path[:at], step]
+        return replaced
 
 
 def walks(procedure: Procedure) -> Iterator[list[tuple[str, str]]]:

@@ -118,9 +118,8 @@ class DraftsScreen(CockpitScreen[None]):
     def facts(self) -> dict[str, str]:
         """The facts the timeline holds now."""
         app = self.cockpit
-        incident = app.session.timeline.incident(app.session.incident.id)
         events = ((e.kind, e.summary, e.payload, e.ts) for e in app.events)
-        return incident_facts(self.procedure, incident, events, app.session.clock.now())
+        return incident_facts(self.procedure, app.state.incident, events, app.session.clock.now())
 
     def show(self, key: str, *, refill: bool = False) -> None:
         """Put a template in the editor: its last saved draft, else filled from the facts."""

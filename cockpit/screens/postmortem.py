@@ -10,7 +10,9 @@ the incident with its resolution. Leaving keeps what was typed, as the drafts sc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from hashlib import sha256
 from pathlib import Path
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.worker import Worker
 
+    from cockpit.core.procedure import Procedure
+    from cockpit.core.timeline import Event, Timeline
     from cockpit.incident_app import IncidentApp
 
 EXPORTED = "postmortem.exported"
@@ -42,9 +46,43 @@ EXPORTED = "postmortem.exported"
 class CloseEnded(Message):
     """The close of the incident was committed or refused."""
 
-    def __init__(self, resolution: str) -> None:
+    def __init__(self, resolution: str, closed: bool) -> None:
         super().__init__()
         self.resolution = resolution
+        self.closed = closed
+
+
+class FileWritten(Message):
+    """The post-mortem file was written (or `error` says why not)."""
+
+    def __init__(self, path: Path, text: str, error: str = "") -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+        self.error = error
+
+
+def _render(
+    connect: Callable[[], Timeline],
+    incident_id: int,
+    procedure: Procedure | None,
+    saving: list[Future[Event]],
+) -> str:
+    """`cockpit export`'s Markdown, from the timeline as committed (after the sections being
+    saved), up to its head, exactly as the command reads it."""
+    from cockpit.core.incidents import project
+
+    for future in saving:
+        with contextlib.suppress(Exception):  # a refused save is announced by the App
+            future.result()
+    with connect() as timeline:
+        head = timeline.head()
+        events = [event for event in timeline.events(incident_id) if event.id <= head[0]]
+        rows = [(incident_id, e.kind, e.ts, e.payload) for e in events]
+        incident = project(rows)[incident_id]
+        return render_markdown(
+            events, incident, procedure, head=head, samples=timeline.samples(incident_id)
+        )
 
 
 class PostmortemScreen(CockpitScreen[None]):
@@ -65,6 +103,8 @@ class PostmortemScreen(CockpitScreen[None]):
         """What each editor held when shown (an edit is a difference from it)."""
         self.preview: str = ""
         """The Markdown last rendered into the preview."""
+        self.saving: list[Future[Event]] = []
+        """Sections recorded from here (the preview and the file wait for them)."""
 
     @property
     def cockpit(self) -> IncidentApp:
@@ -120,18 +160,17 @@ class PostmortemScreen(CockpitScreen[None]):
             self.refresh_preview()
 
     def export_call(self) -> Callable[[], str]:
-        """The call `cockpit export` makes, its inputs read now on this thread (the database
-        connection belongs to it), to be made here or in a worker."""
+        """What `cockpit export` does, to be done in a worker: wait for the sections being
+        saved, then read the timeline there (its own connection: nothing on this thread waits
+        on SQLite) up to its head, and render."""
         app = self.cockpit
-        timeline = app.session.timeline
-        incident_id = app.session.incident.id
+        saving = list(self.saving)
         return partial(
-            render_markdown,
-            list(app.events),
-            timeline.incident(incident_id),
+            _render,
+            app.session.timeline.sibling,
+            app.session.incident.id,
             app.session.procedure,
-            head=timeline.head(),
-            samples=timeline.samples(incident_id),
+            saving,
         )
 
     def refresh_preview(self) -> None:
@@ -198,7 +237,9 @@ class PostmortemScreen(CockpitScreen[None]):
             except CockpitError as error:
                 problems.append(str(error))
                 continue
-            self.cockpit.record(kind, summary, payload)
+            future = self.cockpit.record(kind, summary, payload)
+            if future is not None:
+                self.saving.append(future)
             self.shown[key] = text
             saved.append(by_key[key].title)
         if saved:
@@ -215,17 +256,32 @@ class PostmortemScreen(CockpitScreen[None]):
         return folder / f"incident-{self.cockpit.session.incident.id}-postmortem.md"
 
     def action_write_file(self) -> None:
-        """Save the sections, then write the post-mortem file (rendered afresh)."""
+        """Save the sections, then write the post-mortem file (rendered afresh, in a worker:
+        a long incident takes a moment)."""
         self.save_if_edited()
-        app = self.cockpit
-        text = self.export_call()()
-        path = self.export_path()
+        self.status("Writing the post-mortem…")
+        self.write_file(self.export_call(), self.export_path())
+
+    @work(thread=True, exit_on_error=False, group="postmortem-write")
+    def write_file(self, export: Callable[[], str], path: Path) -> None:
+        """Worker: render and write the file; the App records it."""
+        text = export()
         try:
             ensure_private_dir(path.parent)
             write_atomically(path, text)
         except OSError as error:
-            self.notify(f"{path}: {error.strerror or error}", title="Not written", severity="error")
+            self.post_message(FileWritten(path, text, f"{path}: {error.strerror or error}"))
             return
+        self.post_message(FileWritten(path, text))
+
+    @on(FileWritten)
+    def file_written(self, message: FileWritten) -> None:
+        """Record the file written (its hash), or say why it was not."""
+        if message.error:
+            self.notify(message.error, title="Not written", severity="error")
+            self.status("Not written.")
+            return
+        app, path, text = self.cockpit, message.path, message.text
         data = text.encode("utf-8")
         app.record(
             EXPORTED,
@@ -254,7 +310,11 @@ class PostmortemScreen(CockpitScreen[None]):
                 return
             self.status("Closing the incident…")
             # On the writer's thread: post, never touch the screen from there.
-            future.add_done_callback(lambda _: self.post_message(CloseEnded(resolution)))
+            future.add_done_callback(
+                lambda done: self.post_message(
+                    CloseEnded(resolution, not done.cancelled() and done.exception() is None)
+                )
+            )
 
         self.app.push_screen(
             NoteScreen(
@@ -267,8 +327,7 @@ class PostmortemScreen(CockpitScreen[None]):
     def closed(self, message: CloseEnded) -> None:
         """The close was committed, or refused (the App says why)."""
         resolution = message.resolution
-        self.cockpit.pull()
-        if self.cockpit.session.incident.status != "closed":
+        if not message.closed:
             self.status("Not closed.")
             return
         self.status(f"Incident closed: {resolution}. The sections can still be written.")

@@ -1,0 +1,202 @@
+"""The incident as its timeline says it is: one pure reducer, `IncidentState.apply(event)`.
+
+Every cockpit on the incident, the export, the stats and a resumed session fold the same events
+through this one function, so they cannot disagree: what a running cockpit shows is exactly what
+replaying the timeline gives. No Textual, no I/O: events in, state out. Automation (recording an
+item that ticked itself, paging, escalation reminders) stays with the App that drives the
+incident; it reads this state to decide, and what it records comes back through here too.
+
+What it holds: the incident (title, severity, acknowledgement, status), the decision and its
+options, the wizard's walk (with answers two responders gave to the same question: the later
+wins, the conflict is kept), every checklist item, escalation steps and status updates already
+recorded, the outbox, saved drafts, written post-mortem sections, and every action with its
+outcome (those still in flight: intent without result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cockpit.core.checklist_state import ChecklistState, Recorded
+from cockpit.core.drafts import SAVED as DRAFT_SAVED
+from cockpit.core.escalation import DUE as ESCALATION_DUE
+from cockpit.core.escalation import MISSED as ESCALATION_MISSED
+from cockpit.core.escalation import UPDATE_KINDS
+from cockpit.core.incidents import Incident, advance
+from cockpit.core.outbox import KINDS as OUTBOX_KINDS
+from cockpit.core.outbox import Outbox
+from cockpit.core.postmortem import WRITTEN as SECTION_WRITTEN
+from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Answered, Wizard
+
+if TYPE_CHECKING:
+    from cockpit.core.event_log import Event
+    from cockpit.core.procedure import Procedure
+
+WIZARD_KINDS = (ANSWERED, BACK, DECIDED)
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """One action: its intent, and its result once there is one."""
+
+    action_id: str
+    action: str
+    summary: str
+    actor: str
+    started: str
+    target: str = ""
+    option: str | None = None
+    outcome: str | None = None
+    """succeeded, failed or cancelled; None while it runs (or if its cockpit died)."""
+    verified: bool = False
+    result: str = ""
+    ended: str | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two responders answered the same question differently; the later answer stands."""
+
+    node: str
+    earlier: Answered
+    later: Answered
+
+
+@dataclass
+class IncidentState:
+    """Everything the incident's events say, folded one event at a time (see the module)."""
+
+    incident: Incident
+    procedure: Procedure | None = None
+    events: list[Event] = field(default_factory=list)
+    decided_at: datetime | None = None
+    """The last decision to roll back, or the last successful action: automatic checks count
+    only readings after it (a healthy metric before anything was done verifies nothing)."""
+    decision: tuple[str, ...] = ()
+    """The options the last decision recommended, best first."""
+    escalation_keys: set[str] = field(default_factory=set)
+    updates_given: list[datetime] = field(default_factory=list)
+    outbox: Outbox = field(default_factory=Outbox)
+    drafts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sections: dict[str, str] = field(default_factory=dict)
+    actions: dict[str, ActionState] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+    last_session: Event | None = None
+    """The latest session.* event (started, ended, hangup, crashed)."""
+    wizard: Wizard | None = None
+    checklists: ChecklistState | None = None
+
+    def __post_init__(self) -> None:
+        if self.procedure is not None:
+            self.use_procedure(self.procedure)
+
+    @classmethod
+    def replay(
+        cls, incident: Incident, events: Iterable[Event], procedure: Procedure | None = None
+    ) -> IncidentState:
+        """The state after these events (of this incident, in id order)."""
+        state = cls(incident, procedure)
+        for event in events:
+            state.apply(event)
+        return state
+
+    def use_procedure(self, procedure: Procedure) -> None:
+        """The procedure is known (validated after the first paint): the parts that need it
+        are rebuilt from the events so far."""
+        self.procedure = procedure
+        self.wizard = Wizard(procedure)
+        self.checklists = ChecklistState(procedure)
+        self.conflicts = []
+        for event in self.events:
+            self._procedure_part(event)
+
+    # --- the reducer ------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Fold one event in (events arrive in id order, from any writer)."""
+        self.events.append(event)
+        kind, payload = event.kind, event.payload
+        if kind.startswith("incident."):
+            moved = advance(self.incident, self.incident.id, kind, event.ts, payload)
+            if moved is not None:
+                self.incident = moved
+        elif kind == DECIDED:
+            self.decided_at = event.at
+            self.decision = tuple(str(option) for option in payload.get("options") or ())
+        elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
+            self.escalation_keys.add(str(payload.get("key")))
+        elif kind in OUTBOX_KINDS:
+            self.outbox.apply(kind, payload, event.at)
+        elif kind == "action.intent":
+            self._intent(event)
+        elif kind == "action.result":
+            self._result(event)
+        elif kind == DRAFT_SAVED:
+            self.drafts[str(payload.get("template", ""))] = (
+                str(payload.get("subject", "")),
+                str(payload.get("body", "")),
+            )
+        elif kind == SECTION_WRITTEN:
+            self.sections[str(payload.get("section", ""))] = str(payload.get("text", ""))
+        elif kind.startswith("session."):
+            self.last_session = event
+        if kind in UPDATE_KINDS:  # a saved draft or a sent message: a status update given
+            self.updates_given.append(event.at)
+        self._procedure_part(event)
+
+    def _procedure_part(self, event: Event) -> None:
+        kind = event.kind
+        if self.wizard is not None and kind in WIZARD_KINDS:
+            replaced = self.wizard.apply(kind, event.payload, event.actor)
+            if replaced is not None:
+                self.conflicts.append(Conflict(replaced.node, replaced, self.wizard.path[-1]))
+        elif self.checklists is not None and kind.startswith("checklist."):
+            self.checklists.replay([Recorded(kind, event.payload, event.actor, event.ts)])
+
+    def _intent(self, event: Event) -> None:
+        payload: dict[str, Any] = event.payload
+        action_id = str(payload.get("action_id", ""))
+        self.actions[action_id] = ActionState(
+            action_id=action_id,
+            action=str(payload.get("action", "")),
+            summary=event.summary,
+            actor=event.actor,
+            started=event.ts,
+            target=str(payload.get("target", "")),
+            option=_text(payload.get("option")),
+        )
+
+    def _result(self, event: Event) -> None:
+        payload = event.payload
+        action_id = str(payload.get("action_id", ""))
+        outcome = str(payload.get("outcome", ""))
+        started = self.actions.get(action_id)
+        if started is not None:
+            self.actions[action_id] = replace(
+                started,
+                outcome=outcome,
+                verified=bool(payload.get("verified")),
+                result=event.summary,
+                ended=event.ts,
+            )
+        if outcome == "succeeded":
+            # After a rollback only later readings verify it, as after a decision.
+            self.decided_at = event.at
+
+    # --- what the views ask -------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> list[ActionState]:
+        """Actions recorded as begun and not (yet) as ended: running, or outcome unknown."""
+        return [action for action in self.actions.values() if action.outcome is None]
+
+    def last_of(self, *kinds: str) -> Event | None:
+        """The latest event of one of these kinds."""
+        return next((e for e in reversed(self.events) if e.kind in kinds), None)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
