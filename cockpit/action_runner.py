@@ -12,12 +12,16 @@ writes to the App (the timeline's only writer); tests pass one that writes to a 
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cockpit.core.actions import ActionCancelled, ActionTimedOut, Executed, Plan, Report
-from cockpit.core.errors import CockpitError, ProviderError
+from cockpit.core.errors import CockpitError, LockHeld, ProviderError
+from cockpit.core.lock import TargetLock
 
 if TYPE_CHECKING:
     from cockpit.core.timeline import Timeline
@@ -98,9 +102,15 @@ def run(
     typed: str | None,
     recorder: Recorder,
     report: Report,
+    *,
+    locks: Path | None = None,
 ) -> Result:
     """Confirm, record the intent, execute, verify and record the result; never raises after
-    the intent is recorded (the result says what went wrong)."""
+    the intent is recorded (the result says what went wrong).
+
+    `locks`: the timeline database whose cockpits share the per-target locks (one action at a
+    time per target across processes); without it, only within this process.
+    """
     try:
         confirm(plan, typed)
     except ConfirmationRefused as error:
@@ -110,12 +120,7 @@ def run(
             {"plan": plan.as_payload(), "reason": str(error)},
         )
         raise
-    key = f"{plan.provider}:{plan.target}"
-    with _busy_lock:
-        if key in _busy:
-            raise TargetBusy(f"another action is running on {plan.target}; wait for it to end")
-        _busy.add(key)
-    try:
+    with _claimed(f"{plan.provider}:{plan.target}", plan.target, locks):
         action_id = recorder.begin(
             f"{plan.provider}.{plan.action}",
             plan.title,
@@ -130,7 +135,27 @@ def run(
             {"verified": result.verified, "transcript": result.transcript, "undo": plan.undo},
         )
         return result
+
+
+@contextlib.contextmanager
+def _claimed(key: str, target: str, locks: Path | None) -> Iterator[None]:
+    """Hold the target for the action: in this process, and across processes when `locks`
+    names the timeline they share (an flock, released even if this process dies)."""
+    with _busy_lock:
+        if key in _busy:
+            raise TargetBusy(f"another action is running on {target}; wait for it to end")
+        _busy.add(key)
+    lock = TargetLock(locks, key, shown=target) if locks is not None else None
+    try:
+        if lock is not None:
+            try:
+                lock.acquire()
+            except LockHeld as error:
+                raise TargetBusy(f"{error}; wait for it to end") from None
+        yield
     finally:
+        if lock is not None:
+            lock.release()
         with _busy_lock:
             _busy.discard(key)
 

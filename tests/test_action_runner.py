@@ -139,3 +139,54 @@ def test_a_provider_bug_still_leaves_a_recorded_result(recorder: TimelineRecorde
     result = action_runner.run(provider, provider.preflight("go", {}), "web", recorder, Report())
     assert result.outcome == "failed" and "internal error" in result.summary
     assert recorder.timeline.unresolved_actions(recorder.incident) == []
+
+
+_OTHER_RESPONDER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from cockpit import action_runner
+from cockpit.core.actions import Report
+from cockpit.core.timeline import Timeline
+from tests.test_action_runner import ListRecorder, Scripted
+from pathlib import Path
+
+def hold(report):
+    print("running", flush=True)
+    sys.stdin.readline()  # until the test lets it finish
+
+provider = Scripted(during_execute=hold)
+plan = provider.preflight("go", {})
+result = action_runner.run(
+    provider, plan, "web", ListRecorder(), Report(), locks=Path(sys.argv[1])
+)
+print(result.outcome, flush=True)
+"""
+
+
+def test_one_action_per_target_across_processes(timeline: Timeline) -> None:
+    """A second responder's cockpit (another process) rolling back the same target is refused
+    while the first runs, told who holds it; it can go once the first has ended."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_RESPONDER, str(timeline.path), str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "running"
+        provider = Scripted()
+        plan = provider.preflight("go", {})
+        with pytest.raises(TargetBusy, match=rf"running on web: held by pid {other.pid} "):
+            action_runner.run(provider, plan, "web", ListRecorder(), Report(), locks=timeline.path)
+        out, _ = other.communicate(input="\n", timeout=30)
+    finally:
+        if other.poll() is None:
+            other.kill()
+    assert out.strip() == "succeeded"
+    done = action_runner.run(provider, plan, "web", ListRecorder(), Report(), locks=timeline.path)
+    assert done.outcome == "succeeded"

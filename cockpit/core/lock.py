@@ -9,6 +9,7 @@ take over, which stops the old process.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -33,15 +34,19 @@ class Holder:
     tty: str = ""
 
 
-class IncidentLock:
-    """Exclusive hold on one incident of one timeline database."""
+class FileLock:
+    """An exclusive, non-blocking flock on one file, which names its holder."""
 
-    def __init__(self, db_path: Path, incident_id: int, *, clock: Clock | None = None) -> None:
-        folder = db_path.parent / f"{db_path.name}.locks"
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = folder / f"incident-{incident_id}.lock"
+    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
         self.clock = clock or SystemClock()
         self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
 
     def holder(self) -> Holder | None:
         """The holder written in the lock file, if it parses."""
@@ -51,6 +56,15 @@ class IncidentLock:
         except (OSError, ValueError, TypeError):
             return None
 
+    def busy_message(self, holder: Holder | None) -> str:
+        """Why the lock cannot be had, naming who has it."""
+        who = (
+            f"pid {holder.pid} ({holder.actor}) since {holder.since}"
+            if holder
+            else "another process"
+        )
+        return f"held by {who}"
+
     def acquire(self) -> None:
         """Take the lock or raise LockHeld naming the live holder."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -59,12 +73,7 @@ class IncidentLock:
         except BlockingIOError:
             os.close(fd)
             holder = self.holder()
-            who = (
-                f"pid {holder.pid} ({holder.actor}) since {holder.since}"
-                if holder
-                else "another process"
-            )
-            error = LockHeld(f"incident is open in another cockpit: {who}")
+            error = LockHeld(self.busy_message(holder))
             error.holder = holder  # type: ignore[attr-defined]
             raise error from None
         try:
@@ -83,6 +92,36 @@ class IncidentLock:
         os.fsync(fd)
         self._fd = fd
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; False when someone holds it."""
+        if self.held:
+            return True
+        try:
+            self.acquire()
+        except LockHeld:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the lock back (also happens when the process dies)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _folder(db_path: Path) -> Path:
+    return db_path.parent / f"{db_path.name}.locks"
+
+
+class IncidentLock(FileLock):
+    """Who drives one incident of one timeline database (see the module)."""
+
+    def __init__(self, db_path: Path, incident_id: int, *, clock: Clock | None = None) -> None:
+        super().__init__(_folder(db_path) / f"incident-{incident_id}.lock", clock=clock)
+
+    def busy_message(self, holder: Holder | None) -> str:
+        return f"incident is driven by another cockpit: {super().busy_message(holder)}"
+
     def take_over(self, *, grace_seconds: float = 3.0) -> None:
         """Stop the live holder (TERM, then KILL after the grace period) and take the lock."""
         holder = self.holder()
@@ -98,11 +137,20 @@ class IncidentLock:
                     raise
                 time.sleep(0.05)
 
-    def release(self) -> None:
-        """Give the lock back (also happens when the process dies)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+
+class TargetLock(FileLock):
+    """One action at a time on one target, across processes (see the module)."""
+
+    def __init__(
+        self, db_path: Path, key: str, *, shown: str | None = None, clock: Clock | None = None
+    ) -> None:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+        super().__init__(_folder(db_path) / f"target-{digest}.lock", clock=clock)
+        self.target = shown or key
+        """The target as the responder knows it (the key also names the provider)."""
+
+    def busy_message(self, holder: Holder | None) -> str:
+        return f"another action is running on {self.target}: {super().busy_message(holder)}"
 
 
 def _stop(pid: int, grace_seconds: float) -> None:

@@ -397,7 +397,9 @@ class ActionScreen(CockpitScreen[None]):
         """Worker: the runner records the intent, executes, verifies, records the result."""
         recorder = AppRecorder(self.cockpit, self.option, self.checklist, report)
         try:
-            result = action_runner.run(provider, plan, typed, recorder, report)
+            result = action_runner.run(
+                provider, plan, typed, recorder, report, locks=self.cockpit.session.timeline.path
+            )
         except CockpitError as error:  # busy target: nothing was recorded or changed
             result = action_runner.Result("failed", str(error), False, [str(error)])
         self.post_message(Finished(result))
