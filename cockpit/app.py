@@ -136,33 +136,41 @@ class CockpitApp(IncidentApp):
         return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
-        if self.session.held_by is not None:
-            self.push_screen(
-                _modals().LockHeldScreen(self.session.held_by, self.session.incident.id),
-                self.lock_choice,
+        if self.read_only:
+            self.notify(
+                "Watching: everyone's events show here live; nothing is recorded from here."
             )
         else:
+            holder = self.session.held_by
+            if holder is not None:
+                self.notify(
+                    f"{holder.actor} (pid {holder.pid} on {holder.host}"
+                    + (f", {holder.tty}" if holder.tty else "")
+                    + f", since {holder.since}) drives this incident's automation. You "
+                    "respond: what you do is recorded and seen there; if that cockpit ends, "
+                    "this one drives.",
+                    title="Responding",
+                    timeout=15,
+                )
             self.begin_session()
         self.start_watching()
 
-    def lock_choice(self, choice: str | None) -> None:
-        """What the user chose when another cockpit held the incident."""
-        if choice == "take-over":
-            lock = IncidentLock(self.session.timeline.path, self.session.incident.id)
-            try:
-                lock.take_over()
-            except LockHeld as error:
-                self.notify(str(error), title="Could not take over", severity="error")
-                self.read_only = True
-                return
-            self.lock = lock
-            self.read_only = False
-            self.session.held_by = None
-            self.begin_session()
-        elif choice == "read-only":
-            self.notify("Watching read-only: nothing you do is recorded.", timeout=8)
-        else:
-            self.exit(0)
+    def action_take_over(self) -> None:
+        """Drive the incident from here, stopping the cockpit that drives it now (when it is
+        wedged: a live driver whose SSH session is gone still drives well)."""
+        if self.driving or self.read_only:
+            self.notify(
+                "This cockpit drives the incident already." if self.driving else "Watching."
+            )
+            return
+        lock = IncidentLock(self.session.timeline.path, self.session.incident.id)
+        try:
+            lock.take_over()
+        except LockHeld as error:
+            self.notify(str(error), title="Could not take over", severity="error")
+            return
+        self.lock, self.driving, self.session.held_by = lock, True, None
+        self.record("session.driving", "cockpit drives the incident now (took over)")
 
     def action_show(self, mode: str) -> None:
         """Switch to a screen."""
@@ -287,6 +295,12 @@ class CockpitApp(IncidentApp):
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge
         )
         yield SystemCommand("Keys and screens", "Help", self.action_help)
+        if not self.driving and not self.read_only:
+            yield SystemCommand(
+                "Take over driving",
+                "Stop the cockpit that drives this incident and drive it from here",
+                self.action_take_over,
+            )
 
 
 _LETTER_ACTIONS = frozenset(

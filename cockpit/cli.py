@@ -57,9 +57,19 @@ class CockpitGroup(click.Group):
     default=None,
     help="Resume this incident instead of the latest open one.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    default=False,
+    help="Follow the open incident (or INCIDENT) live without writing to it.",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, db: str | None, procedure_name: str | None, incident_id: int | None
+    ctx: click.Context,
+    db: str | None,
+    procedure_name: str | None,
+    incident_id: int | None,
+    watch: bool,
 ) -> None:
     """Rollback Cockpit: watch, decide, roll back, record, export.
 
@@ -69,7 +79,7 @@ def cli(
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is None:
-        open_cockpit(db=db, procedure_name=procedure_name, incident_id=incident_id)
+        open_cockpit(db=db, procedure_name=procedure_name, incident_id=incident_id, watch=watch)
 
 
 cli.add_command(procedures)

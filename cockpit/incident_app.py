@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 SETTLE_SECONDS = 3.0
 """When the start-up objects are frozen out of garbage collection (see `settle`)."""
 
+DRIVE_RETRY_SECONDS = 3.0
+"""How often a responder looks whether the driving cockpit has ended."""
+
 SAMPLE_RETENTION = timedelta(days=30)
 """Samples older than this are dropped when a session starts; events are kept for ever."""
 
@@ -63,7 +66,13 @@ class IncidentApp(TimelineApp):
     ) -> None:
         super().__init__(session)
         self.lock = lock
-        """This process's hold on the incident; None when watching read-only."""
+        """This process's hold on driving the incident, when it has it."""
+        self.driving = not self.read_only and session.held_by is None
+        """Whether this cockpit runs the incident's automation: records samples and triggers,
+        pages, reminds of escalation, ticks items that tick themselves, sends the outbox. One
+        cockpit drives (the incident's lock); the others respond: what they do is recorded and
+        seen everywhere, and one of them drives when the driver ends."""
+        self.tried_driving = 0.0
         self.start_pollers = start_pollers
         self.board: Board | None = None
         """Windows and trigger evaluators; built once the procedure is validated."""
@@ -218,12 +227,18 @@ class IncidentApp(TimelineApp):
                 started.stop()
 
     def begin_session(self) -> None:
-        """Record that this process now drives the incident, and what it found unresolved."""
-        cutoff = self.session.clock.now() - SAMPLE_RETENTION
-        self.write(lambda timeline: timeline.prune_samples(cutoff), "sample retention")
+        """Record that this cockpit joined the incident, and what it found unresolved."""
+        if self.driving:
+            cutoff = self.session.clock.now() - SAMPLE_RETENTION
+            self.write(lambda timeline: timeline.prune_samples(cutoff), "sample retention")
         self.tell_last_crash()
         size = f"{self.size.width}x{self.size.height}"
-        self.record("session.started", f"cockpit attached ({size})", {"read_only": self.read_only})
+        role = "" if self.driving else ", responding"
+        self.record(
+            "session.started",
+            f"cockpit attached ({size}{role})",
+            {"read_only": self.read_only, "driving": self.driving},
+        )
         for intent in self.state.in_flight:
             self.notify(
                 f"Outcome unknown: {intent.summary}. Verify it before acting again.",
@@ -238,7 +253,7 @@ class IncidentApp(TimelineApp):
         written). A close refused (closed meanwhile by `cockpit incident close`) is announced.
         """
         if self.read_only:
-            raise CockpitError("read-only: this cockpit does not hold the incident")
+            raise CockpitError("read-only: this cockpit only watches the incident")
         incident_id, at = self.session.incident.id, self.session.clock.now()
         return self.write(
             lambda timeline: timeline.close_incident(incident_id, resolution, at=at),
@@ -247,10 +262,9 @@ class IncidentApp(TimelineApp):
         )
 
     def closed(self, incident: Incident, resolution: str) -> None:
-        """This cockpit closed the incident: tell the paging service, stop the sources."""
+        """This cockpit closed the incident (what follows happens as the event arrives, in
+        every cockpit: the sources stop; the driver tells the paging service)."""
         self.session.incident = incident  # the state follows when the event is read back
-        self.page("resolve", "resolved", resolution or "Closed in the rollback cockpit")
-        self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
 
     def acknowledge(self) -> bool:
         """Acknowledge once (the first acknowledgement sets time-to-acknowledge); False when
@@ -261,8 +275,7 @@ class IncidentApp(TimelineApp):
         incident_id, at = self.session.incident.id, self.session.clock.now()
 
         def acknowledged(_: object) -> None:
-            self.acknowledging = False
-            self.page("acknowledge", "acknowledged", "Acknowledged in the rollback cockpit")
+            self.acknowledging = False  # the driver pages as the event arrives
 
         self.write(
             lambda timeline: timeline.acknowledge(incident_id, at=at),
@@ -276,7 +289,7 @@ class IncidentApp(TimelineApp):
         trigger when a rule fires, acknowledge when the responder acknowledges, resolve when the
         incident is closed. One dedup key per incident, so every trigger lands on the same
         alert."""
-        if "pagerduty" not in self.session.notifiers or self.read_only:
+        if "pagerduty" not in self.session.notifiers or not self.driving:
             return
         incident = self.session.incident
         self.queue_message(
@@ -316,6 +329,14 @@ class IncidentApp(TimelineApp):
             self.ticking.discard((str(payload.get("list")), str(payload.get("item"))))
         elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
             self.escalating.discard(str(payload.get("key")))
+        elif kind == "incident.acknowledged" and self.state.incident.acknowledged_at == event.ts:
+            self.page("acknowledge", "acknowledged", "Acknowledged in the rollback cockpit")
+        elif kind == "incident.closed":
+            # Whoever closed it (this cockpit, another, `cockpit incident close`): nothing more
+            # is sampled or fires for a closed incident; the post-mortem can still be written.
+            resolution = str(payload.get("resolution") or "Closed in the rollback cockpit")
+            self.page("resolve", "resolved", resolution)
+            self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
 
     def tick(self) -> None:
         """Once a second: what other processes committed, escalation reminders, due messages,
@@ -323,13 +344,35 @@ class IncidentApp(TimelineApp):
         self.survive("the once-a-second tick", self._tick)
 
     def _tick(self) -> None:
+        self.drive_if_free()
         self.check_escalation()
         self.outbox.pump()
         self.board_changed.publish(None)
 
+    def drive_if_free(self) -> None:
+        """A responder takes over the automation when the driving cockpit has ended (its lock
+        is released when its process dies, however it dies); tried every few seconds."""
+        if self.driving or self.read_only or self.state.incident.status == "closed":
+            return
+        now = self.session.clock.monotonic()
+        if now - self.tried_driving < DRIVE_RETRY_SECONDS:
+            return
+        self.tried_driving = now
+        lock = self.lock or IncidentLock(self.session.timeline.path, self.session.incident.id)
+        if not lock.try_acquire():
+            return
+        self.lock, self.driving, self.session.held_by = lock, True, None
+        self.record("session.driving", "cockpit drives the incident now (the driver ended)")
+        self.notify(
+            "The cockpit that drove this incident has ended: this one now records the "
+            "readings and triggers, pages, reminds and sends.",
+            title="Driving",
+            timeout=15,
+        )
+
     def check_escalation(self) -> None:
         """Record and announce each escalation step or status update as it comes due, once."""
-        if self.escalation is None or self.read_only or self.session.incident.status == "closed":
+        if self.escalation is None or not self.driving or self.session.incident.status == "closed":
             return
         now = self.session.clock.now()
         # Recorded ones (the state's) and ones on their way: each is recorded once.
@@ -376,12 +419,13 @@ class IncidentApp(TimelineApp):
     def _take_samples(self, message: MetricsSampled) -> None:
         if message.source in self.failing:
             self.failing.discard(message.source)
-            self.record("source.recovered", f"{message.source} answers again")
+            if self.driving:
+                self.record("source.recovered", f"{message.source} answers again")
         self.ingest(message.samples)
 
     def ingest(self, samples: list[Sample]) -> None:
         """Keep the samples for replay (`cockpit backtest`), feed the board, record what fired."""
-        if not self.read_only:
+        if self.driving:  # one cockpit keeps the incident's readings
             self.writer.samples(self.session.incident.id, samples)
         if self.board is not None:
             self.note_trigger_changes(self.board.ingest(samples))
@@ -390,7 +434,7 @@ class IncidentApp(TimelineApp):
 
     def tick_automatic_items(self) -> None:
         """Automatic checklist items whose metric rule now holds tick themselves, recorded."""
-        if self.checklists is None or self.board is None or self.read_only:
+        if self.checklists is None or self.board is None or not self.driving:
             return
         # Only readings after the decision count: a healthy metric before anything was rolled
         # back verifies nothing. (Rollback actions will also start the clock, issue 5.)
@@ -414,14 +458,14 @@ class IncidentApp(TimelineApp):
 
     def tick_item_run(self, kind: str, item: str) -> None:
         """A checklist item whose own check (health check, smoke test) was run and verified."""
-        if self.checklists is None or self.read_only:
+        if self.checklists is None or not self.driving:
             return
         if self.checklists.state(kind, item).status == "open":
             self.auto_tick(kind, item, "its check passed")
 
     def tick_verified_items(self, option: str) -> None:
         """Items that tick themselves when this rollback option's action was verified."""
-        if self.checklists is None or self.read_only:
+        if self.checklists is None or not self.driving:
             return
         for kind, item in self.checklists.verified_due(option):
             self.auto_tick(kind, item, f"{option} verified")
@@ -434,7 +478,8 @@ class IncidentApp(TimelineApp):
     def _source_failed(self, message: SourceFailed) -> None:
         if message.source not in self.failing:
             self.failing.add(message.source)
-            self.record("source.failed", f"{message.source}: {message.reason}")
+            if self.driving:
+                self.record("source.failed", f"{message.source}: {message.reason}")
         # The failure is a reading with no value: panes say why, the no-data policy applies.
         now = self.session.clock.now()
         self.ingest(
@@ -445,7 +490,10 @@ class IncidentApp(TimelineApp):
         )
 
     def note_trigger_changes(self, changes: Iterable[TriggerChange]) -> None:
-        """Record each trigger that fired or cleared, with its explanation."""
+        """Record each trigger that fired or cleared, with its explanation (the driver does:
+        every cockpit's board shows it, one records it)."""
+        if not self.driving:
+            return
         for change in changes:
             rule, verdict = change.rule, change.verdict
             if verdict.firing:

@@ -95,5 +95,5 @@ class WriteFailed(Message, bubble=False):
 class WriteDone(Message, bubble=False):
     """A write is committed; `then` runs on the App's thread with its result."""
 
-    then: Callable[[Any], None]
+    then: Callable[[Any], None] | None
     result: Any

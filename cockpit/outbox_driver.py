@@ -37,8 +37,8 @@ class OutboxDriver:
 
     def pump(self) -> None:
         """Start an attempt for every due message that has none in flight."""
-        if self.app.read_only:
-            return
+        if not self.app.driving:
+            return  # the driving cockpit sends what anyone queued
         now = self.app.session.clock.now()
         for pending in self.outbox.due(now):
             with self._lock:

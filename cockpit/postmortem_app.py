@@ -26,16 +26,15 @@ class PostmortemApp(IncidentApp):
         self.title = visible(
             f"Post-mortem of incident {incident.id}: {incident.title}", one_line=True
         )
-        if self.session.held_by is not None:  # IncidentApp made this run read-only
-            holder = self.session.held_by
+        holder = self.session.held_by
+        if holder is not None:
             self.notify(
-                f"{holder.actor} (pid {holder.pid} on {holder.host}) has it open: read-only here.",
-                title="Read-only",
-                severity="warning",
+                f"{holder.actor} (pid {holder.pid} on {holder.host}) has it open too: what either "
+                "of you writes shows in both.",
+                title="Not alone",
                 timeout=15,
             )
-        else:
-            self.record("session.started", "post-mortem editor attached")
+        self.record("session.started", "post-mortem editor attached")
         self.push_screen(PostmortemScreen(), self.left)
 
     def left(self, _: None) -> None:

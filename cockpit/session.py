@@ -49,7 +49,9 @@ class Session:
     start_sources: Callable[[], StartedSources] | None = None
     """Builds the sources in a worker after the first paint, instead of `sources`."""
     held_by: Holder | None = None
-    """Another live cockpit holding this incident, if any: the App asks what to do."""
+    """Another live cockpit driving this incident, if any: this one responds."""
+    watching: bool = False
+    """`cockpit --watch`: follow the incident live, never write to it."""
 
     @property
     def procedure_name(self) -> str:

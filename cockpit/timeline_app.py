@@ -39,7 +39,8 @@ class TimelineApp(GuardedApp):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.read_only = session.held_by is not None
+        self.read_only = session.watching
+        """A watcher: follows everything live, writes nothing."""
         events = session.timeline.events(session.incident.id)
         self.state = IncidentState.replay(session.incident, events, session.procedure)
         """The incident as its events say, folded one event at a time as they arrive."""
@@ -57,6 +58,8 @@ class TimelineApp(GuardedApp):
             failed=lambda error: self.post_message(FeedFailed(error)),
         )
         """Every event committed to the incident, by anyone, in order."""
+        self.mine: set[int] = set()
+        """Ids of the events this cockpit wrote (the views tell them from others')."""
         self.waiting: dict[int, list[Callable[[Event], None]]] = {}
         """What to run once an event this cockpit wrote has come back through the feed."""
         self.stalled = False
@@ -137,17 +140,23 @@ class TimelineApp(GuardedApp):
         error = future.exception()
         if error is not None:
             self.post_message(WriteFailed(what, error))
-        elif then is not None:
+        elif then is not None or isinstance(future.result(), Event):
+            # Posted before the feed can deliver the event (the writer pokes the feed after
+            # its batch): `mine` knows it by then.
             self.post_message(WriteDone(then, future.result()))
 
     @on(WriteDone)
     def write_done(self, message: WriteDone) -> None:
-        result = message.result
+        result, then = message.result, message.then
+        if isinstance(result, Event):
+            self.mine.add(result.id)
+        if then is None:
+            return
         arrived = self.events[-1].id if self.events else 0
         if isinstance(result, Event) and result.id > arrived:
-            self.waiting.setdefault(result.id, []).append(message.then)
+            self.waiting.setdefault(result.id, []).append(then)
         else:
-            message.then(result)
+            then(result)
 
     @on(WriteFailed)
     def write_failed(self, message: WriteFailed) -> None:

@@ -18,7 +18,7 @@ from cockpit.core.procedure import Procedure
 from cockpit.core.timeline import Timeline
 from cockpit.messages import MetricsSampled, SourceFailed
 from cockpit.screens.dashboard import DashboardScreen
-from cockpit.screens.modals import HelpScreen, LockHeldScreen, NoteScreen
+from cockpit.screens.modals import HelpScreen, NoteScreen
 from cockpit.screens.procedure import ProcedureScreen
 from cockpit.screens.timeline import TimelineScreen
 from cockpit.session import Session
@@ -167,22 +167,40 @@ async def test_reopening_rebuilds_from_the_timeline(timeline, pulse_procedure, c
     assert intent.payload["action_id"]
 
 
-async def test_a_held_incident_is_told_and_can_be_watched_read_only(
+async def test_a_second_cockpit_responds_while_another_drives(
     timeline, pulse_procedure, clock
 ) -> None:  # type: ignore[no-untyped-def]
+    """Another cockpit drives the incident: this one is told who, writes what its responder
+    does, and leaves the automation (samples, triggers, paging) to the driver."""
     holder = Holder(
         pid=4242, host="jump-1", actor="alice via ssh 203.0.113.7", since="2026-01-15 03:01:00"
     )
     app = make_app(timeline, pulse_procedure, clock, held_by=holder)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert isinstance(app.screen, LockHeldScreen)
-        text = " ".join(str(label.render()) for label in app.screen.query("Label"))
-        assert "pid 4242" in text and "alice via ssh 203.0.113.7" in text
-        await pilot.press("r")
-        assert isinstance(app.screen, DashboardScreen)
+        assert isinstance(app.screen, DashboardScreen) and not app.driving
+        told = " ".join(str(n.message) for n in app._notifications)
+        assert "pid 4242" in told and "alice via ssh 203.0.113.7" in told
+        await pilot.press("n", *"seen from the second cockpit", "enter")
+        for _ in range(6):  # error rate > 5 % for 5 samples: the board fires here too...
+            clock.advance(60)
+            app.post_message(MetricsSampled("s", [Sample("error_rate", 9.0, clock.now(), "s")]))
+            await pilot.pause()
+        assert app.board is not None and app.board.firing()
+        await until(pilot, lambda: "note" in kinds(timeline, app.session.incident.id))
+    recorded = kinds(timeline, app.session.incident.id)
+    assert "session.started" in recorded
+    assert "trigger.fired" not in recorded, "...but the driver records it, not a responder"
+    assert not timeline.samples(app.session.incident.id)
+
+
+async def test_a_watcher_follows_live_and_writes_nothing(timeline, pulse_procedure, clock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(timeline, pulse_procedure, clock, watching=True)
+    incident = app.session.incident.id
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", *"not recorded", "enter")
-    assert "note" not in kinds(timeline, app.session.incident.id)
-    assert "session.started" not in kinds(timeline, app.session.incident.id)
+        timeline.record(incident, "note", "written by someone else")
+        await until(pilot, lambda: any(e.summary == "written by someone else" for e in app.events))
+    assert kinds(timeline, incident) == ["incident.opened", "note"]
 
 
 async def test_incident_clock_counts_from_opening(timeline, pulse_procedure, clock) -> None:  # type: ignore[no-untyped-def]

@@ -81,10 +81,10 @@ def test_every_module_starts_with_a_docstring(path: Path) -> None:
 
 def test_every_binding_has_an_id_a_description_and_a_tooltip() -> None:
     from cockpit.app import CockpitApp
-    from cockpit.screens.modals import HelpScreen, LockHeldScreen, NoteScreen
+    from cockpit.screens.modals import HelpScreen, NoteScreen
     from cockpit.screens.procedure import ProcedureScreen
 
-    for owner in (CockpitApp, ProcedureScreen, HelpScreen, NoteScreen, LockHeldScreen):
+    for owner in (CockpitApp, ProcedureScreen, HelpScreen, NoteScreen):
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding), owner
             assert binding.id and binding.description, (owner.__name__, binding.key)

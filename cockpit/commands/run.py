@@ -150,13 +150,15 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
     from cockpit.core.lock import IncidentLock
 
     incident_id = session.incident.id
-    lock: IncidentLock | None = IncidentLock(db_path, incident_id)
-    try:
-        assert lock is not None
-        lock.acquire()
-    except LockHeld as error:
-        session.held_by = getattr(error, "holder", None)
-        lock = None
+    lock: IncidentLock | None = None
+    if not session.watching:  # a watcher never drives
+        lock = IncidentLock(db_path, incident_id)
+        try:
+            lock.acquire()
+        except LockHeld as error:
+            # Another cockpit drives the incident: this one responds (and drives if it ends).
+            session.held_by = getattr(error, "holder", None)
+            lock = None
 
     app: IncidentApp
     if postmortem:
@@ -235,8 +237,11 @@ def finish_writes(app: IncidentApp) -> None:
         print(f"cockpit: {lost} event(s) were not recorded.", file=sys.stderr)
 
 
-def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int | None) -> None:
-    """`cockpit` without a command."""
+def open_cockpit(
+    *, db: str | None, procedure_name: str | None, incident_id: int | None, watch: bool = False
+) -> None:
+    """`cockpit` without a command; `watch`: follow an open incident live, write nothing."""
+    from cockpit.core.actor import current_actor
     from cockpit.core.config import load_settings
     from cockpit.core.errors import IncidentError
     from cockpit.core.outline import builtin_outline, is_builtin
@@ -248,7 +253,13 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
 
     settings = load_settings(config_file())
     db_path = Path(db) if db else timeline_db()
-    timeline = Timeline(db_path)
+    # Several responders may be on one incident: each event names the terminal too.
+    timeline = Timeline(db_path, actor=current_actor(terminal=True))
+    if watch:
+        watched = timeline.incident(incident_id) if incident_id else timeline.latest_open()
+        if watched is None or watched.status != "open":
+            raise IncidentError("nothing to watch: no open incident (or name one with --incident)")
+        incident_id = watched.id
     chosen = procedure_name or settings.procedure
     if chosen is None and incident_id is None and timeline.latest_open() is None:
         from cockpit.core.errors import ConfigError
@@ -298,5 +309,6 @@ def open_cockpit(*, db: str | None, procedure_name: str | None, incident_id: int
         actions={n: p for n, p in providers.items() if isinstance(p, ActionProvider)},
         notifiers={n: p for n, p in providers.items() if isinstance(p, Notifier)},
         poll_interval=settings.poll_interval_seconds,
+        watching=watch,
     )
     sys.exit(launch(session, db_path))

@@ -6,7 +6,9 @@ Format (stable, the post-mortem and `timeline show` print it as is):
 - ``"alice via ssh 203.0.113.7"`` when ``SSH_CONNECTION`` (or the older ``SSH_CLIENT``) names a
   client address;
 - ``"uid 1000"`` when the user name cannot be found (no passwd entry, no LOGNAME/USER), so that
-  recording never fails because of the environment.
+  recording never fails because of the environment;
+- with ``terminal=True`` (a cockpit), the terminal too: ``"alice via ssh 203.0.113.7 on
+  pts/3"``, since several responders may share a user and a jump host.
 """
 
 from __future__ import annotations
@@ -54,15 +56,28 @@ def ssh_client(environ: Mapping[str, str] | None = None) -> str | None:
         return None
 
 
-def current_actor(environ: Mapping[str, str] | None = None) -> str:
+def tty_name() -> str | None:
+    """The terminal of this process (``pts/3``), when its input is one."""
+    try:
+        name = os.ttyname(0)
+    except OSError:
+        return None
+    return name.removeprefix("/dev/")
+
+
+def current_actor(environ: Mapping[str, str] | None = None, *, terminal: bool = False) -> str:
     """Describe the person at the keyboard, e.g. ``"alice via ssh 203.0.113.7"`` or ``"alice"``.
 
     Args:
         environ: The environment to read for SSH variables (default: ``os.environ``).
+        terminal: Add the terminal (``"alice via ssh 203.0.113.7 on pts/3"``): several
+            responders may share one user and one jump host.
 
     Returns:
         The actor string recorded with every timeline event.
     """
     user = _user()
     client = ssh_client(environ)
-    return f"{user} via ssh {client}" if client else user
+    found = f"{user} via ssh {client}" if client else user
+    tty = tty_name() if terminal else None
+    return f"{found} on {tty}" if tty else found

@@ -1,4 +1,4 @@
-"""Provides the modals: help, add a note, and 'this incident is open elsewhere'."""
+"""Provides the modals: help, and one line of text (a note, a reason to skip)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Markdown
 
-from cockpit.core.lock import Holder
 from cockpit.screens.base import CockpitModal
 from widgets.editors import PlainInput
 from widgets.plain import plain
@@ -80,43 +79,3 @@ class NoteScreen(CockpitModal[str | None]):
     def action_cancel(self) -> None:
         """Leave without recording."""
         self.dismiss(None)
-
-
-class LockHeldScreen(CockpitModal[str]):
-    """Another live cockpit holds the incident: take over, watch read-only, or quit."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "choose('take-over')", "Take over", id="lock.take_over"),
-        Binding("r", "choose('read-only')", "Read-only", id="lock.read_only"),
-        Binding("q,escape", "choose('quit')", "Quit", id="lock.quit"),
-    ]
-
-    def __init__(self, holder: Holder, incident_id: int) -> None:
-        super().__init__()
-        self.holder = holder
-        self.incident_id = incident_id
-
-    def compose(self) -> ComposeResult:
-        holder = self.holder
-        with Vertical(id="lock-box"):
-            yield Label(
-                plain(f"Incident #{self.incident_id} is already open in another cockpit"),
-                id="lock-title",
-            )
-            # The holder's host, actor and terminal come from the lock file: plain text.
-            yield Label(
-                plain(
-                    f"pid {holder.pid} on {holder.host}, {holder.actor}, since {holder.since} UTC"
-                    + (f", terminal {holder.tty}" if holder.tty else ""),
-                    one_line=True,
-                )
-            )
-            yield Label("It may be a session whose SSH connection dropped and has not noticed yet.")
-            # plain: as markup, "[t]" was a style named t and the keys vanished from the line.
-            yield Label(
-                plain("[t] take over (stops that process)   [r] watch read-only   [q] quit")
-            )
-
-    def action_choose(self, choice: str) -> None:
-        """Return the choice to the App."""
-        self.dismiss(choice)

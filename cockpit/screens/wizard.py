@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from cockpit.core.state import WIZARD_KINDS
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from cockpit.app import CockpitApp
     from cockpit.core.procedure import RollbackOption
+    from cockpit.core.timeline import Event
 
 
 class WizardScreen(CockpitScreen[None]):
@@ -65,6 +67,18 @@ class WizardScreen(CockpitScreen[None]):
         kinds = (ANSWERED, BACK, DECIDED)
         self.wizard.replay((e.kind, e.payload) for e in app.events if e.kind in kinds)
         app.board_changed.subscribe(self, self.show_step)
+        app.event_recorded.subscribe(self, self.someone_answered)
+        self.show_step(None)
+
+    def someone_answered(self, event: Event) -> None:
+        """Another responder moved the walk (or answered the same question): follow the
+        timeline's walk, the shared one (this screen's own answers show at once already)."""
+        if event.kind not in WIZARD_KINDS or event.id in self.cockpit.mine:
+            return
+        shared = self.cockpit.state.wizard
+        if shared is None or self.wizard is None:
+            return
+        self.wizard.path, self.wizard.closed = list(shared.path), shared.closed
         self.show_step(None)
 
     def latest(self) -> dict[str, float | None]:
@@ -117,6 +131,18 @@ class WizardScreen(CockpitScreen[None]):
             if self.suggestion is not None:
                 body.append(plain_text(f"Evidence: {self.suggestion.reason} (Enter accepts)"))
         body.extend(self.evidence())
+        walked = {step.node for step in wizard.path}
+        for conflict in self.cockpit.state.conflicts:
+            if conflict.node in walked:
+                earlier, later = conflict.earlier, conflict.later
+                body.append(
+                    plain_text(
+                        f"Conflict at {conflict.node}: {earlier.actor or 'someone'} answered "
+                        f"{earlier.label!r}, then {later.actor or 'someone'} {later.label!r}: "
+                        "the later answer stands",
+                        "bold",
+                    )
+                )
         if wizard.path:
             body.append(plain_text("\nSo far:", "bold"))
             for step in wizard.path:
