@@ -27,7 +27,7 @@ from cockpit.action_runner import ConfirmationRefused, TimelineRecorder
 from cockpit.core.actions import Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from cockpit.core.timeline import Timeline
-from providers import postgres_tools
+from providers.postgres import tools as postgres_tools
 
 postgres = postgres_server.postgres
 shop = postgres_server.shop

@@ -32,8 +32,8 @@ from psycopg import IsolationLevel, sql
 
 from cockpit.core.actions import ActionCancelled, ActionTimedOut, Report
 from cockpit.core.errors import ProviderError, ProviderTimeout
-from providers.postgres_archive import Archive, file_digest, write_sidecar
-from providers.postgres_db import (
+from providers.postgres.archive import Archive, file_digest, write_sidecar
+from providers.postgres.db import (
     APPLICATION,
     Database,
     Snapshot,
@@ -41,8 +41,8 @@ from providers.postgres_db import (
     compare,
     take_snapshot,
 )
-from providers.postgres_locks import LockWatch
-from providers.postgres_migrations import read_migrations
+from providers.postgres.locks import LockWatch
+from providers.postgres.migrations import read_migrations
 
 SCRATCH_PREFIX = "cockpit_verify_"
 
