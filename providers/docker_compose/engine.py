@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import subprocess
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from providers import subprocesses
 
 T = TypeVar("T")
 
@@ -155,7 +155,8 @@ def check_ssh(url: str, timeout: float) -> None:
 
     The SDK runs `ssh host docker system dial-stdio` for each connection, with no timeout on its
     reads and the terminal still attached. So first: one `ssh -o BatchMode=yes` (a key, no
-    password prompt), with a connect timeout, running the server's docker CLI.
+    password prompt), with a connect timeout, running the server's docker CLI, in a session of
+    its own (no terminal to ask on) killed whole if it does not answer.
     """
     parts = urlsplit(url)
     command = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, math.ceil(timeout))}"]
@@ -165,18 +166,12 @@ def check_ssh(url: str, timeout: float) -> None:
         command += ["-p", str(parts.port)]
     command += ["--", str(parts.hostname), "docker version --format '{{.Server.Version}}'"]
     try:
-        done = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout + 5,
-            start_new_session=True,  # no terminal to ask on
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ProviderError(f"{url}: there is no ssh client here (openssh-client)") from None
-    except subprocess.TimeoutExpired:
+        done = subprocesses.run(command, f"ssh {parts.netloc} docker version", timeout=timeout + 5)
+    except subprocesses.NotRunnable as error:
+        if error.missing:
+            raise ProviderError(f"{url}: there is no ssh client here (openssh-client)") from None
+        raise
+    except ProviderTimeout:
         raise ProviderTimeout(f"{url}: ssh did not answer within {timeout + 5:g} s") from None
     if done.returncode != 0:
         said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
