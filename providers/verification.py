@@ -33,7 +33,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError, ProviderTimeout
-from cockpit.core.paths import data_dir, ensure_private_dir
+from cockpit.core.paths import data_dir, ensure_private_dir, write_atomically
 from cockpit.core.redact import REDACTED, is_secret_key, register_secret, scrub
 from providers.api import Secret
 from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
@@ -354,7 +354,8 @@ class VerificationProvider(ActionProvider):
             if code != 0:
                 failed.append(f"{name} ({status})")
             when = datetime.now(UTC).isoformat(timespec="seconds")
-            path = _write(folder / f"{name}.txt", self._clean(f"{text}, at {when}\n{body}\n"))
+            kept = self._clean(f"{text}, at {when}\n{body}\n")
+            path = write_atomically(folder / f"{name}.txt", kept, private=True)
             size, digest = path.stat().st_size, _sha256(path)
             files.append(
                 {"name": name, "path": str(path), "bytes": size, "sha256": digest, "exit": code}
@@ -476,22 +477,6 @@ def _claim(folder: Path) -> Path:
             candidate.mkdir(mode=0o700)
             return candidate
     raise ProviderError(f"no free folder for the evidence next to {folder}")
-
-
-def _write(target: Path, text: str) -> Path:
-    """As cockpit.core.drafts.write_draft: a temporary file, owner-only, renamed into place."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _sha256(path: Path) -> str:

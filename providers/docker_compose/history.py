@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cockpit.core.paths import data_dir, ensure_private_dir
+from cockpit.core.paths import data_dir, ensure_private_dir, write_atomically
 
 HISTORY = 20
 """Images remembered per service."""
@@ -64,9 +63,7 @@ class ImageHistory:
         state.update(base_url=self.base_url, project=self.project)
         state.setdefault("services", {})[service] = entries[-HISTORY:]
         ensure_private_dir(path.parent)
-        scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(json.dumps(state, indent=1), encoding="utf-8")
-        os.replace(scratch, path)
+        write_atomically(path, json.dumps(state, indent=1))
 
     def previous(self, service: str, current: str) -> dict[str, str] | None:
         """The last recorded image of the service that is not the one it runs now."""
