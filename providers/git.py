@@ -6,18 +6,16 @@ adds commits and pushes them, never rewriting history, so its undo is a revert o
 Preflight fetches, refuses a dirty clone or one behind or ahead of the remote, and tries the
 change in a throwaway worktree: a conflict is refused there, and the tree it gives is what verify
 expects at the remote. Every git call has a timeout, no prompts and its own session (no terminal
-to ask a password on); a timeout kills the whole group, ssh and remote helpers included. A push
-that fails resets the local branch, so no commit is left unpushed without a word.
+to ask a password on), run by providers.subprocesses: a timeout, or the responder's cancel while
+an action runs, kills the whole group, ssh and remote helpers included. A push that fails resets
+the local branch, so no commit is left unpushed without a word.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -25,8 +23,17 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from cockpit.core.actions import Call, Executed, Plan, Report, Verified
+from cockpit.core.actions import (
+    ActionCancelled,
+    ActionTimedOut,
+    Call,
+    Executed,
+    Plan,
+    Report,
+    Verified,
+)
 from cockpit.core.errors import ProviderError, ProviderTimeout
+from providers import subprocesses
 from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 
 FALLBACK_IDENTITY = ("Rollback Cockpit", "rollback-cockpit@localhost")
@@ -150,8 +157,8 @@ class GitProvider(ActionProvider):
     def execute(self, plan: Plan, report: Report) -> Executed:
         base, remote, branch = plan.data["base"], plan.data["remote"], plan.data["branch"]
         report.check()
-        now = self._git("rev-parse", "HEAD")
-        if now != base or self._git("status", "--porcelain"):
+        now = self._git("rev-parse", "HEAD", report=report)
+        if now != base or self._git("status", "--porcelain", report=report):
             raise ProviderError(
                 f"the clone changed since the plan ({branch} was {base[:8]}, is {now[:8]}"
                 f"{', tree not clean' if now == base else ''}); plan again"
@@ -162,7 +169,7 @@ class GitProvider(ActionProvider):
             for step in plan.data["steps"]:
                 report.check()
                 self._logged(step, report, who)
-            new = self._git("rev-parse", "HEAD")
+            new = self._git("rev-parse", "HEAD", report=report)
             report.check()
         except ProviderError as error:  # cancelled and timed out too: nothing stays half-done
             error.args = (f"{error}; {self._reset(base, branch, report)}, nothing was pushed",)
@@ -175,7 +182,7 @@ class GitProvider(ActionProvider):
             return Executed(f"{branch} at {new[:8]} (not pushed: push is off)", data)
         try:
             self._logged(["push", remote, branch], report)
-        except ProviderTimeout as error:
+        except (ProviderTimeout, ActionCancelled, ActionTimedOut) as error:  # stopped midway
             error.args = (
                 f"{error}; {new[:8]} is committed on the local {branch} and may not have reached "
                 f"{remote}: check with git ls-remote {remote} {branch}",
@@ -195,7 +202,7 @@ class GitProvider(ActionProvider):
         where = f"local {branch}"
         if executed.data["pushed"]:
             where = f"{remote} {branch}"
-            line = self._git("ls-remote", remote, f"refs/heads/{branch}")
+            line = self._git("ls-remote", remote, f"refs/heads/{branch}", report=report)
             there = line.split()[0] if line else ""
             if there != new:
                 return Verified(False, f"{where} is at {there[:8] or 'nothing'}, not {new[:8]}")
@@ -361,62 +368,52 @@ class GitProvider(ActionProvider):
 
     # Execute: logged commands, and the way back when one fails.
 
-    def _logged(self, args: list[str], report: Report, who: Iterable[str] = ()) -> None:
+    def _logged(
+        self, args: list[str], report: Report, who: Iterable[str] = (), cancellable: bool = True
+    ) -> None:
         report.log(f"$ {shlex.join(['git', *args])}")
-        done = self._run(args, who=who)
+        done = self._run(args, who=who, report=report if cancellable else None)
         for line in (done.stdout + done.stderr).strip().splitlines()[:5]:
             report.log(f"  {line}")
 
     def _reset(self, base: str, branch: str, report: Report) -> str:
         self._run(["revert", "--abort"], check=False)
         try:
-            self._logged(["reset", "--hard", "--quiet", base], report)
+            # Not cancellable: it runs after a cancel too, to leave nothing half-done.
+            self._logged(["reset", "--hard", "--quiet", base], report, cancellable=False)
         except ProviderError as error:
             return f"and {branch} could NOT be reset to {base[:8]} ({error}): fix the clone by hand"
         return f"{branch} was reset to {base[:8]}"
 
     # Every git call.
 
-    def _git(self, *args: str, cwd: Path | None = None) -> str:
-        return self._run(list(args), cwd=cwd).stdout.strip()
+    def _git(self, *args: str, cwd: Path | None = None, report: Report | None = None) -> str:
+        return self._run(list(args), cwd=cwd, report=report).stdout.strip()
 
     def _run(
-        self, args: list[str], cwd: Path | None = None, check: bool = True, who: Iterable[str] = ()
-    ) -> subprocess.CompletedProcess[str]:
+        self,
+        args: list[str],
+        cwd: Path | None = None,
+        check: bool = True,
+        who: Iterable[str] = (),
+        report: Report | None = None,
+    ) -> subprocesses.Finished:
         """Run git with a timeout; ProviderTimeout or ProviderError (git's words) on failure.
-
-        Popen rather than subprocess.run: on timeout run() kills git alone, and ssh or a remote
-        helper it started lives on; here the whole session is killed.
-        """
+        With a report, the responder's cancel stops it (ActionCancelled), as the deadline does.
+        A timeout or a cancel kills the whole session, ssh and remote helpers included."""
         line = shlex.join(["git", *args])
-        argv = ["git", *who, *args]
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "LC_ALL": "C"}
-        try:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd or self.opts.repo,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise ProviderError(f"cannot run {line}: {error}") from None
-        with process:
-            try:
-                out, err = process.communicate(timeout=self.opts.timeout_seconds)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.communicate()
-                raise ProviderTimeout(
-                    f"no answer from {line} within {self.opts.timeout_seconds:g} s (stopped it)"
-                ) from None
-        if check and process.returncode != 0:
-            raise ProviderError(f"{line} failed: {_first(err or out)}")
-        return subprocess.CompletedProcess(argv, process.returncode, out, err)
+        done = subprocesses.run(
+            ["git", *who, *args],
+            line,
+            timeout=self.opts.timeout_seconds,
+            report=report,
+            cwd=cwd or self.opts.repo,
+            env=env,
+        )
+        if check and done.returncode != 0:
+            raise ProviderError(f"{line} failed: {_first(done.stderr or done.stdout)}")
+        return done
 
 
 def _first(text: str) -> str:

@@ -8,7 +8,8 @@ later edit shows). Nothing here changes the service, so no action asks for a typ
 
 Command output may hold secrets: every line is scrubbed before it is logged, kept or written,
 and the values of secret `environment` entries are cut out too. Commands run as git's do in
-providers.git: no terminal, no stdin, a timeout, a session of their own killed as a group.
+providers.git, through providers.subprocesses: no terminal, no stdin, a timeout, a session of
+their own killed as a group (on timeout and on cancel).
 """
 
 from __future__ import annotations
@@ -19,12 +20,8 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,12 +33,13 @@ from pydantic import Field, SecretStr, model_validator
 
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError, ProviderTimeout
-from cockpit.core.paths import data_dir, ensure_private_dir
+from cockpit.core.paths import data_dir, ensure_private_dir, write_atomically
 from cockpit.core.redact import REDACTED, is_secret_key, register_secret, scrub
 from providers.api import Secret
 from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 from providers.http import http_failure_reason, make_client
 from providers.http_read import Deadline, MiB, read
+from providers.subprocesses import NotRunnable, Output, Process
 
 COMMON_PARAMS: Params = {
     "name": Param("the target shown in the plan"),
@@ -103,34 +101,30 @@ class VerificationOptions(ProviderOptions):
         return self
 
 
-class NotRunnable(ProviderError):
-    """The command could not be started: no such executable, or not executable."""
+class Kept(Output):
+    """A command's output as kept: scrubbed lines, the first and last ones past `keep`; the
+    first `live` ones are logged as they come."""
 
-
-class Output:
-    """A command's output as kept: scrubbed lines, the first and last ones past `keep`."""
-
-    def __init__(self, keep: int, clean: Callable[[str], str]) -> None:
-        self.head: list[str] = []
-        self.tail: deque[str] = deque(maxlen=keep // 2)
-        self.keep, self.clean, self.total, self.in_key = keep, clean, 0, False
+    def __init__(self, keep: int, clean: Callable[[str], str], live: int, report: Report) -> None:
+        super().__init__(keep)
+        self.clean, self.live, self.report, self.in_key = clean, live, report, False
 
     def add(self, raw: str) -> str:
-        """Keep one line; return it scrubbed. A private key block's lines are all dropped."""
-        line = raw.rstrip("\n")[:2000]
+        line = super().add(raw)
+        if self.total <= self.live:
+            self.report.log(f"  {line}")
+        return line
+
+    def shape(self, line: str) -> str:
+        """Cut and scrubbed; a private key block's lines are all dropped."""
+        line = line[:2000]
         if "-----BEGIN" in line and "PRIVATE KEY-----" in line:
             line, self.in_key = REDACTED, "-----END" not in line.split("-----BEGIN", 1)[1]
         elif self.in_key:
             line, self.in_key = REDACTED, "-----END" not in line
         else:
             line = self.clean(line)
-        self.total += 1
-        (self.head if len(self.head) < self.keep - self.keep // 2 else self.tail).append(line)
         return line
-
-    def lines(self) -> list[str]:
-        left_out = self.total - len(self.head) - len(self.tail)
-        return [*self.head, *([f"… {left_out} line(s) left out …"] if left_out else []), *self.tail]
 
 
 class VerificationProvider(ActionProvider):
@@ -290,8 +284,8 @@ class VerificationProvider(ActionProvider):
         last = next((text for text in reversed(output.lines()) if text.strip()), "no output")
         if code is None:
             raise ProviderTimeout(
-                f"{line} ran past its {self.opts.timeout_seconds:g} s timeout (stopped it); "
-                f"last output: {last}"
+                f"no answer from {line} within its {self.opts.timeout_seconds:g} s timeout "
+                f"(timeout_seconds); stopped it and its children; last output: {last}"
             )
         if code == 127 and expect != 127 and isinstance(command, str):
             raise NotRunnable(f"cannot run {line}: command not found (exit 127): {last}")
@@ -360,7 +354,8 @@ class VerificationProvider(ActionProvider):
             if code != 0:
                 failed.append(f"{name} ({status})")
             when = datetime.now(UTC).isoformat(timespec="seconds")
-            path = _write(folder / f"{name}.txt", self._clean(f"{text}, at {when}\n{body}\n"))
+            kept = self._clean(f"{text}, at {when}\n{body}\n")
+            path = write_atomically(folder / f"{name}.txt", kept, private=True)
             size, digest = path.stat().st_size, _sha256(path)
             files.append(
                 {"name": name, "path": str(path), "bytes": size, "sha256": digest, "exit": code}
@@ -372,61 +367,29 @@ class VerificationProvider(ActionProvider):
 
     def _run(
         self, command: str | list[str], report: Report, keep: int, live: int
-    ) -> tuple[str, int | None, Output, float]:
+    ) -> tuple[str, int | None, Kept, float]:
         """Run a command with the timeout, stderr into stdout, read as it comes. The line shown,
         the exit code (None when it ran past the timeout), the output kept, the seconds taken.
 
         Its whole session is killed on timeout, on cancel, and when children it left behind
-        still hold its output open after it exited.
+        still hold its output open after it exited (providers.subprocesses).
         """
         line = self._line(command)
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         report.log(f"$ {line}")
-        try:
-            process = subprocess.Popen(
-                argv,
-                cwd=self.opts.working_dir,
-                env={**os.environ, **self.env},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise NotRunnable(f"cannot run {line}: {error.strerror or error}") from None
-        output = Output(keep, self._clean)
-
-        def read() -> None:
-            for raw in process.stdout or ():
-                text = output.add(raw)
-                if output.total <= live:
-                    report.log(f"  {text}")
-
-        reader = threading.Thread(target=read, name="command output", daemon=True)
-        reader.start()
-        started = time.monotonic()
-        late = started + self.opts.timeout_seconds
-        try:
-            while process.poll() is None and time.monotonic() < late:
-                report.check()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=min(0.05, max(0.0, late - time.monotonic())))
-            code = process.poll()
-            reader.join(timeout=1 if code is not None else 0)
-        finally:
-            if process.poll() is None or reader.is_alive():
-                if process.poll() is not None:
-                    report.log("  it exited, but left processes holding its output: stopped")
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            reader.join(timeout=5)
-            if process.stdout is not None:
-                process.stdout.close()
-        return line, code, output, time.monotonic() - started
+        output = Kept(keep, self._clean, live, report)
+        with Process(
+            argv,
+            line,
+            cwd=self.opts.working_dir,
+            env={**os.environ, **self.env},
+            merge_stderr=True,
+            stdout=output,
+        ) as process:
+            code = process.wait(self.opts.timeout_seconds, report)
+        if process.left_behind:
+            report.log("  it exited, but left processes holding its output: stopped")
+        return line, code, output, process.seconds
 
     def _line(self, command: str | list[str]) -> str:
         return self._clean(command if isinstance(command, str) else shlex.join(command))
@@ -514,22 +477,6 @@ def _claim(folder: Path) -> Path:
             candidate.mkdir(mode=0o700)
             return candidate
     raise ProviderError(f"no free folder for the evidence next to {folder}")
-
-
-def _write(target: Path, text: str) -> Path:
-    """As cockpit.core.drafts.write_draft: a temporary file, owner-only, renamed into place."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _sha256(path: Path) -> str:

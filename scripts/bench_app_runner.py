@@ -57,7 +57,7 @@ def build_sources(argv: argparse.Namespace) -> list[MetricSource]:
     """The sources named on the command line, in that order, as the demo builds them."""
     from cockpit.demo.sources import DEMO_QUERIES
     from providers.http_health import HealthProbe, HealthProbeOptions
-    from providers.prometheus_scrape import MetricQuery, ScrapeOptions, ScrapeSource
+    from providers.prometheus.scrape import MetricQuery, ScrapeOptions, ScrapeSource
 
     sources: list[MetricSource] = []
     for kind, url in argv.sources:

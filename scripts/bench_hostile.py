@@ -99,7 +99,7 @@ async def _keys_while_locked(
     from cockpit.core.timeline import Timeline
     from cockpit.demo.sources import DEMO_QUERIES
     from cockpit.session import Session
-    from providers.prometheus_scrape import ScrapeOptions, ScrapeSource
+    from providers.prometheus.scrape import ScrapeOptions, ScrapeSource
     from tests.lock_holder import hold_write_lock
 
     db = folder / "timeline.db"

@@ -9,7 +9,7 @@ from local_http import Canned
 
 from cockpit.core.errors import ProviderError
 from providers.json_endpoint import JsonOptions, JsonQuery, JsonSource
-from providers.prometheus_api import PrometheusOptions, PrometheusSource, PromQuery
+from providers.prometheus.api import PrometheusOptions, PrometheusSource, PromQuery
 
 
 @pytest.fixture

@@ -31,13 +31,13 @@ from cockpit.action_runner import Result, TimelineRecorder
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from cockpit.core.timeline import Timeline
-from providers import docker_compose
 from providers.docker_compose import (
     IMAGE,
     REPLACE,
     ComposeOptions,
     ComposeProvider,
     check_ssh,
+    engine,
     recreate_body,
     short,
 )
@@ -445,7 +445,7 @@ def test_ssh_urls_use_the_ssh_client_and_fail_clearly(monkeypatch: pytest.Monkey
     with pytest.raises(ValidationError, match="not a Compose project name"):
         ComposeOptions(project="My App")
 
-    monkeypatch.setattr(docker_compose, "has_paramiko", lambda: False)
+    monkeypatch.setattr(engine, "has_paramiko", lambda: False)
     with pytest.raises(ProviderError, match=r"ssh:// needs paramiko.*docker\[ssh\]"):
         ComposeProvider(ComposeOptions(project="shop", base_url=url)).health()
 
@@ -453,8 +453,8 @@ def test_ssh_urls_use_the_ssh_client_and_fail_clearly(monkeypatch: pytest.Monkey
 
     made: list[dict[str, Any]] = []
     checked: list[tuple[str, float]] = []
-    monkeypatch.setattr(docker_compose, "has_paramiko", lambda: True)
-    monkeypatch.setattr(docker_compose, "check_ssh", lambda u, t: checked.append((u, t)))
+    monkeypatch.setattr(engine, "has_paramiko", lambda: True)
+    monkeypatch.setattr(engine, "check_ssh", lambda u, t: checked.append((u, t)))
     monkeypatch.setattr(docker, "APIClient", lambda **kwargs: made.append(kwargs) or object())
     assert ComposeProvider(ComposeOptions(project="shop", base_url=url, timeout_seconds=7)).api
     assert checked == [(url, 7)]

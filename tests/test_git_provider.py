@@ -7,6 +7,7 @@ tmp_path, so the developer's git config never leaks in.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,6 +328,74 @@ def test_a_hanging_git_is_killed_with_its_children(
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
     assert not _alive(pid), "the sleeping child of the hung git outlived it"
+
+
+def hang_in_hook(repo: Scratch, name: str, child: Path) -> None:
+    """A hook that starts a sleeping child, writes its pid and waits for it: git hangs there."""
+    hook = repo.work / ".git" / "hooks" / name
+    hook.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {child}.tmp\nmv {child}.tmp {child}\nwait\n")
+    hook.chmod(0o755)
+
+
+def cancel_once_there(child: Path, report: Report) -> threading.Thread:
+    """Cancel from another thread, as the action screen does, once the hook is waiting."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not child.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        report.cancel()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def cancelled_run(provider: GitProvider, plan: Plan, timeline: Timeline, child: Path) -> Result:
+    report = Report()
+    watcher = cancel_once_there(child, report)
+    incident = timeline.open_incident("git", "P1", "pulse-messages")
+    started = time.monotonic()
+    result = action_runner.run(
+        provider, plan, plan.target, TimelineRecorder(timeline, incident.id), report
+    )
+    assert time.monotonic() - started < 10, "the cancel did not stop git promptly"
+    watcher.join(timeout=5)
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid), "the hook's sleeping child outlived the cancel"
+    return result
+
+
+def test_a_cancel_while_git_hangs_stops_its_group_and_resets_the_clone(
+    repo: Scratch, timeline: Timeline, tmp_path: Path
+) -> None:
+    child, head = tmp_path / "hook-child.pid", repo.commits["config"]
+    hang_in_hook(repo, "pre-commit", child)
+    provider = repo.provider(timeout_seconds=60)  # only the cancel can end it in time
+    plan = provider.preflight("restore_path", {"path": "config/"})
+    result = cancelled_run(provider, plan, timeline, child)
+    assert result.outcome == "cancelled", result.summary
+    assert "cancelled by the responder during: git commit" in result.summary
+    assert f"main was reset to {head[:8]}, nothing was pushed" in result.summary
+    unchanged(repo, head)
+
+
+def test_a_cancel_while_the_push_hangs_stops_it_and_says_where_the_commit_is(
+    repo: Scratch, timeline: Timeline, tmp_path: Path
+) -> None:
+    child, head = tmp_path / "hook-child.pid", repo.commits["config"]
+    hang_in_hook(repo, "pre-push", child)
+    provider = repo.provider(timeout_seconds=60)
+    plan = provider.preflight("revert", {"commit": "HEAD~1"})
+    result = cancelled_run(provider, plan, timeline, child)
+    assert result.outcome == "cancelled", result.summary
+    assert "cancelled by the responder during: git push origin main" in result.summary
+    assert "is committed on the local main and may not have reached origin" in result.summary
+    assert repo.remote_head() == head
+    assert repo.git("rev-parse", "HEAD") != head
 
 
 def _alive(pid: int) -> bool:

@@ -19,8 +19,8 @@ from cockpit.session import Session
 from providers.base import MetricSource
 from providers.http_health import HealthProbe, HealthProbeOptions
 from providers.json_endpoint import JsonOptions, JsonQuery, JsonSource
-from providers.prometheus_api import PrometheusOptions, PrometheusSource, PromQuery
-from providers.prometheus_scrape import MetricQuery, ScrapeOptions, ScrapeSource
+from providers.prometheus.api import PrometheusOptions, PrometheusSource, PromQuery
+from providers.prometheus.scrape import MetricQuery, ScrapeOptions, ScrapeSource
 
 pytestmark = pytest.mark.timeout(60)
 

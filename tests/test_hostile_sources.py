@@ -24,8 +24,8 @@ from providers.base import MetricSource
 from providers.http_health import HealthProbe, HealthProbeOptions
 from providers.http_read import MiB
 from providers.json_endpoint import JsonOptions, JsonQuery, JsonSource
-from providers.prometheus_api import PrometheusOptions, PrometheusSource, PromQuery
-from providers.prometheus_scrape import MetricQuery, ScrapeOptions, ScrapeSource
+from providers.prometheus.api import PrometheusOptions, PrometheusSource, PromQuery
+from providers.prometheus.scrape import MetricQuery, ScrapeOptions, ScrapeSource
 
 TIMEOUT = 1.0
 TOLERANCE = 0.75

@@ -19,7 +19,7 @@ from cockpit.messages import SourceFailed
 from cockpit.polling import Poller
 from cockpit.session import Session
 from providers.base import MetricSource, ProviderOptions
-from providers.prometheus_scrape import ScrapeOptions, ScrapeSource
+from providers.prometheus.scrape import ScrapeOptions, ScrapeSource
 
 
 class Counting(MetricSource):

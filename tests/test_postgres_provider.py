@@ -27,7 +27,6 @@ from cockpit.action_runner import ConfirmationRefused, TimelineRecorder
 from cockpit.core.actions import Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from cockpit.core.timeline import Timeline
-from providers import postgres_tools
 
 postgres = postgres_server.postgres
 shop = postgres_server.shop
@@ -583,7 +582,7 @@ def test_the_password_is_never_in_a_command_line_a_plan_a_record_or_an_error(
         started.append((list(argv), dict(kwargs.get("env") or {})))
         return real(argv, **kwargs)
 
-    monkeypatch.setattr(postgres_tools.subprocess, "Popen", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy)  # as providers.subprocesses starts them
     provider = shop.provider()
     texts: list[str] = [repr(provider.options), provider.health()]
     for action, params in [

@@ -22,7 +22,7 @@ from cockpit.core.metrics import PaneState
 from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
 from cockpit.session import Session
-from providers.prometheus_api import PrometheusOptions, PrometheusSource, PromQuery
+from providers.prometheus.api import PrometheusOptions, PrometheusSource, PromQuery
 from widgets.metric_pane import MetricPane
 
 pytestmark = [

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from cockpit.core.clock import FixedClock, SystemClock
 from cockpit.core.errors import ProviderTimeout, ProviderUnavailable
 from cockpit.core.metrics import Sample
-from providers.prometheus_api import (
+from providers.prometheus.api import (
     PrometheusOptions,
     PrometheusSource,
     PromQLError,

@@ -23,7 +23,7 @@ from cockpit.demo.service import DemoService
 from cockpit.demo.sources import demo_sources
 from providers.base import MetricSource
 from providers.http_health import HealthProbe, HealthProbeOptions
-from providers.prometheus_scrape import (
+from providers.prometheus.scrape import (
     MetricQuery,
     ScrapeOptions,
     ScrapeSource,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from cockpit.core.clock import Clock
 from providers.base import MetricSource
 from providers.http_health import HealthProbe, HealthProbeOptions
-from providers.prometheus_scrape import MetricQuery, ScrapeOptions, ScrapeSource
+from providers.prometheus.scrape import MetricQuery, ScrapeOptions, ScrapeSource
 
 # Local, so a slow answer means the simulated service is wedged; keep the poller responsive.
 TIMEOUT_SECONDS = 1.0

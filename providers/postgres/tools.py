@@ -1,7 +1,7 @@
 """pg_dump and pg_restore for the PostgreSQL provider: backups that are checked by restoring them.
 
 Every tool runs with a timeout, no terminal, and its own session, so a timeout or a responder's
-cancel kills the whole process group (as providers.git does for git). The password reaches the
+cancel kills the whole process group (providers.subprocesses, as for git). The password reaches the
 child as PGPASSWORD in its environment only; command lines carry libpq key=value parameters
 without it, and anything a tool prints is scrubbed before it becomes an error.
 
@@ -21,19 +21,16 @@ import re
 import secrets
 import shlex
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import psycopg
 from psycopg import IsolationLevel, sql
 
-from cockpit.core.actions import ActionCancelled, ActionTimedOut, Report
+from cockpit.core.actions import Report
 from cockpit.core.errors import ProviderError, ProviderTimeout
-from providers.postgres_archive import Archive, file_digest, write_sidecar
-from providers.postgres_db import (
+from providers.postgres.archive import Archive, file_digest, write_sidecar
+from providers.postgres.db import (
     APPLICATION,
     Database,
     Snapshot,
@@ -41,8 +38,9 @@ from providers.postgres_db import (
     compare,
     take_snapshot,
 )
-from providers.postgres_locks import LockWatch
-from providers.postgres_migrations import read_migrations
+from providers.postgres.locks import LockWatch
+from providers.postgres.migrations import read_migrations
+from providers.subprocesses import Process
 
 SCRATCH_PREFIX = "cockpit_verify_"
 
@@ -77,12 +75,13 @@ class Tools:
         self,
         tool: str,
         args: list[str],
+        what: str,
         *,
         target: Target | None = None,
         options: str = "",
         argv: list[str] | None = None,
         application: str = APPLICATION,
-    ) -> subprocess.Popen[str]:
+    ) -> Process:
         """Start a tool in its own session; `args` may hold a conninfo, never a password.
 
         With `argv` (a configured command, not a PostgreSQL tool) the child gets no PGPASSWORD.
@@ -95,27 +94,15 @@ class Tools:
             argv = [self.path(tool), *args]
         else:
             env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
-        try:
-            return subprocess.Popen(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise ProviderError(f"cannot run {tool}: {error.strerror}") from None
+        return Process(argv, what, env=env)
 
     def command(self, argv: list[str], what: str, report: Report | None = None) -> str:
         """Run a configured command (stop or resume writes) with the same timeout and kill."""
-        return self.wait(self.start(argv[0], [], argv=argv), what, report)
+        return self.wait(self.start(argv[0], [], what, argv=argv), report)
 
     def wait(
         self,
-        process: subprocess.Popen[str],
-        what: str,
+        process: Process,
         report: Report | None = None,
         poll: Callable[[], object] | None = None,
     ) -> str:
@@ -123,41 +110,15 @@ class Tools:
 
         `poll` runs every 0.2 s while the tool runs (the restore's lock watch).
         """
-        limit = self.timeout_seconds
-        if report is not None and report.remaining is not None:
-            limit = max(0.0, min(limit, report.remaining))
-        deadline = time.monotonic() + limit
-        chunks: tuple[str, str] | None = None
-        while chunks is None:
-            try:
-                chunks = process.communicate(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                if poll is not None:
-                    poll()
-                if report is not None and report.cancel_event.is_set():
-                    self.kill(process)
-                    raise ActionCancelled(f"cancelled by the responder during: {what}") from None
-                if time.monotonic() >= deadline:
-                    self.kill(process)
-                    if (
-                        report is not None
-                        and report.remaining is not None
-                        and report.remaining <= 0
-                    ):
-                        raise ActionTimedOut(f"{what}: the action ran out of time") from None
-                    raise ProviderTimeout(
-                        f"{what}: not done within {limit:g} s (timeout_seconds); stopped it"
-                    ) from None
-        out, err = chunks
-        if process.returncode != 0:
-            raise ProviderError(f"{what} failed: {self.first(err or out)}")
-        return out
-
-    def kill(self, process: subprocess.Popen[str]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.communicate(timeout=10)
+        with process:
+            code = process.wait(self.timeout_seconds, report, poll=poll, every=0.2)
+        if code is None:
+            raise process.timeout_error()
+        if code != 0:
+            raise ProviderError(
+                f"{process.what} failed: {self.first(process.stderr.text or process.stdout.text)}"
+            )
+        return process.stdout.text
 
     def run(
         self,
@@ -169,7 +130,7 @@ class Tools:
         target: Target | None = None,
         options: str = "",
     ) -> str:
-        return self.wait(self.start(tool, args, target=target, options=options), what, report)
+        return self.wait(self.start(tool, args, what, target=target, options=options), report)
 
     def first(self, text: str) -> str:
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -255,14 +216,14 @@ class Tools:
                         "--dbname",
                         self.target.conninfo(),
                     ]
-                    process = self.start("pg_dump", args)
+                    process = self.start("pg_dump", args, what)
                     try:  # counted while pg_dump reads: same snapshot, little extra wall time
                         counted = take_snapshot(conn, tables, checks, exact=True, report=report)
                         migrations = [t.as_dict() for t in read_migrations(conn)]
                     except BaseException:
-                        self.kill(process)
+                        process.kill()
                         raise
-                    self.wait(process, what, report)
+                    self.wait(process, report)
         except BaseException:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -377,11 +338,12 @@ class Tools:
             process = self.start(
                 "pg_restore",
                 [*args, "--dbname", self.target.conninfo(), str(path)],
+                what,
                 options="-c default_transaction_read_only=off",
                 application=application,
             )
             try:
-                self.wait(process, what, report, poll=watch.poll)
+                self.wait(process, report, poll=watch.poll)
             except ProviderError:
                 if not watch.fired:
                     raise

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from providers.postgres_db import Snapshot
+from providers.postgres.db import Snapshot
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ the migration table. This provider does the same steps, each bounded in time, an
   undo), then pg_restore --clean --if-exists --single-transaction (all of it or nothing), ANALYZE,
   and a comparison of the result with the backup's own snapshot.
 - `migrate_down`: an emergency backup, then the down script(s) and the migration table's
-  bookkeeping in one transaction (providers.postgres_migrations), and a check of both.
+  bookkeeping in one transaction (providers.postgres.migrations), and a check of both.
 
 Reads (`migrations()`, `snapshot()`) run in READ ONLY transactions with a statement_timeout;
 the password never leaves psycopg's argument and the children's PGPASSWORD.
@@ -33,16 +33,16 @@ from pydantic import ConfigDict, Field, model_validator
 from cockpit.core.actions import Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
 from cockpit.core.paths import data_dir, ensure_private_dir
-from providers import postgres_run
 from providers.api import Secret
 from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
-from providers.postgres_db import Database, Snapshot, Target
-from providers.postgres_migrations import (
+from providers.postgres import run
+from providers.postgres.db import Database, Snapshot, Target
+from providers.postgres.migrations import (
     MigrationTable,
     read_migrations,
 )
-from providers.postgres_plans import plan_backup, plan_migrate_down, plan_restore
-from providers.postgres_tools import Tools
+from providers.postgres.plans import plan_backup, plan_migrate_down, plan_restore
+from providers.postgres.tools import Tools
 
 _DATABASE = Param("the database's name; refused if the provider is set up for another")
 ACTION_PARAMS: dict[str, Params] = {
@@ -217,13 +217,13 @@ class PostgresProvider(ActionProvider):
             plan.warnings.append(f"ignored (not a postgres parameter): {', '.join(ignored)}")
         return plan
 
-    # Plans are in providers.postgres_plans, execute and verify in providers.postgres_run.
+    # Plans are in providers.postgres.plans, execute and verify in providers.postgres.run.
 
     def execute(self, plan: Plan, report: Report) -> Executed:
-        return postgres_run.execute(self, plan, report)
+        return run.execute(self, plan, report)
 
     def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
-        return postgres_run.verify(self, plan, executed, report)
+        return run.verify(self, plan, executed, report)
 
 
 def _file_label(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""The PostgreSQL provider's execute and verify, one pair per action (see providers.postgres).
+"""The PostgreSQL provider's execute and verify, one pair per action (see provider.py).
 
 Each step logs the command as the plan showed it (never a password or a conninfo) and is bounded
 by timeout_seconds and the action's deadline; a cancel kills the running tool or cancels the
@@ -15,14 +15,14 @@ import psycopg
 
 from cockpit.core.actions import Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.postgres_archive import Archive, file_digest
-from providers.postgres_db import Snapshot, cancel_on, compare
-from providers.postgres_migrations import MigrationTable, plan_down, read_migrations
-from providers.postgres_plans import dump_line
-from providers.postgres_tools import SCRATCH_PREFIX
+from providers.postgres.archive import Archive, file_digest
+from providers.postgres.db import Snapshot, cancel_on, compare
+from providers.postgres.migrations import MigrationTable, plan_down, read_migrations
+from providers.postgres.plans import dump_line
+from providers.postgres.tools import SCRATCH_PREFIX
 
 if TYPE_CHECKING:
-    from providers.postgres import PostgresProvider
+    from providers.postgres.provider import PostgresProvider
 
 
 def execute(provider: PostgresProvider, plan: Plan, report: Report) -> Executed:

@@ -1,6 +1,6 @@
 """The PostgreSQL provider's plans: what each action will run, change and check, read-only.
 
-Split from providers.postgres for size. Each plan carries what execute needs in `data` (no
+Split from providers.postgres.provider for size. Each plan carries what execute needs in `data` (no
 secret in it), the commands as a responder would type them, and for the destructive actions the
 emergency backup to be made first as the undo.
 """
@@ -17,13 +17,13 @@ from psycopg import sql
 
 from cockpit.core.actions import Call, Plan
 from cockpit.core.errors import ProviderError
-from providers.postgres_archive import file_digest, read_sidecar
-from providers.postgres_db import Snapshot, compare
-from providers.postgres_migrations import choose_table, expected_after, plan_down
-from providers.postgres_tools import SCRATCH_PREFIX
+from providers.postgres.archive import file_digest, read_sidecar
+from providers.postgres.db import Snapshot, compare
+from providers.postgres.migrations import choose_table, expected_after, plan_down
+from providers.postgres.tools import SCRATCH_PREFIX
 
 if TYPE_CHECKING:
-    from providers.postgres import PostgresProvider
+    from providers.postgres.provider import PostgresProvider
 
 
 def stamp(provider: PostgresProvider, prefix: str) -> Path:

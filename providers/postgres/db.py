@@ -13,7 +13,7 @@ the timeout is a ProviderTimeout that names the knob, a connection failure Provi
 `snapshot()` is the integrity snapshot the actions compare: row counts of the configured tables
 (estimated from pg_class.reltuples, or pg_stat_user_tables.n_live_tup for a table never analysed,
 unless exact) and the configured checks, each a query that returns one count (rows with a null
-email, orders without their customer). `migrations()` is in providers.postgres_migrations.
+email, orders without their customer). `migrations()` is in providers.postgres.migrations.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from providers.postgres_db import Database
+from providers.postgres.db import Database
 
 WAITING_SQL = """
 SELECT a.pid, extract(epoch FROM now() - l.waitstart) * 1000, pg_blocking_pids(a.pid)
