@@ -104,6 +104,14 @@ class TimelineApp(GuardedApp):
     def note_event(self, event: Event) -> None:
         """What the incident does when an event arrives (a hook for IncidentApp)."""
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing of this cockpit's is on its way: every write committed and read back, and
+        what was to follow it done (tests wait for this; so does leaving)."""
+        arrived = self.events[-1].id if self.events else 0
+        written = max(self.mine, default=0)
+        return not self.writer.waiting and not self.waiting and written <= arrived
+
     @on(FeedFailed)
     def feed_failed(self, message: FeedFailed) -> None:
         self.notify(

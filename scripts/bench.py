@@ -298,6 +298,12 @@ def main() -> int:
 
     rows.extend(hostile_rows())
 
+    # 11. One flow (issue 14): keys with 12 sources and another process writing; another
+    # process's event seen here; two writers' appends.
+    from bench_flow import rows as flow_rows
+
+    rows.extend(flow_rows())
+
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
     print(" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " | met")

@@ -89,9 +89,13 @@ def kinds(timeline: Timeline, incident: int) -> list[str]:
 
 
 async def settle(app: CockpitApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(200):
+    """Until every write is read back and no attempt is in flight (twice in a row: an attempt
+    that ends writes its outcome, which must come back too)."""
+    calm = 0
+    for _ in range(1000):
         await pilot.pause(0.01)
-        if not app.outbox.in_flight:
+        calm = calm + 1 if app.quiet and not app.outbox.in_flight else 0
+        if calm >= 2:
             return
 
 

@@ -66,6 +66,7 @@ from cockpit.core.timeline_schema import (
     migrate,
     user_version,
 )
+from cockpit.core.write_gate import WriteGate
 
 BUSY_TIMEOUT_S = 5.0
 # How long an empty file may stay empty before it is called damaged: another process may have
@@ -128,6 +129,7 @@ class EventLog:
         self._actor = actor
         self._known_incidents: set[int] = set()
         self._busy_timeout = busy_timeout
+        self._gate = WriteGate(self.path)
         existed = self._prepare_file(create)
         try:
             self._conn = sqlite3.connect(
@@ -260,6 +262,7 @@ class EventLog:
     def close(self) -> None:
         """Close the database connection; the object is unusable afterwards."""
         self._conn.close()
+        self._gate.close()
 
     def __enter__(self) -> Self:
         return self
@@ -282,6 +285,10 @@ class EventLog:
             TimelineBusy: Another connection held the write lock past the busy timeout.
             TimelineError: The file cannot be written (disk full, read-only, damaged).
         """
+        with self._gate.held(self._busy_timeout):
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[None]:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
