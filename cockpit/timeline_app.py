@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+DRAIN_AT_EXIT = 1.0
+"""Leaving, how long the App waits for its queued writes before the screen goes."""
+
+SAMPLE_PERIOD_CAP = 5.0
+"""Readings are written once per poll interval, but at least every this many seconds (what a
+crash could lose of them; events are written at once)."""
+
 
 class TimelineApp(GuardedApp):
     """One incident's timeline, written through one writer and read back through the feed."""
@@ -48,6 +55,7 @@ class TimelineApp(GuardedApp):
             partial(session.timeline.sibling, busy_timeout=WRITER_BUSY_TIMEOUT),
             on_commit=self._committed,
             on_stall=lambda stall: self.post_message(TimelineStalled(stall)),
+            sample_period=min(session.poll_interval, SAMPLE_PERIOD_CAP),
         )
         """The one writer of this process: every write of the incident is queued to it."""
         self.feed = SqliteFeed(
@@ -78,6 +86,10 @@ class TimelineApp(GuardedApp):
 
     def on_unmount(self) -> None:
         self.feed.stop()
+        # What is queued goes now (the interval's readings too); a lock held elsewhere is
+        # waited for after the screen is gone, saying so on the terminal (commands/run.py).
+        self.writer.flush()
+        self.writer.stop(DRAIN_AT_EXIT)
 
     def _committed(self) -> None:
         # On the writer's thread: the feed reads what was just committed, now.
@@ -93,7 +105,7 @@ class TimelineApp(GuardedApp):
             if event.id <= last:
                 continue  # the initial read and the feed's first look may overlap
             last = event.id
-            self.state.apply(event)
+            self.survive("reading the timeline", partial(self.state.apply, event))
             if event.kind.startswith("incident."):
                 self.session.incident = self.state.incident
             self.note_event(event)

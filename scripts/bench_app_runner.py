@@ -219,6 +219,7 @@ async def soak_async(argv: argparse.Namespace) -> int:
             await done
             # In real time a minute of samples arrives over a minute: the writer thread has
             # all the time it needs. Here it arrives at once; wait for the writer as time would.
+            app.writer.flush()
             while app.writer.samples_waiting:
                 await asyncio.sleep(0.001)
             last = seconds[-1]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from cockpit.core.clock import parse_iso
 from cockpit.core.export_metrics import metric_snapshots
 from cockpit.core.export_rows import Row, as_rows, scrub_records, timeline_rows
-from cockpit.core.postmortem import sections, summary_line, written
+from cockpit.core.postmortem import sections, summary_line
 from cockpit.core.redact import redact
+from cockpit.core.state import IncidentState
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -214,57 +215,39 @@ def _decisions(events: Sequence[Event], procedure: Procedure | None) -> list[dic
     return decisions
 
 
-def _actions(events: Sequence[Event]) -> list[dict[str, Any]]:
-    results = _results_by_action(events)
-    actions = []
-    for event in events:
-        if event.kind != "action.intent":
-            continue
-        result = results.get(str(event.payload.get("action_id", "")))
-        actions.append(
-            {
-                "title": event.summary,
-                "action": str(event.payload.get("action", "")),
-                "command": event.command,
-                "outcome": str(result.payload.get("outcome", "?")) if result else "unknown",
-                "verified": bool(result.payload.get("verified")) if result else False,
-                "result": result.summary if result else "no result recorded: outcome unknown",
-                "actor": event.actor,
-                "started_at": event.ts,
-                "ended_at": result.ts if result else None,
-            }
-        )
-    return actions
+def _actions(state: IncidentState) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": action.summary,
+            "action": action.action,
+            "command": action.command,
+            "outcome": action.outcome or "unknown",
+            "verified": action.verified,
+            "result": action.result or "no result recorded: outcome unknown",
+            "actor": action.actor,
+            "started_at": action.started,
+            "ended_at": action.ended,
+        }
+        for action in state.actions.values()
+    ]
 
 
-def _checklists(events: Sequence[Event], procedure: Procedure | None) -> list[dict[str, Any]]:
-    if procedure is None:
+def _checklists(state: IncidentState) -> list[dict[str, Any]]:
+    procedure, checklists = state.procedure, state.checklists
+    if procedure is None or checklists is None:
         return []
-    from cockpit.core.checklist_state import KINDS, ChecklistState, Recorded
-
-    # Each item ends as its last event left it: replay only those (a long incident has
-    # thousands of ticks and unticks; the state would build one record for each).
-    last: dict[tuple[str, str], Event] = {}
-    for event in events:
-        if event.kind in KINDS:
-            last[(str(event.payload.get("list")), str(event.payload.get("item")))] = event
-    state = ChecklistState(procedure)
-    state.replay(
-        Recorded(event.kind, event.payload, event.actor, event.ts)
-        for event in sorted(last.values(), key=lambda event: event.id)
-    )
     lists = []
     for kind, checklist in procedure.checklists.items():
         items = []
         for item in checklist.items:
-            found = state.state(kind, item.id)
+            found = checklists.state(kind, item.id)
             shown: str = found.status
             if found.status == "done" and found.automatic:
                 shown = "done (automatic)"
             elif found.status == "skipped" and found.reason:
                 shown = f"skipped: {found.reason}"
             items.append({"item": item.text, "state": shown, "actor": found.actor, "at": found.at})
-        progress = state.progress(kind)
+        progress = checklists.progress(kind)
         lists.append(
             {
                 "list": kind,
@@ -309,11 +292,11 @@ def _communications(events: Sequence[Event]) -> list[dict[str, Any]]:
     return list(messages.values())
 
 
-def _written(events: Sequence[Event], procedure: Procedure | None) -> list[dict[str, Any]]:
-    texts = written((event.kind, event.payload) for event in events)
+def _written(state: IncidentState) -> list[dict[str, Any]]:
+    texts = state.sections
     return [
         {"key": s.key, "title": s.title, "hint": s.hint, "text": texts.get(s.key)}
-        for s in sections(procedure)
+        for s in sections(state.procedure)
     ]
 
 
@@ -363,7 +346,10 @@ def build_report(
     if head is None:
         head = (ordered[-1].id, ordered[-1].hash) if ordered else (0, "0" * 64)
     closed_at = incident.closed_at
-    texts = _written(ordered, procedure)
+    # The one reducer every cockpit folds the timeline with: the report cannot disagree with
+    # what the cockpits showed (actions, checklists, written sections).
+    state = IncidentState.replay(incident, ordered, procedure)
+    texts = _written(state)
     reached = milestones(ordered, incident)
     document = {
         "version": REPORT_VERSION,
@@ -388,8 +374,8 @@ def build_report(
         },
         "durations": _durations(reached, incident, procedure),
         "decisions": _decisions(ordered, procedure),
-        "actions": _actions(ordered),
-        "checklists": _checklists(ordered, procedure),
+        "actions": _actions(state),
+        "checklists": _checklists(state),
         "metrics": metric_snapshots(samples, reached, procedure, closed_at),
         "written": texts,
         "chain": {

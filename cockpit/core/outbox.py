@@ -65,8 +65,7 @@ class Outbox:
         """Apply one event."""
         message_id = str(payload.get("id", ""))
         if kind == QUEUED:
-            message = Outgoing(**payload["message"])
-            self.pending[message_id] = Pending(message_id, message, 0, at)
+            self.pending[message_id] = Pending(message_id, _message(payload), 0, at)
             return
         pending = self.pending.get(message_id)
         if pending is None:
@@ -136,3 +135,20 @@ class Outbox:
             "retry_at": iso_ms(retry_at),
         }
         return FAILED, summary, payload
+
+
+def _message(payload: Mapping[str, Any]) -> Outgoing:
+    """The queued message, whatever the event holds (a field missing is empty, not a crash:
+    every cockpit folds every event, whoever wrote it)."""
+    found = payload.get("message")
+    data: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    extra = data.get("extra")
+    return Outgoing(
+        channel=str(data.get("channel", "")),
+        subject=str(data.get("subject", "")),
+        body=str(data.get("body", "")),
+        key=str(data.get("key", "")),
+        stage=str(data.get("stage", "")),
+        severity=str(data.get("severity", "")),
+        extra=dict(extra) if isinstance(extra, Mapping) else {},
+    )

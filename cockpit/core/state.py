@@ -47,6 +47,7 @@ class ActionState:
     summary: str
     actor: str
     started: str
+    command: str | None = None
     target: str = ""
     option: str | None = None
     outcome: str | None = None
@@ -165,6 +166,7 @@ class IncidentState:
             summary=event.summary,
             actor=event.actor,
             started=event.ts,
+            command=event.command,
             target=str(payload.get("target", "")),
             option=_text(payload.get("option")),
         )

@@ -113,8 +113,14 @@ class TimelineWriter:
         *,
         on_commit: Callable[[], object] = lambda: None,
         on_stall: Callable[[Stall], object] = lambda _: None,
+        sample_period: float = 0.0,
     ) -> None:
         self._connect = connect
+        self.sample_period = sample_period
+        """Readings are written at most once per this many seconds (one transaction for all
+        the sources' readings of an interval); 0: as soon as the thread is free."""
+        self._flushed_at = 0.0
+        self._flush_now = False
         self._on_commit = on_commit
         self._on_stall = on_stall
         self._queue: queue.SimpleQueue[_Job | _Stop | None] = queue.SimpleQueue()
@@ -148,8 +154,16 @@ class TimelineWriter:
         """Keep metric readings; appended with others in one transaction, soon."""
         if not samples or self._abandon.is_set():
             return
+        was_empty = not self._samples.count
         self._samples.add(incident, samples)
-        self._queue.put(None)  # wakes the thread
+        if was_empty:
+            self._queue.put(None)  # wakes the thread, which then times the next flush
+        self._ensure_started()
+
+    def flush(self) -> None:
+        """Write the readings now rather than at the end of their interval."""
+        self._flush_now = True
+        self._queue.put(None)
         self._ensure_started()
 
     @property
@@ -200,10 +214,15 @@ class TimelineWriter:
     _given_up = 0
 
     def _ensure_started(self) -> None:
-        if self._thread is not None:
+        # Started at the first write, and again for a write after a stop (the crash record
+        # comes after the App, and its writer, have stopped).
+        thread = self._thread
+        if thread is not None and (thread.is_alive() or self._abandon.is_set()):
             return
         with self._start_lock:
-            if self._thread is None:
+            thread = self._thread
+            if thread is None or not (thread.is_alive() or self._abandon.is_set()):
+                self._stopping = False
                 self._thread = threading.Thread(
                     target=self._run, name="timeline-writer", daemon=True
                 )
@@ -215,7 +234,9 @@ class TimelineWriter:
             timeline = self._open()
             stopping = False
             while not stopping:
-                batch = [self._queue.get()]
+                batch: list[_Job | _Stop | None] = []
+                with contextlib.suppress(queue.Empty):
+                    batch.append(self._queue.get(timeout=self._until_flush()))
                 with contextlib.suppress(queue.Empty):
                     while len(batch) < 256:
                         batch.append(self._queue.get_nowait())
@@ -229,7 +250,8 @@ class TimelineWriter:
                         stopping = True
                     elif isinstance(item, _Job):
                         wrote |= self._do(timeline, item)
-                wrote |= self._flush_samples(timeline)
+                if stopping or self._until_flush() == 0.0:
+                    wrote |= self._flush_samples(timeline)
                 if wrote:
                     self._on_commit()
                 if self._abandon.is_set():
@@ -238,6 +260,14 @@ class TimelineWriter:
             self._fail_the_rest()
             if timeline is not None:
                 timeline.close()
+
+    def _until_flush(self) -> float | None:
+        """Seconds until readings are due to be written; None when there are none."""
+        if not self._samples.count:
+            return None
+        if self._flush_now:
+            return 0.0
+        return max(0.0, self._flushed_at + self.sample_period - time.monotonic())
 
     def _open(self) -> Timeline:
         started = time.monotonic()
@@ -266,6 +296,7 @@ class TimelineWriter:
         return True
 
     def _flush_samples(self, timeline: Timeline) -> bool:
+        self._flushed_at, self._flush_now = time.monotonic(), False
         taken = self._samples.take()
         if not taken:
             return False
