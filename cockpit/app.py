@@ -172,10 +172,28 @@ class CockpitApp(IncidentApp):
         self.lock, self.driving, self.session.held_by = lock, True, None
         self.record("session.driving", "cockpit drives the incident now (took over)")
 
+    def has_procedure(self) -> bool:
+        """Whether the procedure and its checklists are loaded; if not, the responder is told.
+
+        They load in a worker so the dashboard paints first; a key pressed in that moment
+        must say why nothing opened rather than open a screen with nothing to show.
+        """
+        if self.session.procedure is not None and self.checklists is not None:
+            return True
+        if self.procedure_error is not None:
+            self.notify(self.procedure_error, title="The procedure did not load", severity="error")
+        else:
+            self.notify("The procedure is still loading; try again in a moment.")
+        return False
+
+    def push_when_ready(self, module: str, name: str) -> None:
+        """Open a screen that shows the procedure, once it is loaded."""
+        if self.has_procedure():
+            self.push_screen(_screen(module, name))
+
     def action_show(self, mode: str) -> None:
         """Switch to a screen."""
-        if mode == "procedure" and self.session.procedure is None:
-            self.notify("The procedure is still loading; try again in a moment.")
+        if mode == "procedure" and not self.has_procedure():
             return
         if mode == self.current_mode:
             # Already in that mode under a pushed screen (wizard, rollback, action): go back to
@@ -187,24 +205,15 @@ class CockpitApp(IncidentApp):
 
     def action_decide(self) -> None:
         """Open the decision wizard (resuming a walk already started)."""
-        if self.session.procedure is None:
-            self.notify("The procedure is still loading; try again in a moment.")
-            return
-        self.push_screen(_screen("wizard", "WizardScreen"))
+        self.push_when_ready("wizard", "WizardScreen")
 
     def action_checklists(self) -> None:
         """Open the checklists."""
-        if self.checklists is None:
-            self.notify("The procedure is still loading; try again in a moment.")
-            return
-        self.push_screen(_screen("checklists", "ChecklistsScreen"))
+        self.push_when_ready("checklists", "ChecklistsScreen")
 
     def action_roll_back(self) -> None:
         """Open the rollback options."""
-        if self.session.procedure is None:
-            self.notify("The procedure is still loading; try again in a moment.")
-            return
-        self.push_screen(_screen("rollback", "RollbackScreen"))
+        self.push_when_ready("rollback", "RollbackScreen")
 
     def action_providers(self) -> None:
         """Open the providers panel."""
@@ -212,17 +221,11 @@ class CockpitApp(IncidentApp):
 
     def action_drafts(self) -> None:
         """Open the communication drafts."""
-        if self.session.procedure is None:
-            self.notify("The procedure is still loading; try again in a moment.")
-            return
-        self.push_screen(_screen("drafts", "DraftsScreen"))
+        self.push_when_ready("drafts", "DraftsScreen")
 
     def action_postmortem(self) -> None:
         """Open the post-mortem: the export's preview and the written sections."""
-        if self.session.procedure is None:
-            self.notify("The procedure is still loading; try again in a moment.")
-            return
-        self.push_screen(_screen("postmortem", "PostmortemScreen"))
+        self.push_when_ready("postmortem", "PostmortemScreen")
 
     def action_note(self) -> None:
         """Ask for a note and record it."""

@@ -86,6 +86,8 @@ class IncidentApp(TimelineApp):
         self.outbox = OutboxDriver(self)
         """Sends what the state's outbox holds, from background workers."""
         self.failing: set[str] = set()
+        self.procedure_error: str | None = None
+        """Why the procedure did not load, once it failed (the screens that show it say so)."""
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
         self.board_changed: Signal[None] = Signal(self, "board-changed")
@@ -142,6 +144,7 @@ class IncidentApp(TimelineApp):
     @on(ProcedureFailed)
     def procedure_failed(self, message: ProcedureFailed) -> None:
         """Without a valid procedure there are no triggers: say so and keep the timeline open."""
+        self.procedure_error = message.reason
         self.record("procedure.failed", message.reason)
         # stays up: without a procedure there are no triggers, and that must not go unseen
         self.notify(

@@ -248,7 +248,12 @@ async def test_a_procedure_that_fails_to_load_is_said_and_recorded(timeline, clo
         await until(pilot, lambda: any("no built-in" in str(n.message) for n in app._notifications))
         assert app.board is None
         assert any("no built-in procedure" in str(n.message) for n in app._notifications)
-        await pilot.press("p")
-        assert isinstance(app.screen, DashboardScreen)  # nothing to show yet, and it says so
+        app.clear_notifications()
+        for key in "pwcrme":  # procedure, wizard, checklists, rollback, drafts, post-mortem
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen), key  # nothing to show, and it says why
+        said = [n for n in app._notifications if n.title == "The procedure did not load"]
+        assert len(said) == 6 and all("no-such-procedure" in str(n.message) for n in said)
     failed = [e for e in timeline.events(incident.id) if e.kind == "procedure.failed"]
     assert failed and "no-such-procedure" in failed[0].summary

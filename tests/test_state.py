@@ -15,7 +15,7 @@ from cockpit.core.drafts import saved_drafts
 from cockpit.core.outbox import Outbox
 from cockpit.core.postmortem import written
 from cockpit.core.procedure import Procedure
-from cockpit.core.state import IncidentState
+from cockpit.core.state import MILESTONE_KINDS, IncidentState
 from cockpit.core.timeline import Event, Timeline
 from cockpit.core.wizard import ANSWERED, Wizard
 
@@ -40,6 +40,8 @@ def snapshot(state: IncidentState) -> dict[str, Any]:
         "last_session": state.last_session.id if state.last_session else None,
         "wizard": [(s.node, s.key, s.actor) for s in state.wizard.path],
         "checklists": dict(state.checklists.items),
+        "milestones": state.milestones(),
+        "recovered": state.recovered_at,
     }
 
 
@@ -151,6 +153,20 @@ def test_folding_as_written_equals_replaying_and_the_older_derivations(
         e for e in events if e.kind == "action.result" and e.payload["outcome"] == "succeeded"
     )
     assert live.decided_at == succeeded.at, "checks count from the last successful rollback"
+    # The post-mortem's Durations table and `cockpit stats` read these milestones.
+    first = {kind: next(e.ts for e in events if e.kind == kind) for kind in MILESTONE_KINDS}
+    assert live.milestones() == {
+        "detect": first["trigger.fired"],
+        "acknowledge": live.incident.acknowledged_at,
+        "decide": first["wizard.decided"],
+        "rollback_start": first["action.intent"],
+        "rollback_end": succeeded.ts,  # the first action's result
+        "verify": succeeded.ts,
+        "total": live.incident.closed_at,
+    }
+    assert live.recovered_at == succeeded.ts
+    only_milestones = [e for e in events if e.kind in MILESTONE_KINDS]
+    assert IncidentState.replay(live.incident, only_milestones).milestones() == live.milestones()
 
 
 def test_a_procedure_known_late_gives_the_same_state(

@@ -20,7 +20,7 @@ from cockpit.core.export_metrics import metric_snapshots
 from cockpit.core.export_rows import Row, as_rows, scrub_records, timeline_rows
 from cockpit.core.postmortem import sections, summary_line
 from cockpit.core.redact import redact
-from cockpit.core.state import IncidentState
+from cockpit.core.state import MILESTONE_KINDS, IncidentState
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -28,18 +28,9 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure, Target
     from cockpit.core.sample_store import StoredSample
 
-#: The only kinds `milestones` looks at (`cockpit stats` reads just these).
-MILESTONE_KINDS: tuple[str, ...] = (
-    "trigger.fired",
-    "wizard.decided",
-    "action.intent",
-    "action.result",
-)
-
 #: The event kinds the sections read (everything but the full timeline): `cockpit export` reads
-#: only these as events, and every event as a light row (`Timeline.rows`). Written out rather
-#: than imported from the outbox and checklist modules, which `cockpit stats` need not load;
-#: tests/test_export.py checks they are all here.
+#: only these as events, and every event as a light row (`Timeline.rows`). Written out so one
+#: list says what the export reads; tests/test_export.py checks the reducer needs no other.
 REPORT_KINDS: tuple[str, ...] = (
     *MILESTONE_KINDS,
     "checklist.ticked",
@@ -94,50 +85,6 @@ def _seconds(start: str, end: str | None) -> float | None:
     if end is None:
         return None
     return max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds())
-
-
-def _first(events: Sequence[Event], kind: str) -> Event | None:
-    return next((event for event in events if event.kind == kind), None)
-
-
-def _results_by_action(events: Sequence[Event]) -> dict[str, Event]:
-    found: dict[str, Event] = {}
-    for event in events:
-        if event.kind == "action.result":
-            found.setdefault(str(event.payload.get("action_id", "")), event)
-    return found
-
-
-def milestones(events: Sequence[Event], incident: Incident) -> dict[str, str | None]:
-    """When each milestone of MILESTONES was reached (UTC text), None if not (yet)."""
-    results = _results_by_action(events)
-    first_intent = _first(events, "action.intent")
-    first_result = (
-        results.get(str(first_intent.payload.get("action_id", "")))
-        if first_intent is not None
-        else None
-    )
-    verified = next(
-        (
-            event
-            for event in events
-            if event.kind == "action.result"
-            and event.payload.get("outcome") == "succeeded"
-            and event.payload.get("verified") is True
-        ),
-        None,
-    )
-    fired = _first(events, "trigger.fired")
-    decided = _first(events, "wizard.decided")
-    return {
-        "detect": fired.ts if fired else None,
-        "acknowledge": incident.acknowledged_at,
-        "decide": decided.ts if decided else None,
-        "rollback_start": first_intent.ts if first_intent else None,
-        "rollback_end": first_result.ts if first_result else None,
-        "verify": verified.ts if verified else None,
-        "total": incident.closed_at,
-    }
 
 
 def _durations(
@@ -350,7 +297,7 @@ def build_report(
     # what the cockpits showed (actions, checklists, written sections).
     state = IncidentState.replay(incident, ordered, procedure)
     texts = _written(state)
-    reached = milestones(ordered, incident)
+    reached = state.milestones()
     document = {
         "version": REPORT_VERSION,
         "incident": {

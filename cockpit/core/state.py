@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
 
 WIZARD_KINDS = (ANSWERED, BACK, DECIDED)
+FIRED = "trigger.fired"
+
+#: The only kinds the milestones need: `cockpit stats` reads just these for 1,000 incidents.
+MILESTONE_KINDS: tuple[str, ...] = (FIRED, DECIDED, "action.intent", "action.result")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ class IncidentState:
     conflicts: list[Conflict] = field(default_factory=list)
     last_session: Event | None = None
     """The latest session.* event (started, ended, hangup, crashed)."""
+    first_fired: str | None = None
+    """When a trigger first fired (the incident was detected)."""
+    first_decided: str | None = None
+    """When the wizard first reached a decision."""
     wizard: Wizard | None = None
     checklists: ChecklistState | None = None
 
@@ -124,7 +132,10 @@ class IncidentState:
             moved = advance(self.incident, self.incident.id, kind, event.ts, payload)
             if moved is not None:
                 self.incident = moved
+        elif kind == FIRED:
+            self.first_fired = self.first_fired or event.ts
         elif kind == DECIDED:
+            self.first_decided = self.first_decided or event.ts
             self.decided_at = event.at
             self.decision = tuple(str(option) for option in payload.get("options") or ())
         elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
@@ -194,6 +205,31 @@ class IncidentState:
     def in_flight(self) -> list[ActionState]:
         """Actions recorded as begun and not (yet) as ended: running, or outcome unknown."""
         return [action for action in self.actions.values() if action.outcome is None]
+
+    @property
+    def recovered_at(self) -> str | None:
+        """When the first action that succeeded ended (the time to recover ends here)."""
+        return min(
+            (a.ended for a in self.actions.values() if a.outcome == "succeeded" and a.ended),
+            default=None,
+        )
+
+    def milestones(self) -> dict[str, str | None]:
+        """When each milestone of the post-mortem's Durations table was reached (UTC text),
+        None if not (yet): the export's table and `cockpit stats` both read them here."""
+        first = next(iter(self.actions.values()), None)
+        verified = (
+            a.ended for a in self.actions.values() if a.outcome == "succeeded" and a.verified
+        )
+        return {
+            "detect": self.first_fired,
+            "acknowledge": self.incident.acknowledged_at,
+            "decide": self.first_decided,
+            "rollback_start": first.started if first else None,
+            "rollback_end": first.ended if first else None,
+            "verify": min((at for at in verified if at), default=None),
+            "total": self.incident.closed_at,
+        }
 
     def last_of(self, *kinds: str) -> Event | None:
         """The latest event of one of these kinds."""

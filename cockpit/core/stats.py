@@ -1,7 +1,7 @@
 """Rollback metrics across incidents: mean times to detect, decide and recover, success rate,
 false positives; drills counted apart from real incidents.
 
-Each incident's milestones are the post-mortem's (cockpit.core.export_report.milestones), so
+Each incident's milestones are the post-mortem's (IncidentState.milestones, the one reducer), so
 `cockpit stats` and `cockpit export` can never disagree about one incident. Definitions:
 - time to detect / decide: from the incident's opening to the first trigger.fired / decision;
 - time to recover (MTTR): to the result of the first rollback action that succeeded;
@@ -17,7 +17,7 @@ from statistics import mean
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
-from cockpit.core.export_report import MILESTONE_KINDS, milestones
+from cockpit.core.state import MILESTONE_KINDS, IncidentState
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -42,28 +42,22 @@ class IncidentTimes:
 def incident_times(events: Sequence[Event], incident: Incident) -> IncidentTimes:
     """Measure one incident from its events."""
     opened = parse_iso(incident.opened_at)
-    reached = milestones(events, incident)
+    state = IncidentState.replay(incident, events)
+    reached = state.milestones()
 
     def since(key: str) -> float | None:
         at = reached.get(key)
         return None if at is None else (parse_iso(at) - opened).total_seconds()
 
-    recovered = next(
-        (
-            e
-            for e in events
-            if e.kind == "action.result" and e.payload.get("outcome") == "succeeded"
-        ),
-        None,
-    )
+    recovered = state.recovered_at
     return IncidentTimes(
         id=incident.id,
         drill=incident.drill,
         detect=since("detect"),
         decide=since("decide"),
-        recover=(recovered.at - opened).total_seconds() if recovered is not None else None,
+        recover=None if recovered is None else (parse_iso(recovered) - opened).total_seconds(),
         fired=reached.get("detect") is not None,
-        acted=any(e.kind == "action.intent" for e in events),
+        acted=bool(state.actions),
         rolled_back=recovered is not None,
     )
 

@@ -11,7 +11,7 @@ messages; this screen never touches the timeline itself.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.worker import Worker
 
-    from cockpit.app import CockpitApp
     from providers.base import ActionProvider
 
 
@@ -96,13 +95,6 @@ class ActionScreen(CockpitScreen[None]):
         action runs, the App's single-letter keys stay quiet here, so typing a name can never
         acknowledge, page or switch screens (Esc leaves)."""
         return self.report is None and not self.stopped
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     def show_keys(self) -> None:
         """The keys that do something now, in one line.

@@ -7,7 +7,7 @@ themselves when their metric rule holds (the App records that).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, TabbedContent, TabPane
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.content import Content
 
-    from cockpit.app import CockpitApp
     from cockpit.core.checklist_state import ChecklistState
 
 _BOX = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
@@ -43,13 +42,6 @@ class ChecklistsScreen(CockpitScreen[None]):
         Binding("right", "next_tab", "Next list", show=False, id="checklists.next"),
         Binding("left", "previous_tab", "Previous list", show=False, id="checklists.previous"),
     ]
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     @property
     def state(self) -> ChecklistState:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal
@@ -19,23 +18,12 @@ from widgets.plain import plain
 from widgets.timeline_log import TimelineLog
 from widgets.trigger_list import TriggerList
 
-if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
-
-
 PAINT_EVERY = 0.2
 """Seconds between two paints of the board at most (a trailing paint shows the last sample)."""
 
 
 class DashboardScreen(CockpitScreen[None]):
     """The screen an on-call engineer lives on."""
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     painted_at = 0.0
     paint_pending = False

@@ -9,7 +9,7 @@ or leaving saves an edited draft too, so nothing typed is lost.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -35,7 +35,6 @@ from widgets.plain import assemble, plain, visible
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from cockpit.app import CockpitApp
     from cockpit.core.procedure import Procedure
 
 
@@ -72,13 +71,6 @@ class DraftsScreen(CockpitScreen[None]):
         self.current: str | None = None
         self.shown: tuple[str, str] = ("", "")
         """What the editor held when the current template was shown (to tell an edit)."""
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     @property
     def procedure(self) -> Procedure:

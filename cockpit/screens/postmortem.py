@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from functools import partial
 from hashlib import sha256
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
     from cockpit.core.procedure import Procedure
     from cockpit.core.timeline import Event, Timeline
-    from cockpit.incident_app import IncidentApp
 
 EXPORTED = "postmortem.exported"
 
@@ -105,13 +104,6 @@ class PostmortemScreen(CockpitScreen[None]):
         """The Markdown last rendered into the preview."""
         self.saving: list[Future[Event]] = []
         """Sections recorded from here (the preview and the file wait for them)."""
-
-    @property
-    def cockpit(self) -> IncidentApp:
-        """The App, typed: the cockpit, or `cockpit postmortem`'s app for a closed incident."""
-        from cockpit.incident_app import IncidentApp
-
-        return cast(IncidentApp, self.app)
 
     def compose(self) -> ComposeResult:
         self.sections = sections(self.cockpit.session.procedure)

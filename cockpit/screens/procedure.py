@@ -7,7 +7,7 @@ Textual's Markdown widget mounts a widget per block (about 2,000 for a seed proc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from rich.markdown import Markdown
 from textual.app import ComposeResult
@@ -19,9 +19,6 @@ from cockpit.core.procedure_text import render_markdown
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.plain import plain, visible
-
-if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
 
 #: Tab id, tab title, and the `## ` sections of render_markdown() it shows.
 TABS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -79,7 +76,7 @@ class ProcedureScreen(CockpitScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        app = cast("CockpitApp", self.app)
+        app = self.cockpit
         procedure = app.session.procedure
         assert procedure is not None, "the App opens this screen once the procedure is loaded"
         texts = tab_texts(render_markdown(procedure))

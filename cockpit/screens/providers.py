@@ -7,7 +7,7 @@ freezes the panel. `h` checks again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -22,7 +22,6 @@ from widgets.plain import plain, plain_text
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from cockpit.app import CockpitApp
     from providers.base import ActionProvider
 
 
@@ -43,13 +42,6 @@ class ProvidersScreen(CockpitScreen[None]):
         Binding("h", "check", "Check again", id="providers.check"),
         Binding("escape", "leave", "Back", id="providers.leave"),
     ]
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="providers-head")

@@ -7,7 +7,7 @@ configured provider still open, to say so and show the procedure's commands for 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.content import Content
 
-    from cockpit.app import CockpitApp
     from cockpit.core.procedure import Procedure, RollbackOption
+    from cockpit.incident_app import IncidentApp
 
 
-def decided_options(app: CockpitApp) -> list[str]:
+def decided_options(app: IncidentApp) -> list[str]:
     """The options of the latest decision, best first (empty before any decision)."""
     for event in reversed(app.events):
         if event.kind == DECIDED:
@@ -40,13 +40,6 @@ class RollbackScreen(CockpitScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Back", id="rollback.leave"),
     ]
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     @property
     def procedure(self) -> Procedure:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import json
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,9 +13,6 @@ from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.plain import plain, plain_text, visible
-
-if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
 
 
 class TimelineScreen(CockpitScreen[None]):
@@ -39,7 +35,7 @@ class TimelineScreen(CockpitScreen[None]):
     froze for seconds)."""
 
     def on_mount(self) -> None:
-        app = cast("CockpitApp", self.app)
+        app = self.cockpit
         table = self.query_one(DataTable)
         table.add_columns("#", "time (UTC)", "kind", "actor", "summary")
         self.add_events(app.events)
@@ -74,7 +70,7 @@ class TimelineScreen(CockpitScreen[None]):
         table.move_cursor(row=table.row_count - 1)
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
-        app = cast("CockpitApp", self.app)
+        app = self.cockpit
         key = message.row_key.value
         # Events are in id order: found by bisection, not by walking a 100,000-event list.
         wanted = int(key) if key and key.isdigit() else -1

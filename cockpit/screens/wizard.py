@@ -8,7 +8,7 @@ the same step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group
 from rich.text import Text
@@ -27,7 +27,6 @@ from widgets.plain import plain_text
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from cockpit.app import CockpitApp
     from cockpit.core.procedure import RollbackOption
     from cockpit.core.timeline import Event
 
@@ -46,13 +45,6 @@ class WizardScreen(CockpitScreen[None]):
         super().__init__()
         self.wizard: Wizard | None = None
         self.suggestion: Suggestion | None = None
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        """The App, typed."""
-        from cockpit.app import CockpitApp
-
-        return cast(CockpitApp, self.app)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="wizard-scroll"):
