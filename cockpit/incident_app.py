@@ -1,16 +1,17 @@
 """Provides IncidentApp: an App that holds one incident, with no screens of its own.
 
-It validates the procedure (after the first paint when it can), starts the metric sources and
-their pollers, feeds the trigger board and records what fires, keeps the escalation clock and
-the checklists' automatic items. Writing and reading back the timeline, and holding on when
-something goes wrong, are TimelineApp's (cockpit/timeline_app.py). Widgets get state through
-two Signals (board_changed, event_recorded). CockpitApp adds the screens, keys and modals.
+It routes: it validates the procedure (after the first paint when it can), starts the metric
+sources and their pollers, and hands what arrives (readings, a source's failure, the clock's
+tick, an event read back from the timeline) to the incident's Automation
+(cockpit/core/automation.py, headless), then performs what it asks: records events, notifies,
+rings, stops the sources. Writing and reading back the timeline, and holding on when something
+goes wrong, are TimelineApp's (cockpit/timeline_app.py). Widgets read the state and the board,
+told by two Signals (board_changed, event_recorded). CockpitApp adds screens, keys and modals.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
 from concurrent.futures import Future
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,15 +20,13 @@ from textual import on
 from textual.signal import Signal
 
 from cockpit.core.actions import Outgoing
-from cockpit.core.checklist_state import AUTO_TICKED, ChecklistState
-from cockpit.core.clock import iso_ms, parse_iso
+from cockpit.core.automation import Automation, Steps
+from cockpit.core.checklist_state import ChecklistState
 from cockpit.core.errors import CockpitError
-from cockpit.core.escalation import DUE as ESCALATION_DUE
-from cockpit.core.escalation import MISSED as ESCALATION_MISSED
-from cockpit.core.escalation import EscalationClock
 from cockpit.core.incidents import Incident
 from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
+from cockpit.core.outbox import QUEUED as OUTBOX_QUEUED
 from cockpit.core.outbox import Outbox
 from cockpit.core.timeline import Event
 from cockpit.messages import (
@@ -44,7 +43,7 @@ from cockpit.session import Session, StartedSources
 from cockpit.timeline_app import TimelineApp
 
 if TYPE_CHECKING:
-    from cockpit.core.board import Board, TriggerChange
+    from cockpit.core.board import Board
     from cockpit.core.procedure import Procedure
 
 
@@ -67,25 +66,17 @@ class IncidentApp(TimelineApp):
         super().__init__(session)
         self.lock = lock
         """This process's hold on driving the incident, when it has it."""
-        self.driving = not self.read_only and session.held_by is None
-        """Whether this cockpit runs the incident's automation: records samples and triggers,
-        pages, reminds of escalation, ticks items that tick themselves, sends the outbox. One
-        cockpit drives (the incident's lock); the others respond: what they do is recorded and
-        seen everywhere, and one of them drives when the driver ends."""
+        self.automation = Automation(
+            self.state, driving=not self.read_only and session.held_by is None
+        )
+        """What the driver does by itself: triggers, escalation, self-ticking items, paging."""
+        self.automation.paging = "pagerduty" in session.notifiers
         self.tried_driving = 0.0
         self.start_pollers = start_pollers
-        self.board: Board | None = None
-        """Windows and trigger evaluators; built once the procedure is validated."""
-        self.escalation: EscalationClock | None = None
-        self.escalating: set[str] = set()
-        """Escalation steps and missed updates written and not read back yet."""
-        self.ticking: set[tuple[str, str]] = set()
-        """Checklist items ticked by themselves, written but not read back yet."""
         self.acknowledging = False
         """An acknowledgement is on its way to the timeline."""
         self.outbox = OutboxDriver(self)
         """Sends what the state's outbox holds, from background workers."""
-        self.failing: set[str] = set()
         self.procedure_error: str | None = None
         """Why the procedure did not load, once it failed (the screens that show it say so)."""
         self.started_sources: list[StartedSources] = []
@@ -155,11 +146,9 @@ class IncidentApp(TimelineApp):
         """Build the board, then start the sources (now, or in a worker after the paint)."""
         from cockpit.core.board import Board  # after the first paint, with the procedure
 
-        self.board = Board(procedure, self.session.poll_interval)
         if self.state.procedure is not procedure:
             self.state.use_procedure(procedure)
-        opened = parse_iso(self.session.incident.opened_at)
-        self.escalation = EscalationClock(procedure.escalation, opened)
+        self.automation.use(Board(procedure, self.session.poll_interval))
         if self.session.sources:
             self.use_sources(StartedSources(self.session.sources))
         elif self.session.start_sources is not None:
@@ -201,6 +190,7 @@ class IncidentApp(TimelineApp):
         self.started_sources.append(started)
         self.session.actions.update(started.actions)
         self.session.notifiers.update(started.notifiers)
+        self.automation.paging = "pagerduty" in self.session.notifiers
         assert self.board is not None
         for source in started.sources:
             self.board.expect(source.name, source.metric_names)
@@ -287,24 +277,37 @@ class IncidentApp(TimelineApp):
         )
         return True
 
-    def page(self, stage: str, subject: str, body: str) -> None:
-        """Tell the paging service (a `pagerduty` notifier, when configured) through the outbox:
-        trigger when a rule fires, acknowledge when the responder acknowledges, resolve when the
-        incident is closed. One dedup key per incident, so every trigger lands on the same
-        alert."""
-        if "pagerduty" not in self.session.notifiers or not self.driving:
-            return
-        incident = self.session.incident
-        self.queue_message(
-            Outgoing(
-                channel="pagerduty",
-                subject=f"{incident.title}: {subject}",
-                body=body,
-                key=f"cockpit-incident-{incident.id}",
-                stage=stage,
-                severity=incident.severity,
-            )
-        )
+    @property
+    def driving(self) -> bool:
+        """Whether this cockpit runs the incident's automation: records samples and triggers,
+        pages, reminds of escalation, ticks items that tick themselves, sends the outbox. One
+        cockpit drives (the incident's lock); the others respond: what they do is recorded and
+        seen everywhere, and one of them drives when the driver ends."""
+        return self.automation.driving
+
+    @driving.setter
+    def driving(self, driving: bool) -> None:
+        self.automation.driving = driving
+
+    @property
+    def board(self) -> Board | None:
+        """Windows and trigger evaluators; None until the procedure is validated."""
+        return self.automation.board
+
+    def perform(self, steps: Steps) -> None:
+        """Do what the automation asked: record its events, say its notices, ring its bell."""
+        for write in steps.writes:
+            sent = write.kind == OUTBOX_QUEUED
+            self.record(write.kind, write.summary, write.payload, then=self._pump if sent else None)
+        for notice in steps.notices:
+            self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=30)
+        if steps.bell:
+            self.bell()
+        if steps.stop_sources:
+            self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
+
+    def _pump(self, _: Event) -> None:
+        self.outbox.pump()
 
     def queue_message(self, message: Outgoing) -> Future[Event] | None:
         """Put a message in the outbox (recorded first), then try to send it at once."""
@@ -318,28 +321,8 @@ class IncidentApp(TimelineApp):
         return self.state.checklists
 
     def note_event(self, event: Event) -> None:
-        """What the incident does when an event arrives (the state already holds it): a
-        verified action ticks the items waiting for it; a write read back is no longer on its
-        way."""
-        kind, payload = event.kind, event.payload
-        if kind == "action.result" and payload.get("outcome") == "succeeded":
-            if payload.get("verified") and self.checklists is not None:
-                if payload.get("option"):
-                    self.tick_verified_items(str(payload["option"]))
-                if payload.get("checklist"):
-                    self.tick_item_run(*payload["checklist"])
-        elif kind.startswith("checklist."):
-            self.ticking.discard((str(payload.get("list")), str(payload.get("item"))))
-        elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
-            self.escalating.discard(str(payload.get("key")))
-        elif kind == "incident.acknowledged" and self.state.incident.acknowledged_at == event.ts:
-            self.page("acknowledge", "acknowledged", "Acknowledged in the rollback cockpit")
-        elif kind == "incident.closed":
-            # Whoever closed it (this cockpit, another, `cockpit incident close`): nothing more
-            # is sampled or fires for a closed incident; the post-mortem can still be written.
-            resolution = str(payload.get("resolution") or "Closed in the rollback cockpit")
-            self.page("resolve", "resolved", resolution)
-            self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
+        """An event arrived (the state already holds it): what the incident does about it."""
+        self.perform(self.automation.event(event))
 
     def tick(self) -> None:
         """Once a second: what other processes committed, escalation reminders, due messages,
@@ -348,7 +331,7 @@ class IncidentApp(TimelineApp):
 
     def _tick(self) -> None:
         self.drive_if_free()
-        self.check_escalation()
+        self.perform(self.automation.due(self.session.clock.now()))
         self.outbox.pump()
         self.board_changed.publish(None)
 
@@ -373,46 +356,9 @@ class IncidentApp(TimelineApp):
             timeout=15,
         )
 
-    def check_escalation(self) -> None:
-        """Record and announce each escalation step or status update as it comes due, once."""
-        if self.escalation is None or not self.driving or self.session.incident.status == "closed":
-            return
-        now = self.session.clock.now()
-        # Recorded ones (the state's) and ones on their way: each is recorded once.
-        known = self.state.escalation_keys | self.escalating
-        now_due = self.escalation.due(now, known)
-        for due in now_due:
-            self.escalating.add(due.key)
-            self.record(ESCALATION_DUE, due.summary, {"key": due.key, "due_at": iso_ms(due.at)})
-        missed = self.escalation.missed_updates(
-            now, self.state.updates_given, known | self.escalating
-        )
-        for late in missed:
-            self.escalating.add(late.key)
-            self.record(ESCALATION_MISSED, late.summary, {"key": late.key, "at": iso_ms(late.at)})
-        if not now_due and not missed:
-            return
-        # One reminder, however many came due at once (catching up after a restart): the
-        # latest step, the latest update and the latest miss; the rest are in the timeline.
-        latest = {due.key.split(":")[0]: due.summary for due in [*now_due, *missed]}
-        earlier = len(now_due) + len(missed) - len(latest)
-        message = " · ".join(latest.values())
-        if earlier:
-            message += f" (+{earlier} earlier, in the timeline)"
-        self.notify(
-            message, title="Escalation", severity="error" if missed else "warning", timeout=30
-        )
-
     def next_escalation(self) -> str:
-        """'CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
-        if self.escalation is None:
-            return ""
-        now = self.session.clock.now()
-        upcoming = self.escalation.next_step(now)
-        if upcoming is None:
-            return ""
-        left = int((upcoming.at - now).total_seconds())
-        return f"→ {upcoming.role} in {left // 60:02d}:{left % 60:02d}"
+        """'→ CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
+        return self.automation.next_escalation(self.session.clock.now())
 
     @on(MetricsSampled)
     def take_samples(self, message: MetricsSampled) -> None:
@@ -420,58 +366,14 @@ class IncidentApp(TimelineApp):
         self.survive("taking samples", lambda: self._take_samples(message))
 
     def _take_samples(self, message: MetricsSampled) -> None:
-        if message.source in self.failing:
-            self.failing.discard(message.source)
-            if self.driving:
-                self.record("source.recovered", f"{message.source} answers again")
-        self.ingest(message.samples)
+        self.ingest(message.samples, self.automation.samples(message.source, message.samples))
 
-    def ingest(self, samples: list[Sample]) -> None:
-        """Keep the samples for replay (`cockpit backtest`), feed the board, record what fired."""
+    def ingest(self, samples: list[Sample], steps: Steps | None = None) -> None:
+        """Keep the samples for replay (`cockpit backtest`), then do what they brought about."""
         if self.driving:  # one cockpit keeps the incident's readings
             self.writer.samples(self.session.incident.id, samples)
-        if self.board is not None:
-            self.note_trigger_changes(self.board.ingest(samples))
-            self.tick_automatic_items()
+        self.perform(steps if steps is not None else self.automation.samples("", samples))
         self.board_changed.publish(None)
-
-    def tick_automatic_items(self) -> None:
-        """Automatic checklist items whose metric rule now holds tick themselves, recorded."""
-        if self.checklists is None or self.board is None or not self.driving:
-            return
-        # Only readings after the decision count: a healthy metric before anything was rolled
-        # back verifies nothing. (Rollback actions will also start the clock, issue 5.)
-        since = self.state.decided_at
-        if since is None:
-            return
-        values = {
-            name: [s.value for s in w.samples if s.at > since]
-            for name, w in self.board.windows.items()
-        }
-        for kind, item, why in self.checklists.automatic_due(values):
-            self.auto_tick(kind, item, why)
-
-    def auto_tick(self, kind: str, item: str, why: str) -> None:
-        """Record that an item ticked itself, once: not again while the write is on its way."""
-        if self.checklists is None or (kind, item) in self.ticking:
-            return
-        self.ticking.add((kind, item))
-        text = self.checklists.text(kind, item)
-        self.record(AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item})
-
-    def tick_item_run(self, kind: str, item: str) -> None:
-        """A checklist item whose own check (health check, smoke test) was run and verified."""
-        if self.checklists is None or not self.driving:
-            return
-        if self.checklists.state(kind, item).status == "open":
-            self.auto_tick(kind, item, "its check passed")
-
-    def tick_verified_items(self, option: str) -> None:
-        """Items that tick themselves when this rollback option's action was verified."""
-        if self.checklists is None or not self.driving:
-            return
-        for kind, item in self.checklists.verified_due(option):
-            self.auto_tick(kind, item, f"{option} verified")
 
     @on(SourceFailed)
     def source_failed(self, message: SourceFailed) -> None:
@@ -479,45 +381,11 @@ class IncidentApp(TimelineApp):
         self.survive("taking a source's failure", lambda: self._source_failed(message))
 
     def _source_failed(self, message: SourceFailed) -> None:
-        if message.source not in self.failing:
-            self.failing.add(message.source)
-            if self.driving:
-                self.record("source.failed", f"{message.source}: {message.reason}")
-        # The failure is a reading with no value: panes say why, the no-data policy applies.
         now = self.session.clock.now()
-        self.ingest(
-            [
-                Sample(metric, None, now, message.source, message.reason)
-                for metric in message.metrics
-            ]
+        self.perform(
+            self.automation.source_failed(message.source, message.reason, message.metrics, now)
         )
-
-    def note_trigger_changes(self, changes: Iterable[TriggerChange]) -> None:
-        """Record each trigger that fired or cleared, with its explanation (the driver does:
-        every cockpit's board shows it, one records it)."""
-        if not self.driving:
-            return
-        for change in changes:
-            rule, verdict = change.rule, change.verdict
-            if verdict.firing:
-                self.record(
-                    "trigger.fired",
-                    f"{rule.title}: {verdict.explanation}",
-                    {
-                        "rule": rule.id,
-                        "metric": rule.metric,
-                        "value": verdict.value,
-                        "threshold": rule.threshold,
-                        "counter": verdict.counter,
-                        "action": rule.action,
-                    },
-                )
-                self.bell()
-                self.page("trigger", f"{rule.title}", verdict.explanation)
-            else:
-                self.record(
-                    "trigger.cleared", f"{rule.title}: {verdict.explanation}", {"rule": rule.id}
-                )
+        self.board_changed.publish(None)
 
     def banner_text(self) -> str:
         """The dashboard banner: firing triggers and the way into the decision."""

@@ -149,3 +149,25 @@ def test_samples_waiting_for_a_locked_timeline_are_bounded(
         assert writer.stop(10)
         kept = [s.value for s in timeline.samples(incident)]
     assert kept == [0.0, *[float(n) for n in range(16, 26)]]
+
+
+def test_a_flush_is_done_once_the_readings_before_it_are_committed(
+    db: Path, clock: FixedClock
+) -> None:
+    """Readings wait for the end of their interval; the export asks for them first, so its
+    sparklines end where the timeline does."""
+    with Timeline(db, clock=clock) as timeline:
+        incident = timeline.open_incident("x", "P1", "p").id
+        writer = TimelineWriter(lambda: timeline.sibling(busy_timeout=0.05), sample_period=3600)
+        writer.flush().result(10)  # an interval starts now
+        writer.samples(incident, [Sample("error_rate", 1.0, clock.now(), "src")])
+        writer.submit(lambda t: t.head()).result(10)  # the writer has seen it, and waits
+        assert timeline.samples(incident) == [], "an hour's interval: not written yet"
+        writer.samples(incident, [Sample("error_rate", 2.0, clock.now(), "src")])
+        writer.flush().result(10)
+        assert [s.value for s in timeline.samples(incident)] == [1.0, 2.0]
+        writer.flush().result(10)  # nothing waiting: done all the same
+        assert writer.stop(10)
+        abandoned = TimelineWriter(lambda: timeline.sibling(busy_timeout=0.05))
+        abandoned.abandon()
+        assert abandoned.flush().done(), "a writer that gave up never keeps a caller waiting"

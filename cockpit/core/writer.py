@@ -121,6 +121,7 @@ class TimelineWriter:
         the sources' readings of an interval); 0: as soon as the thread is free."""
         self._flushed_at = 0.0
         self._flush_now = False
+        self._flush_waiters: list[Future[None]] = []
         self._on_commit = on_commit
         self._on_stall = on_stall
         self._queue: queue.SimpleQueue[_Job | _Stop | None] = queue.SimpleQueue()
@@ -160,11 +161,20 @@ class TimelineWriter:
             self._queue.put(None)  # wakes the thread, which then times the next flush
         self._ensure_started()
 
-    def flush(self) -> None:
-        """Write the readings now rather than at the end of their interval."""
-        self._flush_now = True
+    def flush(self) -> Future[None]:
+        """Write the readings now rather than at the end of their interval; the future is done
+        once those handed over before this call are committed (or could not be: samples are
+        never worth failing for). The export waits on it, so its sparklines miss nothing."""
+        done: Future[None] = Future()
+        if self._abandon.is_set():
+            done.set_result(None)
+            return done
+        with self._samples.lock:
+            self._flush_waiters.append(done)
+            self._flush_now = True
         self._queue.put(None)
         self._ensure_started()
+        return done
 
     @property
     def waiting(self) -> int:
@@ -263,10 +273,10 @@ class TimelineWriter:
 
     def _until_flush(self) -> float | None:
         """Seconds until readings are due to be written; None when there are none."""
-        if not self._samples.count:
-            return None
         if self._flush_now:
             return 0.0
+        if not self._samples.count:
+            return None
         return max(0.0, self._flushed_at + self.sample_period - time.monotonic())
 
     def _open(self) -> Timeline:
@@ -296,7 +306,16 @@ class TimelineWriter:
         return True
 
     def _flush_samples(self, timeline: Timeline) -> bool:
-        self._flushed_at, self._flush_now = time.monotonic(), False
+        with self._samples.lock:  # the waiters first: their samples are all in what is taken
+            waiters, self._flush_waiters = self._flush_waiters, []
+            self._flushed_at, self._flush_now = time.monotonic(), False
+        try:
+            return self._write_samples(timeline)
+        finally:
+            for waiter in waiters:
+                waiter.set_result(None)
+
+    def _write_samples(self, timeline: Timeline) -> bool:
         taken = self._samples.take()
         if not taken:
             return False
@@ -360,6 +379,10 @@ class TimelineWriter:
             self._queued -= 1
 
     def _fail_the_rest(self) -> None:
+        with self._samples.lock:
+            waiters, self._flush_waiters = self._flush_waiters, []
+        for waiter in waiters:
+            waiter.set_result(None)
         while True:
             try:
                 self._give_up(self._queue.get_nowait())

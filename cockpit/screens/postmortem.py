@@ -65,10 +65,10 @@ def _render(
     connect: Callable[[], Timeline],
     incident_id: int,
     procedure: Procedure | None,
-    saving: list[Future[Event]],
+    saving: list[Future[Any]],
 ) -> str:
     """`cockpit export`'s Markdown, from the timeline as committed (after the sections being
-    saved), up to its head, exactly as the command reads it."""
+    saved and the readings taken so far), up to its head, exactly as the command reads it."""
     from cockpit.core.incidents import project
 
     for future in saving:
@@ -156,7 +156,7 @@ class PostmortemScreen(CockpitScreen[None]):
         saved, then read the timeline there (its own connection: nothing on this thread waits
         on SQLite) up to its head, and render."""
         app = self.cockpit
-        saving = list(self.saving)
+        saving: list[Future[Any]] = [*self.saving, app.writer.flush()]
         return partial(
             _render,
             app.session.timeline.sibling,

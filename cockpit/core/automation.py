@@ -1,0 +1,272 @@
+"""Provides Automation: what the driving cockpit does by itself, without Textual or I/O.
+
+Readings feed the trigger board (in every cockpit: each shows the board), and the driving
+cockpit records what fired or cleared and pages; escalation steps and missed status updates
+come due on the clock; checklist items tick themselves when their metric rule holds after the
+decision, or when the rollback they wait for was verified; acknowledging and closing page the
+paging service, whoever wrote them. Each call returns `Steps`, what to write and say; the App
+performs them (cockpit/incident_app.py) and the state folds the writes back in when they are
+read back, as it folds anyone's. A write is asked for once: the pending sets remember what is
+on its way until it arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from cockpit.core.actions import Outgoing
+from cockpit.core.checklist_state import AUTO_TICKED
+from cockpit.core.clock import iso_ms, parse_iso
+from cockpit.core.escalation import DUE as ESCALATION_DUE
+from cockpit.core.escalation import MISSED as ESCALATION_MISSED
+from cockpit.core.escalation import EscalationClock
+from cockpit.core.metrics import Sample
+from cockpit.core.outbox import Outbox
+
+if TYPE_CHECKING:
+    from cockpit.core.board import Board, TriggerChange
+    from cockpit.core.event_log import Event
+    from cockpit.core.state import IncidentState
+
+
+@dataclass(frozen=True)
+class Write:
+    """An event to record."""
+
+    kind: str
+    summary: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell the responder on screen."""
+
+    message: str
+    title: str
+    severity: Literal["warning", "error"] = "warning"
+
+
+@dataclass
+class Steps:
+    """What one call asks of the App: events to record, notices, a bell, stopping sources."""
+
+    writes: list[Write] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    bell: bool = False
+    stop_sources: bool = False
+
+    def __iadd__(self, other: Steps) -> Steps:
+        self.writes += other.writes
+        self.notices += other.notices
+        self.bell = self.bell or other.bell
+        self.stop_sources = self.stop_sources or other.stop_sources
+        return self
+
+
+class Automation:
+    """One incident's automation over its state (see the module)."""
+
+    def __init__(self, state: IncidentState, *, driving: bool) -> None:
+        self.state = state
+        self.driving = driving
+        """Whether this cockpit drives: only the driver records and pages."""
+        self.paging = False
+        """Whether a paging service (a `pagerduty` notifier) is configured."""
+        self.board: Board | None = None
+        """Windows and trigger evaluators; built once the procedure is validated."""
+        self.escalation: EscalationClock | None = None
+        self.escalating: set[str] = set()
+        """Escalation steps and missed updates asked for and not read back yet."""
+        self.ticking: set[tuple[str, str]] = set()
+        """Checklist items that ticked themselves, asked for and not read back yet."""
+        self.failing: set[str] = set()
+        """Sources whose last read failed."""
+
+    def use(self, board: Board) -> None:
+        """The procedure is known: its board, and its escalation from the incident's opening."""
+        assert self.state.procedure is not None, "the state knows the procedure first"
+        self.board = board
+        opened = parse_iso(self.state.incident.opened_at)
+        self.escalation = EscalationClock(self.state.procedure.escalation, opened)
+
+    # --- what arrives -------------------------------------------------------------------------
+
+    def event(self, event: Event) -> Steps:
+        """An event arrived (the state already holds it), from this cockpit or any other."""
+        steps = Steps()
+        kind, payload = event.kind, event.payload
+        if kind == "action.result" and payload.get("outcome") == "succeeded":
+            if payload.get("verified"):
+                if payload.get("option"):
+                    steps += self._verified_items(str(payload["option"]))
+                if payload.get("checklist"):
+                    steps += self._item_run(*payload["checklist"])
+        elif kind.startswith("checklist."):
+            self.ticking.discard((str(payload.get("list")), str(payload.get("item"))))
+        elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
+            self.escalating.discard(str(payload.get("key")))
+        elif kind == "incident.acknowledged" and self.state.incident.acknowledged_at == event.ts:
+            steps += self.page(
+                "acknowledge", "acknowledged", "Acknowledged in the rollback cockpit"
+            )
+        elif kind == "incident.closed":
+            # Whoever closed it (this cockpit, another, `cockpit incident close`): nothing more
+            # is sampled or fires for a closed incident; the post-mortem can still be written.
+            resolution = str(payload.get("resolution") or "Closed in the rollback cockpit")
+            steps += self.page("resolve", "resolved", resolution)
+            steps.stop_sources = True
+        return steps
+
+    def samples(self, source: str, samples: Sequence[Sample]) -> Steps:
+        """A source answered: feed the board; the driver records what fired and what ticked."""
+        steps = Steps()
+        if source in self.failing:
+            self.failing.discard(source)
+            steps += self._write("source.recovered", f"{source} answers again", {})
+        return self._ingest(samples, steps)
+
+    def source_failed(
+        self, source: str, reason: str, metrics: Iterable[str], now: datetime
+    ) -> Steps:
+        """A source could not be read: said once; its metrics get a reading with no value, so
+        the panes say why and the no-data policy applies."""
+        steps = Steps()
+        if source not in self.failing:
+            self.failing.add(source)
+            steps += self._write("source.failed", f"{source}: {reason}", {})
+        return self._ingest(
+            [Sample(metric, None, now, source, reason) for metric in metrics], steps
+        )
+
+    def due(self, now: datetime) -> Steps:
+        """Escalation steps and status updates come due, each recorded once, with one notice
+        however many came due at once (catching up after a restart)."""
+        steps = Steps()
+        if self.escalation is None or not self.driving or self.state.incident.status == "closed":
+            return steps
+        known = self.state.escalation_keys | self.escalating
+        now_due = self.escalation.due(now, known)
+        for step in now_due:
+            self.escalating.add(step.key)
+            steps += self._write(
+                ESCALATION_DUE, step.summary, {"key": step.key, "due_at": iso_ms(step.at)}
+            )
+        missed = self.escalation.missed_updates(
+            now, self.state.updates_given, known | self.escalating
+        )
+        for late in missed:
+            self.escalating.add(late.key)
+            steps += self._write(
+                ESCALATION_MISSED, late.summary, {"key": late.key, "at": iso_ms(late.at)}
+            )
+        if now_due or missed:
+            # The latest step, the latest update and the latest miss; the rest are recorded.
+            latest = {step.key.split(":")[0]: step.summary for step in [*now_due, *missed]}
+            earlier = len(now_due) + len(missed) - len(latest)
+            message = " · ".join(latest.values())
+            if earlier:
+                message += f" (+{earlier} earlier, in the timeline)"
+            steps.notices.append(Notice(message, "Escalation", "error" if missed else "warning"))
+        return steps
+
+    def next_escalation(self, now: datetime) -> str:
+        """'→ CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
+        upcoming = self.escalation.next_step(now) if self.escalation is not None else None
+        if upcoming is None:
+            return ""
+        left = int((upcoming.at - now).total_seconds())
+        return f"→ {upcoming.role} in {left // 60:02d}:{left % 60:02d}"
+
+    def page(self, stage: str, subject: str, body: str) -> Steps:
+        """Tell the paging service through the outbox: trigger when a rule fires, acknowledge,
+        resolve on closing. One dedup key per incident, so every trigger lands on one alert."""
+        if not self.paging:
+            return Steps()
+        incident = self.state.incident
+        kind, summary, payload = Outbox.queue(
+            Outgoing(
+                channel="pagerduty",
+                subject=f"{incident.title}: {subject}",
+                body=body,
+                key=f"cockpit-incident-{incident.id}",
+                stage=stage,
+                severity=incident.severity,
+            )
+        )
+        return self._write(kind, summary, payload)
+
+    # --- inside -------------------------------------------------------------------------------
+
+    def _write(self, kind: str, summary: str, payload: dict[str, Any]) -> Steps:
+        return Steps([Write(kind, summary, payload)]) if self.driving else Steps()
+
+    def _ingest(self, samples: Sequence[Sample], steps: Steps) -> Steps:
+        if self.board is not None:
+            steps += self._trigger_changes(self.board.ingest(list(samples)))
+            steps += self._automatic_items()
+        return steps
+
+    def _trigger_changes(self, changes: Iterable[TriggerChange]) -> Steps:
+        steps = Steps()
+        for change in changes:
+            rule, verdict = change.rule, change.verdict
+            text = f"{rule.title}: {verdict.explanation}"
+            if not verdict.firing:
+                steps += self._write("trigger.cleared", text, {"rule": rule.id})
+                continue
+            payload = {
+                "rule": rule.id,
+                "metric": rule.metric,
+                "value": verdict.value,
+                "threshold": rule.threshold,
+                "counter": verdict.counter,
+                "action": rule.action,
+            }
+            steps += self._write("trigger.fired", text, payload)
+            steps += self.page("trigger", rule.title, verdict.explanation)
+            steps.bell = steps.bell or self.driving
+        return steps
+
+    def _automatic_items(self) -> Steps:
+        """Items whose metric rule holds on readings after the decision (a healthy metric
+        before anything was rolled back verifies nothing)."""
+        steps = Steps()
+        since, checklists, board = self.state.decided_at, self.state.checklists, self.board
+        if since is None or checklists is None or board is None or not self.driving:
+            return steps
+        values = {
+            name: [s.value for s in window.samples if s.at > since]
+            for name, window in board.windows.items()
+        }
+        for kind, item, why in checklists.automatic_due(values):
+            steps += self._tick(kind, item, why)
+        return steps
+
+    def _tick(self, kind: str, item: str, why: str) -> Steps:
+        checklists = self.state.checklists
+        if checklists is None or not self.driving or (kind, item) in self.ticking:
+            return Steps()
+        self.ticking.add((kind, item))
+        text = checklists.text(kind, item)
+        return self._write(
+            AUTO_TICKED, f"Ticked by itself: {text} ({why})", {"list": kind, "item": item}
+        )
+
+    def _item_run(self, kind: str, item: str) -> Steps:
+        """An item whose own check (health check, smoke test) was run and verified."""
+        checklists = self.state.checklists
+        if checklists is None or checklists.state(kind, item).status != "open":
+            return Steps()
+        return self._tick(kind, item, "its check passed")
+
+    def _verified_items(self, option: str) -> Steps:
+        """Items that tick themselves when this rollback option's action was verified."""
+        steps = Steps()
+        if self.state.checklists is not None:
+            for kind, item in self.state.checklists.verified_due(option):
+                steps += self._tick(kind, item, f"{option} verified")
+        return steps

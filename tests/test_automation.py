@@ -1,0 +1,199 @@
+"""What the driving cockpit does by itself, tested without Textual: a trigger that fires is
+recorded and paged once; escalation comes due once per step, with one notice; items tick
+themselves only on readings after the decision, and once; a verified rollback ticks what
+waits for it; acknowledging and closing page, whoever wrote them; a responder's automation
+feeds its board and writes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from cockpit.core.automation import Automation, Steps
+from cockpit.core.board import Board
+from cockpit.core.clock import FixedClock
+from cockpit.core.metrics import Sample
+from cockpit.core.procedure import Procedure
+from cockpit.core.state import IncidentState
+from cockpit.core.timeline import Timeline
+
+
+class Incident:
+    """One incident: its timeline, its state and its automation, events folded as they come."""
+
+    def __init__(
+        self, timeline: Timeline, clock: FixedClock, procedure: Procedure, *, driving: bool = True
+    ) -> None:
+        self.timeline, self.clock = timeline, clock
+        opened = timeline.open_incident("Checkout errors", "P1", procedure.name)
+        self.id = opened.id
+        self.state = IncidentState.replay(opened, timeline.events(opened.id), procedure)
+        self.automation = Automation(self.state, driving=driving)
+        self.automation.use(Board(procedure, 60.0))
+
+    def arrive(self, kind: str, summary: str = "", payload: dict[str, Any] | None = None) -> Steps:
+        """An event committed (by anyone) and read back: the state folds it, then the
+        automation hears of it."""
+        event = self.timeline.record(self.id, kind, summary or kind, payload or {})
+        self.state.apply(event)
+        return self.automation.event(event)
+
+    def last(self) -> Steps:
+        """The event a Timeline method just wrote arrives."""
+        event = self.timeline.events(self.id)[-1]
+        self.state.apply(event)
+        return self.automation.event(event)
+
+    def close(self, resolution: str) -> Steps:
+        self.timeline.close_incident(self.id, resolution)
+        return self.last()
+
+    def result(self, payload: dict[str, Any]) -> Steps:
+        """A rollback action begun and finished as succeeded, with this result payload."""
+        begun = self.timeline.begin_action(
+            self.id, "vercel.instant_rollback", "Roll back", {}, command="vercel rollback"
+        )
+        self.state.apply(begun)
+        action_id = begun.payload["action_id"]
+        self.timeline.finish_action(self.id, action_id, "succeeded", "done", payload)
+        return self.last()
+
+    def perform(self, steps: Steps) -> list[Steps]:
+        """What the App does: write each event, which then arrives."""
+        return [self.arrive(w.kind, w.summary, w.payload) for w in steps.writes]
+
+    def reading(self, metric: str, value: float | None) -> Steps:
+        self.clock.advance(60)
+        return self.automation.samples(
+            "scrape", [Sample(metric, value, self.clock.now(), "scrape")]
+        )
+
+
+@pytest.fixture
+def incident(timeline: Timeline, clock: FixedClock, pulse_procedure: Procedure) -> Incident:
+    return Incident(timeline, clock, pulse_procedure)
+
+
+def kinds(steps: Steps) -> list[str]:
+    return [write.kind for write in steps.writes]
+
+
+def test_a_trigger_that_fires_is_recorded_rung_and_paged_once(incident: Incident) -> None:
+    incident.automation.paging = True
+    assert kinds(incident.reading("critical_bug_reports_1h", 3.0)) == []
+    fired = incident.reading("critical_bug_reports_1h", 12.0)
+    assert kinds(fired) == ["trigger.fired", "outbox.queued"] and fired.bell
+    assert fired.writes[0].payload["rule"] == "critical-bug-reports"
+    assert fired.writes[0].payload["value"] == 12.0
+    paged = fired.writes[1].payload["message"]
+    assert paged["channel"] == "pagerduty" and paged["stage"] == "trigger"
+    assert paged["key"] == f"cockpit-incident-{incident.id}"
+    assert kinds(incident.reading("critical_bug_reports_1h", 13.0)) == [], "fired once"
+    cleared = incident.reading("critical_bug_reports_1h", 2.0)
+    assert kinds(cleared) == ["trigger.cleared"] and not cleared.bell
+
+
+def test_without_a_paging_service_nothing_is_paged(incident: Incident) -> None:
+    assert kinds(incident.reading("critical_bug_reports_1h", 12.0)) == ["trigger.fired"]
+
+
+def test_a_responder_feeds_its_board_and_writes_nothing(
+    timeline: Timeline, clock: FixedClock, pulse_procedure: Procedure
+) -> None:
+    responder = Incident(timeline, clock, pulse_procedure, driving=False)
+    responder.automation.paging = True
+    fired = responder.reading("critical_bug_reports_1h", 12.0)
+    assert fired.writes == [] and not fired.bell
+    board = responder.automation.board
+    assert board is not None and [r.id for r, _ in board.firing()] == ["critical-bug-reports"]
+    clock.advance(3600)
+    assert responder.automation.due(clock.now()).writes == []
+    failed = responder.automation.source_failed("scrape", "timed out", ["error_rate"], clock.now())
+    assert failed.writes == [] and "scrape" in responder.automation.failing
+    closed = responder.close("fixed")
+    assert closed.writes == [] and closed.stop_sources, "every cockpit stops its sources"
+
+
+def test_escalation_comes_due_once_per_step_with_one_notice(
+    incident: Incident, clock: FixedClock
+) -> None:
+    assert incident.automation.due(clock.now()).writes == []
+    assert incident.automation.next_escalation(clock.now()) == "→ On-call Engineer in 05:00"
+    clock.advance(16 * 60)  # three steps, three updates due and two missed behind
+    due = incident.automation.due(clock.now())
+    assert kinds(due).count("escalation.due") == 6
+    assert kinds(due).count("escalation.missed") == 2
+    assert len(due.notices) == 1 and due.notices[0].severity == "error"
+    assert "CTO" in due.notices[0].message and "earlier, in the timeline" in due.notices[0].message
+    assert incident.automation.due(clock.now()).writes == [], "on their way: not asked again"
+    incident.perform(due)
+    assert incident.automation.escalating == set(), "read back: no longer on their way"
+    assert incident.automation.due(clock.now()).writes == [], "recorded: not again"
+    assert incident.automation.next_escalation(clock.now()) == "→ CEO in 04:00"
+    incident.close("fixed")
+    clock.advance(3600)
+    assert incident.automation.due(clock.now()).writes == [], "a closed incident escalates no more"
+
+
+def test_items_tick_themselves_only_on_readings_after_the_decision(incident: Incident) -> None:
+    for _ in range(5):
+        assert incident.reading("health_check_failed", 0.0).writes == [], "before the decision"
+    incident.arrive("wizard.decided", "Decided", {"options": ["L2"]})
+    steps = [incident.reading("health_check_failed", 0.0) for _ in range(3)]
+    ticked = [w.payload for s in steps for w in s.writes if w.kind == "checklist.auto_ticked"]
+    assert {(t["list"], t["item"]) for t in ticked} == {
+        ("quick", "verify"),
+        ("verification", "app-health"),
+    }
+    assert len(ticked) == 2, "asked once while on its way"
+    incident.perform(steps[-1])
+    assert incident.automation.ticking == set()
+    assert incident.reading("health_check_failed", 0.0).writes == [], "ticked: not again"
+
+
+def test_a_verified_rollback_ticks_the_items_waiting_for_its_check(incident: Incident) -> None:
+    item = ["verification", "app-health"]
+    unverified = incident.result({"checklist": item})
+    assert unverified.writes == [], "not verified: nothing ticks"
+    verified = incident.result({"verified": True, "checklist": item})
+    assert [(w.kind, w.payload) for w in verified.writes] == [
+        ("checklist.auto_ticked", {"list": "verification", "item": "app-health"})
+    ]
+    assert "its check passed" in verified.writes[0].summary
+
+
+def test_acknowledging_and_closing_page_whoever_wrote_them(incident: Incident) -> None:
+    incident.automation.paging = True
+    incident.timeline.acknowledge(incident.id)
+    steps = incident.last()
+    assert incident.state.incident.acknowledged_at is not None
+    assert [w.payload["message"]["stage"] for w in steps.writes] == ["acknowledge"]
+    closed = incident.close("rolled back")
+    assert [w.payload["message"]["stage"] for w in closed.writes] == ["resolve"]
+    assert closed.writes[0].payload["message"]["body"] == "rolled back"
+    assert closed.stop_sources
+
+
+def test_a_failing_source_is_said_once_and_its_recovery_once(
+    incident: Incident, clock: FixedClock
+) -> None:
+    first = incident.automation.source_failed("scrape", "timed out", ["error_rate"], clock.now())
+    assert [(w.kind, w.summary) for w in first.writes] == [("source.failed", "scrape: timed out")]
+    again = incident.automation.source_failed("scrape", "timed out", ["error_rate"], clock.now())
+    assert again.writes == []
+    board = incident.automation.board
+    assert board is not None
+    view = next(v for v in board.views(clock.now()) if v.metric == "error_rate")
+    assert view.value is None and "timed out" in view.detail
+    recovered = incident.reading("error_rate", 0.5)
+    assert kinds(recovered) == ["source.recovered"]
+    assert kinds(incident.reading("error_rate", 0.5)) == []
+
+
+def test_the_next_escalation_is_blank_when_nothing_timed_is_ahead(
+    incident: Incident, clock: FixedClock
+) -> None:
+    clock.advance(timedelta(hours=2).total_seconds())
+    assert incident.automation.next_escalation(clock.now()) == ""
