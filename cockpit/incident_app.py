@@ -366,13 +366,14 @@ class IncidentApp(TimelineApp):
         self.survive("taking samples", lambda: self._take_samples(message))
 
     def _take_samples(self, message: MetricsSampled) -> None:
-        self.ingest(message.samples, self.automation.samples(message.source, message.samples))
+        self.perform(self.automation.source_answered(message.source))
+        self.ingest(message.samples)
 
-    def ingest(self, samples: list[Sample], steps: Steps | None = None) -> None:
+    def ingest(self, samples: list[Sample]) -> None:
         """Keep the samples for replay (`cockpit backtest`), then do what they brought about."""
         if self.driving:  # one cockpit keeps the incident's readings
             self.writer.samples(self.session.incident.id, samples)
-        self.perform(steps if steps is not None else self.automation.samples("", samples))
+        self.perform(self.automation.readings(samples))
         self.board_changed.publish(None)
 
     @on(SourceFailed)
@@ -381,11 +382,11 @@ class IncidentApp(TimelineApp):
         self.survive("taking a source's failure", lambda: self._source_failed(message))
 
     def _source_failed(self, message: SourceFailed) -> None:
+        self.perform(self.automation.source_failed(message.source, message.reason))
+        # The failure is a reading with no value: panes say why, the no-data policy applies,
+        # and the stored readings show the gap.
         now = self.session.clock.now()
-        self.perform(
-            self.automation.source_failed(message.source, message.reason, message.metrics, now)
-        )
-        self.board_changed.publish(None)
+        self.ingest([Sample(m, None, now, message.source, message.reason) for m in message.metrics])
 
     def banner_text(self) -> str:
         """The dashboard banner: firing triggers and the way into the decision."""

@@ -66,9 +66,16 @@ class Incident:
 
     def reading(self, metric: str, value: float | None) -> Steps:
         self.clock.advance(60)
-        return self.automation.samples(
-            "scrape", [Sample(metric, value, self.clock.now(), "scrape")]
-        )
+        answered = self.automation.source_answered("scrape")
+        answered += self.automation.readings([Sample(metric, value, self.clock.now(), "scrape")])
+        return answered
+
+    def failure(self, metric: str, reason: str) -> Steps:
+        """What the App does when the source fails: said once, then a reading with no value."""
+        steps = self.automation.source_failed("scrape", reason)
+        now = self.clock.now()
+        steps += self.automation.readings([Sample(metric, None, now, "scrape", reason)])
+        return steps
 
 
 @pytest.fixture
@@ -110,7 +117,7 @@ def test_a_responder_feeds_its_board_and_writes_nothing(
     assert board is not None and [r.id for r, _ in board.firing()] == ["critical-bug-reports"]
     clock.advance(3600)
     assert responder.automation.due(clock.now()).writes == []
-    failed = responder.automation.source_failed("scrape", "timed out", ["error_rate"], clock.now())
+    failed = responder.failure("error_rate", "timed out")
     assert failed.writes == [] and "scrape" in responder.automation.failing
     closed = responder.close("fixed")
     assert closed.writes == [] and closed.stop_sources, "every cockpit stops its sources"
@@ -179,9 +186,9 @@ def test_acknowledging_and_closing_page_whoever_wrote_them(incident: Incident) -
 def test_a_failing_source_is_said_once_and_its_recovery_once(
     incident: Incident, clock: FixedClock
 ) -> None:
-    first = incident.automation.source_failed("scrape", "timed out", ["error_rate"], clock.now())
+    first = incident.failure("error_rate", "timed out")
     assert [(w.kind, w.summary) for w in first.writes] == [("source.failed", "scrape: timed out")]
-    again = incident.automation.source_failed("scrape", "timed out", ["error_rate"], clock.now())
+    again = incident.failure("error_rate", "timed out")
     assert again.writes == []
     board = incident.automation.board
     assert board is not None

@@ -121,26 +121,29 @@ class Automation:
             steps.stop_sources = True
         return steps
 
-    def samples(self, source: str, samples: Sequence[Sample]) -> Steps:
-        """A source answered: feed the board; the driver records what fired and what ticked."""
-        steps = Steps()
-        if source in self.failing:
-            self.failing.discard(source)
-            steps += self._write("source.recovered", f"{source} answers again", {})
-        return self._ingest(samples, steps)
-
-    def source_failed(
-        self, source: str, reason: str, metrics: Iterable[str], now: datetime
-    ) -> Steps:
-        """A source could not be read: said once; its metrics get a reading with no value, so
-        the panes say why and the no-data policy applies."""
-        steps = Steps()
+    def source_answered(self, source: str) -> Steps:
+        """A source answered: if it had failed, its recovery is said once."""
         if source not in self.failing:
-            self.failing.add(source)
-            steps += self._write("source.failed", f"{source}: {reason}", {})
-        return self._ingest(
-            [Sample(metric, None, now, source, reason) for metric in metrics], steps
-        )
+            return Steps()
+        self.failing.discard(source)
+        return self._write("source.recovered", f"{source} answers again", {})
+
+    def source_failed(self, source: str, reason: str) -> Steps:
+        """A source could not be read: said once (its metrics then get a reading with no
+        value, given to `readings`, so the panes say why and the no-data policy applies)."""
+        if source in self.failing:
+            return Steps()
+        self.failing.add(source)
+        return self._write("source.failed", f"{source}: {reason}", {})
+
+    def readings(self, samples: Sequence[Sample]) -> Steps:
+        """Feed the board (every cockpit shows it); the driver records what fired or cleared,
+        pages, and ticks the items whose rule now holds."""
+        steps = Steps()
+        if self.board is not None:
+            steps += self._trigger_changes(self.board.ingest(list(samples)))
+            steps += self._automatic_items()
+        return steps
 
     def due(self, now: datetime) -> Steps:
         """Escalation steps and status updates come due, each recorded once, with one notice
@@ -203,12 +206,6 @@ class Automation:
 
     def _write(self, kind: str, summary: str, payload: dict[str, Any]) -> Steps:
         return Steps([Write(kind, summary, payload)]) if self.driving else Steps()
-
-    def _ingest(self, samples: Sequence[Sample], steps: Steps) -> Steps:
-        if self.board is not None:
-            steps += self._trigger_changes(self.board.ingest(list(samples)))
-            steps += self._automatic_items()
-        return steps
 
     def _trigger_changes(self, changes: Iterable[TriggerChange]) -> Steps:
         steps = Steps()
