@@ -259,6 +259,17 @@ class IncidentApp(TimelineApp):
         every cockpit: the sources stop; the driver tells the paging service)."""
         self.session.incident = incident  # the state follows when the event is read back
 
+    def set_severity(self, severity: str) -> None:
+        """Record the incident's new severity (the wizard's outcome sets it); nothing is
+        recorded when it already is that severity, or when this cockpit only watches."""
+        if self.read_only or severity == self.state.incident.severity:
+            return
+        incident_id, at = self.session.incident.id, self.session.clock.now()
+        self.write(
+            lambda timeline: timeline.set_severity(incident_id, severity, at=at),
+            "incident.severity_changed",
+        )
+
     def acknowledge(self) -> bool:
         """Acknowledge once (the first acknowledgement sets time-to-acknowledge); False when
         it already was, or is on its way."""

@@ -6,8 +6,9 @@ reach the same alert; a trigger without a key gets PagerDuty's own, which comes 
 empty means trigger). The routing key (the 32-character integration key) travels in the body
 and is a Secret: no error shows it.
 
-Severity, from the incident's priority: P0 and P1 → `critical`, P2 → `error`, P3 → `warning`,
-anything else → `info`; one of PagerDuty's own four words is used as it is.
+Severity, from the incident's priority: P0 and P1 → `critical`, P2 → `error`, P3 → `warning`;
+the procedures' words: High → `error`, Medium → `warning`, Low → `info`; one of PagerDuty's own
+four words (Critical, Warning) is used as it is; anything else → `info`.
 
 PagerDuty's 400 lists every problem (`errors`): kept in the Undeliverable, since the same event
 would be refused again. Its 429 carries no Retry-After ("retry with backoff"), so RateLimited
@@ -28,7 +29,15 @@ from providers.api import Secret
 from providers.webhook import HttpNotifier, NotifierOptions, check_url
 
 SEVERITIES = ("critical", "error", "warning", "info")
-PRIORITY_SEVERITY = {"P0": "critical", "P1": "critical", "P2": "error", "P3": "warning"}
+PRIORITY_SEVERITY = {
+    "P0": "critical",
+    "P1": "critical",
+    "P2": "error",
+    "P3": "warning",
+    "HIGH": "error",
+    "MEDIUM": "warning",
+    "LOW": "info",
+}
 ACTIONS = {
     "": "trigger",
     "trigger": "trigger",

@@ -10,7 +10,7 @@ create, and it is what keeps a retried create (the POST timed out after Statuspa
 incident) from opening a second one.
 
 With `component_ids` set, each message also sets those components: `operational` when resolved,
-else by priority: P0/P1 → `major_outage`, P2 → `partial_outage`, anything else →
+else by priority: P0/P1/Critical → `major_outage`, P2/High → `partial_outage`, anything else →
 `degraded_performance`. The API key goes in `Authorization: OAuth <key>` and never in an error.
 Statuspage rate limits with 420 or 429; both are retried by the outbox.
 """
@@ -28,7 +28,13 @@ from providers.api import Secret
 from providers.webhook import HttpNotifier, NotifierOptions, check_url
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
-PRIORITY_COMPONENT = {"P0": "major_outage", "P1": "major_outage", "P2": "partial_outage"}
+PRIORITY_COMPONENT = {
+    "P0": "major_outage",
+    "P1": "major_outage",
+    "CRITICAL": "major_outage",
+    "P2": "partial_outage",
+    "HIGH": "partial_outage",
+}
 
 
 def component_status(stage: str, severity: str) -> str:

@@ -193,10 +193,32 @@ def test_pagerduty_returns_the_key_it_generated(pagerduty: PagerDutySimulator) -
         ("", "info"),
         ("warning", "warning"),  # PagerDuty's own words pass through
         ("CRITICAL", "critical"),
+        ("Critical", "critical"),  # the wizard's outcome in ai-saas, five-levels, pitchey
+        ("High", "error"),
+        ("Medium", "warning"),
+        ("Low", "info"),
     ],
 )
 def test_pagerduty_severity_from_the_incident_priority(severity: str, expected: str) -> None:
     assert pagerduty_severity(severity) == expected
+
+
+@pytest.mark.parametrize(
+    ("severity", "expected"),
+    [
+        ("P0", "major_outage"),
+        ("Critical", "major_outage"),
+        ("P2", "partial_outage"),
+        ("High", "partial_outage"),
+        ("Medium", "degraded_performance"),
+        ("untriaged", "degraded_performance"),
+    ],
+)
+def test_statuspage_components_follow_the_incident_severity(severity: str, expected: str) -> None:
+    from providers.statuspage import component_status
+
+    assert component_status("investigating", severity) == expected
+    assert component_status("resolved", severity) == "operational"
 
 
 def test_pagerduty_refusal_keeps_its_errors_and_hides_the_key(

@@ -11,11 +11,12 @@ from cockpit.core.clock import FixedClock
 from cockpit.core.metrics import Sample
 from cockpit.core.procedure_loader import builtin_names, load_builtin
 from cockpit.core.timeline import Timeline
-from cockpit.core.wizard import walks
+from cockpit.core.wizard import severity_label, walks
 from cockpit.messages import MetricsSampled
 from cockpit.screens.checklists import ChecklistsScreen
 from cockpit.screens.dashboard import DashboardScreen
 from cockpit.session import Session
+from tests.pilot_wait import until
 
 
 def app_for(
@@ -57,6 +58,21 @@ async def test_every_leaf_is_reached_by_keys_and_the_decision_recorded(
         leaves.add(event.payload["node"])
     assert "note" not in {e.kind for e in events}
     assert len([e for e in events if e.kind == "wizard.answered"]) == sum(map(len, routes))
+    # Each outcome's severity is applied to the incident, as it is decided.
+    procedure = app.session.procedure
+    assert procedure is not None
+    expected, current = [], "P1"
+    for event in decided:
+        node = procedure.tree.nodes[event.payload["node"]]
+        assert event.payload["severity"] == getattr(node, "severity", None)
+        if node.severity is not None:  # type: ignore[union-attr]
+            label = severity_label(procedure.severity(node.severity))  # type: ignore[union-attr]
+            if label != current:
+                expected.append(label)
+                current = label
+    changed = [e.payload["to"] for e in events if e.kind == "incident.severity_changed"]
+    assert changed == expected and expected, "at least one outcome changes the severity"
+    assert timeline.incident(app.session.incident.id).severity == current
 
 
 async def test_evidence_is_suggested_and_enter_accepts_it(
@@ -105,3 +121,19 @@ async def test_leaving_mid_walk_resumes_at_the_same_step_even_in_a_new_process(
     async with again.run_test(size=(100, 40)) as pilot:
         await pilot.press("w")
         assert again.screen.wizard.current == route[1][0]  # type: ignore[attr-defined]
+
+
+async def test_the_outcome_s_severity_shows_in_the_top_bar_and_the_drafts(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    app = app_for(timeline, clock, "ai-saas")
+    async with app.run_test(size=(120, 40)) as pilot:
+        title = app.screen.query_one("#incident-title")
+        assert "· P1 ·" in str(title.render())
+        await pilot.press("w", "y", "c", "enter")  # degraded, critical: roll back immediately
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+        await until(pilot, lambda: app.state.incident.severity == "Critical", "applied")
+        await pilot.pause()
+        assert "· Critical ·" in str(title.render())
+        assert app.session.incident.severity == "Critical"

@@ -69,6 +69,13 @@ class Recommendation:
     explanation: str
 
 
+def severity_label(level: SeverityLevel) -> str:
+    """The incident's severity for a procedure's level: the short form of a title such as
+    "P0 - Critical" (P0, as responders and PagerDuty say it), or the title itself (Critical)."""
+    head = level.title.split(" - ", 1)[0].strip()
+    return head or level.id
+
+
 class Wizard:
     """Walks one procedure's decision tree."""
 

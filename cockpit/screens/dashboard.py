@@ -6,6 +6,7 @@ import time
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal
+from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.core.clock import parse_iso
@@ -35,14 +36,7 @@ class DashboardScreen(CockpitScreen[None]):
         session = self.cockpit.session
         incident = session.incident
         with Horizontal(id="topbar"):
-            yield Static(
-                plain(
-                    f"#{incident.id} {incident.title} · {incident.severity} · "
-                    f"{session.procedure_name}",
-                    one_line=True,
-                ),
-                id="incident-title",
-            )
+            yield Static(self.title_text(), id="incident-title")
             yield Static("", id="escalation")
             yield IncidentClock(session.clock, parse_iso(incident.opened_at), id="clock")
         yield Static("", id="banner")
@@ -102,6 +96,17 @@ class DashboardScreen(CockpitScreen[None]):
             if banner.display != bool(text):
                 banner.display = bool(text)  # showing or hiding it is the only layout change
 
+    def title_text(self) -> Content:
+        """#12 Checkout errors · P0 · pulse-messages: the incident as the timeline says."""
+        session = self.cockpit.session
+        incident = session.incident
+        return plain(
+            f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure_name}",
+            one_line=True,
+        )
+
     def add_event(self, event: Event) -> None:
-        """Append a recorded event to the tail."""
+        """Append a recorded event to the tail; a changed severity shows in the top bar."""
         self.query_one(TimelineLog).add(event)
+        if event.kind.startswith("incident."):
+            self.query_one("#incident-title", Static).update(self.title_text())

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cockpit.core.state import WIZARD_KINDS
-from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard
+from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard, severity_label
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
 from widgets.metric_pane import format_value
@@ -207,6 +207,7 @@ class WizardScreen(CockpitScreen[None]):
         wizard = self.wizard
         assert wizard is not None
         recommendation = wizard.recommendation()
+        level = recommendation.severity
         summary = f"Decided: {recommendation.outcome.outcome}"
         self.cockpit.record(
             DECIDED,
@@ -215,8 +216,11 @@ class WizardScreen(CockpitScreen[None]):
                 "node": wizard.current,
                 "options": [option.id for option in recommendation.options],
                 "answers": [Wizard.payload(s) for s in wizard.path],
+                "severity": level.id if level is not None else None,
             },
         )
+        if level is not None:  # the outcome's severity is the incident's from now on
+            self.cockpit.set_severity(severity_label(level))
         self.notify(summary, title="Decision recorded")
         return recommendation.options
 
