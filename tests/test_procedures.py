@@ -199,14 +199,21 @@ def test_ai_saas_follows_seed_002(builtins: dict[str, Procedure]) -> None:
     assert not tree.derived
     start = tree.nodes[tree.start]
     assert isinstance(start, QuestionNode) and start.question == "Is service degraded?"
-    monitor = tree.nodes["monitor-10"]
-    hotfix = tree.nodes["hotfix-quickly"]
-    assert isinstance(monitor, QuestionNode) and isinstance(hotfix, QuestionNode)
-    assert "Monitor for 10 minutes" in monitor.question and "Getting worse?" in monitor.question
-    assert hotfix.question == "Can we hotfix quickly? (<30 min)"
-    yes, no = (tree.nodes[answer.next] for answer in hotfix.answers)
-    assert isinstance(yes, OutcomeNode) and yes.decision == "fix_forward"
+    # Warning, in the runbook's order: monitor for 10 minutes (timed), can we hotfix quickly?
+    # (NO → ROLLBACK), getting worse? (→ ROLLBACK; else the hotfix ships).
+    severe = tree.nodes["how-severe"]
+    assert isinstance(severe, QuestionNode)
+    hotfix = tree.nodes[next(a.next for a in severe.answers if a.key == "w")]
+    assert (
+        isinstance(hotfix, QuestionNode) and hotfix.question == "Can we hotfix quickly? (<30 min)"
+    )
+    assert hotfix.monitor is not None and hotfix.monitor.minutes == 10
+    worse, no = (tree.nodes[answer.next] for answer in hotfix.answers)
+    assert isinstance(worse, QuestionNode) and worse.question == "Getting worse?"
     assert isinstance(no, OutcomeNode) and no.decision == "rollback"
+    rolled, shipped = (tree.nodes[answer.next] for answer in worse.answers)
+    assert isinstance(rolled, OutcomeNode) and rolled.decision == "rollback"
+    assert isinstance(shipped, OutcomeNode) and shipped.decision == "fix_forward"
     critical = tree.nodes["rollback-immediately"]
     assert isinstance(critical, OutcomeNode) and critical.outcome == "ROLLBACK IMMEDIATELY"
     assert [s.after_minutes for s in procedure.escalation.steps] == [0, 5, 15]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from textual.widgets import TabbedContent
 
@@ -17,6 +19,11 @@ from cockpit.screens.checklists import ChecklistsScreen
 from cockpit.screens.dashboard import DashboardScreen
 from cockpit.session import Session
 from tests.pilot_wait import until
+
+
+def step_text(step: Any) -> str:
+    """The wizard's step as plain text (a Group of Rich Texts)."""
+    return "\n".join(text.plain for text in step.content.renderables)
 
 
 def app_for(
@@ -137,3 +144,54 @@ async def test_the_outcome_s_severity_shows_in_the_top_bar_and_the_drafts(
         await pilot.pause()
         assert "· Critical ·" in str(title.render())
         assert app.session.incident.severity == "Critical"
+
+
+async def test_the_runbook_s_ten_minutes_of_monitoring_are_counted_down(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    """ai-saas, Warning: monitor for 10 minutes (a countdown with the error rate on screen),
+    then "can we hotfix quickly?", then "getting worse?", in the runbook's order."""
+    app = app_for(timeline, clock, "ai-saas")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(MetricsSampled("s", [Sample("error_rate", 3.2, clock.now(), "s")]))
+        await pilot.press("w", "y", "w")  # degraded; warning
+        screen = app.screen
+        step = screen.query_one("#wizard-step")
+
+        def shown() -> str:
+            screen.show_step(None)  # type: ignore[attr-defined]
+            return step_text(step)
+
+        await until(pilot, lambda: app.state.walk_moved_at is not None, "the answers read back")
+        await until(pilot, lambda: len(app.state.wizard.path) == 2, "both answers")  # type: ignore[union-attr]
+        assert "Can we hotfix quickly? (<30 min)" in shown()
+        assert "Monitor for 10 minutes: 10:00 left · Error rate (HTTP 500) 3.20%" in shown()
+        clock.advance(180)
+        assert "07:00 left" in shown()
+        await pilot.press("y")  # a hotfix within 30 minutes, answered after 3 minutes
+        assert "Getting worse?" in shown()
+        clock.advance(60)
+        await pilot.press("n")
+        assert screen.wizard.done  # type: ignore[attr-defined]
+        assert "Deploy hotfix" in shown()
+    answered = [e for e in timeline.events(1) if e.kind == "wizard.answered"]
+    hotfix = next(e for e in answered if e.payload["node"] == "hotfix-quickly")
+    assert hotfix.payload["watched_seconds"] == 180
+    assert "(after 3 of 10 minutes' watch)" in hotfix.summary
+
+
+async def test_a_watch_that_ran_its_time_says_answer_now(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    app = app_for(timeline, clock, "ai-saas")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w", "y", "w")
+        await until(pilot, lambda: len(app.state.wizard.path) == 2, "both answers")  # type: ignore[union-attr]
+        clock.advance(11 * 60)
+        app.screen.show_step(None)  # type: ignore[attr-defined]
+        shown = step_text(app.screen.query_one("#wizard-step"))
+        assert "Monitored for 10 minutes: answer now" in shown
+        await pilot.press("n")
+    answered = [e for e in timeline.events(1) if e.kind == "wizard.answered"]
+    assert answered[-1].payload["watched_seconds"] == 660
+    assert "watch)" not in answered[-1].summary

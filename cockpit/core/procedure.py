@@ -200,12 +200,21 @@ class MetricLink(Strict):
     answer: str
 
 
+class Monitor(Strict):
+    """A timed watch the runbook asks for before a question ("Monitor for 10 minutes"): the
+    wizard counts it down with the metric on screen; an earlier answer says how long it was."""
+
+    minutes: float = Field(gt=0, le=MAX_MINUTES)
+    metric: Identifier | None = None
+
+
 class QuestionNode(Strict):
     """A question in the decision tree."""
 
     question: str
     help: str = ""
     evidence: MetricLink | None = None
+    monitor: Monitor | None = None
     answers: list[Answer] = Field(min_length=2)
 
     @model_validator(mode="after")

@@ -277,6 +277,9 @@ def _tree_problems(
                     )
             if node.evidence is not None and node.evidence.metric not in procedure.metrics:
                 yield (*base, "evidence", "metric"), f"unknown metric {node.evidence.metric!r}"
+            watched = node.monitor.metric if node.monitor is not None else None
+            if watched is not None and watched not in procedure.metrics:
+                yield (*base, "monitor", "metric"), f"unknown metric {watched!r}"
         elif isinstance(node, OutcomeNode):
             if node.severity is not None and node.severity not in severities:
                 yield (*base, "severity"), f"unknown severity {node.severity!r}"

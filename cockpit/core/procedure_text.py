@@ -234,6 +234,9 @@ def _outcome_text(procedure: Procedure, node: OutcomeNode) -> str:
 
 def _question_text(node: QuestionNode, node_id: str) -> str:
     text = f"**{md(node.question)}** (`{node_id}`)"
+    if node.monitor is not None:
+        watched = f", watching {node.monitor.metric}" if node.monitor.metric else ""
+        text = f"After monitoring for {num(node.monitor.minutes)} minutes{watched}: " + text
     if node.evidence is not None:
         link = node.evidence
         text += f" · live: {link.metric} {link.comparison} {num(link.threshold)} ⇒ {link.answer}"

@@ -95,6 +95,9 @@ class IncidentState:
     """When a trigger first fired (the incident was detected)."""
     first_decided: str | None = None
     """When the wizard first reached a decision."""
+    walk_moved_at: datetime | None = None
+    """When the wizard's walk last moved (an answer, a step back, a decision): when it reached
+    the question it is at, so a timed watch ("monitor for 10 minutes") counts from there."""
     wizard: Wizard | None = None
     checklists: ChecklistState | None = None
 
@@ -155,6 +158,8 @@ class IncidentState:
             self.sections[str(payload.get("section", ""))] = str(payload.get("text", ""))
         elif kind.startswith("session."):
             self.last_session = event
+        if kind in WIZARD_KINDS:
+            self.walk_moved_at = event.at
         if kind in UPDATE_KINDS:  # a saved draft or a sent message: a status update given
             self.updates_given.append(event.at)
         self._procedure_part(event)

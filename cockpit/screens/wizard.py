@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from cockpit.core.clock import parse_iso
 from cockpit.core.state import WIZARD_KINDS
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard, severity_label
 from cockpit.screens.base import CockpitScreen
@@ -27,7 +28,7 @@ from widgets.plain import plain_text
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from cockpit.core.procedure import RollbackOption
+    from cockpit.core.procedure import Monitor, RollbackOption
     from cockpit.core.timeline import Event
 
 
@@ -120,6 +121,8 @@ class WizardScreen(CockpitScreen[None]):
                     else ""
                 )
                 body.append(plain_text(f"  [{answer.key}] {answer.label}{mark}"))
+            if question.monitor is not None:
+                body.append(plain_text(self.watch_text(question.monitor), "bold"))
             if self.suggestion is not None:
                 body.append(plain_text(f"Evidence: {self.suggestion.reason} (Enter accepts)"))
         body.extend(self.evidence())
@@ -142,6 +145,35 @@ class WizardScreen(CockpitScreen[None]):
         # Questions, answers, explanations and metric titles are the procedure's words: Rich
         # Text (never markup: "[y]" is the answer's key), control characters made visible.
         self.query_one("#wizard-step", Static).update(Group(*body))
+
+    def watched(self) -> float:
+        """Seconds since the walk reached the question it is at (now, before that move has
+        come back from the timeline)."""
+        app = self.cockpit
+        now = app.session.clock.now()
+        shared, wizard = app.state.wizard, self.wizard
+        moved = app.state.walk_moved_at
+        if moved is None:  # the first question: watched since the incident opened
+            moved = parse_iso(app.state.incident.opened_at)
+        if shared is None or wizard is None or shared.current != wizard.current:
+            return 0.0
+        return max(0.0, (now - moved).total_seconds())
+
+    def watch_text(self, monitor: Monitor) -> str:
+        """'Monitor for 10 minutes: 07:32 left · Error rate 6.20 %', or that it is done."""
+        left = monitor.minutes * 60 - self.watched()
+        minutes = f"{monitor.minutes:g} minute{'s' if monitor.minutes != 1 else ''}"
+        if left > 0:
+            whole = int(left + 0.999)
+            text = f"Monitor for {minutes}: {whole // 60:02d}:{whole % 60:02d} left"
+        else:
+            text = f"Monitored for {minutes}: answer now"
+        board = self.cockpit.board
+        if monitor.metric is not None and board is not None:
+            for view in board.views(self.cockpit.session.clock.now()):
+                if view.metric == monitor.metric:
+                    text += f" · {view.title} {format_value(view.value, view.unit)}"
+        return text
 
     def evidence(self) -> list[Text]:
         """Fired triggers with their explanations, and the metrics' latest values."""
@@ -170,9 +202,16 @@ class WizardScreen(CockpitScreen[None]):
         """Record the answer, then move on."""
         wizard = self.wizard
         assert wizard is not None
+        monitor = wizard.question.monitor if wizard.question is not None else None
+        watched = self.watched()
         step = wizard.answer(key, self.suggestion)
         note = " (overriding the evidence)" if step.overrode_evidence else ""
-        self.cockpit.record(ANSWERED, f"Decision: {step.label}{note}", Wizard.payload(step))
+        payload = Wizard.payload(step)
+        if monitor is not None:  # how long the runbook's watch really was
+            payload["watched_seconds"] = round(watched)
+            if watched < monitor.minutes * 60:
+                note += f" (after {watched / 60:.0f} of {monitor.minutes:g} minutes' watch)"
+        self.cockpit.record(ANSWERED, f"Decision: {step.label}{note}", payload)
         self.show_step(None)
 
     def action_accept(self) -> None:
