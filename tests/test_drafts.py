@@ -64,3 +64,34 @@ def test_a_closed_incident_has_its_end_time(timeline: Timeline, clock: FixedCloc
         load_builtin("pulse-messages"), closed, [], clock.now() + timedelta(hours=1)
     )
     assert facts["duration"] == "42 minutes" and facts["end_time"] == "03:54"
+
+
+def test_pitchey_s_status_page_line_says_what_the_outbox_did(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    """The runbook's "Status Page: [Updated/Updating]", not the incident's status ("open")."""
+    from cockpit.core.actions import Delivered, Outgoing
+    from cockpit.core.outbox import Outbox
+
+    procedure = load_builtin("pitchey")
+    incident = timeline.open_incident("Worker errors", "P1", "pitchey").id
+
+    def line() -> str:
+        events = [(e.kind, e.summary, e.payload, e.ts) for e in timeline.events(incident)]
+        facts = incident_facts(procedure, timeline.incident(incident), events, clock.now())
+        _, body = render(procedure.templates["internal"], facts)
+        return next(row for row in body.splitlines() if "Status Page" in row)
+
+    assert line() == "- Status Page: Not updated yet"
+    slack = Outgoing("slack", "Rolling back", "now", "k", extra={"template": "internal"})
+    timeline.record(incident, *Outbox.queue(slack)[:2], Outbox.queue(slack)[2])
+    assert line() == "- Status Page: Not updated yet", "a Slack message is not the status page"
+    update = Outgoing("statuspage", "Down", "b", "k2", extra={"template": "status-investigating"})
+    kind, summary, queued = Outbox.queue(update)
+    timeline.record(incident, kind, summary, queued)
+    assert line() == "- Status Page: Updating"
+    box = Outbox()
+    box.apply(kind, queued, clock.now())
+    sent = Outbox.sent(box.pending[queued["id"]], Delivered("ok", "ref"))
+    timeline.record(incident, sent[0], sent[1], sent[2])
+    assert line() == "- Status Page: Updated"

@@ -55,8 +55,13 @@ def incident_facts(
         closed = parse_iso(incident.closed_at)
         facts["end_time"] = closed.strftime("%H:%M")
         facts["duration"] = _minutes((closed - opened).total_seconds())
+    status_updates: dict[str, bool] = {}  # messages queued for the status page: sent yet?
     for kind, summary, payload, _ in events:
-        if kind == "trigger.fired" and "reason" not in facts:
+        if kind == "outbox.queued" and _for_status_page(procedure, payload):
+            status_updates[str(payload.get("id"))] = False
+        elif kind == "outbox.sent" and str(payload.get("id")) in status_updates:
+            status_updates[str(payload.get("id"))] = True
+        elif kind == "trigger.fired" and "reason" not in facts:
             facts["reason"] = summary.split(":", 1)[0]  # the rule's title, in the team's words
         elif kind == "wizard.decided":
             options = [
@@ -66,7 +71,29 @@ def incident_facts(
                 facts["level"] = f"Level {options[0].level} · {options[0].title}"
                 facts["eta"] = options[0].recovery_time.text
                 facts["action"] = f"Rolling back: {options[0].title}"
+    # "Status Page: [Updated/Updating]" (pitchey): what the outbox did with the status page.
+    if any(status_updates.values()):
+        facts["status_page_state"] = "Updated"
+    elif status_updates:
+        facts["status_page_state"] = "Updating"
+    else:
+        facts["status_page_state"] = "Not updated yet"
     return facts
+
+
+def _for_status_page(procedure: Procedure, payload: Mapping[str, Any]) -> bool:
+    """Whether a queued message updates the status page: a status-page template's, or sent to
+    the statuspage notifier."""
+    message = payload.get("message")
+    if not isinstance(message, Mapping):
+        return False
+    extra = message.get("extra")
+    template = (
+        procedure.templates.get(str(extra.get("template"))) if isinstance(extra, Mapping) else None
+    )
+    if template is not None:
+        return template.audience == "status_page" or template.channel == "status_page"
+    return message.get("channel") == "statuspage"
 
 
 def _known(procedure: Procedure, option_id: str) -> bool:

@@ -36,6 +36,7 @@ TEMPLATE_FIELDS: dict[str, str] = {
     "date": "incident date, YYYY-MM-DD",
     "incident_lead": "person managing the incident",
     "status_page": "status page link",
+    "status_page_state": "whether the status page was updated: Updated, Updating, Not updated yet",
     "title": "incident title",
     "status": "current status",
 }
