@@ -144,20 +144,26 @@ def test_escalation_comes_due_once_per_step_with_one_notice(
     assert incident.automation.due(clock.now()).writes == [], "a closed incident escalates no more"
 
 
-def test_items_tick_themselves_only_on_readings_after_the_decision(incident: Incident) -> None:
+def test_items_tick_themselves_only_on_readings_after_the_rollback(incident: Incident) -> None:
+    """A metric healthy all along verifies nothing: not before the decision, not after it,
+    not after a checklist item's own check; only readings after a rollback succeeded count."""
     for _ in range(5):
-        assert incident.reading("health_check_failed", 0.0).writes == [], "before the decision"
-    incident.arrive("wizard.decided", "Decided", {"options": ["L2"]})
-    steps = [incident.reading("health_check_failed", 0.0) for _ in range(3)]
+        assert incident.reading("auth_check_failed", 0.0).writes == [], "before the decision"
+    incident.arrive("wizard.decided", "Decided", {"options": ["vercel-instant"]})
+    for _ in range(5):
+        assert incident.reading("auth_check_failed", 0.0).writes == [], "before the rollback"
+    incident.result({"checklist": ["verification", "app-health"]})  # a health check, no rollback
+    for _ in range(5):
+        assert incident.reading("auth_check_failed", 0.0).writes == [], "still no rollback"
+    incident.result({"option": "vercel-instant"})  # rolled back (not verified by the provider)
+    steps = [incident.reading("auth_check_failed", 0.0) for _ in range(3)]
+    assert steps[0].writes == [] and steps[1].writes == [], "three readings after it"
     ticked = [w.payload for s in steps for w in s.writes if w.kind == "checklist.auto_ticked"]
-    assert {(t["list"], t["item"]) for t in ticked} == {
-        ("quick", "verify"),
-        ("verification", "app-health"),
-    }
-    assert len(ticked) == 2, "asked once while on its way"
+    assert [(t["list"], t["item"]) for t in ticked] == [("verification", "flow-login")]
+    assert incident.reading("auth_check_failed", 0.0).writes == [], "asked once while on its way"
     incident.perform(steps[-1])
     assert incident.automation.ticking == set()
-    assert incident.reading("health_check_failed", 0.0).writes == [], "ticked: not again"
+    assert incident.reading("auth_check_failed", 0.0).writes == [], "ticked: not again"
 
 
 def test_a_verified_rollback_ticks_the_items_waiting_for_its_check(incident: Incident) -> None:
@@ -204,3 +210,11 @@ def test_the_next_escalation_is_blank_when_nothing_timed_is_ahead(
 ) -> None:
     clock.advance(timedelta(hours=2).total_seconds())
     assert incident.automation.next_escalation(clock.now()) == ""
+
+
+def test_a_verified_rollback_ticks_execute_rollback_procedure(incident: Incident) -> None:
+    assert incident.result({"option": "vercel-instant"}).writes == [], "not verified"
+    verified = incident.result({"option": "vercel-instant", "verified": True})
+    ticked = {(w.payload["list"], w.payload["item"]) for w in verified.writes}
+    assert ("quick", "execute") in ticked and ("during", "execute-rollback") in ticked
+    assert all("vercel-instant verified" in w.summary for w in verified.writes)

@@ -11,6 +11,7 @@ from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
 from cockpit.messages import MetricsSampled
 from cockpit.session import Session
+from tests.pilot_wait import until
 
 
 def app_for(
@@ -71,6 +72,17 @@ async def test_automatic_items_tick_themselves_only_when_earned(
         assert "checklist.auto_ticked" not in kinds(timeline, app.session.incident.id)
         clock.advance(1)
         app.record("wizard.decided", "Decided: roll back", {})
+        for value in [0.2] * 6:  # healthy after the decision, before any rollback: nothing
+            clock.advance(60)
+            app.post_message(MetricsSampled("s", [Sample("error_rate", value, clock.now(), "s")]))
+            await pilot.pause()
+        assert "checklist.auto_ticked" not in kinds(timeline, app.session.incident.id)
+        incident = app.session.incident.id
+        begun = timeline.begin_action(
+            incident, "vercel.instant_rollback", "Roll back", {}, command="vercel rollback"
+        )
+        timeline.finish_action(incident, begun.payload["action_id"], "succeeded", "Done", {})
+        await until(pilot, lambda: app.state.rolled_back_at is not None, "the rollback seen")
         for value in [6.0, 0.4, 0.3, 0.5, 0.4]:  # four healthy readings: not yet five
             clock.advance(60)
             app.post_message(MetricsSampled("s", [Sample("error_rate", value, clock.now(), "s")]))

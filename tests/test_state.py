@@ -26,7 +26,7 @@ def snapshot(state: IncidentState) -> dict[str, Any]:
     return {
         "incident": asdict(state.incident),
         "events": [e.id for e in state.events],
-        "decided_at": state.decided_at,
+        "rolled_back_at": state.rolled_back_at,
         "decision": state.decision,
         "escalation": sorted(state.escalation_keys),
         "updates": state.updates_given,
@@ -146,13 +146,13 @@ def test_folding_as_written_equals_replaying_and_the_older_derivations(
     assert live.escalation_keys == {"step:1", "update:1"}
     assert len(live.updates_given) == 3  # two drafts saved and one message sent
     assert live.last_session is not None and live.last_session.kind == "session.hangup"
-    assert live.decision and live.decided_at is not None
+    assert live.decision and live.rolled_back_at is not None
     verified = [a for a in live.actions.values() if a.verified]
     assert len(verified) == 1 and verified[0].option == live.decision[0]
     succeeded = next(
         e for e in events if e.kind == "action.result" and e.payload["outcome"] == "succeeded"
     )
-    assert live.decided_at == succeeded.at, "checks count from the last successful rollback"
+    assert live.rolled_back_at == succeeded.at, "checks count from the last successful rollback"
     # The post-mortem's Durations table and `cockpit stats` read these milestones.
     first = {kind: next(e.ts for e in events if e.kind == kind) for kind in MILESTONE_KINDS}
     assert live.milestones() == {

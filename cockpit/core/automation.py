@@ -229,10 +229,10 @@ class Automation:
         return steps
 
     def _automatic_items(self) -> Steps:
-        """Items whose metric rule holds on readings after the decision (a healthy metric
-        before anything was rolled back verifies nothing)."""
+        """Items whose metric rule holds on readings after the rollback succeeded (a metric
+        healthy before anything was rolled back verifies nothing)."""
         steps = Steps()
-        since, checklists, board = self.state.decided_at, self.state.checklists, self.board
+        since, checklists, board = self.state.rolled_back_at, self.state.checklists, self.board
         if since is None or checklists is None or board is None or not self.driving:
             return steps
         values = {

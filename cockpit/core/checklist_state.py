@@ -21,6 +21,9 @@ TICKED = "checklist.ticked"
 UNTICKED = "checklist.unticked"
 SKIPPED = "checklist.skipped"
 AUTO_TICKED = "checklist.auto_ticked"
+
+ANY_OPTION = "any"
+"""`option_verified: any`: the item ticks when any rollback option is verified."""
 KINDS = (TICKED, UNTICKED, SKIPPED, AUTO_TICKED)
 
 _FIRST_AFTER_DECISION = ("quick", "pre", "during")
@@ -190,6 +193,6 @@ class ChecklistState:
             for kind, checklist in self.procedure.checklists.items()
             for item in checklist.items
             if item.auto is not None
-            and item.auto.option_verified == option_id
+            and item.auto.option_verified in (option_id, ANY_OPTION)
             and self.state(kind, item.id).status == "open"
         ]

@@ -311,6 +311,7 @@ class AutoCheck(Strict):
     threshold: float | None = None
     samples: Samples = 1
     option_verified: Identifier | None = None
+    """Ticks when this option's rollback is verified; `any`: any option's."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> AutoCheck:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cockpit.core.checklist_state import ANY_OPTION
 from cockpit.core.errors import Problem, ProcedureFileError
 from cockpit.core.procedure import (
     TEMPLATE_FIELDS,
@@ -182,7 +183,8 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
             where = ("checklists", kind, "items", position, "auto")
             if auto.metric is not None and auto.metric not in metrics:
                 yield (*where, "metric"), f"unknown metric {auto.metric!r}"
-            if auto.option_verified is not None and auto.option_verified not in option_set:
+            verified = auto.option_verified
+            if verified is not None and verified != ANY_OPTION and verified not in option_set:
                 yield (*where, "option_verified"), f"unknown option {auto.option_verified!r}"
 
     for name, template in procedure.templates.items():

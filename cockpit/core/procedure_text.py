@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from cockpit.core.checklist_state import ANY_OPTION
 from cockpit.core.procedure import (
     AutoCheck,
     Checklist,
@@ -124,6 +125,8 @@ def describe_trigger(procedure: Procedure, rule: TriggerRule) -> str:
 
 def describe_auto(procedure: Procedure, auto: AutoCheck) -> str:
     """An automatic checklist tick in words."""
+    if auto.option_verified == ANY_OPTION:
+        return "auto: when any rollback option is verified"
     if auto.option_verified is not None:
         return f"auto: when {auto.option_verified} is verified"
     unit = _unit(procedure, auto.metric or "")

@@ -54,6 +54,8 @@ class ActionState:
     command: str | None = None
     target: str = ""
     option: str | None = None
+    checklist: bool = False
+    """A checklist item's own check (a health check, a backup), not a rollback."""
     outcome: str | None = None
     """succeeded, failed or cancelled; None while it runs (or if its cockpit died)."""
     verified: bool = False
@@ -77,9 +79,11 @@ class IncidentState:
     incident: Incident
     procedure: Procedure | None = None
     events: list[Event] = field(default_factory=list)
-    decided_at: datetime | None = None
-    """The last decision to roll back, or the last successful action: automatic checks count
-    only readings after it (a healthy metric before anything was done verifies nothing)."""
+    rolled_back_at: datetime | None = None
+    """When the last rollback action succeeded (a provider's, or one done by hand): automatic
+    checks count only readings after it (a metric healthy before anything was rolled back
+    verifies nothing, not even after the decision). A checklist item's own check is no
+    rollback."""
     decision: tuple[str, ...] = ()
     """The options the last decision recommended, best first."""
     escalation_keys: set[str] = field(default_factory=set)
@@ -139,7 +143,6 @@ class IncidentState:
             self.first_fired = self.first_fired or event.ts
         elif kind == DECIDED:
             self.first_decided = self.first_decided or event.ts
-            self.decided_at = event.at
             self.decision = tuple(str(option) for option in payload.get("options") or ())
         elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
             self.escalation_keys.add(str(payload.get("key")))
@@ -185,6 +188,7 @@ class IncidentState:
             command=event.command,
             target=str(payload.get("target", "")),
             option=_text(payload.get("option")),
+            checklist=bool(payload.get("checklist")),
         )
 
     def _result(self, event: Event) -> None:
@@ -200,9 +204,9 @@ class IncidentState:
                 result=event.summary,
                 ended=event.ts,
             )
-        if outcome == "succeeded":
-            # After a rollback only later readings verify it, as after a decision.
-            self.decided_at = event.at
+        checked = payload.get("checklist") or (started is not None and started.checklist)
+        if outcome == "succeeded" and not checked:
+            self.rolled_back_at = event.at
 
     # --- what the views ask -------------------------------------------------------------------
 
