@@ -76,6 +76,16 @@ class FeatureFlagsProvider(HttpActionProvider):
         except (TypeError, KeyError):
             raise ProviderError("read the flags: a flag has no 'enabled' field") from None
 
+    def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """For `flags`: every flag, those the action would change first (on ones to switch off,
+        off ones to switch on), by name: the runbook names the flag only as an example."""
+        if param != "flags" or action not in ("disable_flags", "enable_flags"):
+            return []
+        switching_off = action == "disable_flags"
+        flags = self.flags()
+        ordered = sorted(flags, key=lambda name: (flags[name] != switching_off, name))
+        return [(name, "on now" if flags[name] else "off now") for name in ordered]
+
     def health(self) -> str:
         flags = self.flags()
         return f"{len(flags)} flags, {sum(flags.values())} on"

@@ -383,3 +383,24 @@ def test_unleash_health_wants_unleash_answering(admin: AdminApiSimulator) -> Non
     )
     with pytest.raises(ProviderError, match="not as Unleash does"):
         provider.health()
+
+
+def test_the_admin_api_offers_its_flags_the_ones_to_switch_first() -> None:
+    """A runbook names its flag only as an example (five-levels' problematic_feature): the
+    responder picks from the application's own flags, those the action would change first."""
+    from providers.feature_flags import FeatureFlagsProvider
+
+    state = {"newCheckout": True, "darkMode": False, "aiSummaries": True}
+    with AdminApiSimulator(state) as sim:
+        options = {"base_url": sim.url, "token": sim.token, "timeout_seconds": 2.0}
+        flags = FeatureFlagsProvider(FeatureFlagsProvider.Options.model_validate(options))
+        assert flags.choices("disable_flags", "flags", {}) == [
+            ("aiSummaries", "on now"),
+            ("newCheckout", "on now"),
+            ("darkMode", "off now"),
+        ]
+        assert flags.choices("enable_flags", "flags", {})[0] == ("darkMode", "off now")
+        assert flags.choices("set_flags", "states", {}) == []
+        picked = flags.choices("disable_flags", "flags", {})[0][0]
+        plan = flags.preflight("disable_flags", {"flags": picked})  # one picked: a string
+        assert plan.data["states"] == {"aiSummaries": False}

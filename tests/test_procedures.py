@@ -7,6 +7,8 @@ exactly one `file:line: field: problem` line, through the CLI, never a traceback
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from itertools import combinations
@@ -236,7 +238,8 @@ def test_five_levels_follows_seed_003(builtins: dict[str, Procedure]) -> None:
         "< 1 hour",
     ]
     assert by_level[2].params == {"path": "config/", "ref": "HEAD~1"}
-    assert by_level[3].params["tag"] == "v1.2.3-stable"
+    # The runbook's v1.2.3-stable is an example: the newest stable tag is offered, asked for.
+    assert by_level[3].params == {"tag": "[tag]", "tag_filter": "stable"}
     assert by_level[4].destructive and by_level[5].destructive
     assert by_level[5].provider == "manual"
     table = [(o.service, o.rto_minutes, o.rpo_minutes, o.priority) for o in procedure.objectives]
@@ -578,3 +581,53 @@ def test_the_documented_example_validates() -> None:
 
     procedure = parse_procedure(example, "docs/procedure-format.md", check=provider_problems)
     assert procedure.name == "minimal"
+
+
+#: Values the runbooks give as examples ("e.g."), never the thing to roll back to.
+RUNBOOK_EXAMPLES = (
+    "huntaze-def456.vercel.app",
+    "abc1234",
+    "backup-YYYYMMDD-HHMMSS.sql",
+    "problematic_feature",
+    "v1.2.3-stable",
+    "20240101120000",
+    "20240115120000",
+    "db/backup_20240115_020000.sql.gz",
+    "/backups/ai_saas_20251009.sql.gz",
+    "pre-migration-backup.sql",
+    "your-registry/ai-saas-web",
+)
+
+#: (procedure, option, parameter) the responder picks from the provider's candidates.
+ASKED = (
+    ("huntaze", "vercel-instant", "deployment"),
+    ("huntaze", "git-revert", "commit"),
+    ("huntaze", "database", "backup_file"),
+    ("pulse-messages", "git-revert", "commit"),
+    ("pulse-messages", "blue-green", "deployment"),
+    ("ai-saas", "compose-image", "image"),
+    ("ai-saas", "db-partial-migration", "backup_file"),
+    ("ai-saas", "db-corruption", "backup_file"),
+    ("five-levels", "feature-flag", "flags"),
+    ("five-levels", "code", "tag"),
+    ("five-levels", "database", "to"),
+    ("pitchey", "db-schema", "to"),
+    ("pitchey", "db-data", "backup"),
+)
+
+
+def test_no_provider_option_is_pinned_to_a_runbook_example(
+    builtins: dict[str, Procedure],
+) -> None:
+    """An example value copied in as a parameter made preflight fail ("Nothing was changed")
+    in a real incident: the option asks instead, offering the provider's candidates."""
+    for name, option_id, param in ASKED:
+        value = builtins[name].option(option_id).params[param]
+        assert isinstance(value, str) and re.fullmatch(r"\[[^\]]+\]", value), (name, option_id)
+    for name, procedure in builtins.items():
+        for option in procedure.options:
+            if option.provider == "manual":
+                continue  # shown to a responder who does it by hand, not run
+            text = json.dumps(option.params)
+            found = [example for example in RUNBOOK_EXAMPLES if example in text]
+            assert not found, f"{name}/{option.id} is pinned to {found}"
