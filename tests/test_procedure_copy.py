@@ -61,8 +61,8 @@ def cli_ok(*argv: str) -> tuple[str, str]:
 
 
 def open_with_cli(db: Path, procedure: str) -> int:
-    out, _ = cli_ok("incident", "open", "--title", "Checkout errors", "--procedure", procedure,
-                    "--db", str(db))  # fmt: skip
+    argv = ("incident", "open", "--title", "Checkout errors", "--procedure", procedure)
+    out, _ = cli_ok(*argv, "--db", str(db))
     return int(out)
 
 
@@ -174,7 +174,7 @@ def test_an_incident_on_a_builtin_exports_its_copy_when_the_builtin_changed(
         timeline.open_incident("Checkout errors", "P1", "pulse-messages", copy=old)
     stdout, stderr = cli_ok("export", "1", "--db", str(db))
     assert "pulse-messages (Pulse Messages procedures (2025))" in stdout
-    assert "> Note: procedure pulse-messages: checklists/pulse-messages.yaml has changed" in stdout
+    assert "> Note: procedure pulse-messages (checklists/pulse-messages.yaml) has changed" in stdout
     assert f"sha256 {old.sha256[:8]}… then" in stdout and "has changed" in stderr
 
 
@@ -278,8 +278,8 @@ async def test_resuming_a_builtin_runs_its_copy_after_the_first_paint_and_says_s
         await until(pilot, lambda: app.board is not None, "the procedure")
         assert session.procedure is not None
         assert session.procedure.triggers[0].threshold == 50
-        await until(pilot, lambda: "checklists/pulse-messages.yaml has changed" in warnings(app),
-                    "the notification")  # fmt: skip
+        changed = "(checklists/pulse-messages.yaml) has changed"
+        await until(pilot, lambda: changed in warnings(app), "the notification")
         await breach(app, clock, 10.0)
         await pilot.pause(0.2)
         assert app.board is not None and not app.board.firing()  # 10 % is under the copy's 50

@@ -71,6 +71,13 @@ class ProcedureCopy:
         return f"checklists/{self.name}.yaml" if self.builtin else self.source
 
     @property
+    def described(self) -> str:
+        """`procedure NAME (FILE)` for a human, the file left out when it is the name."""
+        if self.shown == self.name:
+            return f"procedure {self.name}"
+        return f"procedure {self.name} ({self.shown})"
+
+    @property
     def short(self) -> str:
         """The hash's first 8 digits, for a human."""
         return f"{self.sha256[:8]}…"
@@ -142,13 +149,13 @@ def note(copy: ProcedureCopy, fallback: str | None = None) -> str | None:
     disk = on_disk(copy)
     if isinstance(disk, str):
         return (
-            f"procedure {copy.name}: {copy.shown} cannot be read now ({disk}); the copy the "
+            f"{copy.described} cannot be read now ({disk}); the copy the "
             f"incident recorded is used (sha256 {copy.short})"
         )
     if disk.sha256 == copy.sha256:
         return None
     return (
-        f"procedure {copy.name}: {copy.shown} has changed since the incident recorded its copy "
+        f"{copy.described} has changed since the incident recorded its copy "
         f"(sha256 {copy.short} then, {disk.short} now); the recorded copy is used"
     )
 
@@ -180,19 +187,18 @@ def load(copy: ProcedureCopy, *, check: Check | None = None) -> Loaded:
     if isinstance(disk, str):
         return Loaded(
             None,
-            error=f"procedure {copy.name}: {recorded} ({failed}), and {copy.shown} cannot be "
-            f"read now ({disk})",
+            error=f"{copy.described}: {recorded} ({failed}), and the file cannot be read now "
+            f"({disk})",
         )
     try:
         procedure = parse_procedure(disk.text, disk.shown, check=check)
     except ProcedureFileError as error:
         return Loaded(
             None,
-            error=f"procedure {copy.name}: {recorded} ({failed}), nor does the file on disk "
-            f"({error})",
+            error=f"{copy.described}: {recorded} ({failed}), nor does the file on disk ({error})",
         )
     return Loaded(
         procedure,
-        fallback=f"procedure {copy.name}: {recorded} ({failed}); the file on disk is used "
+        fallback=f"{copy.described}: {recorded} ({failed}); the file on disk is used "
         f"instead (sha256 {disk.short})",
     )
