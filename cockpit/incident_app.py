@@ -28,9 +28,11 @@ from cockpit.core.lock import IncidentLock
 from cockpit.core.metrics import Sample
 from cockpit.core.outbox import QUEUED as OUTBOX_QUEUED
 from cockpit.core.outbox import Outbox
+from cockpit.core.procedure_copy import RECORDED
 from cockpit.core.timeline import Event
 from cockpit.messages import (
     MetricsSampled,
+    ProcedureDiffers,
     ProcedureFailed,
     ProcedureLoaded,
     SourceFailed,
@@ -87,7 +89,7 @@ class IncidentApp(TimelineApp):
         """Validate the procedure (after the first paint if needed), then start the sources."""
         if self.session.procedure is not None:
             self.procedure_ready(self.session.procedure)
-        else:
+        if self.session.procedure is None or self.session.procedure_copy is not None:
             self.call_after_refresh(
                 self.run_worker,
                 self.load_procedure,
@@ -110,27 +112,38 @@ class IncidentApp(TimelineApp):
         gc.freeze()
 
     def load_procedure(self) -> None:
-        """Worker: validate the built-in procedure after the first paint.
+        """Worker: validate the procedure after the first paint (`cockpit.session_procedure`)."""
+        from cockpit.session_procedure import load_session_procedure
 
-        Not against the providers here: the tests check every built-in against every one
-        (`cockpit procedures validate`), and importing them all (psycopg among them) cost each
-        session about 12 MiB and 0.1 s for nothing. A procedure file is checked against them
-        before the cockpit starts (commands/run.py).
-        """
-        from cockpit.core.procedure_loader import load_builtin
-
-        try:
-            procedure = load_builtin(self.session.procedure_name)
-        except CockpitError as error:
-            self.post_message(ProcedureFailed(str(error)))
-        else:
-            self.post_message(ProcedureLoaded(procedure))
+        found = load_session_procedure(self.session)
+        if found.procedure is None:
+            self.post_message(ProcedureFailed(found.error or "the procedure did not load"))
+            return
+        if found.procedure is not self.session.procedure:
+            self.post_message(ProcedureLoaded(found.procedure, found.fallback))
+        if found.note is not None:  # the file on disk is not what runs
+            self.post_message(ProcedureDiffers(found.note))
 
     @on(ProcedureLoaded)
     def procedure_loaded(self, message: ProcedureLoaded) -> None:
         """The procedure is valid: build the board and start the sources."""
         self.session.procedure = message.procedure
+        self.session.procedure_fallback = message.fallback
         self.procedure_ready(message.procedure)
+
+    @on(ProcedureDiffers)
+    def procedure_differs(self, message: ProcedureDiffers) -> None:
+        """Stays up a while: the incident runs a procedure its file no longer says."""
+        self.notify(message.note, title="Procedure file", severity="warning", timeout=60)
+
+    def record_copy(self) -> None:
+        """The first session on an incident opened without a copy of its procedure records the
+        one it runs, so it is stable from then on."""
+        session, copy = self.session, self.session.procedure_copy
+        if session.record_copy and copy is not None and not self.read_only:
+            session.record_copy = False
+            incident, at = session.incident.id, session.clock.now()
+            self.write(lambda timeline: timeline.record_procedure(incident, copy, at=at), RECORDED)
 
     @on(ProcedureFailed)
     def procedure_failed(self, message: ProcedureFailed) -> None:
@@ -225,6 +238,7 @@ class IncidentApp(TimelineApp):
             cutoff = self.session.clock.now() - SAMPLE_RETENTION
             self.write(lambda timeline: timeline.prune_samples(cutoff), "sample retention")
         self.tell_last_crash()
+        self.record_copy()
         size = f"{self.size.width}x{self.size.height}"
         role = "" if self.driving else ", responding"
         self.record(

@@ -53,6 +53,15 @@ class ProcedureLoaded(Message, bubble=False):
     """The session's procedure validated."""
 
     procedure: Procedure
+    fallback: str | None = None
+    """Why the incident's recorded copy did not validate, when this is the file on disk."""
+
+
+@dataclass
+class ProcedureDiffers(Message, bubble=False):
+    """The procedure file on disk is not what the incident runs (one line saying how)."""
+
+    note: str
 
 
 @dataclass

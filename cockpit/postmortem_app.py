@@ -34,7 +34,12 @@ class PostmortemApp(IncidentApp):
                 title="Not alone",
                 timeout=15,
             )
+        self.record_copy()
         self.record("session.started", "post-mortem editor attached")
+        if self.session.procedure_copy is not None:  # tells when the file on disk differs
+            self.run_worker(
+                self.load_procedure, name="load-procedure", thread=True, exit_on_error=False
+            )
         self.push_screen(PostmortemScreen(), self.left)
 
     def left(self, _: None) -> None:

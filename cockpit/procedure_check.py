@@ -8,7 +8,8 @@ declares its actions' parameters itself (`ActionProvider.action_params`); a requ
 be written as "[placeholder]", which the action screen asks the responder for.
 
 Everything that loads a procedure to use it loads it through here: `cockpit procedures`,
-backtest, export, postmortem, `incident open`, the cockpit's start and its worker.
+backtest, export, postmortem, `incident open`, the cockpit's start and its worker (an
+incident's recorded copy of its procedure, `load_copy`, too).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.core import procedure_loader
+from cockpit.core import procedure_copy, procedure_loader
 from cockpit.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
+    from cockpit.core.procedure_copy import Loaded, ProcedureCopy
     from providers.base import ActionProvider
 
 MANUAL = "manual"
@@ -43,6 +45,18 @@ def load_procedure_file(path: Path) -> Procedure:
 def load_builtin(name: str) -> Procedure:
     """A built-in procedure, validated and checked against the providers."""
     return procedure_loader.load_builtin(name, check=provider_problems)
+
+
+def check_copy(copy: ProcedureCopy) -> Procedure:
+    """A procedure file's text as read (the copy a new incident records), validated and
+    checked against the providers; ProcedureFileError if it does not hold."""
+    return procedure_loader.parse_procedure(copy.text, copy.shown, check=provider_problems)
+
+
+def load_copy(copy: ProcedureCopy) -> Loaded:
+    """The copy of its procedure an incident recorded, validated and checked against the
+    providers; the file on disk, with the reason, when the copy no longer validates."""
+    return procedure_copy.load(copy, check=provider_problems)
 
 
 def provider_problems(procedure: Procedure) -> Iterator[tuple[Where, str]]:

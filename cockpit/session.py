@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cockpit.core.clock import Clock, SystemClock
 from cockpit.core.lock import Holder
 from cockpit.core.outline import MetricTitle, Outline
+from cockpit.core.procedure_copy import ProcedureCopy
 from cockpit.core.timeline import Incident, Timeline
 
 if TYPE_CHECKING:  # pydantic and httpx: the first paint needs neither
@@ -36,8 +37,17 @@ class Session:
     timeline: Timeline
     incident: Incident
     procedure: Procedure | None = None
-    """The validated procedure; None to validate the built-in `outline.name` after the paint."""
+    """The validated procedure; None to validate `procedure_copy` (else the built-in
+    `outline.name`) after the paint."""
     outline: Outline | None = None
+    procedure_copy: ProcedureCopy | None = None
+    """The copy of its procedure the incident recorded (or, when it was opened without one,
+    the file as this session read it, to be recorded: `record_copy`); what `procedure` was
+    validated from, unless `procedure_fallback` says otherwise."""
+    record_copy: bool = False
+    """Record `procedure_copy` when the session starts: the incident has no copy yet."""
+    procedure_fallback: str | None = None
+    """Why the recorded copy did not validate, when the file on disk is used instead."""
     sources: list[MetricSource] = field(default_factory=list)
     actions: dict[str, ActionProvider] = field(default_factory=dict)
     """Action providers by the name procedures use (`provider: vercel`), from cockpit.toml."""

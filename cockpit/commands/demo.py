@@ -43,24 +43,37 @@ DEMO_POLL_SECONDS = 0.5
 )
 def demo(db: str | None, incident_id: int | None, deploy_at: float, procedure_name: str) -> None:
     """Run the cockpit on the built-in simulated production (127.0.0.1 only)."""
-    from cockpit.commands.run import launch, resolve_incident
+    from cockpit.commands.run import launch, resolve_incident, session_procedure
     from cockpit.core.clock import SystemClock
-    from cockpit.core.outline import builtin_outline
     from cockpit.core.paths import data_dir
+    from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
     from cockpit.session import Session
+    from cockpit.session_procedure import incident_copy
 
     db_path = Path(db) if db else data_dir() / "demo.db"
     clock = SystemClock()
     timeline = Timeline(db_path)
     incident = resolve_incident(
-        timeline, incident_id, title=DEMO_TITLE, severity="P1", procedure=procedure_name, drill=True
+        timeline,
+        incident_id,
+        title=DEMO_TITLE,
+        severity="P1",
+        procedure=procedure_name,
+        drill=True,
+        validate=read_copy,  # the text the incident records; validated after the first paint
     )
     name = incident.procedure or procedure_name  # a resumed incident keeps its own
+    copy, record = incident_copy(timeline, incident, name)  # ... and its copy of it
+    outline, procedure, fallback = session_procedure(copy, None)
     session = Session(
         timeline=timeline,
         incident=incident,
-        outline=builtin_outline(name),  # validated in a worker after the first paint
+        procedure=procedure,
+        outline=outline,
+        procedure_copy=copy,
+        record_copy=record,
+        procedure_fallback=fallback,
         start_sources=partial(start_demo, clock, deploy_at, name),
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,

@@ -12,6 +12,10 @@ its first line and its footer saying where the chain failed instead of naming a 
 (As JSON, the document's ``chain`` says ``verified: false`` and the failure; the warning goes
 to stderr.)
 
+The procedure is the copy the incident recorded when it opened, not the file as edited since;
+when the file on disk differs (or is gone, or is used because the copy no longer validates),
+the report's note near the top and a warning on stderr say so.
+
 Exit codes: 0 success; 2 any error (unknown incident, a timeline that does not verify, a damaged
 or unreadable timeline, unwritable file), reported as one line on stderr, never a traceback.
 """
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult, Pool
 
     from cockpit.core.procedure import Procedure
-    from cockpit.core.timeline import Timeline
+    from cockpit.core.timeline import Incident, Timeline
 
 WORKER_TIMEOUT_S = 300.0
 """Longest wait for a worker's answer (then its work is done here instead)."""
@@ -40,23 +44,40 @@ class _Refused(Exception):
     """The timeline does not verify and --unverified was not given; the message says why."""
 
 
-def _procedure(name: str | None) -> Procedure | None:
-    """The incident's procedure, or None (with a warning) when it cannot be loaded."""
+def _procedure(store: Timeline, incident: Incident) -> tuple[Procedure | None, str | None]:
+    """The incident's procedure (the copy it recorded; else, for an incident opened without
+    one, the file as it is now), and the line saying how the file on disk differs, or None.
+
+    A procedure that cannot be loaded is exported without (with a warning)."""
+    name = incident.procedure
     if not name:
-        return None
+        return None, None
     from cockpit.core.errors import CockpitError
-    from cockpit.procedure_check import load_procedure
+    from cockpit.core.procedure_copy import note, read_copy, recorded_copy
+    from cockpit.procedure_check import load_copy
 
     try:
-        return load_procedure(name)
+        copy = recorded_copy(store, incident.id) or read_copy(name)
+        loaded = load_copy(copy)
     except (CockpitError, OSError) as error:  # one line: a ProcedureFileError's str() is one
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        click.echo(
-            f"cockpit: warning: procedure {name!r} not loaded ({first}); "
-            "exporting without targets and checklists",
-            err=True,
-        )
-        return None
+        _not_loaded(name, str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return None, None
+    if loaded.procedure is None:
+        _not_loaded(name, loaded.error or "it does not validate")
+        # Said in the report too when the file is not the copy (changed, or gone).
+        return None, loaded.error if note(copy) is not None else None
+    said = note(copy, loaded.fallback)
+    if said is not None:
+        click.echo(f"cockpit: warning: {said}", err=True)
+    return loaded.procedure, said
+
+
+def _not_loaded(name: str, why: str) -> None:
+    click.echo(
+        f"cockpit: warning: procedure {name!r} not loaded ({why}); "
+        "exporting without targets and checklists",
+        err=True,
+    )
 
 
 def _timeline_section(path: str, incident_id: int, head_id: int) -> str:
@@ -193,7 +214,7 @@ def export(
                 if event.id <= head[0]
             ]
             samples = store.samples(incident_id)
-            procedure = _procedure(incident.procedure)
+            procedure, said = _procedure(store, incident)
 
             def rows() -> list[Row]:
                 return store.rows(incident_id, up_to=head[0])
@@ -216,6 +237,7 @@ def export(
                     samples=samples,
                     rows=every,
                     failure=failure(),
+                    note=said,
                 )
             else:
 
@@ -231,6 +253,7 @@ def export(
                     samples=samples,
                     timeline=timeline,
                     failure=failure,
+                    note=said,
                 )
     except _Refused as refused:
         fail(

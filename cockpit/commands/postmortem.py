@@ -25,9 +25,11 @@ def postmortem(ctx: click.Context, incident_id: int, db: str | None) -> None:
     """Write the post-mortem sections of closed INCIDENT (root cause, lessons, action items)."""
     from cockpit.commands.run import launch
     from cockpit.core.errors import CockpitError
+    from cockpit.core.procedure_copy import note
     from cockpit.core.timeline import Timeline
-    from cockpit.procedure_check import load_procedure
+    from cockpit.procedure_check import load_copy
     from cockpit.session import Session
+    from cockpit.session_procedure import incident_copy
 
     path = db_path(ctx, db)
     try:
@@ -38,10 +40,24 @@ def postmortem(ctx: click.Context, incident_id: int, db: str | None) -> None:
                 f"incident {incident_id} is still open: write its post-mortem in its cockpit "
                 f"(`cockpit --incident {incident_id}`, then e), or close it first"
             )
-        procedure = load_procedure(incident.procedure) if incident.procedure else None
+        if not incident.procedure:
+            fail(f"incident {incident_id} names no procedure: its sections are unknown")
+        # The copy the incident recorded, not the file as edited since.
+        copy, record = incident_copy(timeline, incident, incident.procedure)
     except CockpitError as error:
         fail(error)
-    if procedure is None:
-        fail(f"incident {incident_id} names no procedure: its sections are unknown")
-    session = Session(timeline=timeline, incident=incident, procedure=procedure)
+    loaded = load_copy(copy)
+    if loaded.procedure is None:
+        fail(loaded.error or f"{copy.shown}: the procedure does not validate")
+    said = note(copy, loaded.fallback)
+    if said is not None:  # said in the editor too (the terminal shows this once it ends)
+        click.echo(f"cockpit: warning: {said}", err=True)
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=loaded.procedure,
+        procedure_copy=copy,
+        record_copy=record,
+        procedure_fallback=loaded.fallback,
+    )
     sys.exit(launch(session, path, postmortem=True))

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from cockpit.core.outline import Outline
     from cockpit.core.procedure import Procedure
+    from cockpit.core.procedure_copy import ProcedureCopy
     from cockpit.core.timeline import Incident, Timeline
     from cockpit.incident_app import IncidentApp
     from cockpit.session import Session
@@ -86,14 +87,15 @@ def resolve_incident(
     procedure: str,
     drill: bool = False,
     requested: str | None = None,
-    validate: Callable[[str], object] | None = None,
+    validate: Callable[[str], ProcedureCopy] | None = None,
 ) -> Incident:
     """The incident asked for, else the latest open one, else a new one.
 
     `requested` is the procedure the user named (--procedure): an incident bound to another
     one is refused, not resumed under a procedure it was not opened with. `validate` is
     called on a new incident's procedure before the incident is created, so a procedure that
-    does not validate leaves nothing behind.
+    does not validate leaves nothing behind; the text it read is the copy the incident
+    records (without `validate`, none: the session records the one it runs).
     """
     import os
 
@@ -125,9 +127,8 @@ def resolve_incident(
     latest = timeline.latest_open()
     if latest is not None and not drill:
         return resumable(latest)
-    if validate is not None and procedure:
-        validate(procedure)
-    return timeline.open_incident(title, severity, procedure, drill=drill)
+    copy = validate(procedure) if validate is not None and procedure else None
+    return timeline.open_incident(title, severity, procedure, drill=drill, copy=copy)
 
 
 HANGUP_SAVE_SECONDS = 6.0
@@ -244,11 +245,12 @@ def open_cockpit(
     from cockpit.core.actor import current_actor
     from cockpit.core.config import load_settings
     from cockpit.core.errors import IncidentError
-    from cockpit.core.outline import builtin_outline, is_builtin
     from cockpit.core.paths import config_file, timeline_db
+    from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
-    from cockpit.procedure_check import load_procedure
+    from cockpit.procedure_check import check_copy
     from cockpit.session import Session
+    from cockpit.session_procedure import incident_copy
     from providers.base import ActionProvider, Notifier
 
     settings = load_settings(config_file())
@@ -269,16 +271,17 @@ def open_cockpit(
             "no procedure: pass --procedure NAME (see `cockpit procedures list`) or set "
             "`procedure` in cockpit.toml; `cockpit demo` runs the built-in demo"
         )
-    prepared: dict[str, tuple[Outline | None, Procedure | None]] = {}
+    prepared: dict[str, tuple[ProcedureCopy, Procedure | None]] = {}
 
-    def prepare(name: str) -> tuple[Outline | None, Procedure | None]:
-        # A built-in is validated by the tests and, again, in a worker after the first paint
-        # (its outline is read within the same bounds); any other file is validated now,
-        # with its providers, so a mistake gets its one-line error on the terminal.
+    def prepare(name: str) -> ProcedureCopy:
+        # The text a new incident records. A built-in is validated by the tests and, again,
+        # in a worker after the first paint (its outline is read from the same text); any
+        # other file is validated now, with its providers, so a mistake gets its one-line
+        # error on the terminal.
         if name not in prepared:
-            outline = builtin_outline(name) if is_builtin(name) else None
-            prepared[name] = (outline, None if outline is not None else load_procedure(name))
-        return prepared[name]
+            copy = read_copy(name)
+            prepared[name] = (copy, None if copy.builtin else check_copy(copy))
+        return prepared[name][0]
 
     incident = resolve_incident(
         timeline,
@@ -295,7 +298,10 @@ def open_cockpit(
             f"incident {incident.id} names no procedure: pass --procedure NAME "
             "(see `cockpit procedures list`)"
         )
-    outline, procedure = prepare(name)
+    # The copy the incident recorded, not the file as edited since (one opened without a
+    # copy records the file as read now).
+    copy, record = incident_copy(timeline, incident, name, watching=watch)
+    outline, procedure, fallback = session_procedure(copy, prepared.get(name))
     sources = build_sources([(s.provider, s.options) for s in settings.sources])
     providers = build_providers(
         {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}
@@ -305,6 +311,9 @@ def open_cockpit(
         incident=incident,
         procedure=procedure,
         outline=outline,
+        procedure_copy=copy,
+        record_copy=record,
+        procedure_fallback=fallback,
         sources=sources,
         actions={n: p for n, p in providers.items() if isinstance(p, ActionProvider)},
         notifiers={n: p for n, p in providers.items() if isinstance(p, Notifier)},
@@ -312,3 +321,31 @@ def open_cockpit(
         watching=watch,
     )
     sys.exit(launch(session, db_path))
+
+
+def session_procedure(
+    copy: ProcedureCopy, prepared: tuple[ProcedureCopy, Procedure | None] | None
+) -> tuple[Outline | None, Procedure | None, str | None]:
+    """What a session starts with: a built-in's outline (the worker validates its copy after
+    the first paint), or a file's procedure validated now (`prepared`: as the incident opened
+    with it), or the file on disk with the reason, when the recorded copy no longer validates.
+
+    Raises:
+        CockpitError: Neither the copy nor the file validates.
+    """
+    from cockpit.core.errors import CockpitError, ProcedureFileError
+    from cockpit.core.outline import builtin_outline, copy_outline
+
+    if copy.builtin:
+        try:
+            return copy_outline(copy), None, None
+        except ProcedureFileError:  # the worker falls back to the file, and says so
+            return builtin_outline(copy.name), None, None
+    if prepared is not None and prepared[0].sha256 == copy.sha256 and prepared[1] is not None:
+        return None, prepared[1], None
+    from cockpit.procedure_check import load_copy
+
+    loaded = load_copy(copy)
+    if loaded.procedure is None:
+        raise CockpitError(loaded.error or f"{copy.shown}: the procedure does not validate")
+    return None, loaded.procedure, loaded.fallback

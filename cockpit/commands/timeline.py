@@ -81,19 +81,23 @@ def incident_open(
 
     A --procedure is validated first (the file, and its providers): a bad one is refused with
     one line and nothing is recorded, so no incident is left bound to a file that cannot run.
+    The text validated is the copy the incident records (`procedure.recorded`).
     """
     from cockpit.core.errors import CockpitError
 
+    copy = None
     if procedure is not None:
-        from cockpit.procedure_check import load_procedure
+        from cockpit.core.procedure_copy import read_copy
+        from cockpit.procedure_check import check_copy
 
         try:
-            load_procedure(procedure)
+            copy = read_copy(procedure)
+            check_copy(copy)
         except CockpitError as error:
             fail(error)
     with _open(ctx, db) as timeline:
         try:
-            opened = timeline.open_incident(title, severity, procedure, drill=drill)
+            opened = timeline.open_incident(title, severity, procedure, drill=drill, copy=copy)
         except CockpitError as error:
             fail(error)
     click.echo(opened.id)

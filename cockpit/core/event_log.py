@@ -58,6 +58,7 @@ from cockpit.core.damage import (
     read_error,
 )
 from cockpit.core.errors import IncidentError, TimelineBusy, TimelineDamaged, TimelineError
+from cockpit.core.procedure_copy import RECORDED
 from cockpit.core.redact import redact
 from cockpit.core.timeline_schema import (
     EVENT_COLUMNS,
@@ -74,10 +75,10 @@ BUSY_TIMEOUT_S = 5.0
 _EMPTY_GRACE_S = 0.25
 _HEAD_TYPES = (EVENT_TYPES[0], EVENT_TYPES[-1])  # id, hash
 
-# Kinds that change the incident projection or pair intents with results: only the dedicated
-# methods may write them, so the projection's rules (no double close, one result per intent)
-# cannot be bypassed through record().
-_RESERVED_PREFIXES = ("incident.", "action.")
+# Kinds that change the incident projection, pair intents with results or hold the incident's
+# copy of its procedure: only the dedicated methods may write them, so their rules (no double
+# close, one result per intent, one copy per incident) cannot be bypassed through record().
+_RESERVED_PREFIXES = ("incident.", "action.", RECORDED)
 
 
 class Event(NamedTuple):
@@ -387,8 +388,8 @@ class EventLog:
         Args:
             incident: The incident it belongs to, or None for events outside any incident
                 (``session.started``, ...).
-            kind: Dotted kind, e.g. ``note``, ``trigger.fired``. ``incident.*`` and ``action.*``
-                are written only by the dedicated methods.
+            kind: Dotted kind, e.g. ``note``, ``trigger.fired``. ``incident.*``, ``action.*``
+                and ``procedure.recorded`` are written only by the dedicated methods.
             summary: One human line.
             payload: JSON-like details; non-JSON values are stored as text.
             command: The CLI-equivalent command, for actions.

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit.core.export_metrics import number
 from cockpit.core.export_report import build_report, ts_text
 from cockpit.core.export_rows import Row, as_rows, timeline_rows
+from cockpit.core.redact import scrub
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
@@ -72,7 +73,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str
     return lines
 
 
-def _summary(data: dict[str, Any]) -> list[str]:
+def _summary(data: dict[str, Any], note: str | None) -> list[str]:
     about = data["incident"]
     kind = "Drill" if about["drill"] else "Incident"
     procedure = about["procedure"] or "-"
@@ -99,6 +100,7 @@ def _summary(data: dict[str, Any]) -> list[str]:
         "",
         f"Incident {about['id']}, exported from the cockpit's timeline. All times are UTC.",
         "",
+        *([f"> Note: {cell(scrub(note))}.", ""] if note else []),
         "## Summary",
         "",
         *_table(("Field", "Value"), rows),
@@ -324,6 +326,7 @@ def render_markdown(
     rows: Sequence[Row] | None = None,
     timeline: Callable[[], str] | None = None,
     failure: Callable[[], str | None] | None = None,
+    note: str | None = None,
 ) -> str:
     """The post-mortem of one incident as GitHub-flavoured Markdown.
 
@@ -342,6 +345,8 @@ def render_markdown(
         failure: Says why the timeline does not verify (None or "": it does); called after
             `timeline`, so another process can verify meanwhile. A failure becomes the
             document's first line (`warning_line`) and its footer, instead of the head.
+        note: How the procedure file on disk differs from the incident's copy of it (one
+            line, under the title; `cockpit.core.procedure_copy.note`); None: it does not.
 
     Returns:
         The document, ending with one newline; identical for identical arguments.
@@ -351,7 +356,7 @@ def render_markdown(
         ordered, incident, procedure, head=head, samples=samples, with_timeline=False
     )
     sections = [
-        _summary(data),
+        _summary(data, note),
         _durations(data),
         _decisions(data),
         _actions(data),
@@ -381,13 +386,17 @@ def render_json(
     samples: Sequence[StoredSample] = (),
     rows: Sequence[Row] | None = None,
     failure: str | None = None,
+    note: str | None = None,
 ) -> str:
     """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8).
 
     A `failure` (the timeline does not verify) is kept as ``chain.failure`` and
-    ``chain.verified`` false; without one the document is as it always was.
+    ``chain.verified`` false, a `note` as ``procedure_note``; without them the document is as
+    it always was.
     """
     data = build_report(timeline_events, incident, procedure, head=head, samples=samples, rows=rows)
     if failure:
         data["chain"].update(verified=False, failure=failure)
+    if note:
+        data["procedure_note"] = scrub(note)
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

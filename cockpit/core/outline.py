@@ -1,7 +1,8 @@
 """A procedure's outline (name, title, metrics) read without validation, for the first paint.
 
 The dashboard's frame needs only the metric titles; the full pydantic validation of a built-in
-procedure (about 0.25 s of imports and schema building) runs in a worker after the first paint.
+procedure, or of the copy of it an incident recorded (about 0.25 s of imports and schema
+building), runs in a worker after the first paint.
 Files that are not built-in are validated before the cockpit starts, so a bad file still gets
 its one-line error on the terminal.
 """
@@ -12,9 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.core.errors import Problem, ProcedureFileError
+from cockpit.core.procedure_copy import ProcedureCopy
 from cockpit.core.procedure_file import construct, is_builtin, parse_yaml, read_builtin
 
-__all__ = ["MetricTitle", "Outline", "builtin_outline", "is_builtin"]
+__all__ = [
+    "MetricTitle",
+    "Outline",
+    "builtin_outline",
+    "copy_outline",
+    "is_builtin",
+    "text_outline",
+]
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,17 @@ def builtin_outline(name: str) -> Outline:
     Read through the same bounds as every procedure file; what is not the expected shape is
     a ProcedureFileError, as the full validation would say.
     """
-    shown = f"checklists/{name}.yaml"
-    data: Any = construct(parse_yaml(read_builtin(name), shown), shown)
+    return text_outline(read_builtin(name), f"checklists/{name}.yaml", name)
+
+
+def copy_outline(copy: ProcedureCopy) -> Outline:
+    """The outline of the copy of its procedure an incident recorded."""
+    return text_outline(copy.text, copy.shown, copy.name)
+
+
+def text_outline(text: str, shown: str, name: str) -> Outline:
+    """The outline of a procedure's text (`shown`: the file, as errors name it)."""
+    data: Any = construct(parse_yaml(text, shown), shown)
     metrics = data.get("metrics") if isinstance(data, dict) else None
     if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
         raise ProcedureFileError(shown, [Problem(None, "metrics", "not a mapping of metrics")])

@@ -97,3 +97,18 @@ def read_builtin(name: str) -> str:
         )
     with _builtin_path(name) as path:
         return read_text(path, shown)
+
+
+def names_a_file(name_or_path: str) -> bool:
+    """Whether a procedure's name is a file path (a YAML suffix, or something is there) rather
+    than a built-in's name: the one rule every reader resolves a name by."""
+    candidate = Path(name_or_path)
+    return candidate.suffix in {".yaml", ".yml"} or _exists(candidate)
+
+
+def _exists(path: Path) -> bool:
+    """Whether anything is at `path`; a FIFO counts (it is refused when read, not here)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False

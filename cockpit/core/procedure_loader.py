@@ -30,6 +30,7 @@ from cockpit.core.procedure import (
 from cockpit.core.procedure_file import (
     builtin_names,
     construct,
+    names_a_file,
     parse_yaml,
     read_builtin,
     read_text,
@@ -378,15 +379,6 @@ def load_builtin(name: str, *, check: Check | None = None) -> Procedure:
 
 def load_procedure(name_or_path: str, *, check: Check | None = None) -> Procedure:
     """A built-in name, or a path to a procedure file (anything with a YAML suffix, or there)."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or _exists(candidate):
-        return load_procedure_file(candidate, check=check)
+    if names_a_file(name_or_path):
+        return load_procedure_file(Path(name_or_path), check=check)
     return load_builtin(name_or_path, check=check)
-
-
-def _exists(path: Path) -> bool:
-    """Whether anything is at `path`; a FIFO counts (it is refused when read, not here)."""
-    try:
-        return path.exists()
-    except (OSError, ValueError):  # a name too long, a NUL byte
-        return False

@@ -32,6 +32,7 @@ from cockpit.core.errors import IncidentError, TimelineDamaged
 from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, events_from_rows
 from cockpit.core.incidents import Incident, lifecycle_rows, project
 from cockpit.core.metrics import Sample
+from cockpit.core.procedure_copy import RECORDED, ProcedureCopy
 from cockpit.core.sample_store import StoredSample
 from cockpit.core.timeline_schema import EVENT_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
@@ -108,8 +109,10 @@ class Timeline(EventLog):
         *,
         drill: bool = False,
         actor: str | None = None,
+        copy: ProcedureCopy | None = None,
     ) -> Incident:
-        """Open a new incident with the next free id and record ``incident.opened``.
+        """Open a new incident with the next free id and record ``incident.opened``, then its
+        copy of the procedure (``procedure.recorded``, see `cockpit.core.procedure_copy`).
 
         Args:
             title: A short human title.
@@ -117,6 +120,10 @@ class Timeline(EventLog):
             procedure: The procedure it runs under (name or file), if known.
             drill: True for an exercise, so reports can tell drills from real incidents.
             actor: Override the recorded actor.
+            copy: The procedure's text as the caller read (and validated) it
+                (`cockpit.core.procedure_copy.read_copy`): every command that opens an
+                incident gives it. Without one the incident opens without a copy, as those
+                opened before copies existed, and the first cockpit session on it records one.
 
         Returns:
             The new incident.
@@ -131,6 +138,8 @@ class Timeline(EventLog):
             event = self._append(
                 incident_id, "incident.opened", f"{prefix}: {title}", payload, None, actor
             )
+            if copy is not None:
+                self._append(incident_id, RECORDED, copy.summary(), copy.payload(), None, actor)
         self._known_incidents.add(incident_id)
         return Incident(
             id=incident_id,
@@ -141,6 +150,29 @@ class Timeline(EventLog):
             opened_at=event.ts,
             drill=drill,
         )
+
+    def record_procedure(
+        self,
+        incident_id: int,
+        copy: ProcedureCopy,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        """Record the copy of its procedure an incident opened without (the first cockpit
+        session that resumes it does); returns the incident's copy event, which is the one
+        already there, unchanged, if another session recorded it first.
+
+        Raises:
+            IncidentError: Unknown incident.
+        """
+        with self._write():
+            self._require_incident(incident_id)
+            found = self.events(incident_id, kinds=[RECORDED], limit=1)
+            if found:
+                return found[0]
+            summary = copy.summary(at_resume=True)
+            return self._append(incident_id, RECORDED, summary, copy.payload(), None, actor, at)
 
     def _bad_incident_column(self) -> TimelineDamaged:
         """Names the first event whose incident is neither an integer nor NULL."""

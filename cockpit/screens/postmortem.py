@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from cockpit.core.procedure import Procedure
+    from cockpit.core.procedure_copy import ProcedureCopy
     from cockpit.core.timeline import Event, Timeline
 
 EXPORTED = "postmortem.exported"
@@ -66,10 +67,14 @@ def _render(
     incident_id: int,
     procedure: Procedure | None,
     saving: list[Future[Any]],
+    copy: ProcedureCopy | None = None,
+    fallback: str | None = None,
 ) -> str:
     """`cockpit export`'s Markdown, from the timeline as committed (after the sections being
-    saved and the readings taken so far), up to its head, exactly as the command reads it."""
+    saved and the readings taken so far), up to its head, exactly as the command reads it
+    (with its note when the procedure file on disk is not the incident's `copy`)."""
     from cockpit.core.incidents import project
+    from cockpit.core.procedure_copy import note
 
     for future in saving:
         with contextlib.suppress(Exception):  # a refused save is announced by the App
@@ -80,7 +85,12 @@ def _render(
         rows = [(incident_id, e.kind, e.ts, e.payload) for e in events]
         incident = project(rows)[incident_id]
         return render_markdown(
-            events, incident, procedure, head=head, samples=timeline.samples(incident_id)
+            events,
+            incident,
+            procedure,
+            head=head,
+            samples=timeline.samples(incident_id),
+            note=note(copy, fallback) if copy is not None else None,
         )
 
 
@@ -163,6 +173,8 @@ class PostmortemScreen(CockpitScreen[None]):
             app.session.incident.id,
             app.session.procedure,
             saving,
+            app.session.procedure_copy,
+            app.session.procedure_fallback,
         )
 
     def refresh_preview(self) -> None:
