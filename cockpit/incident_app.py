@@ -25,6 +25,7 @@ from cockpit.core.checklist_state import ChecklistState
 from cockpit.core.errors import CockpitError
 from cockpit.core.incidents import Incident
 from cockpit.core.lock import IncidentLock
+from cockpit.core.manual import is_manual
 from cockpit.core.metrics import Sample
 from cockpit.core.outbox import QUEUED as OUTBOX_QUEUED
 from cockpit.core.outbox import Outbox
@@ -248,7 +249,10 @@ class IncidentApp(TimelineApp):
         )
         for intent in self.state.in_flight:
             self.notify(
-                f"Outcome unknown: {intent.summary}. Verify it before acting again.",
+                f"Not marked done or failed yet: {intent.summary}. r opens it: its steps are "
+                "where they were."
+                if is_manual(intent.action)
+                else f"Outcome unknown: {intent.summary}. Verify it before acting again.",
                 title="Unfinished action",
                 severity="warning",
                 timeout=30,

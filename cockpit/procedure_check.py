@@ -20,14 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.core import procedure_copy, procedure_loader
 from cockpit.core.errors import ConfigError
+from cockpit.core.manual import MANUAL
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_copy import Loaded, ProcedureCopy
     from providers.base import ActionProvider
-
-MANUAL = "manual"
-"""Not a provider: the cockpit shows the option's steps and commands, and a human runs them."""
 
 Where = tuple[str | int, ...]
 

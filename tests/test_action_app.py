@@ -100,13 +100,16 @@ async def test_the_demo_rolls_back_through_vercel_from_the_action_screen(
 async def test_a_provider_that_is_not_configured_says_so_and_shows_the_commands(
     timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
 ) -> None:
+    """It opens to be done by hand (tests/test_manual_app.py); opening records nothing."""
     _, platforms, clock = demo
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("r", "down", "down", "enter")  # L3 git revert: not configured here
-        text = str(app.screen.query_one("#action-plan").render())
-        assert "No provider is configured for 'git'" in text
-        assert "git revert [commit-hash]" in text
+        await until(pilot, lambda: type(app.screen).__name__ == "ManualScreen", "by hand")
+        head = str(app.screen.query_one("#manual-head").render())
+        assert "The 'git' provider is not configured in this session" in head
+        assert "[providers.git] in cockpit.toml" in head
+        assert "git revert [commit-hash]" in str(app.screen.query_one("#manual-commands").render())
     assert "action.intent" not in kinds(timeline)
 
 

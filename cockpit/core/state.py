@@ -10,7 +10,8 @@ What it holds: the incident (title, severity, acknowledgement, status), the deci
 options, the wizard's walk (with answers two responders gave to the same question: the later
 wins, the conflict is kept), every checklist item, escalation steps and status updates already
 recorded, the outbox, saved drafts, written post-mortem sections, and every action with its
-outcome (those still in flight: intent without result).
+outcome (those still in flight: intent without result) and the steps recorded within it (an
+option done by hand ticks its runbook's steps).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cockpit.core.escalation import DUE as ESCALATION_DUE
 from cockpit.core.escalation import MISSED as ESCALATION_MISSED
 from cockpit.core.escalation import UPDATE_KINDS
 from cockpit.core.incidents import Incident, advance
+from cockpit.core.manual import STEP, StepMark
 from cockpit.core.outbox import KINDS as OUTBOX_KINDS
 from cockpit.core.outbox import Outbox
 from cockpit.core.postmortem import WRITTEN as SECTION_WRITTEN
@@ -61,6 +63,8 @@ class ActionState:
     verified: bool = False
     result: str = ""
     ended: str | None = None
+    steps: tuple[StepMark, ...] = ()
+    """Its steps done or skipped so far (`action.step`: an option done by hand), in order."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ class IncidentState:
             self._intent(event)
         elif kind == "action.result":
             self._result(event)
+        elif kind == STEP:
+            self._step(event)
         elif kind == DRAFT_SAVED:
             self.drafts[str(payload.get("template", ""))] = (
                 str(payload.get("subject", "")),
@@ -207,6 +213,15 @@ class IncidentState:
         checked = payload.get("checklist") or (started is not None and started.checklist)
         if outcome == "succeeded" and not checked:
             self.rolled_back_at = event.at
+
+    def _step(self, event: Event) -> None:
+        started = self.actions.get(str(event.payload.get("action_id", "")))
+        mark = StepMark.from_payload(event.payload, event.actor, event.ts)
+        if started is None or mark is None:
+            return
+        if any(known.index == mark.index for known in started.steps):
+            return  # two responders ticked the same step: the first stands
+        self.actions[started.action_id] = replace(started, steps=(*started.steps, mark))
 
     # --- what the views ask -------------------------------------------------------------------
 

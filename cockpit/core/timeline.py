@@ -5,7 +5,8 @@ or removed (SQL triggers refuse UPDATE and DELETE), and each row carries the SHA
 predecessor's hash plus its own content, so `verify()` proves nothing was altered, inserted or
 removed in the middle. Incidents are not a mutable table but a projection of their
 ``incident.*`` events; actions are an ``action.intent`` before and an ``action.result`` after,
-so a crash in between leaves an intent without a result: "outcome unknown".
+so a crash in between leaves an intent without a result: "outcome unknown". Between the two, an
+action done by hand records its runbook's steps as ``action.step``.
 
 This module is the public entry point: `Timeline` and everything callers import come from here.
 The parts live in their own modules: `cockpit.core.chain` (hash encoding and the verify walk),
@@ -325,31 +326,56 @@ class Timeline(EventLog):
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
         with self._write():
-            intent = self._conn.execute(
-                "SELECT payload, id FROM events WHERE incident = ? AND kind = 'action.intent' "
-                "AND json_extract(payload, '$.action_id') = ? LIMIT 1",
-                (incident, action_id),
-            ).fetchone()
-            if intent is None:
-                raise IncidentError(f"incident {incident}: no action {action_id} was begun")
-            done = self._conn.execute(
-                "SELECT id FROM events WHERE incident = ? AND kind = 'action.result' "
-                "AND json_extract(payload, '$.action_id') = ? LIMIT 1",
-                (incident, action_id),
-            ).fetchone()
-            if done is not None:
-                raise IncidentError(
-                    f"incident {incident}: action {action_id} already has a result "
-                    f"(event {done[0]})"
-                )
-            problem = payload_problem(intent[0])
-            if problem is not None:
-                raise TimelineDamaged(self.path, problem, event_name(intent[1]))
+            begun = self._running_action(incident, action_id)
             body = dict(payload or {})
-            body.update(
-                action=json.loads(intent[0]).get("action"), action_id=action_id, outcome=outcome
-            )
+            body.update(action=begun, action_id=action_id, outcome=outcome)
             return self._append(incident, "action.result", summary, body, None, actor, at)
+
+    def step_action(
+        self,
+        incident: int,
+        action_id: str,
+        summary: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        """Record a step within a running action (``action.step``: a runbook step done by
+        hand), between its intent and its result.
+
+        Raises:
+            IncidentError: No intent with this action_id in the incident, or it already has a
+                result (a step after the end would change what was recorded as done).
+        """
+        with self._write():
+            begun = self._running_action(incident, action_id)
+            body = dict(payload or {})
+            body.update(action=begun, action_id=action_id)
+            return self._append(incident, "action.step", summary, body, None, actor, at)
+
+    def _running_action(self, incident: int, action_id: str) -> Any:
+        """The action named by a begun intent that has no result yet (inside a write)."""
+        intent = self._conn.execute(
+            "SELECT payload, id FROM events WHERE incident = ? AND kind = 'action.intent' "
+            "AND json_extract(payload, '$.action_id') = ? LIMIT 1",
+            (incident, action_id),
+        ).fetchone()
+        if intent is None:
+            raise IncidentError(f"incident {incident}: no action {action_id} was begun")
+        done = self._conn.execute(
+            "SELECT id FROM events WHERE incident = ? AND kind = 'action.result' "
+            "AND json_extract(payload, '$.action_id') = ? LIMIT 1",
+            (incident, action_id),
+        ).fetchone()
+        if done is not None:
+            raise IncidentError(
+                f"incident {incident}: action {action_id} already has a result (event {done[0]})"
+            )
+        problem = payload_problem(intent[0])
+        if problem is not None:
+            raise TimelineDamaged(self.path, problem, event_name(intent[1]))
+        return json.loads(intent[0]).get("action")
 
     def unresolved_actions(self, incident: int) -> list[Event]:
         """Intents without a result: after a crash their outcome is unknown and must be checked."""

@@ -5,7 +5,8 @@ calls, what will change, the equivalent CLI line, warnings, how it will be verif
 undo it. A destructive plan runs only when the target's name is typed back; anything else typed
 is refused and recorded. The run itself is another thread worker: a progress bar, a live log,
 `x` to cancel at the next safe point, and the result, all recorded by the App. Workers only post
-messages; this screen never touches the timeline itself.
+messages; this screen never touches the timeline itself. An option the cockpit cannot perform
+(no provider for it in this session) gives way to the manual screen, to be done by hand.
 """
 
 from __future__ import annotations
@@ -151,16 +152,20 @@ class ActionScreen(CockpitScreen[None]):
 
     def on_mount(self) -> None:
         provider = self.provider
-        if provider is None:
+        if provider is None and self.option is not None:
+            # The cockpit cannot perform it (provider `manual`, not configured, not
+            # installed): the responder does it by hand, and it is recorded as a rollback.
+            from cockpit.screens.manual import ManualScreen
+
+            self.app.switch_screen(ManualScreen(self.option))
+            return
+        if provider is None:  # a checklist item's check: the item is ticked by hand
             configured = ", ".join(sorted(self.cockpit.session.actions)) or "none"
-            text = (
-                f"No provider is configured for {self.slot!r} (configured: {configured}). "
-                f"Add [providers.{self.slot}] to cockpit.toml, or do it by hand:"
+            self.show_error(
+                f"The cockpit cannot run {self.slot}.{self.action} here: no {self.slot!r} "
+                f"provider in this session (configured: {configured}). Do the check by hand "
+                "and tick the item on the checklist."
             )
-            procedure = self.cockpit.session.procedure
-            if self.option and procedure is not None:
-                text += "".join(f"\n  {line}" for line in procedure.option(self.option).commands)
-            self.show_error(text)
             return
         self.params = {**self.params, **provider.fixed_params}
         self.params_asked = {

@@ -1,8 +1,9 @@
 """Provides the rollback screen: the procedure's options, the decided one first, one key to run.
 
 Each line says the option's level, title, recovery time, risk and whether a provider is
-configured for it; Enter opens the action screen (plan, confirmation, run). Options without a
-configured provider still open, to say so and show the procedure's commands for doing it by hand.
+configured for it; Enter opens the action screen (plan, confirmation, run). An option the cockpit
+cannot perform (provider `manual`, or not configured) opens to be done by hand: its steps ticked
+in order, its end recorded as a rollback like any other (cockpit/screens/manual.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from cockpit.core.manual import MANUAL
 from cockpit.core.wizard import DECIDED
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
@@ -68,8 +70,12 @@ class RollbackScreen(CockpitScreen[None]):
 
     def line(self, option: RollbackOption, decided: bool) -> Content:
         """One option: level, title, time, risk, provider status."""
-        configured = option.provider in self.cockpit.session.actions
-        status = "ready" if configured else "not configured: by hand"
+        if option.provider == MANUAL:
+            status = "by hand (recorded here)"
+        elif option.provider in self.cockpit.session.actions:
+            status = "ready"
+        else:
+            status = "not configured: by hand (recorded here)"
         first = assemble(
             (f"L{option.level} {option.title}", "bold" if decided else ""),
             f"  {option.recovery_time.text} · risk {option.risk}",
