@@ -208,3 +208,21 @@ def _opened(events: list[Event], incident: Any) -> Any:
 
     first = events[0]
     return project([(first.incident, first.kind, first.ts, first.payload)])[incident.id]
+
+
+def test_a_checklist_item_s_check_is_no_rollback(timeline: Timeline, clock: FixedClock) -> None:
+    """A health check or a backup run from a checklist before the rollback starts no clock."""
+    incident = timeline.open_incident("x", "P1", "pulse-messages")
+    check = timeline.begin_action(
+        incident.id, "verification.health_check", "Check", {"checklist": ["v", "h"]}, command="c"
+    )
+    timeline.finish_action(incident.id, check.payload["action_id"], "succeeded", "ok", {})
+    clock.advance(60)
+    rollback = timeline.begin_action(incident.id, "vercel.instant_rollback", "R", {}, command="v")
+    clock.advance(60)
+    timeline.finish_action(incident.id, rollback.payload["action_id"], "succeeded", "ok", {})
+    state = IncidentState.replay(incident, timeline.events(incident.id))
+    assert [a.action for a in state.rollbacks] == ["vercel.instant_rollback"]
+    reached = state.milestones()
+    assert reached["rollback_start"] == rollback.ts
+    assert state.recovered_at == reached["rollback_end"] != check.ts

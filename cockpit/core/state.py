@@ -231,20 +231,24 @@ class IncidentState:
         return [action for action in self.actions.values() if action.outcome is None]
 
     @property
+    def rollbacks(self) -> list[ActionState]:
+        """The rollback actions, in the order they began: a provider's or one done by hand;
+        a checklist item's own check (a health check, a backup) is none."""
+        return [action for action in self.actions.values() if not action.checklist]
+
+    @property
     def recovered_at(self) -> str | None:
-        """When the first action that succeeded ended (the time to recover ends here)."""
+        """When the first rollback that succeeded ended (the time to recover ends here)."""
         return min(
-            (a.ended for a in self.actions.values() if a.outcome == "succeeded" and a.ended),
+            (a.ended for a in self.rollbacks if a.outcome == "succeeded" and a.ended),
             default=None,
         )
 
     def milestones(self) -> dict[str, str | None]:
         """When each milestone of the post-mortem's Durations table was reached (UTC text),
         None if not (yet): the export's table and `cockpit stats` both read them here."""
-        first = next(iter(self.actions.values()), None)
-        verified = (
-            a.ended for a in self.actions.values() if a.outcome == "succeeded" and a.verified
-        )
+        first = next(iter(self.rollbacks), None)
+        verified = (a.ended for a in self.rollbacks if a.outcome == "succeeded" and a.verified)
         return {
             "detect": self.first_fired,
             "acknowledge": self.incident.acknowledged_at,

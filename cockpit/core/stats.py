@@ -57,7 +57,7 @@ def incident_times(events: Sequence[Event], incident: Incident) -> IncidentTimes
         decide=since("decide"),
         recover=None if recovered is None else (parse_iso(recovered) - opened).total_seconds(),
         fired=reached.get("detect") is not None,
-        acted=bool(state.actions),
+        acted=bool(state.rollbacks),
         rolled_back=recovered is not None,
     )
 
