@@ -133,6 +133,16 @@ async def shoot() -> list[Path]:
             await pilot.pause()
             app.clear_notifications()
             save("postmortem-section.svg")
+            await pilot.press("escape", "r")  # git revert: no git provider here, done by hand
+            await until(pilot, lambda: type(app.screen).__name__ == "RollbackScreen")
+            options = app.screen.query_one("OptionList")
+            options.highlighted = options.get_option_index("git-revert")  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "ManualScreen")
+            await pilot.press("enter")  # the first step, done
+            await pilot.pause()
+            app.clear_notifications()
+            save("manual.svg")
         app80 = CockpitApp(session, start_pollers=False)
         async with app80.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
