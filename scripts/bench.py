@@ -266,43 +266,20 @@ def main() -> int:
 
     rows.extend(engine_rows())
 
-    # 5. The live app: idle CPU, memory over 24 h of samples, detection latency (bench_live.py).
+    # 5-11: each section in its own module; one that crashes is a row that says so (and the
+    # exit status fails), never a table that is not printed.
     sys.path.insert(0, str(ROOT / "scripts"))
-    from bench_live import live_rows
-
-    rows.extend(live_rows())
-
-    # 6. From a fired trigger to a recommended option on the demo: keys and tool time (issue 4).
-    from bench_decide import decide_row
-
-    rows.append(decide_row())
-
-    # 7. Actions (issue 5): the cockpit's own overhead per action; input latency during a hang.
-    from bench_actions import rows as action_rows
-
-    rows.extend(action_rows())
-
-    # 8. PostgreSQL (issue 7): backup overhead against pg_dump alone; a 20-table snapshot.
-    from bench_postgres import rows as postgres_rows
-
-    rows.extend(postgres_rows())
-
-    # 9. Export and stats (issue 8): a post-mortem of 100,000 events; stats over 1,000 incidents.
-    from bench_export import rows as export_rows
-
-    rows.extend(export_rows())
-
-    # 10. Hostile conditions (issue 13): keys while the timeline is locked and a source
-    # trickles; peak memory with hostile sources.
-    from bench_hostile import rows as hostile_rows
-
-    rows.extend(hostile_rows())
-
-    # 11. One flow (issue 14): keys with 12 sources and another process writing; another
-    # process's event seen here; two writers' appends.
-    from bench_flow import rows as flow_rows
-
-    rows.extend(flow_rows())
+    sections: list[tuple[str, str, str]] = [
+        ("live app: idle CPU, memory over 24 h, detection latency", "bench_live", "live_rows"),
+        ("fired trigger → recommended option (issue 4)", "bench_decide", "decide_row"),
+        ("actions: overhead, input latency during a hang (issue 5)", "bench_actions", "rows"),
+        ("PostgreSQL backup and snapshot (issue 7)", "bench_postgres", "rows"),
+        ("export and stats (issue 8)", "bench_export", "rows"),
+        ("hostile conditions (issue 13)", "bench_hostile", "rows"),
+        ("one flow: keys, another process's event, two writers (issue 14)", "bench_flow", "rows"),
+    ]
+    for title, module, function in sections:
+        rows.extend(section(title, module, function))
 
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     header = ("benchmark", "measured", "baseline / detail", "goal")
@@ -312,6 +289,19 @@ def main() -> int:
         cells = [str(cell).ljust(w) for cell, w in zip(row[:4], width, strict=True)]
         print(" | ".join(cells) + f" | {'yes' if row[4] else 'NO'}")
     return 0 if all(row[4] for row in rows) else 1
+
+
+def section(title: str, module: str, function: str) -> list[tuple[str, str, str, str, bool]]:
+    """One benchmark module's rows; if it crashes, one row naming the error (goal missed)."""
+    import importlib
+    import traceback
+
+    try:
+        made = getattr(importlib.import_module(module), function)()
+    except Exception as error:  # every crash becomes a visible row
+        traceback.print_exc()
+        return [(title, "CRASHED", f"{type(error).__name__}: {error}"[:200], "runs", False)]
+    return list(made) if isinstance(made, list) else [made]
 
 
 if __name__ == "__main__":

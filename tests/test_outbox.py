@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
+import pytest
+
 from cockpit.app import CockpitApp
 from cockpit.core.actions import Delivered, Outgoing, Undeliverable
 from cockpit.core.clock import FixedClock
@@ -28,6 +30,24 @@ def test_backoff_doubles_up_to_a_ceiling_and_retry_after_wins() -> None:
     assert [backoff(n) for n in (1, 2, 3)] == [BASE_SECONDS, 2 * BASE_SECONDS, 4 * BASE_SECONDS]
     assert backoff(30) == MAX_SECONDS
     assert backoff(3, retry_after=1.5) == 1.5
+
+
+@pytest.mark.parametrize("retry_at", [None, "soon", "2026-01-15T03:00:00", 42])
+def test_a_failure_recorded_without_a_usable_retry_time_is_retried_after_one_backoff(
+    clock: FixedClock, retry_at: object
+) -> None:
+    """An outbox.failed written by hand or by an older cockpit must not stop the export,
+    the stats or a cockpit from folding the timeline."""
+    kind, _, queued = Outbox.queue(Outgoing("slack", "s", "b", "k"))
+    box = Outbox()
+    box.apply(kind, queued, clock.now())
+    failed: dict[str, object] = {"id": queued["id"], "attempt": "two", "reason": "503"}
+    if retry_at is not None:
+        failed["retry_at"] = retry_at
+    box.apply("outbox.failed", failed, clock.now())
+    (pending,) = box.pending.values()
+    assert pending.attempts == 1 and pending.last_error == "503"
+    assert pending.next_at == clock.now() + timedelta(seconds=BASE_SECONDS)
 
 
 def test_pending_messages_are_rebuilt_from_events(clock: FixedClock) -> None:

@@ -71,8 +71,9 @@ class Outbox:
         if pending is None:
             return
         if kind == FAILED:
-            pending.attempts = int(payload.get("attempt", pending.attempts + 1))
-            pending.next_at = parse_iso(str(payload["retry_at"]))
+            attempt = payload.get("attempt")
+            pending.attempts = attempt if isinstance(attempt, int) else pending.attempts + 1
+            pending.next_at = _retry_at(payload.get("retry_at"), at)
             pending.last_error = str(payload.get("reason", ""))
         elif kind in (SENT, REFUSED):
             del self.pending[message_id]
@@ -152,3 +153,16 @@ def _message(payload: Mapping[str, Any]) -> Outgoing:
         severity=str(data.get("severity", "")),
         extra=dict(extra) if isinstance(extra, Mapping) else {},
     )
+
+
+def _retry_at(value: object, failed_at: datetime) -> datetime:
+    """When to try again: as recorded, or (a failure written without it, by hand or by an
+    older cockpit) one base backoff after the failure, rather than a reducer that raises."""
+    if isinstance(value, str):
+        try:
+            parsed = parse_iso(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return failed_at + timedelta(seconds=BASE_SECONDS)
