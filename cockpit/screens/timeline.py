@@ -15,6 +15,32 @@ from widgets.footer import KeyFooter
 from widgets.plain import plain, plain_text, visible
 
 
+class EventTable(DataTable[Text]):
+    """A DataTable that only ever grows at the end: appending rows keeps what it rendered.
+
+    DataTable counts every added row as a change to every cell (its render caches are keyed
+    by an update count), so each batch from the change feed re-rendered every visible cell,
+    ~30 ms a frame, and keys waited behind it. Rows appended after the last one change no
+    existing cell; only if a column must widen is everything rendered again.
+    """
+
+    def append_rows(self, rows: list[tuple[str, tuple[Text, ...]]]) -> None:
+        """Add rows at the end, keeping the rendered cells when no column widens."""
+        count = self._update_count
+        widths = [column.content_width for column in self.ordered_columns]
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        self._update_dimensions(self._new_rows)  # widths now, not on idle
+        self._new_rows.clear()
+        self._require_update_dimensions = False
+        if [column.content_width for column in self.ordered_columns] == widths:
+            self._update_count = count
+            self._offset_cache.clear()  # the one cache that lists every row
+        else:
+            self._update_count += 1
+        self.refresh()
+
+
 class TimelineScreen(CockpitScreen[None]):
     """A table of events (UTC); the highlighted row's payload and command show below.
 
@@ -24,7 +50,7 @@ class TimelineScreen(CockpitScreen[None]):
     """
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
+        table = EventTable(id="events", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="event-detail")
         yield KeyFooter()
@@ -57,16 +83,22 @@ class TimelineScreen(CockpitScreen[None]):
         """Append rows and move the cursor once, to the newest."""
         if not events:
             return
-        table: DataTable[Text] = self.query_one(DataTable)
-        for event in events:
-            table.add_row(
-                plain_text(event.id),
-                plain_text(event.ts[:23].replace("T", " ")),
-                plain_text(event.kind, one_line=True),
-                plain_text(event.actor, one_line=True),
-                plain_text(event.summary, one_line=True),
-                key=str(event.id),
-            )
+        table = self.query_one(EventTable)
+        table.append_rows(
+            [
+                (
+                    str(event.id),
+                    (
+                        plain_text(event.id),
+                        plain_text(event.ts[:23].replace("T", " ")),
+                        plain_text(event.kind, one_line=True),
+                        plain_text(event.actor, one_line=True),
+                        plain_text(event.summary, one_line=True),
+                    ),
+                )
+                for event in events
+            ]
+        )
         table.move_cursor(row=table.row_count - 1)
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
@@ -78,7 +110,7 @@ class TimelineScreen(CockpitScreen[None]):
         event = app.events[at] if at < len(app.events) and app.events[at].id == wanted else None
         detail = self.query_one("#event-detail", Static)
         if event is None:
-            detail.update("")
+            detail.update("", layout=False)
             return
         lines = [f"{event.ts}  {event.kind}  by {event.actor}", event.summary]
         if event.command:
@@ -87,4 +119,7 @@ class TimelineScreen(CockpitScreen[None]):
             lines.append(json.dumps(event.payload, sort_keys=True, ensure_ascii=False)[:400])
         # One line each (a line break shows as a mark), so a summary of many lines cannot push
         # the command and the payload out of the detail's few rows.
-        detail.update(plain("\n".join(visible(line, one_line=True) for line in lines)))
+        # A fixed height: a detail that grew or shrank resized the table, which then rendered
+        # every row again (keys waited behind it while another cockpit wrote).
+        shown = plain("\n".join(visible(line, one_line=True) for line in lines))
+        detail.update(shown, layout=False)

@@ -1,0 +1,53 @@
+"""The timeline's table keeps what it rendered when rows are appended (another cockpit writes
+~50 events a second), and still shows every appended row, widening a column when one must."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from cockpit.screens.timeline import EventTable
+
+
+class TableApp(App[None]):
+    CSS = "EventTable { height: 1fr; }"  # as on the timeline screen: rows never resize it
+
+    def compose(self) -> ComposeResult:
+        table = EventTable(id="events", cursor_type="row")
+        table.add_columns("#", "summary")
+        yield table
+
+
+def row(n: int, summary: str) -> tuple[str, tuple[Text, ...]]:
+    return str(n), (Text(str(n)), Text(summary))
+
+
+def lines(table: EventTable) -> list[str]:
+    return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+async def test_appended_rows_show_and_keep_the_rendered_cells() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(EventTable)
+        table.append_rows([row(n, f"event {n}") for n in range(1, 4)])
+        await pilot.pause()
+        assert any("event 3" in line for line in lines(table))
+        count, cached = table._update_count, len(table._cell_render_cache)
+        assert cached, "cells rendered and cached"
+        table.append_rows([row(4, "event 4")])  # no wider than before: nothing re-rendered
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.pause()
+        assert table._update_count == count
+        assert any("event 4" in line for line in lines(table)), "the new row is shown"
+        table.append_rows([row(n, f"event {n}") for n in range(5, 30)])
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.pause()
+        shown = lines(table)
+        assert any("event 29" in line for line in shown), "scrolled to the newest"
+        assert table.virtual_size.height == 30  # 29 rows and the header
+        table.append_rows([row(30, "a much longer summary than any before it, widened")])
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.pause()
+        assert table._update_count > count, "a wider column renders everything again"
+        assert any("a much longer summary than any before" in line for line in lines(table))
