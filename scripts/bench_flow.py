@@ -32,6 +32,8 @@ from bench_actions import wait_for  # noqa: E402
 
 Row = tuple[str, str, str, str, bool]
 KEY_P99_GOAL_MS = 50.0
+POLL_INTERVAL = 1.0
+"""The sources' poll interval: 12 sources at 1 Hz."""
 APPEND_MAX_GOAL_MS = 100.0
 
 _APPENDER = """
@@ -105,7 +107,7 @@ async def _keys_and_feed(
             ScrapeSource(ScrapeOptions(url=f"{url}/metrics", metrics=list(DEMO_QUERIES)))
             for url in urls
         ],
-        poll_interval=1.0,
+        poll_interval=POLL_INTERVAL,
     )
     app = CockpitApp(session)
     arrived: dict[int, float] = {}
@@ -164,7 +166,9 @@ def rows(quick: bool = False) -> list[Row]:
         rate, took = two_writers(Path(folder), appends)
     from cockpit.core.feed import FEED_PERIOD
 
-    seen_goal = FEED_PERIOD + 0.05
+    # The issue's goal: within one poll interval (the sources' 1 s here) + 50 ms. The feed
+    # looks every FEED_PERIOD, so a fifth of that is what to expect; the detail says it.
+    seen_goal = POLL_INTERVAL + 0.05
     return [
         (
             "keys, 12 sources at 1 Hz, another process writing",
@@ -177,9 +181,10 @@ def rows(quick: bool = False) -> list[Row]:
         (
             "another process's event seen by this cockpit",
             f"p99 {_ms(seen, 0.99):.0f} ms, max {max(seen) * 1000:.0f} ms",
-            f"median {_ms(seen, 0.5):.0f} ms over {len(seen)} events; feed period "
-            f"{FEED_PERIOD * 1000:.0f} ms",
-            f"≤ {seen_goal * 1000:.0f} ms (one period + 50 ms)",
+            f"median {_ms(seen, 0.5):.0f} ms over {len(seen)} events; the feed looks every "
+            f"{FEED_PERIOD * 1000:.0f} ms, so about {(FEED_PERIOD + 0.05) * 1000:.0f} ms at most "
+            "is expected",
+            f"≤ {seen_goal * 1000:.0f} ms (one {POLL_INTERVAL:g} s poll interval + 50 ms)",
             max(seen) <= seen_goal,
         ),
         (

@@ -257,3 +257,28 @@ async def test_a_procedure_that_fails_to_load_is_said_and_recorded(timeline, clo
         assert len(said) == 6 and all("no-such-procedure" in str(n.message) for n in said)
     failed = [e for e in timeline.events(incident.id) if e.kind == "procedure.failed"]
     assert failed and "no-such-procedure" in failed[0].summary
+
+
+async def test_the_timeline_catches_up_with_what_came_while_it_was_hidden(
+    timeline: Timeline, pulse_procedure: Procedure, clock: FixedClock
+) -> None:
+    """Rows are added only to a timeline on screen (each batch of rows re-renders the table);
+    what another process wrote meanwhile is there the moment the timeline is shown again."""
+    app = make_app(timeline, pulse_procedure, clock)
+    incident = app.session.incident.id
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count >= 2)
+        await pilot.press("d")
+        other = Timeline(timeline.path, clock=clock, actor="bob")
+        for n in range(5):
+            other.record(incident, "note", f"from bob {n}")
+        other.close()
+        await until(pilot, lambda: any(e.summary == "from bob 4" for e in app.events))
+        await pilot.pause()
+        assert not any("from bob" in str(table.get_row_at(i)[4]) for i in range(table.row_count))
+        await pilot.press("t")
+        summaries = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        assert summaries[-5:] == [f"from bob {n}" for n in range(5)]
+        assert table.cursor_row == table.row_count - 1, "the newest in view"

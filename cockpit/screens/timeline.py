@@ -68,11 +68,17 @@ class TimelineScreen(CockpitScreen[None]):
         app.event_recorded.subscribe(self, self.add_event)
 
     def add_event(self, event: Event) -> None:
-        """Queue one row; the queue is added at the next paint, with the newest in view."""
+        """Queue one row; the queue is added at the next paint, with the newest in view (or,
+        while another screen is shown, when this one comes back)."""
         if self.pending is None:
             self.pending = []
-            self.call_after_refresh(self.flush)
+            if self.is_current:
+                self.call_after_refresh(self.flush)
         self.pending.append(event)
+
+    def on_screen_resume(self) -> None:
+        # What came while another screen was shown goes in before this one is painted.
+        self.flush()
 
     def flush(self) -> None:
         """Add the queued rows."""
