@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from pathlib import Path
+
 from textual.app import App, ComposeResult
 
+from cockpit.core.timeline import Event, Timeline
 from cockpit.screens.timeline import EventTable
 
 
@@ -14,40 +16,44 @@ class TableApp(App[None]):
 
     def compose(self) -> ComposeResult:
         table = EventTable(id="events", cursor_type="row")
-        table.add_columns("#", "summary")
+        table.add_columns("#", "time (UTC)", "kind", "actor", "summary")
         yield table
 
 
-def row(n: int, summary: str) -> tuple[str, tuple[Text, ...]]:
-    return str(n), (Text(str(n)), Text(summary))
+def events(timeline: Timeline, incident: int, *summaries: str) -> list[Event]:
+    return [timeline.record(incident, "note", summary) for summary in summaries]
 
 
 def lines(table: EventTable) -> list[str]:
     return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
 
 
-async def test_appended_rows_show_and_keep_the_rendered_cells() -> None:
+async def test_appended_rows_show_and_keep_the_rendered_cells(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "timeline.db", actor="alice")
+    incident = timeline.open_incident("x", "P1", "pulse-messages").id
     app = TableApp()
-    async with app.run_test(size=(60, 12)) as pilot:
+    async with app.run_test(size=(120, 12)) as pilot:
         table = app.query_one(EventTable)
-        table.append_rows([row(n, f"event {n}") for n in range(1, 4)])
+        table.append_events(events(timeline, incident, *(f"event {n}" for n in range(1, 4))))
         await pilot.pause()
         assert any("event 3" in line for line in lines(table))
         count, cached = table._update_count, len(table._cell_render_cache)
         assert cached, "cells rendered and cached"
-        table.append_rows([row(4, "event 4")])  # no wider than before: nothing re-rendered
+        table.append_events(
+            events(timeline, incident, "event 4")
+        )  # no wider than before: nothing re-rendered
         table.move_cursor(row=table.row_count - 1)
         await pilot.pause()
         assert table._update_count == count
         assert any("event 4" in line for line in lines(table)), "the new row is shown"
-        table.append_rows([row(n, f"event {n}") for n in range(5, 30)])
+        table.append_events(events(timeline, incident, *(f"event {n}" for n in range(5, 30))))
         table.move_cursor(row=table.row_count - 1)
         await pilot.pause()
         shown = lines(table)
         assert any("event 29" in line for line in shown), "scrolled to the newest"
         assert table.virtual_size.height == 30  # 29 rows and the header
-        table.append_rows([row(30, "a much longer summary than any before it, widened")])
+        table.append_events(events(timeline, incident, "a longer summary than any before, widened"))
         table.move_cursor(row=table.row_count - 1)
         await pilot.pause()
         assert table._update_count > count, "a wider column renders everything again"
-        assert any("a much longer summary than any before" in line for line in lines(table))
+        assert any("a longer summary than any before" in line for line in lines(table))

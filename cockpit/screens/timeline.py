@@ -24,12 +24,19 @@ class EventTable(DataTable[Text]):
     existing cell; only if a column must widen is everything rendered again.
     """
 
-    def append_rows(self, rows: list[tuple[str, tuple[Text, ...]]]) -> None:
-        """Add rows at the end, keeping the rendered cells when no column widens."""
+    def append_events(self, events: list[Event]) -> None:
+        """Add a row per event at the end, keeping the rendered cells when no column widens."""
         count = self._update_count
         widths = [column.content_width for column in self.ordered_columns]
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
+        for event in events:
+            self.add_row(
+                plain_text(event.id),
+                plain_text(event.ts[:23].replace("T", " ")),
+                plain_text(event.kind, one_line=True),
+                plain_text(event.actor, one_line=True),
+                plain_text(event.summary, one_line=True),
+                key=str(event.id),
+            )
         self._update_dimensions(self._new_rows)  # widths now, not on idle
         self._new_rows.clear()
         self._require_update_dimensions = False
@@ -90,21 +97,7 @@ class TimelineScreen(CockpitScreen[None]):
         if not events:
             return
         table = self.query_one(EventTable)
-        table.append_rows(
-            [
-                (
-                    str(event.id),
-                    (
-                        plain_text(event.id),
-                        plain_text(event.ts[:23].replace("T", " ")),
-                        plain_text(event.kind, one_line=True),
-                        plain_text(event.actor, one_line=True),
-                        plain_text(event.summary, one_line=True),
-                    ),
-                )
-                for event in events
-            ]
-        )
+        table.append_events(events)
         table.move_cursor(row=table.row_count - 1)
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
