@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import subprocess
@@ -22,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -198,15 +196,7 @@ def rows(quick: bool = False) -> list[Row]:
     ]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a few seconds: that it runs")
-    argv = parser.parse_args()
-    found: list[Any] = rows(quick=argv.quick)
-    for row in found:
-        print(" | ".join(str(cell) for cell in row[:4]) + f" | {'yes' if row[4] else 'NO'}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_cli import standalone
+
+    sys.exit(standalone(__doc__, rows))

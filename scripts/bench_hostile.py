@@ -18,7 +18,6 @@ benchmark that crashes fails CI instead of rotting.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import statistics
@@ -247,15 +246,7 @@ def rows(quick: bool = False) -> list[Row]:
     ]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a few seconds: that it runs")
-    argv = parser.parse_args()
-    found: list[Any] = rows(quick=argv.quick)
-    for row in found:
-        print(" | ".join(str(cell) for cell in row[:4]) + f" | {'yes' if row[4] else 'NO'}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_cli import standalone
+
+    sys.exit(standalone(__doc__, rows))

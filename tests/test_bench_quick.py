@@ -14,9 +14,24 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(240)
 
 
-def test_the_hostile_conditions_benchmark_runs_and_prints_its_rows() -> None:
+@pytest.mark.parametrize(
+    ("script", "rows"),
+    [
+        (
+            "bench_hostile.py",
+            ("keys while the timeline is locked", "peak memory, a source answering 100 MB"),
+        ),
+        (
+            "bench_flow.py",
+            ("keys, 12 sources", "another process's event", "two processes appending"),
+        ),
+    ],
+)
+def test_a_benchmark_runs_in_its_quick_mode_and_prints_its_rows(
+    script: str, rows: tuple[str, ...]
+) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_hostile.py"), "--quick"],
+        [sys.executable, str(ROOT / "scripts" / script), "--quick"],
         capture_output=True,
         text=True,
         timeout=200,
@@ -24,19 +39,5 @@ def test_the_hostile_conditions_benchmark_runs_and_prints_its_rows() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
-    assert any(line.startswith("keys while the timeline is locked") for line in lines), lines
-    assert any(line.startswith("peak memory, a source answering 100 MB") for line in lines)
-
-
-def test_the_one_flow_benchmark_runs_and_prints_its_rows() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_flow.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=200,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    for start in ("keys, 12 sources", "another process's event", "two processes appending"):
+    for start in rows:
         assert any(line.startswith(start) for line in lines), lines
