@@ -120,9 +120,14 @@ class _Helper:
 
     def __init__(self, workers: int) -> None:
         import multiprocessing
+        import threading
 
         self.pool: Pool | None = None
-        if workers and "fork" in multiprocessing.get_all_start_methods():
+        # Forking a process that runs other threads can copy a lock one of them holds into the
+        # child, which then never answers (seen under the test suite: the export waited out
+        # WORKER_TIMEOUT_S). With another thread alive the caller does the work itself.
+        alone = threading.active_count() == 1
+        if workers and alone and "fork" in multiprocessing.get_all_start_methods():
             self.pool = multiprocessing.get_context("fork").Pool(workers)
 
     def __enter__(self) -> _Helper:
