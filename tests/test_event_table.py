@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.screen import Screen
+from textual.widgets import Static
 
 from cockpit.core.timeline import Event, Timeline
 from cockpit.screens.timeline import EventTable
@@ -18,6 +20,18 @@ class TableApp(App[None]):
         table = EventTable(id="events", cursor_type="row")
         table.add_columns("#", "time (UTC)", "kind", "actor", "summary")
         yield table
+
+
+class TableScreen(Screen[None]):
+    def compose(self) -> ComposeResult:
+        table = EventTable(id="events", cursor_type="row", zebra_stripes=True)
+        table.add_columns("#", "time (UTC)", "kind", "actor", "summary")
+        yield table
+
+
+class OtherScreen(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield Static("another screen")
 
 
 def events(timeline: Timeline, incident: int, *summaries: str) -> list[Event]:
@@ -57,3 +71,34 @@ async def test_appended_rows_show_and_keep_the_rendered_cells(tmp_path: Path) ->
         await pilot.pause()
         assert table._update_count > count, "a wider column renders everything again"
         assert any("a longer summary than any before" in line for line in lines(table))
+
+
+class TwoScreens(App[None]):
+    """The table on one screen and a plain one beside it, switched as the cockpit's keys do."""
+
+    CSS = "EventTable { height: 1fr; }"
+    MODES = {"table": TableScreen, "other": OtherScreen}  # noqa: RUF012
+
+
+async def test_showing_the_screen_again_keeps_the_rendered_cells(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "timeline.db", actor="alice")
+    incident = timeline.open_incident("x", "P1", "pulse-messages").id
+    app = TwoScreens()
+    async with app.run_test(size=(120, 12)) as pilot:
+        await app.switch_mode("table")
+        table = app.screen.query_one(EventTable)
+        table.append_events(events(timeline, incident, *(f"event {n}" for n in range(1, 9))))
+        await pilot.pause()
+        cached = list(table._cell_render_cache.keys())
+        assert cached
+        await app.switch_mode("other")
+        await pilot.pause()
+        await app.switch_mode("table")
+        await pilot.pause()
+        assert all(key in table._cell_render_cache for key in cached), "nothing rendered again"
+        assert any("event 8" in line for line in lines(table))
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert not any(key in table._cell_render_cache for key in cached), (
+            "a new theme is a new look: every cell rendered again"
+        )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import bisect
 import json
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from cockpit.core.timeline import Event
@@ -22,7 +24,29 @@ class EventTable(DataTable[Text]):
     by an update count), so each batch from the change feed re-rendered every visible cell,
     ~30 ms a frame, and keys waited behind it. Rows appended after the last one change no
     existing cell; only if a column must widen is everything rendered again.
+
+    Likewise for styles: Textual re-applies the stylesheet each time a screen is shown again,
+    and DataTable dropped every cached cell then, so each switch to the timeline rendered every
+    visible cell (20-50 ms with another cockpit writing). The caches go only when what the
+    table looks like changed (its style, a component's, as a theme or focus changes them).
     """
+
+    _look: tuple[Style, ...] | None = None
+
+    def notify_style_update(self) -> None:
+        Widget.notify_style_update(self)  # the widget's own style caches, always
+        try:
+            look: tuple[Style, ...] | None = (
+                self.rich_style,
+                *(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES)),
+            )
+        except KeyError:  # styled before its component styles exist (while it is mounted)
+            look = None
+        if look is None or look != self._look:
+            self._look = look
+            super().notify_style_update()
+        else:
+            self.refresh()
 
     def append_events(self, events: list[Event]) -> None:
         """Add a row per event at the end, keeping the rendered cells when no column widens."""
