@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.signal import Signal
 
 from cockpit.core.actions import Outgoing
@@ -31,6 +31,7 @@ from cockpit.core.outbox import QUEUED as OUTBOX_QUEUED
 from cockpit.core.outbox import Outbox
 from cockpit.core.procedure_copy import RECORDED
 from cockpit.core.timeline import Event
+from cockpit.idle_gc import IdleCollector
 from cockpit.messages import (
     MetricsSampled,
     ProcedureDiffers,
@@ -85,6 +86,8 @@ class IncidentApp(TimelineApp):
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
         self.board_changed: Signal[None] = Signal(self, "board-changed")
+        self.collector = IdleCollector()
+        """Runs the full garbage collection when no key is waiting (cockpit/idle_gc.py)."""
 
     def start_watching(self) -> None:
         """Validate the procedure (after the first paint if needed), then start the sources."""
@@ -111,6 +114,12 @@ class IncidentApp(TimelineApp):
         """
         gc.collect()
         gc.freeze()
+        self.collector.start()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()
+        await super().on_event(event)
 
     def load_procedure(self) -> None:
         """Worker: validate the procedure after the first paint (`cockpit.session_procedure`)."""
@@ -215,6 +224,7 @@ class IncidentApp(TimelineApp):
         self.board_changed.publish(None)
 
     def on_unmount(self) -> None:
+        self.collector.stop()
         for poller in self.pollers:
             poller.stop()
 
@@ -363,6 +373,7 @@ class IncidentApp(TimelineApp):
         self.perform(self.automation.due(self.session.clock.now()))
         self.outbox.pump()
         self.board_changed.publish(None)
+        self.collector.tick()
 
     def drive_if_free(self) -> None:
         """A responder takes over the automation when the driving cockpit has ended (its lock
