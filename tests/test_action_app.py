@@ -104,12 +104,13 @@ async def test_a_provider_that_is_not_configured_says_so_and_shows_the_commands(
     _, platforms, clock = demo
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("r", "down", "down", "enter")  # L3 git revert: not configured here
+        await pilot.press("r", "down", "down", "down", "enter")  # L4 database: no PostgreSQL
         await until(pilot, lambda: type(app.screen).__name__ == "ManualScreen", "by hand")
         head = str(app.screen.query_one("#manual-head").render())
-        assert "The 'git' provider is not configured in this session" in head
-        assert "[providers.git] in cockpit.toml" in head
-        assert "git revert [commit-hash]" in str(app.screen.query_one("#manual-commands").render())
+        assert "The 'postgres' provider is not configured in this session" in head
+        assert "[providers.postgres] in cockpit.toml" in head
+        commands = str(app.screen.query_one("#manual-commands").render())
+        assert "npm run migrate:rollback" in commands
     assert "action.intent" not in kinds(timeline)
 
 

@@ -141,7 +141,9 @@ def test_metrics_parse_with_prometheus_client(client: httpx.Client, clock: Fixed
         for (name, labels), value in histogram.items()
         if name.endswith("_bucket")
     }
-    assert list(bounds) == ["0.05", "0.1", "0.2", "0.3", "0.5", "0.75", "1.0", "2.5", "5.0", "+Inf"]
+    assert list(bounds) == [
+        *("0.05", "0.1", "0.2", "0.3", "0.5", "0.75", "1.0", "2.5", "5.0", "10.0", "30.0", "+Inf")
+    ]
     assert bounds["+Inf"] == pytest.approx(2000.0)
     assert histogram[("http_request_duration_seconds_count", ())] == bounds["+Inf"]
     assert families["app_version_info"] == {("app_version_info", (("version", "1.2.3"),)): 1.0}

@@ -1,27 +1,32 @@
-"""The platforms the demo rolls back through: simulators on 127.0.0.1 and real providers.
+"""The platforms a drill rolls back through: simulators on 127.0.0.1 and real providers.
 
-The feature-flag admin API and Vercel are simulated (cockpit.simulators); the cockpit's real
-providers talk to them over HTTP with a random token, exactly as they would to production. A
-rollback that takes effect on a simulator — the flags behind v1.2.4 switched off, production
-pointed back at the v1.2.3 deployment — rolls the scenario back, so the demo's metrics recover.
+Every platform the procedure's options name is started and its provider configured, named from
+the options' own params (the Vercel project, the Kubernetes deployment, the Worker): feature
+flags (the admin API), Vercel, Kubernetes, Cloudflare Workers and Pages (cockpit.simulators), a
+real git remote and clone (cockpit.demo.git_repo) and the service's own cache endpoint. The
+cockpit's real providers talk to them over HTTP with a random token, exactly as they would to
+production. A rollback that takes effect (the flags behind v1.2.4 switched off, production back
+on the v1.2.3 deployment, the bad commit gone from the branch) rolls the scenario back, so the
+metrics recover. PostgreSQL and Docker Compose need real servers and are not started: their
+options say the provider is not configured and show the runbook's commands.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cockpit.demo.scenario import Scenario
 
 if TYPE_CHECKING:
+    from cockpit.core.procedure import Procedure
     from cockpit.simulators.base import Simulator
     from providers.base import ActionProvider, Notifier
 
-DEMO_FLAGS = {"splitViewLayout": True, "aiSummarization": True, "darkMode": False}
-"""The flags v1.2.4 shipped switched on (the first two), and one that has nothing to do with it."""
-BAD_FEATURES = ("splitViewLayout", "aiSummarization")
-PROJECT = "pulse-messages"
+DRILL_FLAGS = ("newCheckout",)
+"""The flag the bad deploy turned on, when the procedure's option names none (it is asked)."""
 
 
 @dataclass
@@ -31,10 +36,17 @@ class Platforms:
     simulators: list[Simulator] = field(default_factory=list)
     providers: dict[str, ActionProvider] = field(default_factory=dict)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    others: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    """Platforms that are not simulators (a git remote): what they are, and how to stop them."""
+    missing: list[str] = field(default_factory=list)
+    """Providers the procedure names that no drill platform serves."""
 
     def describe(self) -> str:
         """'admin-api http://127.0.0.1:5001, vercel http://…'."""
-        return ", ".join(f"{sim.name} {sim.url}" for sim in self.simulators)
+        started = [f"{sim.name} {sim.url}" for sim in self.simulators]
+        started += [what for what, _ in self.others]
+        missing = f"; not simulated: {', '.join(self.missing)}" if self.missing else ""
+        return ", ".join(started) + missing
 
     def stop(self) -> None:
         """Close the providers and stop the simulators; safe to call twice."""
@@ -42,32 +54,74 @@ class Platforms:
             provider.close()
         for simulator in self.simulators:
             simulator.stop()
+        while self.others:
+            self.others.pop()[1]()
 
 
 def start_platforms(
     scenario: Scenario,
     *,
-    procedure: str = "pulse-messages",
+    procedure: str | Procedure = "pulse-messages",
     job_seconds: float = 3.0,
     health_url: str | None = None,
 ) -> Platforms:
-    """Start the platforms the procedure rolls back through; each rollback recovers the scenario.
+    """Start every platform the procedure's options roll back through; each rollback that
+    takes recovers the scenario.
 
-    `job_seconds`: how long a rollback job (Vercel's, a Kubernetes rollout) takes. `health_url`:
-    the simulated service's /health, which verification checks in place of the procedure's
-    production URL (as a cockpit.toml `[providers.NAME.params]` table would).
+    `job_seconds`: how long a rollback job (Vercel's, a Kubernetes rollout, a Pages build
+    stage) takes. `health_url`: the simulated service's /health, which verification checks in
+    place of the procedure's production URL (as a cockpit.toml `[providers.NAME.params]` table
+    would); its service also answers the cache clear.
     """
+    if isinstance(procedure, str):
+        from cockpit.core.procedure_loader import load_builtin
+
+        procedure = load_builtin(procedure)
     platforms = Platforms()
-    for start in PLATFORMS.get(procedure, PLATFORMS["pulse-messages"]):
-        start(platforms, scenario, job_seconds)
-    slack(platforms)
-    checks(platforms)
+    starts = registry()
+    try:
+        for name in dict.fromkeys(option.provider for option in procedure.options):
+            start = starts.get(name)
+            if start is not None:
+                start(platforms, scenario, job_seconds, Named(procedure, name), health_url)
+            elif name != "manual":
+                platforms.missing.append(name)
+        slack(platforms)
+        checks(platforms)
+    except BaseException:
+        platforms.stop()  # nothing started is left running
+        raise
     if health_url is not None:
-        # The procedure names production's URLs; the demo checks its own service.
-        for name, provider in platforms.providers.items():
-            key = "url" if name == "verification" else "health_url"
-            provider.fixed_params = {key: health_url}
+        # The procedure names production's URLs; the drill checks its own service.
+        for provider in platforms.providers.values():
+            for key in ("url", "health_url"):
+                if any(key in params for params in provider.action_params.values()):
+                    provider.fixed_params = {key: health_url}
     return platforms
+
+
+@dataclass(frozen=True)
+class Named:
+    """What the procedure's options for one provider call their target."""
+
+    procedure: Procedure
+    provider: str
+
+    def param(self, key: str, default: str) -> str:
+        """The first option's `key` that is a value (not a "[placeholder]"), else `default`."""
+        for option in self.procedure.options:
+            value = option.params.get(key) if option.provider == self.provider else None
+            if isinstance(value, str) and value and not value.startswith("["):
+                return value
+        return default
+
+    def names(self, key: str) -> list[str]:
+        """The names an option lists under `key` (feature flags), else []."""
+        for option in self.procedure.options:
+            value = option.params.get(key) if option.provider == self.provider else None
+            if isinstance(value, list) and value:
+                return [str(item) for item in value]
+        return []
 
 
 def checks(platforms: Platforms) -> None:
@@ -78,15 +132,20 @@ def checks(platforms: Platforms) -> None:
     platforms.providers["verification"] = VerificationProvider(options)
 
 
-def flags(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
-    """The admin API's feature flags; switching off a flag v1.2.4 shipped is the mitigation."""
+def flags(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """The admin API's feature flags; switching off a flag v1.2.4 shipped is the mitigation
+    (the flags the option names, else one new flag of the drill's)."""
     from cockpit.simulators.admin_api import AdminApiSimulator
     from providers.feature_flags import FeatureFlagsProvider
 
-    simulator = AdminApiSimulator(DEMO_FLAGS, token=secrets.token_urlsafe(24))
+    bad = tuple(named.names("flags")) or DRILL_FLAGS
+    states = {name: True for name in bad} | {"darkMode": False}
+    simulator = AdminApiSimulator(states, token=secrets.token_urlsafe(24))
 
     def changed(states: dict[str, bool]) -> None:
-        if any(states.get(name) is False for name in BAD_FEATURES):
+        if any(states.get(name) is False for name in bad):
             scenario.rollback()
 
     simulator.on_flags_change = changed
@@ -98,21 +157,22 @@ def flags(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
     platforms.providers["feature_flags"] = FeatureFlagsProvider(options)
 
 
-def vercel(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
-    """A Vercel project whose production is v1.2.4, with v1.2.3 to roll back to."""
-    try:
-        from cockpit.simulators.vercel import VercelSimulator
-        from providers.vercel import VercelProvider
-    except ImportError:  # the Vercel provider is optional in the demo while it is being built
-        return
+def vercel(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """A Vercel project (the option's) whose production is v1.2.4, with v1.2.3 to go back to."""
+    from cockpit.simulators.vercel import VercelSimulator
+    from providers.vercel import VercelProvider
 
+    project = named.param("project", named.procedure.name)
+    domain = named.param("domain", f"app.{project}.example")
     simulator = VercelSimulator(token=secrets.token_urlsafe(24), job_seconds=job_seconds)
-    simulator.add_project(PROJECT, PROJECT, domains=["app.pulsemessages.com"])
+    simulator.add_project(project, project, domains=[domain])
     for version in ("1.2.2", "1.2.3", "1.2.4"):
         simulator.add_deployment(
-            PROJECT,
+            project,
             uid=f"dpl_v{version.replace('.', '')}",
-            url=f"pulse-messages-v{version.replace('.', '-')}.vercel.app",
+            url=f"{project}-v{version.replace('.', '-')}.vercel.app",
             meta={"githubCommitRef": "main", "version": version},
         )
 
@@ -124,7 +184,7 @@ def vercel(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None
     url = simulator.start()
     platforms.simulators.append(simulator)
     options = VercelProvider.Options.model_validate(
-        {"base_url": url, "token": simulator.token, "project": PROJECT, "poll_seconds": 0.2}
+        {"base_url": url, "token": simulator.token, "project": project, "poll_seconds": 0.2}
     )
     platforms.providers["vercel"] = VercelProvider(options)
 
@@ -141,35 +201,37 @@ def slack(platforms: Platforms) -> None:
     platforms.notifiers["slack"] = SlackNotifier(options)
 
 
-K8S_DEPLOYMENT, K8S_NAMESPACE = "ai-saas-web", "ai-saas-prod"
-
-
-def kubernetes(platforms: Platforms, scenario: Scenario, job_seconds: float) -> None:
-    """A Kubernetes API with the ai-saas Deployment at a bad revision; undo recovers."""
+def kubernetes(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """A Kubernetes API with the option's Deployment at a bad revision; undo recovers."""
     from cockpit.simulators.kubernetes import KubernetesSimulator
     from providers.kubernetes import KubernetesProvider
 
+    deployment = named.param("deployment", f"{named.procedure.name}-web")
+    namespace = named.param("namespace", "production")
+
     simulator = KubernetesSimulator(token=secrets.token_urlsafe(24), ready_seconds=job_seconds)
-    for image in ("ai-saas-web:v1.0.0-beta.1", "ai-saas-web:v1.0.0-beta.2"):
+    for image in (f"{deployment}:v1.0.0-beta.1", f"{deployment}:v1.0.0-beta.2"):
         if image.endswith("beta.1"):
             simulator.add_deployment(
-                K8S_DEPLOYMENT, image, namespace=K8S_NAMESPACE, change_cause=f"deploy {image}"
+                deployment, image, namespace=namespace, change_cause=f"deploy {image}"
             )
         else:
             simulator.set_image(
-                K8S_DEPLOYMENT, image, namespace=K8S_NAMESPACE, change_cause=f"deploy {image}"
+                deployment, image, namespace=namespace, change_cause=f"deploy {image}"
             )
     simulator.set_image(
-        K8S_DEPLOYMENT,
-        "ai-saas-web:v1.0.0-beta.3",
-        namespace=K8S_NAMESPACE,
-        change_cause="deploy ai-saas-web:v1.0.0-beta.3 (the bad one)",
+        deployment,
+        f"{deployment}:v1.0.0-beta.3",
+        namespace=namespace,
+        change_cause=f"deploy {deployment}:v1.0.0-beta.3 (the bad one)",
     )
 
     def changed(request: Any, reply: Any) -> None:
-        if f"/deployments/{K8S_DEPLOYMENT}" not in request.path:
+        if f"/deployments/{deployment}" not in request.path:
             return
-        spec = simulator.deployment(K8S_DEPLOYMENT, K8S_NAMESPACE)["spec"]
+        spec = simulator.deployment(deployment, namespace)["spec"]
         if not spec["template"]["spec"]["containers"][0]["image"].endswith("beta.3"):
             scenario.rollback()
 
@@ -180,7 +242,7 @@ def kubernetes(platforms: Platforms, scenario: Scenario, job_seconds: float) -> 
         {
             "host": url,
             "token": simulator.token,
-            "namespace": K8S_NAMESPACE,
+            "namespace": namespace,
             "context": "demo",
             "poll_seconds": 0.5,
         }
@@ -188,8 +250,20 @@ def kubernetes(platforms: Platforms, scenario: Scenario, job_seconds: float) -> 
     platforms.providers["kubernetes"] = KubernetesProvider(options)
 
 
-PLATFORMS = {
-    "pulse-messages": (flags, vercel),
-    "ai-saas": (kubernetes,),
-}
-"""Which platforms each procedure's demo rolls back through (others fall back to the first)."""
+Start = Callable[[Platforms, Scenario, float, Named, "str | None"], None]
+"""Starts one platform and configures its provider."""
+
+
+def registry() -> dict[str, Start]:
+    """The platform a drill starts for each provider an option names."""
+    from cockpit.demo.platforms_more import cache, cloudflare_pages, cloudflare_workers, git
+
+    return {
+        "feature_flags": flags,
+        "vercel": vercel,
+        "kubernetes": kubernetes,
+        "git": git,
+        "cloudflare_workers": cloudflare_workers,
+        "cloudflare_pages": cloudflare_pages,
+        "cache": cache,
+    }

@@ -18,6 +18,7 @@ Timeline with the defaults (t = demo seconds):
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,6 +74,8 @@ class Scenario:
         self._badness_at_rollback = 0.0
         self._probes = 0
         self._lock = threading.Lock()
+        self.pipelines: list[Callable[[], None]] = []
+        """Deploys that follow a platform (a git branch), run when production is read."""
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -106,6 +109,11 @@ class Scenario:
             decay = max(0.0, 1.0 - (t - rolled) / self.recovery_seconds)
             return self._badness_at_rollback * decay
         return self._ramp(t) if self._deployed(t) else 0.0
+
+    def look(self) -> None:
+        """Production is being read: let each pipeline deploy what its platform holds now."""
+        for deploy in list(self.pipelines):
+            deploy()
 
     # -- what the service reports ------------------------------------------------------------
 

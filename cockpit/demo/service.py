@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -28,13 +28,17 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from cockpit.core.clock import iso_ms
+from cockpit.demo.drill import Level
 from cockpit.demo.scenario import Scenario
 
 # The 0.0.4 text format; prometheus_client's CONTENT_TYPE_LATEST moved on to 1.0.0, but scrapers
 # on old jump hosts (and the brief) expect the classic one, and the body is the same text.
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
-BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, math.inf)
+# Up to 30 s: a procedure that rolls back above 5 s of p95 needs buckets past it to see it.
+BUCKETS: tuple[float, ...] = (
+    0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf,
+)  # fmt: skip
 
 # Spread of the log-normal latency; with 0.5 the mean sits well below p95 as in real services.
 LATENCY_SIGMA = 0.5
@@ -43,6 +47,9 @@ _Z95 = 1.6448536269514722
 # Integrate in slices this long so ramps and kinks are followed closely whatever the scrape
 # cadence (the midpoint rule is exact on the linear stretches).
 _STEP_SECONDS = 0.25
+
+CACHE_PATH = "/api/admin/cache"
+"""The application's cache, cleared as the pitchey runbook clears it (DELETE)."""
 
 
 def lognormal_cdf(x: float, p95: float, sigma: float = LATENCY_SIGMA) -> float:
@@ -145,6 +152,16 @@ class _MetricsCollector:
         yield GaugeMetricFamily(
             "process_uptime_seconds", "Seconds since the service started.", value=scenario.elapsed()
         )
+        if self.service.gauges:
+            badness = scenario.badness()
+            drill = GaugeMetricFamily(
+                "drill_metric",
+                "A procedure's metric the service has no shape for.",
+                labels=["metric"],
+            )
+            for name, level in self.service.gauges.items():
+                drill.add_metric([name], level.at(badness))
+            yield drill
 
 
 class _Server(ThreadingHTTPServer):
@@ -170,6 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         service = self.server.service
         scenario = service.scenario
+        if self.path in ("/metrics", "/health"):
+            scenario.look()
         if self.path == "/metrics":
             body = generate_latest(service.registry)
             self._send(HTTPStatus.OK, body, CONTENT_TYPE_METRICS)
@@ -187,6 +206,16 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.OK,
                 {"version": scenario.version(), "deployed_at": iso_ms(scenario.deployed_at())},
             )
+        elif self.path == CACHE_PATH:
+            self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "DELETE clears the cache"})
+        else:
+            self._json(HTTPStatus.NOT_FOUND, {"error": "not found", "path": self.path})
+
+    def do_DELETE(self) -> None:
+        service = self.server.service
+        if self.path == CACHE_PATH:
+            service.cache_clears += 1
+            self._json(HTTPStatus.OK, {"cleared": 128})
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": "not found", "path": self.path})
 
@@ -201,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": "not found", "path": self.path})
 
-    def _json(self, status: HTTPStatus, payload: dict[str, str]) -> None:
+    def _json(self, status: HTTPStatus, payload: Mapping[str, str | int]) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         self._send(status, body, "application/json")
 
@@ -216,10 +245,20 @@ class _Handler(BaseHTTPRequestHandler):
 class DemoService:
     """The simulated production service, served on 127.0.0.1 from a daemon thread."""
 
-    def __init__(self, scenario: Scenario, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        gauges: Mapping[str, Level] | None = None,
+    ) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the demo service binds to 127.0.0.1 only")
         self.scenario = scenario
+        self.gauges = dict(gauges or {})
+        self.cache_clears = 0
+        """A drill's metrics served as drill_metric{metric=NAME} (cockpit.demo.drill)."""
         self.host = "127.0.0.1"
         self.port = port
         self.traffic = VirtualTraffic(scenario)

@@ -1,11 +1,13 @@
 """The metric sources the demo cockpit samples, wired to the demo service over real HTTP.
 
-They feed exactly the metric names the demo procedure's trigger rules use: error_rate,
-p95_latency_ms, db_connection_failures, auth_check_failed, critical_bug_reports_1h,
-health_check_failed and health_latency_ms.
+They feed the metrics the service has a real shape for (error_rate, p95_latency_ms,
+db_connection_failures, auth_check_failed, critical_bug_reports_1h, health_check_failed and
+health_latency_ms) and, in a drill, every other metric of the procedure as a plain gauge.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from cockpit.core.clock import Clock
 from providers.base import MetricSource
@@ -46,13 +48,18 @@ DEMO_QUERIES: tuple[MetricQuery, ...] = (
 )
 
 
-def demo_sources(base_url: str, clock: Clock) -> list[MetricSource]:
-    """A scrape of `{base_url}/metrics` and a probe of `{base_url}/health`, on `clock`."""
+def drill_query(name: str) -> MetricQuery:
+    """A metric the service serves as a plain gauge (cockpit.demo.drill)."""
+    return MetricQuery(name=name, kind="gauge", family="drill_metric", labels={"metric": name})
+
+
+def demo_sources(base_url: str, clock: Clock, gauges: Iterable[str] = ()) -> list[MetricSource]:
+    """A scrape of `{base_url}/metrics` (with the drill's `gauges`) and a probe of
+    `{base_url}/health`, on `clock`."""
     base = base_url.rstrip("/")
+    queries = [*DEMO_QUERIES, *(drill_query(name) for name in gauges)]
     scrape = ScrapeSource(
-        ScrapeOptions(
-            url=f"{base}/metrics", timeout_seconds=TIMEOUT_SECONDS, metrics=list(DEMO_QUERIES)
-        ),
+        ScrapeOptions(url=f"{base}/metrics", timeout_seconds=TIMEOUT_SECONDS, metrics=queries),
         clock=clock,
     )
     health = HealthProbe(

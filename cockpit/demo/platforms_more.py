@@ -1,0 +1,122 @@
+"""The drill's other platforms: a git remote, Cloudflare Workers and Pages, the cache endpoint.
+
+Each starts its platform, rolls the scenario back when a rollback takes effect there, and
+configures the cockpit's real provider for it (cockpit.demo.platforms starts them).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from cockpit.demo.platforms import Named, Platforms
+from cockpit.demo.scenario import Scenario
+
+
+def git(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """A real remote and clone; the pipeline deploys the branch (cockpit.demo.git_repo)."""
+    from cockpit.demo.git_repo import GitPlatform
+    from providers.git import GitProvider
+
+    branch = named.param("branch", "main")
+    platform = GitPlatform(scenario, branch=branch)
+    try:
+        clone = platform.start()
+    except BaseException:
+        platform.stop()
+        raise
+    platforms.others.append((f"git {platform.remote}", platform.stop))
+    options = GitProvider.Options.model_validate(
+        {"repo": str(clone), "remote": "origin", "branch": branch, "timeout_seconds": 10}
+    )
+    platforms.providers["git"] = GitProvider(options)
+
+
+def _cloudflare(platforms: Platforms, job_seconds: float) -> Any:
+    """The one Cloudflare account both Workers and Pages live in."""
+    from cockpit.simulators.cloudflare import CloudflareSimulator
+
+    for simulator in platforms.simulators:
+        if isinstance(simulator, CloudflareSimulator):
+            return simulator
+    simulator = CloudflareSimulator(token=secrets.token_urlsafe(24), stage_seconds=job_seconds / 4)
+    simulator.start()
+    platforms.simulators.append(simulator)
+    return simulator
+
+
+def _cloudflare_options(simulator: Any, **name: str) -> dict[str, Any]:
+    return {
+        "base_url": f"{simulator.url}/client/v4",
+        "token": simulator.token,
+        "account_id": simulator.account_id,
+        "poll_seconds": 0.2,
+        **name,
+    }
+
+
+def cloudflare_workers(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """The Worker (the option's script, else the procedure's name) serving its bad version."""
+    from providers.cloudflare import WorkersProvider
+
+    simulator = _cloudflare(platforms, job_seconds)
+    script = named.param("script", named.procedure.name)
+    good = simulator.add_worker_version(script, message="release 1.2.3")
+    bad = simulator.add_worker_version(script, message="release 1.2.4")
+    simulator.deploy_worker(script, [(good["id"], 100)], message="deploy 1.2.3")
+    simulator.deploy_worker(script, [(bad["id"], 100)], message="deploy 1.2.4")
+
+    def changed(name: str, deployment: dict[str, Any]) -> None:
+        serving = {split["version_id"] for split in deployment.get("versions", [])}
+        if name == script and bad["id"] not in serving:
+            scenario.rollback()
+
+    simulator.on_worker_change = changed
+    options = WorkersProvider.Options.model_validate(_cloudflare_options(simulator, script=script))
+    platforms.providers["cloudflare_workers"] = WorkersProvider(options)
+
+
+def cloudflare_pages(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """The Pages project (the option's) whose production is the bad build."""
+    from providers.cloudflare import PagesProvider
+
+    simulator = _cloudflare(platforms, job_seconds)
+    project = named.param("project", named.procedure.name)
+    simulator.add_pages_deployment(project, commit_hash="a123", commit_message="release 1.2.3")
+    simulator.add_pages_deployment(project, commit_hash="b124", commit_message="release 1.2.4")
+
+    def changed(name: str, build: dict[str, Any]) -> None:
+        commit = build.get("deployment_trigger", {}).get("metadata", {}).get("commit_hash")
+        if name == project and commit != "b124":
+            scenario.rollback()
+
+    simulator.on_pages_change = changed
+    options = PagesProvider.Options.model_validate(_cloudflare_options(simulator, project=project))
+    platforms.providers["cloudflare_pages"] = PagesProvider(options)
+
+
+def cache(
+    platforms: Platforms,
+    scenario: Scenario,
+    job_seconds: float,
+    named: Named,
+    health_url: str | None,
+) -> None:
+    """The drill service's own cache endpoint (DELETE /api/admin/cache); a clear does not roll
+    anything back, as in the runbook, where it follows the Worker's rollback."""
+    from providers.cache import CacheProvider
+
+    if health_url is None:
+        platforms.missing.append("cache (no service to clear)")
+        return
+    base = health_url.removesuffix("/health")
+    options = CacheProvider.Options.model_validate(
+        {"base_url": base, "token": secrets.token_urlsafe(18), "method": "DELETE"}
+    )
+    platforms.providers["cache"] = CacheProvider(options)
