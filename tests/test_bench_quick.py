@@ -25,6 +25,7 @@ pytestmark = pytest.mark.timeout(240)
             "bench_flow.py",
             ("keys, 12 sources", "another process's event", "two processes appending"),
         ),
+        ("bench_drill.py", ("drill pulse-messages: trigger → verified rollback",)),
     ],
 )
 def test_a_benchmark_runs_in_its_quick_mode_and_prints_its_rows(
@@ -41,3 +42,4 @@ def test_a_benchmark_runs_in_its_quick_mode_and_prints_its_rows(
     lines = done.stdout.splitlines()
     for start in rows:
         assert any(line.startswith(start) for line in lines), lines
+    assert not any(" | failed | " in line for line in lines), lines

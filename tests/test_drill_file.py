@@ -135,7 +135,7 @@ async def test_a_procedure_file_is_rehearsed_end_to_end(tmp_path: Path) -> None:
 
 def test_a_file_that_does_not_validate_is_one_line_and_no_incident(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
-    path.write_text(OURS.replace("comparison: \">\"", "comparison: \"~\""))
+    path.write_text(OURS.replace('comparison: ">"', 'comparison: "~"'))
     db = tmp_path / "drill.db"
     result = CliRunner().invoke(cli, ["drill", "--procedure", str(path), "--db", str(db)])
     assert result.exit_code == 2, result.output
