@@ -172,6 +172,12 @@ class CockpitApp(IncidentApp):
         self.lock, self.driving, self.session.held_by = lock, True, None
         self.record("session.driving", "cockpit drives the incident now (took over)")
 
+    def warm_up(self) -> None:
+        """Worker: also the screens an action opens, imported before the first `r`."""
+        super().warm_up()
+        for module in ("action", "rollback", "wizard"):
+            importlib.import_module(f"cockpit.screens.{module}")
+
     def has_procedure(self) -> bool:
         """Whether the procedure and its checklists are loaded; if not, the responder is told.
 

@@ -130,6 +130,11 @@ class ActionProvider(Provider):
     def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
         """Poll until the change has taken (or the deadline passes)."""
 
+    def warm(self) -> None:
+        """Import what the first action needs, off the UI thread, while nothing waits for it
+        (the cockpit calls it in a worker once the provider is configured). Reads nothing,
+        changes nothing, never raises; the default does nothing."""
+
     def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Values a responder may pick for one parameter, as (value, label), best first.
 

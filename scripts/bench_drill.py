@@ -3,10 +3,10 @@
 Each built-in runs as `cockpit drill --procedure NAME` does (its simulated production over
 HTTP, its platforms, real sources and pollers) on a stepped clock. When the first trigger
 fires, a scripted responder: `w` opens the wizard; at each question it takes the live
-evidence's suggestion (Enter) or else the answer on the shortest way to a rollback outcome;
-Enter records the decision; `r` lists the options, the decided one first; Enter opens it; Enter
-takes the candidate offered first for each parameter the procedure leaves open; the target's
-name is typed when the plan is destructive; Enter confirms. Actions count a typed name as one.
+evidence's suggestion (Enter) or else the answer on the shortest way to a rollback outcome; at
+the recommendation `r` records the decision and opens its first option; Enter takes the
+candidate offered first for each parameter the procedure leaves open; the target's name is
+typed when the plan is destructive; Enter confirms. Actions count a typed name as one.
 
 Tool time is the cockpit's: from each key to its effect on screen (the confirming Enter to the
 recorded intent), summed; the platform's own rollback job, until verified, is shown beside it.
@@ -81,6 +81,7 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
     )
     app = CockpitApp(session)
     keys: list[str] = []
+    times: list[float] = []
     actions = 0
     tool = 0.0
     async with app.run_test(size=(100, 40)) as pilot:
@@ -99,19 +100,30 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
                 app.simulate_key(key)
             while not done():
                 if time.perf_counter() - started > 15:
-                    raise RuntimeError(f"{typed!r} had no effect in 15 s")
+                    raise RuntimeError(
+                        f"{typed!r} had no effect in 15 s (after {' '.join(keys)}, on "
+                        f"{type(app.screen).__name__})"
+                    )
                 await asyncio.sleep(0.0005)
-            tool += time.perf_counter() - started
+            took = time.perf_counter() - started
+            tool += took
             keys.append(typed if isinstance(typed, str) else "<" + "".join(typed) + ">")
+            times.append(took)
             actions += 1
 
         def screen() -> str:
             return type(app.screen).__name__
 
+        def opened() -> bool:
+            return screen() == "ManualScreen" or (
+                screen() == "ActionScreen"
+                and (app.screen.asking is not None or app.screen.plan is not None)  # type: ignore[attr-defined]
+            )
+
         await press("w", lambda: getattr(app.screen, "wizard", None) is not None)
         while (walk := getattr(app.screen, "wizard", None)) is not None:
-            if walk.question is None:
-                await press("enter", lambda: screen() == "ChecklistsScreen")
+            if walk.question is None:  # r: record the decision and open its first option
+                await press("r", opened)
                 break
             suggestion = app.screen.suggestion  # type: ignore[attr-defined]
             key = "enter" if suggestion is not None else toward.get(walk.current, "")
@@ -120,17 +132,6 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
             await press(key, lambda walk=walk, n=answered: len(walk.path) > n)
             if actions > 20:
                 raise RuntimeError("the wizard did not decide in 20 keys")
-        await press("r", lambda: screen() == "RollbackScreen")
-        await press(
-            "enter",
-            lambda: (
-                screen() == "ManualScreen"
-                or (
-                    screen() == "ActionScreen"
-                    and (app.screen.asking is not None or app.screen.plan is not None)  # type: ignore[attr-defined]
-                )
-            ),
-        )
         action = app.screen
         if screen() == "ManualScreen":
             option = next(o for o in procedure.options if o.id == action.option_id)  # type: ignore[attr-defined]
@@ -139,7 +140,8 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
                     f"{' '.join(keys)} opened {option.id} by hand: the drill has no "
                     f"{option.provider} platform"
                 )
-            return {"keys": keys, "actions": actions, "tool": tool, "verified": None}
+            shown = [f"{key}({ms * 1000:.0f})" for key, ms in zip(keys, times, strict=True)]
+            return {"keys": shown, "actions": actions, "tool": tool, "verified": None}
         waited = time.perf_counter()
         while action.plan is None:  # type: ignore[attr-defined]
             asked = action.asking  # type: ignore[attr-defined]
@@ -169,7 +171,7 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
         app.stop_sources()
         await pilot.pause(0.1)
     return {
-        "keys": keys,
+        "keys": [f"{key}({ms * 1000:.0f})" for key, ms in zip(keys, times, strict=True)],
         "actions": actions,
         "tool": tool,
         "verified": verified,
@@ -199,7 +201,7 @@ def rows(quick: bool = False) -> list[Row]:
             (
                 label,
                 f"{found['actions']} actions, {found['tool']:.3f} s",
-                f"keys {' '.join(found['keys'])}; {after}",
+                f"keys (ms) {' '.join(found['keys'])}; {after}",
                 goal,
                 found["actions"] <= ACTION_GOAL
                 and found["tool"] <= TIME_GOAL

@@ -118,6 +118,14 @@ class KubernetesProvider(ActionProvider):
             if not r.serving
         ]
 
+    def warm(self) -> None:
+        # The kubernetes package imports its API classes and models on first use: ~0.4-0.6 s
+        # of the responder's first key otherwise. What the client uses (client.py), nothing
+        # more: no connection.
+        from kubernetes import config  # noqa: F401
+        from kubernetes.client import ApiClient, AppsV1Api, Configuration  # noqa: F401
+        from kubernetes.client.exceptions import ApiException  # noqa: F401
+
     def health(self) -> str:
         namespace = self.cluster.namespace()
         body = self.cluster.request(
