@@ -194,10 +194,12 @@ class IncidentApp(TimelineApp):
         assert factory is not None
         try:
             started = factory()
+            self.post_message(SourcesStarted(started))
+            while started.more is not None:  # the slow part, while the first is polled
+                started = started.more()
+                self.post_message(SourcesStarted(started))
         except CockpitError as error:
             self.post_message(SourcesUnavailable(str(error)))
-        else:
-            self.post_message(SourcesStarted(started))
 
     @on(SourcesStarted)
     def sources_started(self, message: SourcesStarted) -> None:
@@ -241,6 +243,18 @@ class IncidentApp(TimelineApp):
         self.collector.stop()
         for poller in self.pollers:
             poller.stop()
+
+    def release_sources(self) -> None:
+        """At a hangup, just before the process exits: stop what the sources started that
+        would outlive it (a drill's database server is a process of its own) without waiting
+        for the pollers, which end with the process."""
+        while self.started_sources:
+            started = self.started_sources.pop()
+            if started.stop is not None:
+                try:
+                    started.stop()
+                except Exception:  # exiting anyway: the next one is still stopped
+                    continue
 
     def stop_sources(self) -> None:
         """Stop the pollers, then what the source factories started (the demo's service).

@@ -28,6 +28,8 @@ class StartedSources:
     actions: dict[str, ActionProvider] = field(default_factory=dict)
     """Action providers that came up with them (the demo's, against its simulators)."""
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    more: Callable[[], StartedSources] | None = None
+    """What takes seconds to start (a drill's database), started once these are in use."""
 
 
 @dataclass

@@ -130,6 +130,14 @@ class ActionProvider(Provider):
     def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
         """Poll until the change has taken (or the deadline passes)."""
 
+    def fixed_for(self, action: str) -> dict[str, Any]:
+        """The fixed parameters `action` reads (all of them when it declares none): a folder
+        configured for restores is no parameter of a migration's undo."""
+        declared = self.action_params.get(action)
+        if declared is None:
+            return dict(self.fixed_params)
+        return {key: value for key, value in self.fixed_params.items() if key in declared}
+
     def warm(self) -> None:
         """Import what the first action needs, off the UI thread, while nothing waits for it
         (the cockpit calls it in a worker once the provider is configured). Reads nothing,

@@ -67,7 +67,6 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
     from cockpit.session import Session
 
     procedure = load_builtin(name)
-    toward = rollback_keys(procedure)
     clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
     timeline = Timeline(folder / f"{name}.db", clock=clock)
     incident = timeline.open_incident(f"drill: {name}", "P1", name, drill=True)
@@ -80,11 +79,26 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
         start_sources=lambda: start_demo(clock, 2.0, procedure, job_seconds=0.5),
     )
     app = CockpitApp(session)
+    try:
+        return await _respond(app, procedure, clock)
+    finally:
+        app.stop_sources()  # the drill's git remote and database go, whatever happened
+
+
+async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
+    """The scripted responder on a running drill (see the module's docstring)."""
+    toward = rollback_keys(procedure)
     keys: list[str] = []
     times: list[float] = []
     actions = 0
     tool = 0.0
     async with app.run_test(size=(100, 40)) as pilot:
+        for _ in range(3000):  # the drill is up (its platforms too) before its clock runs
+            if any(e.summary.startswith("platform simulators") for e in app.events):
+                break
+            await pilot.pause(0.01)
+        else:
+            raise RuntimeError("the drill's platforms did not start in 30 s")
         for _ in range(600):
             if any(event.kind == "trigger.fired" for event in app.events):
                 break
@@ -168,7 +182,6 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
             await asyncio.sleep(0.01)
         verified = time.perf_counter() - ran
         outcome = action.result.outcome  # type: ignore[attr-defined]
-        app.stop_sources()
         await pilot.pause(0.1)
     return {
         "keys": [f"{key}({ms * 1000:.0f})" for key, ms in zip(keys, times, strict=True)],

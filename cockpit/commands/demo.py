@@ -108,9 +108,10 @@ def _validated(session: Session) -> Procedure:
 def start_demo(
     clock: Clock, deploy_at: float, procedure: str | Procedure, *, job_seconds: float = 3.0
 ) -> StartedSources:
-    """Start the simulated production (the procedure's metrics, going bad past its triggers),
-    the platforms its options roll back through, and the sources and providers that talk to
-    them (after the first paint). `job_seconds`: how long a platform's rollback job takes."""
+    """Start the simulated production (the procedure's metrics, going bad past its triggers)
+    and the sources that read it (after the first paint); then, as `more`, the platforms its
+    options roll back through and the providers that talk to them. `job_seconds`: how long a
+    platform's rollback job takes."""
     from cockpit.core.procedure_loader import load_builtin
     from cockpit.demo.drill import gauges, scenario_settings
     from cockpit.demo.platforms import start_platforms
@@ -126,25 +127,23 @@ def start_demo(
     extra = gauges(procedure)
     service = DemoService(scenario, gauges=extra)
     base_url = service.start()
-    try:
-        platforms = start_platforms(
+
+    def platforms() -> StartedSources:
+        # Seconds (a database cluster, a git remote): started while the metrics are polled.
+        started = start_platforms(
             scenario, procedure=procedure, job_seconds=job_seconds, health_url=f"{base_url}/health"
         )
-    except BaseException:
-        service.stop()
-        raise
-
-    def stop() -> None:
-        platforms.stop()
-        service.stop()
+        return StartedSources(
+            sources=[],
+            note=f"platform simulators: {started.describe()}",
+            stop=started.stop,
+            actions=started.providers,
+            notifiers=started.notifiers,
+        )
 
     return StartedSources(
         sources=demo_sources(base_url, clock, extra),
-        note=(
-            f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s; "
-            f"platform simulators: {platforms.describe()}"
-        ),
-        stop=stop,
-        actions=platforms.providers,
-        notifiers=platforms.notifiers,
+        note=f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
+        stop=service.stop,
+        more=platforms,
     )

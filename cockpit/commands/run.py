@@ -172,6 +172,7 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
         app = CockpitApp(session, lock=lock)
 
     def record_hangup(reason: str) -> None:
+        app.release_sources()  # a drill's database server must not outlive the session
         if app.read_only:
             return  # a read-only watcher records nothing
         # After whatever is still queued, in order; bounded, a dead tty must not linger.

@@ -7,8 +7,10 @@ real git remote and clone (cockpit.demo.git_repo) and the service's own cache en
 cockpit's real providers talk to them over HTTP with a random token, exactly as they would to
 production. A rollback that takes effect (the flags behind v1.2.4 switched off, production back
 on the v1.2.3 deployment, the bad commit gone from the branch) rolls the scenario back, so the
-metrics recover. PostgreSQL and Docker Compose need real servers and are not started: their
-options say the provider is not configured and show the runbook's commands.
+metrics recover. PostgreSQL is a real private cluster when the server's binaries are installed
+(cockpit.demo.pg_cluster), else named as not simulated. Docker Compose needs a real engine and
+is not started: its option says the provider is not configured and shows the runbook's
+commands.
 """
 
 from __future__ import annotations
@@ -256,7 +258,13 @@ Start = Callable[[Platforms, Scenario, float, Named, "str | None"], None]
 
 def registry() -> dict[str, Start]:
     """The platform a drill starts for each provider an option names."""
-    from cockpit.demo.platforms_more import cache, cloudflare_pages, cloudflare_workers, git
+    from cockpit.demo.platforms_more import (
+        cache,
+        cloudflare_pages,
+        cloudflare_workers,
+        git,
+        postgres,
+    )
 
     return {
         "feature_flags": flags,
@@ -266,4 +274,5 @@ def registry() -> dict[str, Start]:
         "cloudflare_workers": cloudflare_workers,
         "cloudflare_pages": cloudflare_pages,
         "cache": cache,
+        "postgres": postgres,
     }

@@ -120,3 +120,82 @@ def cache(
         {"base_url": base, "token": secrets.token_urlsafe(18), "method": "DELETE"}
     )
     platforms.providers["cache"] = CacheProvider(options)
+
+
+BAD_MIGRATION = "20240201090000"
+"""The bad deploy's migration (orders.status): undone, or restored from before it, recovers."""
+FORWARD = (
+    "ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';\n"
+    "CREATE INDEX orders_status_idx ON orders (status);\n"
+    f"INSERT INTO schema_migrations (version) VALUES ('{BAD_MIGRATION}');\n"
+)
+
+
+def _seed(server: Any, dbname: str, backups: Any) -> None:
+    """The shop under `dbname`, a dump from before the bad deploy, then the deploy."""
+    from cockpit.demo import pg_cluster
+
+    server.seed_shop(dbname)
+    down = pg_cluster.DOWN_SCRIPTS[BAD_MIGRATION]
+    backups.mkdir(mode=0o700)
+    with server.app(dbname) as conn:  # before the deploy: its migration undone, then dumped
+        conn.execute(down)
+        conn.execute("DELETE FROM schema_migrations WHERE version = %s", (BAD_MIGRATION,))
+    server.dump(dbname, backups / "before-deploy.dump")
+    with server.app(dbname) as conn:  # the bad deploy
+        conn.execute(FORWARD)
+    # ai-saas names one script for the reverse migration; it is the bad deploy's down script.
+    (server.rollback_dir / "revert-migration.sql").write_text(down)
+
+
+def postgres(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """A real, private PostgreSQL (cockpit.demo.pg_cluster) with the runbooks' shop database
+    under the option's name: a backup from before the bad deploy, then the deploy's migration.
+    Its undo (the down script, or a restore of that backup) recovers the scenario."""
+    from cockpit.demo import pg_cluster
+    from providers.postgres.provider import PostgresProvider
+
+    why = pg_cluster.missing()
+    if why is not None:
+        platforms.missing.append(f"postgres ({why})")
+        return
+    server = pg_cluster.PostgresServer()
+    dbname = named.param("database", "app")
+    backups = server.dir / "backups"
+    try:
+        server.start()
+        _seed(server, dbname, backups)
+    except Exception as error:  # a drill without its database still runs; it says why
+        server.stop()
+        platforms.missing.append(f"postgres (did not start: {error})"[:300])
+        return
+    platforms.others.append((f"postgres 127.0.0.1:{server.port}", server.stop))
+
+    def deployed() -> None:
+        try:
+            still = server.scalar(
+                "SELECT count(*) FROM schema_migrations WHERE version = %s",
+                dbname,
+                (BAD_MIGRATION,),
+            )
+        except Exception:  # a restore under way (the table dropped and made again)
+            return
+        if not still:
+            scenario.rollback()
+
+    scenario.pipelines.append(deployed)
+    options = PostgresProvider.Options.model_validate(
+        {
+            "dsn": server.dsn(dbname),
+            "backup_dir": str(backups),
+            "rollback_scripts": str(server.rollback_dir),
+            "migrations_table": "schema_migrations",
+            "bin_dir": str(server.bin),
+            "timeout_seconds": 60,
+        }
+    )
+    provider = PostgresProvider(options)
+    provider.fixed_params = {"backup_dir": str(backups)}  # the runbook's /backups is production's
+    platforms.providers["postgres"] = provider

@@ -167,7 +167,7 @@ class ActionScreen(CockpitScreen[None]):
                 "and tick the item on the checklist."
             )
             return
-        self.params = {**self.params, **provider.fixed_params}
+        self.params = {**self.params, **provider.fixed_for(self.action)}
         self.params_asked = {
             k: v for k, v in self.params.items() if isinstance(v, str) and PLACEHOLDER.match(v)
         }
