@@ -141,3 +141,63 @@ def test_a_file_that_does_not_validate_is_one_line_and_no_incident(tmp_path: Pat
     assert result.exit_code == 2, result.output
     assert f"{path}:" in result.output and "comparison" in result.output
     assert Timeline(db).incidents() == []
+
+
+async def test_steps_the_runbook_puts_first_are_settled_in_order_before_the_action_runs(
+    tmp_path: Path,
+) -> None:
+    """`before:` steps (stop the app, then ...): each is done (Enter) or skipped with why
+    (`skip <why>`), in order; a target typed too soon is refused, and nothing runs until then."""
+    path = tmp_path / "queue-team.yaml"
+    path.write_text(
+        OURS.replace(
+            "    best_for: Code-level issues\n",
+            "    best_for: Code-level issues\n"
+            "    before: [Stop the queue workers, Drain the retry queue]\n",
+        )
+    )
+    procedure = load_procedure_file(path)
+    clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
+    timeline = Timeline(tmp_path / "drill.db")
+    incident = timeline.open_incident("drill", "P1", str(path), drill=True)
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=procedure,
+        clock=clock,
+        poll_interval=0.05,
+        start_sources=lambda: start_demo(clock, 600.0, procedure, job_seconds=0.2),
+    )
+    app = CockpitApp(session)
+
+    def kinds() -> list[str]:
+        return [e.kind for e in app.state.events]
+
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, clock, lambda: "git" in app.session.actions, "the drill's git")
+        await pilot.press("r", "enter")
+        screen = app.screen
+        await until(pilot, clock, lambda: screen.query("#action-choices"), "the commits")
+        await pilot.press("enter")
+        await until(pilot, clock, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        plan = screen.plan  # type: ignore[attr-defined]
+        await pilot.press(*plan.target, "enter")  # too soon: the workers are still running
+        await pilot.pause(0.1)
+        assert "action.intent" not in kinds() and "plan.step" not in kinds(), "refused"
+        await pilot.press("enter")  # step 1 done
+        typed = ["space" if c == " " else c for c in "skip nothing was queued"]
+        await pilot.press(*typed, "enter")  # step 2 skipped, with why
+        await until(pilot, clock, lambda: kinds().count("plan.step") == 2, "both recorded")
+        await pilot.press(*plan.target, "enter")
+        await until(pilot, clock, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        assert screen.result.outcome == "succeeded"  # type: ignore[attr-defined]
+        app.stop_sources()
+    steps = [e for e in app.state.events if e.kind == "plan.step"]
+    assert [(e.payload["step"], e.payload["status"]) for e in steps] == [
+        (0, "done"),
+        (1, "skipped"),
+    ]
+    assert steps[1].payload["reason"] == "nothing was queued"
+    assert all(e.payload["option"] == "revert" for e in steps)
+    order = [e.kind for e in app.state.events if e.kind in ("plan.step", "action.intent")]
+    assert order == ["plan.step", "plan.step", "action.intent"], "the steps came first"

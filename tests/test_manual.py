@@ -128,3 +128,25 @@ def test_a_step_event_the_reducer_cannot_read_changes_nothing(
     timeline.step_action(incident.id, action_id, "again", {"step": 0, "status": "skipped"})
     state = IncidentState.replay(incident, timeline.events(incident.id))
     assert [(m.index, m.status) for m in state.actions[action_id].steps] == [(0, "done")]
+
+
+def test_a_step_before_an_action_is_done_skipped_with_why_or_refused() -> None:
+    from cockpit.core.manual import StepMark, StepOpen, Steps, before_answer
+
+    steps = Steps(["Stop application", "Drain the queue"])
+    assert before_answer(steps, "") == (0, "done", "")
+    steps.mark(StepMark(0, "done"))
+    assert before_answer(steps, "skip  it was never started ") == (
+        1,
+        "skipped",
+        "it was never started",
+    )
+    for typed in (
+        "skip",
+        "skip   ",
+        "skipping",
+        "main",
+        "done",
+    ):  # no reason, or a target typed too soon
+        with pytest.raises(StepOpen):
+            before_answer(steps, typed)

@@ -206,6 +206,35 @@ class Steps:
         return summary, payload
 
 
+BEFORE = "plan.step"
+"""A step the runbook puts before a provider's action (stop the app), done or skipped with why
+on the action screen before it can be confirmed (payload: option, before, step, of, text,
+status, reason). Not `action.step`: no action has begun yet (and `action.` is the
+Timeline's own)."""
+
+SKIP = "skip "
+"""How a step before an action is skipped on the action screen: `skip <why>`."""
+
+
+def before_answer(steps: Steps, typed: str) -> tuple[int, StepStatus, str]:
+    """What the responder's Enter says of the first open step before an action: Enter alone
+    is done, `skip <why>` is skipped with that reason. Anything else (a target name typed too
+    soon) is refused, so a step is never passed over by mistake.
+
+    Raises:
+        StepOpen: The answer is neither; the message names the step and how to answer.
+    """
+    index = steps.next_open
+    if index is None:
+        raise ValueError("no step is open")
+    text = typed.strip()
+    if not text:
+        return index, "done", ""
+    if text.lower().startswith(SKIP) and text[len(SKIP) :].strip():
+        return index, "skipped", text[len(SKIP) :].strip()
+    raise StepOpen(index, steps.texts[index])
+
+
 def why_by_hand(provider: str, configured: Sequence[str], *, installed: bool) -> str:
     """Why the cockpit cannot perform this option, in plain words."""
     if provider == MANUAL:

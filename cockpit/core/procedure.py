@@ -301,6 +301,11 @@ class RollbackOption(Strict):
     note: str = Field(default="", description="where a value is ours, not the seed's, and why")
     steps: list[str] = []
     commands: list[str] = []
+    before: list[str] = Field(
+        default=[],
+        description="steps the responder does before the provider acts (stop the app), each "
+        "done or skipped with a reason, in order, before the plan can be confirmed",
+    )
 
 
 class AutoCheck(Strict):

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import CockpitError
+from cockpit.core.manual import BEFORE, StepMark, StepOpen, Steps, before_answer
 from cockpit.core.redact import scrub
 from cockpit.screens.action_parts import (
     AppRecorder,
@@ -89,6 +90,8 @@ class ActionScreen(CockpitScreen[None]):
         """What the procedure wrote for each parameter it left open ("[blue-deployment-url]")."""
         self.last_answered: tuple[str, str] | None = None
         """The parameter the responder gave last, and what the procedure had written there."""
+        self.before = Steps([])
+        """The runbook's steps before the provider acts (stop the app), done or skipped first."""
 
     @property
     def taking_text(self) -> bool:
@@ -337,15 +340,50 @@ class ActionScreen(CockpitScreen[None]):
         self.plan = plan = message.plan
         self.show_keys()
         self.query_one("#action-plan", Static).update(render_plan(plan))
+        procedure = self.cockpit.session.procedure
+        if self.option is not None and procedure is not None:
+            self.before = Steps(procedure.option(self.option).before)
         confirm = self.query_one("#action-confirm", Input)
         confirm.disabled = False
+        self.prompt(plan)
+        confirm.focus()
+
+    def prompt(self, plan: Plan) -> None:
+        """What Enter does now: settle the next step before the action, or run it."""
+        confirm = self.query_one("#action-confirm", Input)
+        index = self.before.next_open
+        if index is not None:
+            confirm.placeholder = visible(
+                f"first, step {index + 1}/{len(self.before.texts)}: "
+                f"{self.before.texts[index]}: Enter once done, or skip and why",
+                one_line=True,
+            )
+            return
         confirm.placeholder = visible(
             f"type {plan.target} and press Enter to run"
             if plan.destructive
             else "press Enter to run (not destructive)",
             one_line=True,
         )
-        confirm.focus()
+
+    def settle_before(self, plan: Plan, typed: str) -> None:
+        """Enter while a step before the action is open: done, skipped with why, or refused."""
+        try:
+            index, status, reason = before_answer(self.before, typed)
+        except StepOpen as error:
+            self.notify(
+                f"Step {error.index + 1} comes first: {self.before.texts[error.index]}. "
+                "Enter once it is done, or type skip and why.",
+                title="Not run yet",
+                severity="error",
+            )
+            return
+        summary, payload = self.before.event(index, status, reason)
+        payload |= {"option": self.option, "before": f"{plan.provider}.{plan.action}"}
+        self.cockpit.record(BEFORE, f"Before {plan.title}: {summary}", payload)
+        self.before.mark(StepMark(index, status, reason=reason))
+        self.log_line(summary)
+        self.prompt(plan)
 
     def show_error(self, text: str) -> None:
         """Say why nothing can run."""
@@ -365,6 +403,10 @@ class ActionScreen(CockpitScreen[None]):
             return
         if self.cockpit.read_only:
             self.notify("Read-only: this cockpit does not hold the incident.", severity="error")
+            return
+        if self.before.next_open is not None:
+            self.settle_before(plan, message.value)
+            message.input.value = ""
             return
         try:
             action_runner.confirm(plan, message.value)
