@@ -6,9 +6,9 @@ verifies; the simulated production recovers; and the undo the plan offers works.
 
 Options the cockpit cannot perform (provider `manual`) are the responder's, marked done or
 failed on the manual screen (tests/test_manual*.py); here they must reach that screen, not a
-provider. PostgreSQL options run against a real private cluster (skipped, with the reason,
-where the server's binaries cannot be had). Docker Compose needs a real engine the drill does
-not start yet: that option is expected to fail, strictly, so the day it runs this test says so.
+provider. PostgreSQL options run against a real private cluster and Docker Compose against a
+private podman serving the Docker Engine API (each skipped, with the reason, where its
+packages cannot be had).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import podman
 import postgres_server
 import pytest
 
@@ -33,21 +34,13 @@ pytestmark = pytest.mark.timeout(120)
 
 BUILTINS = ("pulse-messages", "ai-saas", "five-levels", "huntaze", "pitchey")
 PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
-NOT_IN_DRILLS = {"docker_compose"}
 DEPLOY_AT = 30.0
 
 
 def cases() -> Iterator[Any]:
     for name in BUILTINS:
         for option in load_builtin(name).options:
-            marks = []
-            if option.provider in NOT_IN_DRILLS:
-                marks.append(
-                    pytest.mark.xfail(
-                        strict=True, reason=f"the drill starts no {option.provider} server yet"
-                    )
-                )
-            yield pytest.param(name, option.id, id=f"{name}:{option.id}", marks=marks)
+            yield pytest.param(name, option.id, id=f"{name}:{option.id}")
 
 
 class Drill:
@@ -109,6 +102,8 @@ def test_every_option_rolls_back_in_its_drill(name: str, option_id: str) -> None
     option = next(o for o in load_builtin(name).options if o.id == option_id)
     if option.provider == "postgres" and (why := postgres_server.ensure()) is not None:
         pytest.skip(why)  # the drill's database is a real PostgreSQL: the server's binaries
+    if option.provider == "docker_compose" and (why := podman.ensure()) is not None:
+        pytest.skip(why)  # the drill's engine is a real podman serving the Docker API
     made = Drill(name)
     try:
         rehearse(made, option_id)

@@ -7,10 +7,10 @@ real git remote and clone (cockpit.demo.git_repo) and the service's own cache en
 cockpit's real providers talk to them over HTTP with a random token, exactly as they would to
 production. A rollback that takes effect (the flags behind v1.2.4 switched off, production back
 on the v1.2.3 deployment, the bad commit gone from the branch) rolls the scenario back, so the
-metrics recover. PostgreSQL is a real private cluster when the server's binaries are installed
-(cockpit.demo.pg_cluster), else named as not simulated. Docker Compose needs a real engine and
-is not started: its option says the provider is not configured and shows the runbook's
-commands.
+metrics recover. PostgreSQL is a real private cluster (cockpit.demo.pg_cluster) and Docker
+Compose a private podman serving the Docker Engine API (cockpit.demo.podman_engine) when their
+packages are installed; otherwise they are named as not simulated, and their options open as
+manual steps naming the provider that is not configured.
 """
 
 from __future__ import annotations
@@ -262,6 +262,7 @@ def registry() -> dict[str, Start]:
         cache,
         cloudflare_pages,
         cloudflare_workers,
+        docker_compose,
         git,
         postgres,
     )
@@ -275,4 +276,5 @@ def registry() -> dict[str, Start]:
         "cloudflare_pages": cloudflare_pages,
         "cache": cache,
         "postgres": postgres,
+        "docker_compose": docker_compose,
     }

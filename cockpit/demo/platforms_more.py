@@ -199,3 +199,55 @@ def postgres(
     provider = PostgresProvider(options)
     provider.fixed_params = {"backup_dir": str(backups)}  # the runbook's /backups is production's
     platforms.providers["postgres"] = provider
+
+
+def docker_compose(
+    platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
+) -> None:
+    """A private podman serving the Docker Engine API (cockpit.demo.podman_engine) with the
+    option's service deployed as Compose would: seen on localhost/mini:1, then the bad deploy
+    on mini:2. Back on mini:1 (the image rollback) recovers the scenario."""
+    from cockpit.demo import podman_engine
+    from providers.docker_compose.provider import ComposeOptions, ComposeProvider
+
+    why = podman_engine.missing()
+    if why is not None:
+        platforms.missing.append(f"docker_compose ({why})")
+        return
+    folder = named.param("project_dir", f"/srv/{named.procedure.name}")
+    project = folder.rstrip("/").rsplit("/", 1)[-1] or named.procedure.name
+    service = named.param("service", "web")
+    engine = podman_engine.Podman()
+    try:
+        engine.__enter__()
+        engine.service(project, service, "1")
+        options = ComposeOptions.model_validate(
+            {
+                "base_url": engine.base_url,
+                "project": project,
+                "timeout_seconds": 10.0,
+                "stop_timeout": 2,
+                "verify_seconds": 30.0,
+                "settle_seconds": min(job_seconds, 1.0),
+            }
+        )
+        provider = ComposeProvider(options)
+        provider.health()  # the cockpit sees mini:1 serving: the image to go back to
+        engine.deploy(project, service, "2")  # the bad deploy
+    except Exception as error:  # a drill without its engine still runs; it says why
+        engine.stop()
+        platforms.missing.append(f"docker_compose (did not start: {error})"[:300])
+        return
+    platforms.others.append((f"docker engine {engine.base_url}", engine.stop))
+    good = engine.images["1"]
+
+    def deployed() -> None:
+        try:
+            running = [c.attrs["Image"] for c in engine.containers(project, service)]
+        except Exception:  # a container being recreated
+            return
+        if running and all(image == good for image in running):
+            scenario.rollback()
+
+    scenario.pipelines.append(deployed)
+    platforms.providers["docker_compose"] = provider
