@@ -38,13 +38,10 @@ from cockpit.messages import (
     ProcedureFailed,
     ProcedureLoaded,
     SourceFailed,
-    SourcesStarted,
-    SourcesUnavailable,
 )
 from cockpit.outbox_driver import OutboxDriver
-from cockpit.polling import Poller
 from cockpit.session import Session, StartedSources
-from cockpit.timeline_app import TimelineApp
+from cockpit.sources_app import SourcesApp
 
 if TYPE_CHECKING:
     from cockpit.core.board import Board
@@ -61,13 +58,13 @@ SAMPLE_RETENTION = timedelta(days=30)
 """Samples older than this are dropped when a session starts; events are kept for ever."""
 
 
-class IncidentApp(TimelineApp):
+class IncidentApp(SourcesApp):
     """The incident, its procedure, its sources and its timeline; no screens."""
 
     def __init__(
         self, session: Session, *, lock: IncidentLock | None = None, start_pollers: bool = True
     ) -> None:
-        super().__init__(session)
+        super().__init__(session, start_pollers=start_pollers)
         self.lock = lock
         """This process's hold on driving the incident, when it has it."""
         self.automation = Automation(
@@ -76,15 +73,12 @@ class IncidentApp(TimelineApp):
         """What the driver does by itself: triggers, escalation, self-ticking items, paging."""
         self.automation.paging = "pagerduty" in session.notifiers
         self.tried_driving = 0.0
-        self.start_pollers = start_pollers
         self.acknowledging = False
         """An acknowledgement is on its way to the timeline."""
         self.outbox = OutboxDriver(self)
         """Sends what the state's outbox holds, from background workers."""
         self.procedure_error: str | None = None
         """Why the procedure did not load, once it failed (the screens that show it say so)."""
-        self.started_sources: list[StartedSources] = []
-        self.pollers: list[Poller] = []
         self.board_changed: Signal[None] = Signal(self, "board-changed")
         self.collector = IdleCollector()
         """Runs the full garbage collection when no key is waiting (cockpit/idle_gc.py)."""
@@ -188,88 +182,15 @@ class IncidentApp(TimelineApp):
             )
         self.board_changed.publish(None)
 
-    def start_sources(self) -> None:
-        """Worker: build the sources (imports, servers) after the first paint."""
-        factory = self.session.start_sources
-        assert factory is not None
-        try:
-            started = factory()
-            self.post_message(SourcesStarted(started))
-            while started.more is not None:  # the slow part, while the first is polled
-                started = started.more()
-                self.post_message(SourcesStarted(started))
-        except CockpitError as error:
-            self.post_message(SourcesUnavailable(str(error)))
-
-    @on(SourcesStarted)
-    def sources_started(self, message: SourcesStarted) -> None:
-        """Sources are ready: note it and start polling."""
-        self.use_sources(message.started)
-        if message.started.note:
-            self.record("sources.started", message.started.note)
-
-    @on(SourcesUnavailable)
-    def sources_unavailable(self, message: SourcesUnavailable) -> None:
-        """No sources: say so loudly; the panes stay NO DATA."""
-        self.record("sources.failed", f"metric sources could not start: {message.reason}")
-        self.notify(message.reason, title="No metric sources", severity="error", timeout=30)
-
-    def use_sources(self, started: StartedSources) -> None:
-        """Expect the sources' metrics and start one poller each."""
-        self.started_sources.append(started)
-        self.session.actions.update(started.actions)
-        self.session.notifiers.update(started.notifiers)
+    def sources_changed(self, started: StartedSources) -> None:
         self.automation.paging = "pagerduty" in self.session.notifiers
         assert self.board is not None
         for source in started.sources:
             self.board.expect(source.name, source.metric_names)
-            if self.start_pollers:
-                poller = Poller(self, source, self.session.poll_interval)
-                self.pollers.append(poller)
-                poller.start()
         self.board_changed.publish(None)
-        self.run_worker(
-            self.warm_up, name="warm-up", group="startup", thread=True, exit_on_error=False
-        )
 
-    def warm_up(self) -> None:
-        """Worker: what the first action needs (a provider's library, its client), prepared
-        now rather than on the responder's first key (the Kubernetes client's import was 0.4 s
-        of the drill's `r`)."""
-        for provider in list(self.session.actions.values()):
-            provider.warm()
-
-    def on_unmount(self) -> None:
+    def on_unmount(self) -> None:  # Textual calls SourcesApp's too (each class's handler)
         self.collector.stop()
-        for poller in self.pollers:
-            poller.stop()
-
-    def release_sources(self) -> None:
-        """At a hangup, just before the process exits: stop what the sources started that
-        would outlive it (a drill's database server is a process of its own) without waiting
-        for the pollers, which end with the process."""
-        while self.started_sources:
-            started = self.started_sources.pop()
-            if started.stop is not None:
-                try:
-                    started.stop()
-                except Exception:  # exiting anyway: the next one is still stopped
-                    continue
-
-    def stop_sources(self) -> None:
-        """Stop the pollers, then what the source factories started (the demo's service).
-
-        Safe to call twice. Each poller finishes its current sample first (bounded by the
-        source's own timeout), so the service is not pulled away under a request in flight.
-        """
-        for poller in self.pollers:
-            poller.stop()
-        for poller in self.pollers:
-            poller.join(timeout=5.0)
-        while self.started_sources:
-            started = self.started_sources.pop()
-            if started.stop is not None:
-                started.stop()
 
     def begin_session(self) -> None:
         """Record that this cockpit joined the incident, and what it found unresolved."""

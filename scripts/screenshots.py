@@ -41,7 +41,9 @@ async def shoot() -> list[Path]:
     scenario = Scenario(clock, bad_deploy_at=16.0, ramp_seconds=4.0)
     service = DemoService(scenario)
     url = service.start()
-    platforms = start_platforms(scenario, job_seconds=0.0, health_url=f"{url}/health")
+    platforms = start_platforms(  # the screens show flags and Vercel; no database is needed
+        scenario, job_seconds=0.0, health_url=f"{url}/health", only={"feature_flags", "vercel"}
+    )
     sources = demo_sources(url, clock)
     written = []
     with (

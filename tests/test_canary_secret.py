@@ -38,8 +38,11 @@ def demo() -> Iterator[tuple[Platforms, FixedClock]]:
     clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
     scenario = Scenario(clock, bad_deploy_at=1.0, ramp_seconds=1.0)
     with DemoService(scenario) as service:
-        platforms = start_platforms(
-            scenario, job_seconds=0.0, health_url=f"{service.base_url}/health"
+        platforms = start_platforms(  # the demo's flags and Vercel: no git, no database
+            scenario,
+            job_seconds=0.0,
+            health_url=f"{service.base_url}/health",
+            only={"feature_flags", "vercel"},
         )
         clock.advance(5)
         yield platforms, clock

@@ -54,8 +54,11 @@ def demo() -> Iterator[tuple[Scenario, DemoService, Platforms, FixedClock]]:
     clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
     scenario = Scenario(clock, bad_deploy_at=20.0, ramp_seconds=10.0)
     with DemoService(scenario) as service:
-        platforms = start_platforms(
-            scenario, job_seconds=0.0, health_url=f"{service.base_url}/health"
+        platforms = start_platforms(  # the demo's flags and Vercel: no git, no database
+            scenario,
+            job_seconds=0.0,
+            health_url=f"{service.base_url}/health",
+            only={"feature_flags", "vercel"},
         )
         yield scenario, service, platforms, clock
         platforms.stop()

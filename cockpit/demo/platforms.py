@@ -66,6 +66,7 @@ def start_platforms(
     procedure: str | Procedure = "pulse-messages",
     job_seconds: float = 3.0,
     health_url: str | None = None,
+    only: set[str] | None = None,
 ) -> Platforms:
     """Start every platform the procedure's options roll back through; each rollback that
     takes recovers the scenario.
@@ -73,7 +74,8 @@ def start_platforms(
     `job_seconds`: how long a rollback job (Vercel's, a Kubernetes rollout, a Pages build
     stage) takes. `health_url`: the simulated service's /health, which verification checks in
     place of the procedure's production URL (as a cockpit.toml `[providers.NAME.params]` table
-    would); its service also answers the cache clear.
+    would); its service also answers the cache clear. `only`: these providers' platforms and
+    no others (a test that needs no database does not start one).
     """
     if isinstance(procedure, str):
         from cockpit.core.procedure_loader import load_builtin
@@ -83,6 +85,8 @@ def start_platforms(
     starts = registry()
     try:
         for name in dict.fromkeys(option.provider for option in procedure.options):
+            if only is not None and name not in only:
+                continue
             start = starts.get(name)
             if start is not None:
                 start(platforms, scenario, job_seconds, Named(procedure, name), health_url)
