@@ -40,6 +40,9 @@ format: $(STAMP) ## Reformat the code with ruff
 bench: $(STAMP) ## Benchmarks, printed as a table with ratios against baselines
 	$(BIN)/python scripts/bench.py
 
+docs: $(STAMP) ## Regenerate the provider reference in docs/procedure-format.md
+	$(BIN)/python -m cockpit.procedure_reference docs/procedure-format.md
+
 screenshots: $(STAMP) ## Regenerate the SVG screenshots in screenshots/ (fixed clock)
 	$(BIN)/python scripts/screenshots.py
 
@@ -65,4 +68,4 @@ clean: ## Remove the virtualenv and caches
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: demo test check lint types contracts format bench screenshots lock services venv clean help
+.PHONY: demo test check lint types contracts format bench screenshots docs lock services venv clean help

@@ -94,9 +94,10 @@ async def until(
     raise AssertionError(f"never happened: {what}")
 
 
-async def test_a_procedure_file_is_rehearsed_end_to_end(tmp_path: Path) -> None:
+def drill_of(tmp_path: Path, text: str, *, deploy_at: float) -> tuple[CockpitApp, FixedClock]:
+    """The cockpit on a drill of the procedure file `text`, as `cockpit drill` runs it."""
     path = tmp_path / "queue-team.yaml"
-    path.write_text(OURS)
+    path.write_text(text)
     procedure = load_procedure_file(path)
     clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
     timeline = Timeline(tmp_path / "drill.db")
@@ -107,9 +108,13 @@ async def test_a_procedure_file_is_rehearsed_end_to_end(tmp_path: Path) -> None:
         procedure=procedure,
         clock=clock,
         poll_interval=0.05,
-        start_sources=lambda: start_demo(clock, 10.0, procedure, job_seconds=0.2),
+        start_sources=lambda: start_demo(clock, deploy_at, procedure, job_seconds=0.2),
     )
-    app = CockpitApp(session)
+    return CockpitApp(session), clock
+
+
+async def test_a_procedure_file_is_rehearsed_end_to_end(tmp_path: Path) -> None:
+    app, clock = drill_of(tmp_path, OURS, deploy_at=10.0)
 
     def recorded(kind: str) -> list[str]:
         return [e.summary for e in app.state.events if e.kind == kind]
@@ -148,27 +153,12 @@ async def test_steps_the_runbook_puts_first_are_settled_in_order_before_the_acti
 ) -> None:
     """`before:` steps (stop the app, then ...): each is done (Enter) or skipped with why
     (`skip <why>`), in order; a target typed too soon is refused, and nothing runs until then."""
-    path = tmp_path / "queue-team.yaml"
-    path.write_text(
-        OURS.replace(
-            "    best_for: Code-level issues\n",
-            "    best_for: Code-level issues\n"
-            "    before: [Stop the queue workers, Drain the retry queue]\n",
-        )
+    text = OURS.replace(
+        "    best_for: Code-level issues\n",
+        "    best_for: Code-level issues\n"
+        "    before: [Stop the queue workers, Drain the retry queue]\n",
     )
-    procedure = load_procedure_file(path)
-    clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
-    timeline = Timeline(tmp_path / "drill.db")
-    incident = timeline.open_incident("drill", "P1", str(path), drill=True)
-    session = Session(
-        timeline=timeline,
-        incident=incident,
-        procedure=procedure,
-        clock=clock,
-        poll_interval=0.05,
-        start_sources=lambda: start_demo(clock, 600.0, procedure, job_seconds=0.2),
-    )
-    app = CockpitApp(session)
+    app, clock = drill_of(tmp_path, text, deploy_at=600.0)
 
     def kinds() -> list[str]:
         return [e.kind for e in app.state.events]

@@ -574,6 +574,16 @@ def test_the_documented_parameters_are_the_declared_ones() -> None:
     assert provider_table() in FORMAT_DOC.read_text(encoding="utf-8")
 
 
+def test_the_documented_actions_and_parameters_are_the_providers_own() -> None:
+    """docs/procedure-format.md's reference is what the providers declare (`make docs`)."""
+    from cockpit.procedure_reference import provider_reference
+
+    reference = provider_reference()
+    assert reference in FORMAT_DOC.read_text(encoding="utf-8"), "run make docs"
+    assert "`revert`: revert a commit" in reference  # each action's purpose is there
+    assert "`commit` (required; or `commits` instead)" in reference  # and each parameter's
+
+
 def test_the_documented_example_validates() -> None:
     text = FORMAT_DOC.read_text(encoding="utf-8")
     example = text.split("## A minimal file, annotated\n\n```yaml\n", 1)[1].split("```", 1)[0]
