@@ -128,12 +128,12 @@ class Allowed:
 
 ALLOWED = [
     Allowed(
-        "cockpit/incident_app.py",
+        "cockpit/sources_app.py",
         "self.session.actions.update(started.actions)",
         "a dict's update(), not a widget's",
     ),
     Allowed(
-        "cockpit/incident_app.py",
+        "cockpit/sources_app.py",
         "self.session.notifiers.update(started.notifiers)",
         "a dict's update(), not a widget's",
     ),
