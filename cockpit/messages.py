@@ -48,6 +48,10 @@ class SourcesUnavailable(Message, bubble=False):
     reason: str
 
 
+class SourcesSettled(Message, bubble=False):
+    """Every part of the sources has started or failed (a drill's platforms included)."""
+
+
 @dataclass
 class ProcedureLoaded(Message, bubble=False):
     """The session's procedure validated."""

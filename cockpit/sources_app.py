@@ -14,7 +14,7 @@ from __future__ import annotations
 from textual import on
 
 from cockpit.core.errors import CockpitError
-from cockpit.messages import SourcesStarted, SourcesUnavailable
+from cockpit.messages import SourcesSettled, SourcesStarted, SourcesUnavailable
 from cockpit.polling import Poller
 from cockpit.session import Session, StartedSources
 from cockpit.timeline_app import TimelineApp
@@ -28,6 +28,9 @@ class SourcesApp(TimelineApp):
         self.start_pollers = start_pollers
         self.started_sources: list[StartedSources] = []
         self.pollers: list[Poller] = []
+        self.still_starting = False
+        """The slow part of the sources (a drill's platforms) is being started: a provider
+        missing now may be seconds away, not unconfigured."""
 
     def sources_changed(self, started: StartedSources) -> None:
         """Sources (or providers) came: what the incident expects of them (IncidentApp)."""
@@ -38,12 +41,15 @@ class SourcesApp(TimelineApp):
         assert factory is not None
         try:
             started = factory()
+            self.still_starting = started.more is not None
             self.post_message(SourcesStarted(started))
             while started.more is not None:  # the slow part, while the first is polled
                 started = started.more()
                 self.post_message(SourcesStarted(started))
         except CockpitError as error:
             self.post_message(SourcesUnavailable(str(error)))
+        finally:
+            self.post_message(SourcesSettled())
 
     @on(SourcesStarted)
     def sources_started(self, message: SourcesStarted) -> None:
@@ -51,6 +57,11 @@ class SourcesApp(TimelineApp):
         self.use_sources(message.started)
         if message.started.note:
             self.record("sources.started", message.started.note)
+
+    @on(SourcesSettled)
+    def sources_settled(self) -> None:
+        """Every part has started (or failed): a provider missing now is not configured."""
+        self.still_starting = False
 
     @on(SourcesUnavailable)
     def sources_unavailable(self, message: SourcesUnavailable) -> None:

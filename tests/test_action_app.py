@@ -317,3 +317,44 @@ async def test_an_option_the_procedure_marks_destructive_needs_its_name_typed(
         await pilot.press(*plan.target, "enter")
         await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
     assert "action.intent" in kinds(timeline)
+
+
+async def test_an_option_whose_platform_is_still_starting_says_so_then_runs(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    """A drill starts its platforms after its metrics: an option opened in those seconds is
+    not sent to be done by hand as if unconfigured; once they are up it plans."""
+    import threading
+
+    from cockpit.session import StartedSources
+
+    _, platforms, clock = demo
+    release = threading.Event()
+
+    def later() -> StartedSources:
+        release.wait(20)
+        return StartedSources([], actions=dict(platforms.providers))
+
+    incident = timeline.open_incident("demo", "P1", "pulse-messages", drill=True)
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=load_builtin("pulse-messages"),
+        clock=clock,
+        start_sources=lambda: StartedSources([], more=later),
+    )
+    app = CockpitApp(session, start_pollers=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.still_starting, "the platforms are starting")
+        await pilot.press("r", "down", "enter")  # L2 Vercel instant rollback
+        screen = app.screen
+        assert type(screen).__name__ == "ActionScreen"
+        shown = str(screen.query_one("#action-plan").render())
+        assert "'vercel' platform is still starting" in shown
+        await pilot.press("escape")
+        release.set()
+        await until(pilot, lambda: not app.still_starting, "the platforms are up")
+        await pilot.press("r", "down", "enter")
+        screen = app.screen
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+    assert "action.intent" not in kinds(timeline)

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import CockpitError
-from cockpit.core.manual import BEFORE, StepMark, StepOpen, Steps, before_answer
+from cockpit.core.manual import BEFORE, MANUAL, StepMark, StepOpen, Steps, before_answer
 from cockpit.core.redact import scrub
 from cockpit.screens.action_parts import (
     AppRecorder,
@@ -155,6 +155,12 @@ class ActionScreen(CockpitScreen[None]):
 
     def on_mount(self) -> None:
         provider = self.provider
+        if provider is None and self.slot != MANUAL and self.cockpit.still_starting:
+            self.show_error(
+                f"The {self.slot!r} platform is still starting (a drill starts its platforms "
+                "after its metrics): Esc, and open this option again in a few seconds."
+            )
+            return
         if provider is None and self.option is not None:
             # The cockpit cannot perform it (provider `manual`, not configured, not
             # installed): the responder does it by hand, and it is recorded as a rollback.
