@@ -218,3 +218,40 @@ def test_a_verified_rollback_ticks_execute_rollback_procedure(incident: Incident
     ticked = {(w.payload["list"], w.payload["item"]) for w in verified.writes}
     assert ("quick", "execute") in ticked and ("during", "execute-rollback") in ticked
     assert all("vercel-instant verified" in w.summary for w in verified.writes)
+
+
+def test_an_item_past_its_deadline_is_reminded_once_unless_done(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    """ai-saas: "Post-mortem scheduled (within 24h)"; reminded once it passes still open."""
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.reminders import OVERDUE
+
+    ai_saas = Incident(timeline, clock, load_builtin("ai-saas"))
+    clock.advance(23 * 3600)
+
+    def overdue(steps: Steps) -> list[str]:
+        return [w.payload["item"] for w in steps.writes if w.kind == OVERDUE]
+
+    assert overdue(ai_saas.automation.due(clock.now())) == [], "not yet"
+    clock.advance(3600 + 1)
+    due = ai_saas.automation.due(clock.now())
+    assert overdue(due) == ["postmortem"]
+    assert any("Post-mortem scheduled" in notice.message for notice in due.notices)
+    assert overdue(ai_saas.automation.due(clock.now())) == [], "on its way: not asked again"
+    ai_saas.perform(due)
+    assert overdue(ai_saas.automation.due(clock.now())) == [], "recorded: once"
+
+
+def test_an_item_done_in_time_is_never_reminded(timeline: Timeline, clock: FixedClock) -> None:
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.reminders import OVERDUE
+
+    ai_saas = Incident(timeline, clock, load_builtin("ai-saas"))
+    ai_saas.arrive(
+        "checklist.ticked", "Post-mortem scheduled", {"list": "during", "item": "postmortem"}
+    )
+    assert ai_saas.state.checklists is not None
+    assert ai_saas.state.checklists.state("during", "postmortem").status == "done"
+    clock.advance(25 * 3600)
+    assert [w for w in ai_saas.automation.due(clock.now()).writes if w.kind == OVERDUE] == []

@@ -25,6 +25,7 @@ from cockpit.core.escalation import MISSED as ESCALATION_MISSED
 from cockpit.core.escalation import EscalationClock
 from cockpit.core.metrics import Sample
 from cockpit.core.outbox import Outbox
+from cockpit.core.reminders import OVERDUE, overdue
 
 if TYPE_CHECKING:
     from cockpit.core.board import Board, TriggerChange
@@ -107,7 +108,7 @@ class Automation:
                     steps += self._item_run(*payload["checklist"])
         elif kind.startswith("checklist."):
             self.ticking.discard((str(payload.get("list")), str(payload.get("item"))))
-        elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
+        elif kind in (ESCALATION_DUE, ESCALATION_MISSED, OVERDUE):
             self.escalating.discard(str(payload.get("key")))
         elif kind == "incident.acknowledged" and self.state.incident.acknowledged_at == event.ts:
             steps += self.page(
@@ -148,7 +149,7 @@ class Automation:
     def due(self, now: datetime) -> Steps:
         """Escalation steps and status updates come due, each recorded once, with one notice
         however many came due at once (catching up after a restart)."""
-        steps = Steps()
+        steps = self._overdue(now)
         if self.escalation is None or not self.driving or self.state.incident.status == "closed":
             return steps
         known = self.state.escalation_keys | self.escalating
@@ -174,6 +175,33 @@ class Automation:
             if earlier:
                 message += f" (+{earlier} earlier, in the timeline)"
             steps.notices.append(Notice(message, "Escalation", "error" if missed else "warning"))
+        return steps
+
+    def _overdue(self, now: datetime) -> Steps:
+        """Checklist items past their deadline still open ("post-mortem within 24h"): each
+        recorded once, one notice."""
+        steps = Steps()
+        checklists = self.state.checklists
+        if checklists is None or not self.driving or self.state.incident.status == "closed":
+            return steps
+        opened = parse_iso(self.state.incident.opened_at)
+        late = overdue(checklists, opened, now, self.state.escalation_keys | self.escalating)
+        for deadline in late:
+            self.escalating.add(deadline.key)
+            hours = f"{deadline.item.within_hours:g} h after the incident opened"
+            steps += self._write(
+                OVERDUE,
+                f"Overdue: {deadline.item.text} (due {iso_ms(deadline.at)[11:16]} UTC, {hours})",
+                {
+                    "key": deadline.key,
+                    "list": deadline.kind,
+                    "item": deadline.item.id,
+                    "due_at": iso_ms(deadline.at),
+                },
+            )
+        if late:
+            items = "; ".join(deadline.item.text for deadline in late)
+            steps.notices.append(Notice(f"Past its deadline: {items}", "Overdue", "error"))
         return steps
 
     def next_escalation(self, now: datetime) -> str:

@@ -346,6 +346,13 @@ class ChecklistItem(Strict):
     section: str = ""
     auto: AutoCheck | None = None
     run: ItemRun | None = None
+    within_hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=720,
+        description="due this many hours after the incident opened (the runbook's "
+        "'post-mortem within 24h'): shown with its deadline, reminded once if it passes open",
+    )
 
 
 ChecklistKind = Literal["quick", "pre", "during", "post", "verification", "follow_up", "drill"]

@@ -31,6 +31,7 @@ from cockpit.core.manual import STEP, StepMark
 from cockpit.core.outbox import KINDS as OUTBOX_KINDS
 from cockpit.core.outbox import Outbox
 from cockpit.core.postmortem import WRITTEN as SECTION_WRITTEN
+from cockpit.core.reminders import OVERDUE
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Answered, Wizard
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class IncidentState:
         elif kind == DECIDED:
             self.first_decided = self.first_decided or event.ts
             self.decision = tuple(str(option) for option in payload.get("options") or ())
-        elif kind in (ESCALATION_DUE, ESCALATION_MISSED):
+        elif kind in (ESCALATION_DUE, ESCALATION_MISSED, OVERDUE):
             self.escalation_keys.add(str(payload.get("key")))
         elif kind in OUTBOX_KINDS:
             self.outbox.apply(kind, payload, event.at)

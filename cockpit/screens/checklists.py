@@ -7,12 +7,15 @@ themselves when their metric rule holds (the App records that).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from cockpit.core.clock import parse_iso
+from cockpit.core.reminders import deadline_text
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
@@ -84,6 +87,10 @@ class ChecklistsScreen(CockpitScreen[None]):
                 )
             if item.run is not None and state.status == "open":
                 text += f"  (Enter runs {item.run.provider}.{item.run.action})"
+            if item.within_hours is not None and state.status == "open":
+                opened = parse_iso(self.cockpit.state.incident.opened_at)
+                due = opened + timedelta(hours=item.within_hours)
+                text += f"  ({deadline_text(due, self.cockpit.session.clock.now())})"
             if state.status != "open":
                 how = "by itself" if state.automatic else f"by {state.actor}"
                 text += f"  — {how}, {state.at[11:19]}"
