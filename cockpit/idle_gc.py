@@ -1,17 +1,22 @@
 """Provides IdleCollector: full garbage collections at quiet moments, not under a key.
 
 Rendering leaves cyclic garbage behind (Textual's strips hold caches of themselves; each screen
-shown again restyles through throwaway style nodes): ~15,000 objects every few seconds while
-another cockpit writes. Python's own full collection runs whenever its counters say so and
-takes 20-70 ms, and a key pressed then waits for it (make bench, 12 sources and another process
-writing: key p99 45-94 ms with it, 24-35 ms without). So while a cockpit runs, the automatic
-full collection is off; one runs once no key or click has come for QUIET_S, and at the latest
-every LATEST_S even while someone types without a pause, so memory stays bounded. The young
-generations are collected automatically as before (a few milliseconds at most).
+shown again restyles through throwaway style nodes): ~15,000 objects a second while another
+cockpit writes. Python's own full collection runs whenever its counters say so and takes
+20-70 ms, and a key pressed then waits for it (make bench, 12 sources and another process
+writing: key p99 45-94 ms). So while a cockpit runs:
 
-What a deferred collection costs grows with what it waited for: under that worst churn, ~2.5 ms
-per second waited (a 10 s burst of keys, ~250 ms once, where Python would have paused three or
-four times for 20-70 ms); at a quiet moment nobody waits for it. Measured with gc.callbacks.
+- the youngest generation is collected every YOUNG allocations instead of Python's 700, so
+  what a frame makes and drops dies young (a few milliseconds) instead of being promoted: the
+  full collections get about a quarter of the garbage;
+- the automatic full collection is off; one runs once no key or click has come for QUIET_S,
+  and at the latest every LATEST_S even while someone types without a pause.
+
+A deferred full collection costs what it waited for: deferring 10 s with Python's young
+threshold ended in one 250-290 ms freeze (155,000 objects) under the hostile-sources bench.
+With these settings: keys with another process writing p99 43-48 ms, keys under hostile
+sources p99 24 ms and the longest stall 23 ms (measured with gc.callbacks and make bench's
+rows). Everything is given back when the last cockpit in the process stops.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ QUIET_S = 1.0
 GAP_S = 2.0
 """At most one full collection this often: small ones, each at a quiet moment."""
 
-LATEST_S = 10.0
+LATEST_S = 5.0
 """A full collection runs at least this often, input or not."""
+
+YOUNG = 7000
+"""Allocations between two collections of the youngest generation (Python's default: 700)."""
 
 NEVER = 1_000_000_000
 """A threshold for the oldest generation that is never reached."""
@@ -52,14 +60,15 @@ class IdleCollector:
         self.collections = 0
 
     def start(self) -> None:
-        """Turn the automatic full collection off (restored when the last one stops)."""
+        """Young collections less often, the automatic full one off (both restored when the
+        last one stops)."""
         global _holders, _saved
         if self.started:
             return
         self.started = True
         if _holders == 0:
             _saved = gc.get_threshold()
-            gc.set_threshold(_saved[0], _saved[1], NEVER)
+            gc.set_threshold(YOUNG, _saved[1], NEVER)
         _holders += 1
         self.collected_at = self.clock()
 

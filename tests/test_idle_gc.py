@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import itertools
 
-from cockpit.idle_gc import GAP_S, LATEST_S, NEVER, QUIET_S, IdleCollector
+from cockpit.idle_gc import GAP_S, LATEST_S, NEVER, QUIET_S, YOUNG, IdleCollector
 
 
 class Clock:
@@ -63,6 +63,7 @@ def test_python_collects_by_itself_again_once_the_last_cockpit_stops() -> None:
     first.start()
     second.start()
     assert gc.get_threshold()[2] == NEVER
+    assert gc.get_threshold()[0] == YOUNG, "what a frame drops dies young"
     first.stop()
     assert gc.get_threshold()[2] == NEVER, "the other cockpit still runs"
     second.stop()
