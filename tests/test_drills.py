@@ -13,7 +13,6 @@ packages cannot be had).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,7 @@ import pytest
 from cockpit.commands.demo import start_demo
 from cockpit.core.actions import Report
 from cockpit.core.clock import FixedClock
-from cockpit.core.procedure import Procedure
+from cockpit.core.procedure import Procedure, is_placeholder
 from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.triggers import TriggerEvaluator
 from cockpit.session import StartedSources
@@ -33,7 +32,6 @@ from cockpit.session import StartedSources
 pytestmark = pytest.mark.timeout(120)
 
 BUILTINS = ("pulse-messages", "ai-saas", "five-levels", "huntaze", "pitchey")
-PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
 DEPLOY_AT = 30.0
 
 
@@ -122,7 +120,7 @@ def rehearse(drill: Drill, option_id: str) -> None:
     assert provider is not None, f"the drill configures {option.provider}"
     params: dict[str, Any] = {**option.params, **provider.fixed_for(option.action)}
     for key, value in params.items():  # asked, and the first candidate taken, as on screen
-        if isinstance(value, str) and PLACEHOLDER.match(value):
+        if is_placeholder(value):
             offered = provider.choices(option.action, key, params)
             assert offered, f"{option.provider} offers candidates for {key}"
             params[key] = offered[0][0]

@@ -147,8 +147,8 @@ class Automation:
         return steps
 
     def due(self, now: datetime) -> Steps:
-        """Escalation steps and status updates come due, each recorded once, with one notice
-        however many came due at once (catching up after a restart)."""
+        """Escalation steps, status updates and checklist deadlines come due, each recorded
+        once, with one notice however many came due at once (catching up after a restart)."""
         steps = self._overdue(now)
         if self.escalation is None or not self.driving or self.state.incident.status == "closed":
             return steps

@@ -7,6 +7,7 @@ This module holds only the shapes and the cross-reference rules.
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Annotated, Any, Literal
 
@@ -281,6 +282,15 @@ class RecoveryTime(Strict):
         if self.max_minutes < self.min_minutes:
             raise ValueError("max_minutes is below min_minutes")
         return self
+
+
+PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
+"""A parameter the procedure leaves to the responder: "[commit-hash]"."""
+
+
+def is_placeholder(value: object) -> bool:
+    """Whether a parameter's value is a placeholder the action screen asks for."""
+    return isinstance(value, str) and PLACEHOLDER.match(value) is not None
 
 
 class RollbackOption(Strict):

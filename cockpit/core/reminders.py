@@ -33,13 +33,20 @@ class Deadline:
         return f"overdue:{self.kind}/{self.item.id}"
 
 
+def due_at(item: ChecklistItem, opened_at: datetime) -> datetime | None:
+    """When `item` is due, or None when the runbook gives it no deadline."""
+    if item.within_hours is None:
+        return None
+    return opened_at + timedelta(hours=item.within_hours)
+
+
 def deadlines(procedure: Procedure, opened_at: datetime) -> list[Deadline]:
     """Every item with a deadline, soonest first."""
     found = [
-        Deadline(kind, item, opened_at + timedelta(hours=item.within_hours))
+        Deadline(kind, item, due)
         for kind, checklist in procedure.checklists.items()
         for item in checklist.items
-        if item.within_hours is not None
+        if (due := due_at(item, opened_at)) is not None
     ]
     return sorted(found, key=lambda deadline: deadline.at)
 

@@ -115,9 +115,11 @@ class Named:
 
     def param(self, key: str, default: str) -> str:
         """The first option's `key` that is a value (not a "[placeholder]"), else `default`."""
+        from cockpit.core.procedure import is_placeholder
+
         for option in self.procedure.options:
             value = option.params.get(key) if option.provider == self.provider else None
-            if isinstance(value, str) and value and not value.startswith("["):
+            if isinstance(value, str) and value and not is_placeholder(value):
                 return value
         return default
 

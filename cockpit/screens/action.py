@@ -11,7 +11,6 @@ messages; this screen never touches the timeline itself. An option the cockpit c
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -24,6 +23,7 @@ from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import CockpitError
 from cockpit.core.manual import BEFORE, MANUAL, StepMark, StepOpen, Steps, before_answer
+from cockpit.core.procedure import is_placeholder
 from cockpit.core.redact import scrub
 from cockpit.screens.action_parts import (
     AppRecorder,
@@ -43,10 +43,6 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from providers.base import ActionProvider
-
-
-PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
-"""A procedure's parameter left for the responder: "[blue-deployment-url]"."""
 
 
 class ActionScreen(CockpitScreen[None]):
@@ -177,14 +173,12 @@ class ActionScreen(CockpitScreen[None]):
             )
             return
         self.params = {**self.params, **provider.fixed_for(self.action)}
-        self.params_asked = {
-            k: v for k, v in self.params.items() if isinstance(v, str) and PLACEHOLDER.match(v)
-        }
+        self.params_asked = {k: v for k, v in self.params.items() if is_placeholder(v)}
         self.next_step(provider)
 
     def next_step(self, provider: ActionProvider) -> None:
         """Ask for the next parameter the procedure left open, or plan when none is left."""
-        missing = [k for k, v in self.params.items() if isinstance(v, str) and PLACEHOLDER.match(v)]
+        missing = [k for k, v in self.params.items() if is_placeholder(v)]
         if missing:
             self.ask(provider, missing[0])
         else:

@@ -7,7 +7,6 @@ themselves when their metric rule holds (the App records that).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -15,7 +14,7 @@ from textual.widgets import OptionList, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from cockpit.core.clock import parse_iso
-from cockpit.core.reminders import deadline_text
+from cockpit.core.reminders import deadline_text, due_at
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
 from widgets.footer import KeyFooter
@@ -77,6 +76,7 @@ class ChecklistsScreen(CockpitScreen[None]):
     def options(self, kind: str) -> list[Option]:
         """One line per item: box, text, and how it was settled."""
         lines = []
+        opened = parse_iso(self.cockpit.state.incident.opened_at)  # deadlines count from it
         for item in self.state.procedure.checklists[kind].items:  # type: ignore[index]
             state = self.state.state(kind, item.id)
             text = f"{_BOX[state.status]} {item.text}"
@@ -87,9 +87,8 @@ class ChecklistsScreen(CockpitScreen[None]):
                 )
             if item.run is not None and state.status == "open":
                 text += f"  (Enter runs {item.run.provider}.{item.run.action})"
-            if item.within_hours is not None and state.status == "open":
-                opened = parse_iso(self.cockpit.state.incident.opened_at)
-                due = opened + timedelta(hours=item.within_hours)
+            due = due_at(item, opened)
+            if due is not None and state.status == "open":
                 text += f"  ({deadline_text(due, self.cockpit.session.clock.now())})"
             if state.status != "open":
                 how = "by itself" if state.automatic else f"by {state.actor}"
