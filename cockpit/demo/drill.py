@@ -6,7 +6,8 @@ p95_latency_ms from a latency histogram, health_check_failed from /health probes
 levels here set how far those go, so a procedure that rolls back above 10 % errors sees more
 than 10 %. Every other metric the procedure names (memory_pct, db_pool_exhausted, a file's own)
 is served as a plain gauge that follows the scenario: healthy, breaching, healthy again once
-the rollback takes. Pure: the procedure in, numbers out.
+the rollback takes. Pure: the procedure in, numbers out (which metrics have a real shape is
+cockpit.demo.sources' SHAPED, derived from its queries).
 """
 
 from __future__ import annotations
@@ -17,22 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cockpit.core.rules import Comparison, TriggerMode
+from cockpit.demo.sources import SHAPED
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure, TriggerRule
-
-SHAPED = frozenset(
-    {
-        "error_rate",
-        "p95_latency_ms",
-        "db_connection_failures",
-        "auth_check_failed",
-        "critical_bug_reports_1h",
-        "health_check_failed",
-        "health_latency_ms",
-    }
-)
-"""Metrics the demo service serves with their real shape (cockpit.demo.sources)."""
 
 BASELINE = 100.0
 """A metric judged against its own baseline starts here."""

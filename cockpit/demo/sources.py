@@ -48,6 +48,14 @@ DEMO_QUERIES: tuple[MetricQuery, ...] = (
 )
 
 
+_PROBE = HealthProbeOptions.model_fields
+SHAPED = frozenset(
+    {query.name for query in DEMO_QUERIES}
+    | {_PROBE["metric"].default, _PROBE["latency_metric"].default}
+)
+"""The metrics the service serves with their real shape; a drill serves any other as a gauge."""
+
+
 def drill_query(name: str) -> MetricQuery:
     """A metric the service serves as a plain gauge (cockpit.demo.drill)."""
     return MetricQuery(name=name, kind="gauge", family="drill_metric", labels={"metric": name})
