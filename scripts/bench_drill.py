@@ -4,9 +4,10 @@ Each built-in runs as `cockpit drill --procedure NAME` does (its simulated produ
 HTTP, its platforms, real sources and pollers) on a stepped clock. When the first trigger
 fires, a scripted responder: `w` opens the wizard; at each question it takes the live
 evidence's suggestion (Enter) or else the answer on the shortest way to a rollback outcome; at
-the recommendation `r` records the decision and opens its first option; Enter takes the
-candidate offered first for each parameter the procedure leaves open; the target's name is
-typed when the plan is destructive; Enter confirms. Actions count a typed name as one.
+the recommendation `r` records the decision and opens its first option; Enter settles each step
+the decision orders before any rollback (ai-saas's Critical: notify, capture evidence); Enter
+takes the candidate offered first for each parameter the procedure leaves open; the target's
+name is typed when the plan is destructive; Enter confirms. Actions count a typed name as one.
 
 Tool time is the cockpit's: from each key to its effect on screen (the confirming Enter to the
 recorded intent), summed; the platform's own rollback job, until verified, is shown beside it.
@@ -131,7 +132,11 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
         def opened() -> bool:
             return screen() == "ManualScreen" or (
                 screen() == "ActionScreen"
-                and (app.screen.asking is not None or app.screen.plan is not None)  # type: ignore[attr-defined]
+                and (
+                    app.screen.asking is not None  # type: ignore[attr-defined]
+                    or app.screen.plan is not None  # type: ignore[attr-defined]
+                    or app.screen.ordered is not None  # type: ignore[attr-defined]
+                )
             )
 
         await press("w", lambda: getattr(app.screen, "wizard", None) is not None)
@@ -146,6 +151,14 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
             await press(key, lambda walk=walk, n=answered: len(walk.path) > n)
             if actions > 20:
                 raise RuntimeError("the wizard did not decide in 20 keys")
+        action = app.screen
+        while screen() == "ActionScreen" and (ordered := action.ordered) is not None:  # type: ignore[attr-defined]
+            # The outcome's steps before any rollback (ai-saas: notify, capture evidence).
+            step = ordered.steps.next_open
+            await press(
+                "enter",
+                lambda ordered=ordered, step=step: ordered.steps.next_open != step,
+            )
         action = app.screen
         if screen() == "ManualScreen":
             option = next(o for o in procedure.options if o.id == action.option_id)  # type: ignore[attr-defined]

@@ -229,6 +229,18 @@ class QuestionNode(Strict):
         return self
 
 
+class OrderedStep(Strict):
+    """A step the runbook orders before the rollback ("Notify stakeholders"), settled by
+    Enter (done) or a typed reason (skipped) on the action screen, or by its checklist items."""
+
+    text: str
+    items: list[str] = Field(
+        default=[],
+        description="checklist items, as list.item (during.notified), that settle this step "
+        "once each is ticked or skipped; settling the step on the action screen ticks them",
+    )
+
+
 class OutcomeNode(Strict):
     """A leaf of the decision tree: what to do, and with which rollback options."""
 
@@ -238,6 +250,12 @@ class OutcomeNode(Strict):
     options: list[Identifier] = []
     within: str = ""
     explanation: str = ""
+    before: list[OrderedStep] = Field(
+        default=[],
+        description="steps this outcome orders before any rollback (notify stakeholders, then "
+        "capture evidence), each done or skipped with a reason, in order, before a rollback "
+        "option can run or be done by hand",
+    )
 
 
 def _node_kind(value: Any) -> str | None:
@@ -315,6 +333,11 @@ class RollbackOption(Strict):
         default=[],
         description="steps the responder does before the provider acts (stop the app), each "
         "done or skipped with a reason, in order, before the plan can be confirmed",
+    )
+    after: list[str] = Field(
+        default=[],
+        description="steps the responder does once the provider's action succeeded (restart "
+        "the app), each done or skipped with a reason, in order, on the action screen",
     )
 
 

@@ -261,6 +261,13 @@ def _escalation_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
         last = (position, step.after_minutes)
 
 
+def _item_exists(procedure: Procedure, ref: str) -> bool:
+    """Whether `list.item` names an item of one of the procedure's checklists."""
+    kind, _, item_id = ref.partition(".")
+    checklist = procedure.checklists.get(kind)  # type: ignore[call-overload]
+    return checklist is not None and any(item.id == item_id for item in checklist.items)
+
+
 def _tree_problems(
     procedure: Procedure, severities: set[str], options: set[str]
 ) -> Iterator[tuple[Path_, str]]:
@@ -291,6 +298,13 @@ def _tree_problems(
                     yield (*base, "options", position), f"unknown option {option_id!r}"
             if node.decision == "rollback" and not node.options:
                 yield (*base, "options"), "a rollback outcome must name at least one option"
+            for position, step in enumerate(node.before):
+                for pick, ref in enumerate(step.items):
+                    if not _item_exists(procedure, ref):
+                        yield (
+                            (*base, "before", position, "items", pick),
+                            f"no checklist item {ref!r} (written list.item: during.notified)",
+                        )
 
     reachable = set()
     frontier = [tree.start]

@@ -22,7 +22,8 @@ from textual.widgets.option_list import Option
 from cockpit import action_runner
 from cockpit.core.actions import Plan, Report
 from cockpit.core.errors import CockpitError
-from cockpit.core.manual import BEFORE, MANUAL, StepMark, StepOpen, Steps, before_answer
+from cockpit.core.manual import MANUAL, Steps
+from cockpit.core.ordered import Ordered, outcome_steps
 from cockpit.core.procedure import is_placeholder
 from cockpit.core.redact import scrub
 from cockpit.screens.action_parts import (
@@ -34,6 +35,7 @@ from cockpit.screens.action_parts import (
     Progressed,
     render_plan,
 )
+from cockpit.screens.action_steps import RunbookSteps
 from cockpit.screens.base import CockpitScreen
 from widgets.editors import PlainInput
 from widgets.plain import assemble, plain, plain_text, visible
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from providers.base import ActionProvider
 
 
-class ActionScreen(CockpitScreen[None]):
+class ActionScreen(RunbookSteps, CockpitScreen[None]):
     """Plan, confirm, run, verify: one action of one provider."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -65,8 +67,11 @@ class ActionScreen(CockpitScreen[None]):
         *,
         option: str | None = None,
         checklist: tuple[str, str] | None = None,
+        decided: str | None = None,
     ) -> None:
         super().__init__()
+        self.decided = decided
+        """The outcome node the wizard just decided, when it opened this screen."""
         self.checklist = checklist
         """The checklist item this runs for: its verified result ticks it."""
         self.slot = slot
@@ -88,13 +93,18 @@ class ActionScreen(CockpitScreen[None]):
         """The parameter the responder gave last, and what the procedure had written there."""
         self.before = Steps([])
         """The runbook's steps before the provider acts (stop the app), done or skipped first."""
+        self.ordered: Ordered | None = None
+        """The decided outcome's steps before any rollback (notify, capture evidence), while
+        one is open: they come before the option is even planned."""
+        self.after: Steps | None = None
+        """The option's steps after the provider acted (restart the app), once it succeeded."""
 
     @property
     def taking_text(self) -> bool:
         """Whether the responder was asked to type (a parameter, a target's name): until the
         action runs, the App's single-letter keys stay quiet here, so typing a name can never
         acknowledge, page or switch screens (Esc leaves)."""
-        return self.report is None and not self.stopped
+        return (self.report is None and not self.stopped) or self.after_open
 
     def show_keys(self) -> None:
         """The keys that do something now, in one line.
@@ -150,6 +160,18 @@ class ActionScreen(CockpitScreen[None]):
         yield Static(id="action-keys")
 
     def on_mount(self) -> None:
+        procedure = self.cockpit.session.procedure
+        if self.option is not None and procedure is not None:
+            state = self.cockpit.state
+            ordered = outcome_steps(procedure, state.events, state.checklists, node=self.decided)
+            if ordered is not None and ordered.open:
+                self.ordered = ordered
+                self.show_ordered()
+                return
+        self.begin()
+
+    def begin(self) -> None:
+        """Plan the option (or give way to the manual screen), once nothing comes first."""
         provider = self.provider
         if provider is None and self.slot != MANUAL and self.cockpit.still_starting:
             self.show_error(
@@ -348,43 +370,6 @@ class ActionScreen(CockpitScreen[None]):
         self.prompt(plan)
         confirm.focus()
 
-    def prompt(self, plan: Plan) -> None:
-        """What Enter does now: settle the next step before the action, or run it."""
-        confirm = self.query_one("#action-confirm", Input)
-        index = self.before.next_open
-        if index is not None:
-            confirm.placeholder = visible(
-                f"first, step {index + 1}/{len(self.before.texts)}: "
-                f"{self.before.texts[index]}: Enter once done, or skip and why",
-                one_line=True,
-            )
-            return
-        confirm.placeholder = visible(
-            f"type {plan.target} and press Enter to run"
-            if plan.destructive
-            else "press Enter to run (not destructive)",
-            one_line=True,
-        )
-
-    def settle_before(self, plan: Plan, typed: str) -> None:
-        """Enter while a step before the action is open: done, skipped with why, or refused."""
-        try:
-            index, status, reason = before_answer(self.before, typed)
-        except StepOpen as error:
-            self.notify(
-                f"Step {error.index + 1} comes first: {self.before.texts[error.index]}. "
-                "Enter once it is done, or type skip and why.",
-                title="Not run yet",
-                severity="error",
-            )
-            return
-        summary, payload = self.before.event(index, status, reason)
-        payload |= {"option": self.option, "before": f"{plan.provider}.{plan.action}"}
-        self.cockpit.record(BEFORE, f"Before {plan.title}: {summary}", payload)
-        self.before.mark(StepMark(index, status, reason=reason))
-        self.log_line(summary)
-        self.prompt(plan)
-
     def show_error(self, text: str) -> None:
         """Say why nothing can run."""
         self.stopped = True
@@ -395,6 +380,15 @@ class ActionScreen(CockpitScreen[None]):
 
     @on(Input.Submitted, "#action-confirm")
     def confirmed(self, message: Input.Submitted) -> None:
+        if self.ordered is not None or self.after_open:
+            if self.cockpit.read_only:
+                self.notify("Read-only: this cockpit does not hold the incident.", severity="error")
+            elif self.ordered is not None:
+                self.settle_ordered(message.value)
+            elif self.plan is not None:
+                self.settle_after(self.plan, message.value)
+            message.input.value = ""
+            return
         if self.asking is not None:
             self.answer(message.value.strip() or self.chosen() or "")
             return
@@ -465,6 +459,12 @@ class ActionScreen(CockpitScreen[None]):
         if self.plan is not None and self.plan.undo and result.outcome == "succeeded":
             text.append("\nu: undo (puts back what was there before) · Esc: back", style="")
         self.query_one("#action-result", Static).update(text)
+        procedure = self.cockpit.session.procedure
+        if result.outcome == "succeeded" and self.option is not None and procedure is not None:
+            after = procedure.option(self.option).after
+            if after:
+                self.after = Steps(after)
+                self.prompt_after()
 
     def log_line(self, line: str) -> None:
         """A line of the live log: a provider's progress and errors, shown plainly."""

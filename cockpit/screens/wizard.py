@@ -236,7 +236,13 @@ class WizardScreen(CockpitScreen[None]):
         if options:
             first = options[0]
             self.app.switch_screen(
-                ActionScreen(first.provider, first.action, dict(first.params), option=first.id)
+                ActionScreen(
+                    first.provider,
+                    first.action,
+                    dict(first.params),
+                    option=first.id,
+                    decided=wizard.current,  # recorded just now, maybe not read back yet
+                )
             )
         else:
             self.open_checklist()
