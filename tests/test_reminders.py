@@ -44,3 +44,22 @@ async def test_the_checklist_shows_the_items_deadline_until_it_is_done(tmp_path)
         assert f"due {due} UTC, in 24 h 00 min" in line()
         clock.advance(25 * 3600)
         assert f"OVERDUE since {due} UTC" in line()
+
+
+DEADLINES = {"< 1 hour": 1, "< 24 hours": 24, "within 24h": 24, "< 1 week": 168}
+
+
+def test_every_deadline_a_runbook_words_is_one_the_checklist_keeps() -> None:
+    """A deadline in an item's words or section ("Short-term (< 24 hours)") is its
+    within_hours, in every built-in: none is left as prose only."""
+    worded = 0
+    for name in ("ai-saas", "five-levels", "huntaze", "pitchey", "pulse-messages"):
+        for kind, checklist in load_builtin(name).checklists.items():
+            for item in checklist.items:
+                said = [
+                    h for words, h in DEADLINES.items() if words in f"{item.section} {item.text}"
+                ]
+                if said:
+                    worded += 1
+                    assert item.within_hours == said[0], f"{name} {kind}.{item.id}"
+    assert worded >= 16, "ai-saas's post-mortem and five-levels' fifteen follow-ups"
