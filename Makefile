@@ -52,7 +52,7 @@ lock: ## Re-pin constraints.txt from a fresh resolution (review the diff)
 
 ##@ Set-up
 
-services: ## Install (as root) the system tools the tests need: openssh-server, tmux, sqlite3
+services: ## Install (as root) what the tests drive: sshd, tmux, sqlite3, Prometheus, podman, PostgreSQL
 	bash scripts/services.sh
 
 venv: $(STAMP) ## Create .venv with the pinned packages

@@ -153,6 +153,8 @@ class CockpitApp(IncidentApp):
                     timeout=15,
                 )
             self.begin_session()
+        if self.session.greeting:
+            self.notify(self.session.greeting, title="Resumed", timeout=20)
         self.start_watching()
 
     def action_take_over(self) -> None:

@@ -13,6 +13,7 @@ from cockpit import __version__
 from cockpit.commands.backtest import backtest
 from cockpit.commands.demo import demo
 from cockpit.commands.export import export
+from cockpit.commands.paths import paths
 from cockpit.commands.postmortem import postmortem
 from cockpit.commands.procedures import procedures
 from cockpit.commands.run import open_cockpit
@@ -91,6 +92,7 @@ cli.add_command(backtest)
 cli.add_command(export)
 cli.add_command(postmortem)
 cli.add_command(stats)
+cli.add_command(paths)
 
 
 def main() -> None:

@@ -64,6 +64,9 @@ class Session:
     """Another live cockpit driving this incident, if any: this one responds."""
     watching: bool = False
     """`cockpit --watch`: follow the incident live, never write to it."""
+    greeting: str = ""
+    """Said once the cockpit is on screen ("Resuming drill incident 3 …"): what the command
+    chose for the responder, and how to choose otherwise."""
 
     @property
     def procedure_name(self) -> str:

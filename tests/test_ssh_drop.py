@@ -95,7 +95,7 @@ def test_drop_records_everything_and_leaves_no_process(
     harness: Harness, tmp_path: Path, launcher: str
 ) -> None:
     data = tmp_path / "data"
-    db = data / "demo.db"
+    db = data / "timeline.db"  # the one timeline every command reads
     env = f"COCKPIT_DATA_DIR={data} COCKPIT_CONFIG={tmp_path / 'none.toml'}"
     if launcher == "direct":
         command = f"cd {ROOT} && exec env {env} .venv/bin/cockpit demo --db {db}"

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cockpit.commands.common import db_option, db_path
+
 if TYPE_CHECKING:
     from cockpit.core.clock import Clock
+    from cockpit.core.incidents import Incident
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_copy import ProcedureCopy
+    from cockpit.core.timeline import Timeline
     from cockpit.session import Session, StartedSources
 
 DEMO_PROCEDURE = "pulse-messages"
@@ -28,14 +32,11 @@ DEMO_POLL_SECONDS = 0.5
 
 
 @click.command()
+@db_option
 @click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    help="Timeline database (default: demo.db in the data directory).",
+    "--incident", "incident_id", type=int, default=None, help="Resume this drill incident."
 )
-@click.option(
-    "--incident", "incident_id", type=int, default=None, help="Resume this demo incident."
-)
+@click.option("--new", is_flag=True, help="Start a new drill even when one is open.")
 @click.option(
     "--deploy-at", type=float, default=16.0, show_default=True, help="Seconds until the bad deploy."
 )
@@ -47,13 +48,44 @@ DEMO_POLL_SECONDS = 0.5
     help="Whose runbook: a built-in (see `cockpit procedures list`) or a procedure file "
     f"[default: {DEMO_PROCEDURE}, or the resumed incident's].",
 )
+@click.pass_context
 def demo(
-    db: str | None, incident_id: int | None, deploy_at: float, procedure_name: str | None
+    ctx: click.Context,
+    db: str | None,
+    incident_id: int | None,
+    new: bool,
+    deploy_at: float,
+    procedure_name: str | None,
 ) -> None:
-    """Rehearse a procedure on a simulated production (127.0.0.1 only)."""
+    """Rehearse a procedure on a simulated production (127.0.0.1 only).
+
+    The drill is an incident (marked as a drill) in the same timeline as every other, so
+    `cockpit`, `cockpit timeline verify`, `cockpit stats` and exports find it. An open drill is
+    resumed rather than a second one opened (--new opens another)."""
+    sys.exit(
+        rehearse(
+            db_path(ctx, db),
+            incident_id=incident_id,
+            new=new,
+            deploy_at=deploy_at,
+            procedure_name=procedure_name,
+        )
+    )
+
+
+def rehearse(
+    db_path: Path,
+    *,
+    incident_id: int | None = None,
+    new: bool = False,
+    deploy_at: float = 16.0,
+    procedure_name: str | None = None,
+) -> int:
+    """Run a drill in the timeline at `db_path`: the open one (or `incident_id`), else a new
+    one; returns the exit code. `cockpit` without a command hands an open drill here too."""
     from cockpit.commands.run import launch, resolve_incident, session_procedure
     from cockpit.core.clock import SystemClock
-    from cockpit.core.paths import data_dir
+    from cockpit.core.errors import IncidentError
     from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
     from cockpit.procedure_check import check_copy
@@ -68,9 +100,12 @@ def demo(
             check_copy(copy)
         return copy
 
-    db_path = Path(db) if db else data_dir() / "demo.db"
     clock = SystemClock()
     timeline = Timeline(db_path)
+    if incident_id is None and not new:
+        found = open_drill(timeline, procedure_name)
+        incident_id = found.id if found is not None else None
+    resumed = incident_id is not None
     incident = resolve_incident(
         timeline,
         incident_id,
@@ -81,9 +116,15 @@ def demo(
         requested=procedure_name,
         validate=prepare,  # the text the incident records
     )
+    if not incident.drill:  # a simulated production must never feed a real incident
+        raise IncidentError(
+            f"incident {incident.id} is a real incident, not a drill: resume it with "
+            f"`cockpit --incident {incident.id}`"
+        )
     name = incident.procedure or procedure_name or DEMO_PROCEDURE  # a resumed one keeps its own
     copy, record = incident_copy(timeline, incident, name)  # ... and its copy of it
     outline, procedure, fallback = session_procedure(copy, None)
+    done = rolled_back(timeline, incident.id)
     session = Session(
         timeline=timeline,
         incident=incident,
@@ -94,10 +135,47 @@ def demo(
         procedure_fallback=fallback,
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,
+        greeting=resume_note(incident, done) if resumed else "",
     )
-    # After the first paint, with the procedure validated: the drill is built from it.
-    session.start_sources = lambda: start_demo(clock, deploy_at, _validated(session))
-    sys.exit(launch(session, db_path))
+    # After the first paint, with the procedure validated: the drill is built from it. A
+    # drill whose rollback is done stays on the good version: no bad deploy again.
+    session.start_sources = lambda: start_demo(
+        clock, None if done else deploy_at, _validated(session)
+    )
+    return launch(session, db_path)
+
+
+def open_drill(timeline: Timeline, procedure_name: str | None) -> Incident | None:
+    """The latest open drill (of `procedure_name`, when one is named), if any."""
+    for incident in timeline.incidents(include_closed=False):
+        if incident.drill and (procedure_name is None or incident.procedure == procedure_name):
+            return incident
+    return None
+
+
+def rolled_back(timeline: Timeline, incident_id: int) -> bool:
+    """Whether a rollback option of this incident already succeeded."""
+    options: set[str] = set()
+    for event in timeline.events(incident_id, kinds=("action.intent", "action.result")):
+        action_id = str(event.payload.get("action_id", ""))
+        if event.kind == "action.intent" and event.payload.get("option"):
+            options.add(action_id)
+        elif action_id in options and event.payload.get("outcome") == "succeeded":
+            return True
+    return False
+
+
+def resume_note(incident: Incident, done: bool) -> str:
+    """What the responder is told on resuming a drill, and how to choose otherwise."""
+    opened = incident.opened_at[11:16]
+    note = (
+        f"Drill incident {incident.id} ({incident.procedure}, opened {opened} UTC) is still "
+        f"open: resumed. `cockpit demo --new` starts another; `cockpit incident close "
+        f"{incident.id}` ends this one."
+    )
+    if done:
+        note += " Its rollback is done: production stays on the good version."
+    return note
 
 
 def _validated(session: Session) -> Procedure:
@@ -106,12 +184,17 @@ def _validated(session: Session) -> Procedure:
 
 
 def start_demo(
-    clock: Clock, deploy_at: float, procedure: str | Procedure, *, job_seconds: float = 3.0
+    clock: Clock,
+    deploy_at: float | None,
+    procedure: str | Procedure,
+    *,
+    job_seconds: float = 3.0,
 ) -> StartedSources:
     """Start the simulated production (the procedure's metrics, going bad past its triggers)
     and the sources that read it (after the first paint); then, as `more`, the platforms its
-    options roll back through and the providers that talk to them. `job_seconds`: how long a
-    platform's rollback job takes."""
+    options roll back through and the providers that talk to them. `deploy_at`: seconds to
+    the bad deploy (None: it stays healthy, a resumed drill already rolled back).
+    `job_seconds`: how long a platform's rollback job takes."""
     from cockpit.core.procedure_loader import load_builtin
     from cockpit.demo.drill import gauges, scenario_settings
     from cockpit.demo.platforms import start_platforms
@@ -123,7 +206,9 @@ def start_demo(
     if isinstance(procedure, str):
         procedure = load_builtin(procedure)
     settings = scenario_settings(procedure)
-    scenario = Scenario(clock, bad_deploy_at=deploy_at, ramp_seconds=4.0, **settings)  # type: ignore[arg-type]
+    never = float("inf")  # a drill already rolled back: the bad deploy never lands again
+    bad_at = never if deploy_at is None else deploy_at
+    scenario = Scenario(clock, bad_deploy_at=bad_at, ramp_seconds=4.0, **settings)  # type: ignore[arg-type]
     extra = gauges(procedure)
     service = DemoService(scenario, gauges=extra)
     base_url = service.start()
@@ -143,7 +228,8 @@ def start_demo(
 
     return StartedSources(
         sources=demo_sources(base_url, clock, extra),
-        note=f"simulated production on {base_url}; bad deploy in {deploy_at:.0f}s",
+        note=f"simulated production on {base_url}; "
+        + ("rolled back already" if deploy_at is None else f"bad deploy in {deploy_at:.0f}s"),
         stop=service.stop,
         more=platforms,
     )

@@ -124,7 +124,7 @@ def resolve_incident(
                 f"read it with `cockpit timeline show {incident_id}`"
             )
         return resumable(incident)
-    latest = timeline.latest_open()
+    latest = timeline.latest_open(drill=False)  # a drill is resumed as a drill (cockpit demo)
     if latest is not None and not drill:
         return resumable(latest)
     copy = validate(procedure) if validate is not None and procedure else None
@@ -264,7 +264,12 @@ def open_cockpit(
             raise IncidentError("nothing to watch: no open incident (or name one with --incident)")
         incident_id = watched.id
     chosen = procedure_name or settings.procedure
-    if chosen is None and incident_id is None and timeline.latest_open() is None:
+    drill = None if watch else drill_to_resume(timeline, incident_id, chosen)
+    if drill is not None:  # rehearsed with its simulated production, as `cockpit demo` does
+        from cockpit.commands.demo import rehearse
+
+        sys.exit(rehearse(db_path, incident_id=drill))
+    if chosen is None and incident_id is None and timeline.latest_open(drill=False) is None:
         from cockpit.core.errors import ConfigError
 
         # One line and exit 2, as every refusal: exit 1 means a tampered timeline.
@@ -322,6 +327,17 @@ def open_cockpit(
         watching=watch,
     )
     sys.exit(launch(session, db_path))
+
+
+def drill_to_resume(timeline: Timeline, incident_id: int | None, chosen: str | None) -> int | None:
+    """The drill `cockpit` resumes: the one named, or, with no procedure named or configured
+    and no real incident open, the latest open drill (`make demo`, q, then `cockpit`)."""
+    if incident_id is not None:
+        return incident_id if timeline.incident(incident_id).drill else None
+    if chosen is not None or timeline.latest_open(drill=False) is not None:
+        return None
+    found = timeline.latest_open(drill=True)
+    return found.id if found is not None else None
 
 
 def session_procedure(

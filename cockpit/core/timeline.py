@@ -97,9 +97,14 @@ class Timeline(EventLog):
         chosen = [item for item in found if include_closed or item.status == "open"]
         return sorted(chosen, key=lambda item: item.id, reverse=True)
 
-    def latest_open(self) -> Incident | None:
-        """The most recently opened incident that is still open, if any."""
-        open_ones = self.incidents(include_closed=False)
+    def latest_open(self, *, drill: bool | None = None) -> Incident | None:
+        """The most recently opened incident that is still open, if any (`drill`: only
+        drills, or only real incidents)."""
+        open_ones = [
+            item
+            for item in self.incidents(include_closed=False)
+            if drill is None or item.drill == drill
+        ]
         return open_ones[0] if open_ones else None
 
     def open_incident(
