@@ -125,6 +125,14 @@ class CockpitApp(IncidentApp):
             show=False,
         ),
         Binding("question_mark", "help", "Help", tooltip="Keys and screens", id="cockpit.help"),
+        Binding(
+            "f1",
+            "help_anywhere",
+            "Help",
+            tooltip="Keys and screens, also while typing",
+            id="cockpit.help_anywhere",
+            priority=True,  # a screen taking text (a draft, a name) gets ? as a character
+        ),
         Binding("q", "quit", "Quit", tooltip="Leave; the incident stays open", id="cockpit.quit"),
     ]
 
@@ -271,11 +279,20 @@ class CockpitApp(IncidentApp):
             ConfirmScreen(f"Acknowledge incident #{self.session.incident.id}?", detail), answered
         )
 
+    def action_help_anywhere(self) -> None:
+        """F1: the help screen, wherever the focus is (? is text in an editor)."""
+        self.action_help()
+
     def action_help(self) -> None:
         """Show keys and screens."""
         keys = [(b.key, b.description, b.tooltip) for b in self.BINDINGS if isinstance(b, Binding)]
         keys += [("x", "Decision", "On the procedure screen: jump to the decision section")]
-        self.push_screen(_modals().HelpScreen(keys))
+        from cockpit.core.next_step import next_step
+
+        if isinstance(self.screen, _modals().HelpScreen):
+            return  # F1 on the help itself
+        hint = next_step(self.state, type(self.screen).__name__)
+        self.push_screen(_modals().HelpScreen(keys, hint))
 
     async def action_quit(self) -> None:
         """Leave; the incident stays open and can be resumed."""

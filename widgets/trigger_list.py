@@ -24,7 +24,7 @@ _STYLE = {
 
 
 class TriggerList(Static):
-    """One line per trigger: state, rule in words, counter."""
+    """One line per trigger: state, counter, rule in words (cut first, with an ellipsis)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "trigger-list--firing",
@@ -63,10 +63,12 @@ class TriggerList(Static):
                 text.append("\n")
             text.append(f"{status.value.upper():8}", style=style)
             counter = verdict.counter if verdict is not None else "no sample yet"
-            # Text.append never reads markup; the rule's title is the procedure's, made visible.
-            text.append(visible(f" {rule.title}  ", one_line=True))
+            # The counter before the title: a narrow pane cuts the line's end (with an
+            # ellipsis), and the rule's title is the part a responder can do without.
             text.append(
-                visible(f"[{counter}]", one_line=True),
+                visible(f" [{counter}] ", one_line=True),
                 style=self.get_component_rich_style("trigger-list--waiting"),
             )
+            # Text.append never reads markup; the rule's title is the procedure's, made visible.
+            text.append(visible(rule.title, one_line=True))
         self.update(text, layout=relayout)

@@ -37,6 +37,7 @@ from cockpit.screens.action_parts import (
 )
 from cockpit.screens.action_steps import RunbookSteps
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.editors import PlainInput
 from widgets.plain import assemble, plain, plain_text, visible
 
@@ -150,6 +151,7 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         return self.cockpit.session.actions.get(self.slot)
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         with VerticalScroll(id="action-body"):
             yield Static(plain(f"{self.slot} · {self.action}: checking…"), id="action-plan")
         # Outside the scroll: the confirmation, progress and result stay in view at 80x24.

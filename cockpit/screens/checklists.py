@@ -17,6 +17,7 @@ from cockpit.core.clock import parse_iso
 from cockpit.core.reminders import deadline_text, due_at
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
 from widgets.plain import plain
 
@@ -53,6 +54,7 @@ class ChecklistsScreen(CockpitScreen[None]):
         return state
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         procedure = self.state.procedure
         # The list to show first is the tabs' initial one: choosing it after they mount raced
         # with their own selection of the first tab (and lost under load).

@@ -6,14 +6,12 @@ import time
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal
-from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.core.clock import parse_iso
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
-from widgets.incident_clock import IncidentClock
 from widgets.metric_pane import MetricPane
 from widgets.plain import plain
 from widgets.timeline_log import TimelineLog
@@ -29,16 +27,12 @@ class DashboardScreen(CockpitScreen[None]):
     painted_at = 0.0
     paint_pending = False
     banner_shown = ""
-    escalation_shown = ""
     """The banner text on screen, so an unchanged banner is not repainted."""
 
     def compose(self) -> ComposeResult:
         session = self.cockpit.session
-        incident = session.incident
-        with Horizontal(id="topbar"):
-            yield Static(self.title_text(), id="incident-title")
-            yield Static("", id="escalation")
-            yield IncidentClock(session.clock, parse_iso(incident.opened_at), id="clock")
+        yield IncidentBar()
+        yield Static("", id="next-step")  # what to do next, until the first key (guided mode)
         yield Static("", id="banner")
         with Grid(id="panes"):
             for name, spec in session.metric_titles().items():
@@ -75,11 +69,8 @@ class DashboardScreen(CockpitScreen[None]):
         self.paint_pending = False
         self.painted_at = time.monotonic()
         app = self.cockpit
-        self.query_one(IncidentClock).tick()
-        escalation = app.next_escalation()
-        if escalation != self.escalation_shown:
-            self.escalation_shown = escalation
-            self.query_one("#escalation", Static).update(plain(escalation, one_line=True))
+        self.query_one(IncidentBar).tick()
+        self.show_next_step()
         if app.board is None:
             self.query_one(TriggerList).update("Loading the procedure's trigger rules…")
             return
@@ -96,17 +87,27 @@ class DashboardScreen(CockpitScreen[None]):
             if banner.display != bool(text):
                 banner.display = bool(text)  # showing or hiding it is the only layout change
 
-    def title_text(self) -> Content:
-        """#12 Checkout errors · P0 · pulse-messages: the incident as the timeline says."""
-        session = self.cockpit.session
-        incident = session.incident
-        return plain(
-            f"#{incident.id} {incident.title} · {incident.severity} · {session.procedure_name}",
-            one_line=True,
-        )
+    hint_shown = ""
+    hint_done = False
+    """The first key put the hint away; `?` shows it again, on the help screen."""
+
+    def show_next_step(self) -> None:
+        """The guided mode's line: what to do next, from the incident's state, shown from the
+        start until the responder presses a key."""
+        if self.hint_done:
+            return
+        from cockpit.core.next_step import next_step
+
+        hint = f"Next: {next_step(self.cockpit.state, type(self).__name__)}  (? help)"
+        if hint != self.hint_shown:
+            self.hint_shown = hint
+            self.query_one("#next-step", Static).update(plain(hint, one_line=True))
+
+    def on_key(self) -> None:
+        if not self.hint_done:
+            self.hint_done = True
+            self.query_one("#next-step", Static).display = False
 
     def add_event(self, event: Event) -> None:
-        """Append a recorded event to the tail; a changed severity shows in the top bar."""
+        """Append a recorded event to the tail."""
         self.query_one(TimelineLog).add(event)
-        if event.kind.startswith("incident."):
-            self.query_one("#incident-title", Static).update(self.title_text())

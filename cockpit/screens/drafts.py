@@ -28,6 +28,7 @@ from cockpit.core.drafts import (
 )
 from cockpit.core.redact import scrub
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.editors import PlainInput, PlainTextArea
 from widgets.footer import KeyFooter
 from widgets.plain import assemble, plain, visible
@@ -80,6 +81,7 @@ class DraftsScreen(CockpitScreen[None]):
         return procedure
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         options = [
             Option(
                 assemble(

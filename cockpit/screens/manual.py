@@ -27,6 +27,7 @@ from cockpit import action_runner
 from cockpit.core import manual
 from cockpit.core.manual import CHOICES, STEP, Choice, StepMark, StepOpen, Steps
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from cockpit.screens.manual_parts import ManualRecorder, installed, step_rows
 from widgets.editors import PlainInput
 from widgets.plain import assemble, plain, visible
@@ -83,6 +84,7 @@ class ManualScreen(CockpitScreen[None]):
         return self.asking is not None
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         yield Static(id="manual-head")
         yield OptionList(id="manual-steps")
         with VerticalScroll(id="manual-body"):

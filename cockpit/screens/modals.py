@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Input, Label, Markdown
+from textual.widgets import Input, Label, Markdown, Static
 
 from cockpit.screens.base import CockpitModal
 from widgets.editors import PlainInput
@@ -21,9 +21,11 @@ class HelpScreen(CockpitModal[None]):
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
     ]
 
-    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+    def __init__(self, keys: list[tuple[str, str, str]], hint: str = "") -> None:
         super().__init__()
         self.keys = keys
+        self.hint = hint
+        """What to do next, from the incident's state (cockpit.core.next_step)."""
 
     def compose(self) -> ComposeResult:
         rows = "\n".join(
@@ -48,6 +50,8 @@ class HelpScreen(CockpitModal[None]):
             "changes, so a dropped SSH connection loses nothing: run `cockpit` again to resume."
         )
         with Vertical(id="help-box"):
+            if self.hint:  # the procedure's words may hold markup-like text: plain
+                yield Static(plain(f"Next: {self.hint}", "bold"), id="help-next")
             yield Markdown(text)
 
     def action_close(self) -> None:

@@ -28,6 +28,7 @@ from cockpit.core.export import render_markdown
 from cockpit.core.paths import ensure_private_dir, write_atomically
 from cockpit.core.postmortem import Section, resolution_starter, sections, written, written_event
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.editors import PlainTextArea
 from widgets.footer import KeyFooter
 from widgets.plain import plain, visible
@@ -116,6 +117,7 @@ class PostmortemScreen(CockpitScreen[None]):
         """Sections recorded from here (the preview and the file wait for them)."""
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         self.sections = sections(self.cockpit.session.procedure)
         texts = written((event.kind, event.payload) for event in self.cockpit.events)
         with TabbedContent(id="postmortem-tabs"):

@@ -17,6 +17,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from cockpit.core.procedure_text import render_markdown
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
 from widgets.plain import plain, visible
 
@@ -76,6 +77,7 @@ class ProcedureScreen(CockpitScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         app = self.cockpit
         procedure = app.session.procedure
         assert procedure is not None, "the App opens this screen once the procedure is loaded"

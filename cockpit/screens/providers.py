@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 
 from cockpit.core.errors import CockpitError
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
 from widgets.plain import plain, plain_text
 
@@ -44,6 +45,7 @@ class ProvidersScreen(CockpitScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         yield Static(id="providers-head")
         yield DataTable(id="providers-table", cursor_type="row")
         yield KeyFooter()

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from cockpit.core.manual import MANUAL
 from cockpit.core.wizard import DECIDED
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
 from widgets.plain import assemble, plain
 
@@ -51,6 +52,7 @@ class RollbackScreen(CockpitScreen[None]):
         return procedure
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         decided = decided_options(self.cockpit)
         options = sorted(
             self.procedure.options,

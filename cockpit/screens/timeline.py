@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from cockpit.core.timeline import Event
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
 from widgets.plain import plain, plain_text, visible
 
@@ -48,27 +49,48 @@ class EventTable(DataTable[Text]):
         else:
             self.refresh()
 
+    def on_resize(self) -> None:
+        self.fit_summary()
+
+    def fit_summary(self) -> None:
+        """The summary column takes the width the others leave, and a longer summary ends in
+        an ellipsis (cut by the screen's edge, it just stopped); the highlighted row's whole
+        summary shows below the table."""
+        columns = self.ordered_columns
+        if len(columns) < 2 or not self.size.width:
+            return
+        summary = columns[-1]
+        others = sum(column.get_render_width(self) for column in columns[:-1])
+        width = max(20, self.scrollable_content_region.width - others - 2 * self.cell_padding)
+        if summary.auto_width or summary.width != width:
+            summary.auto_width = False
+            summary.width = width
+            self._require_update_dimensions = True
+            self._update_count += 1  # every cell of that column renders at its new width
+            self.refresh()
+
     def append_events(self, events: list[Event]) -> None:
         """Add a row per event at the end, keeping the rendered cells when no column widens."""
         count = self._update_count
-        widths = [column.content_width for column in self.ordered_columns]
+        widths = [c.content_width for c in self.ordered_columns if c.auto_width]
         for event in events:
             self.add_row(
                 plain_text(event.id),
                 plain_text(event.ts[:23].replace("T", " ")),
                 plain_text(event.kind, one_line=True),
                 plain_text(event.actor, one_line=True),
-                plain_text(event.summary, one_line=True),
+                plain_text(event.summary, one_line=True, no_wrap=True, overflow="ellipsis"),
                 key=str(event.id),
             )
         self._update_dimensions(self._new_rows)  # widths now, not on idle
         self._new_rows.clear()
         self._require_update_dimensions = False
-        if [column.content_width for column in self.ordered_columns] == widths:
+        if [c.content_width for c in self.ordered_columns if c.auto_width] == widths:
             self._update_count = count
             self._offset_cache.clear()  # the one cache that lists every row
         else:
             self._update_count += 1
+            self.fit_summary()  # a wider time, kind or actor leaves the summary less
         self.refresh()
 
 
@@ -81,6 +103,7 @@ class TimelineScreen(CockpitScreen[None]):
     """
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         table = EventTable(id="events", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="event-detail")

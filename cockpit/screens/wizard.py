@@ -21,6 +21,7 @@ from cockpit.core.clock import parse_iso
 from cockpit.core.state import WIZARD_KINDS
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Suggestion, Wizard, severity_label
 from cockpit.screens.base import CockpitScreen
+from cockpit.screens.incident_bar import IncidentBar
 from widgets.footer import KeyFooter
 from widgets.metric_pane import format_value
 from widgets.plain import plain_text
@@ -48,6 +49,7 @@ class WizardScreen(CockpitScreen[None]):
         self.suggestion: Suggestion | None = None
 
     def compose(self) -> ComposeResult:
+        yield IncidentBar()
         with VerticalScroll(id="wizard-scroll"):
             yield Static(id="wizard-step")
         yield KeyFooter()

@@ -1,0 +1,72 @@
+"""Provides IncidentBar: the one header every full screen shows.
+
+One line: the incident's id, severity and procedure first (they must survive 80 columns), then
+its title, cut with an ellipsis; at the right the escalation countdown ("→ CTO in 04:12") and
+the incident clock. It ticks once a second only while its screen is the one shown, so the
+screens behind it cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from cockpit.core.clock import parse_iso
+from widgets.incident_clock import IncidentClock
+from widgets.plain import plain
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+    from textual.content import Content
+
+    from cockpit.core.timeline import Event
+    from cockpit.incident_app import IncidentApp
+
+
+class IncidentBar(Horizontal):
+    """The incident, its escalation countdown and its clock, on one line."""
+
+    def __init__(self) -> None:
+        super().__init__(id="topbar")  # styled in cockpit.tcss, with its parts
+        self.escalation_shown = ""
+
+    @property
+    def cockpit(self) -> IncidentApp:
+        return cast("IncidentApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        session = self.cockpit.session
+        yield Static(self.title_text(), id="incident-title")
+        yield Static("", id="escalation")
+        yield IncidentClock(session.clock, parse_iso(session.incident.opened_at), id="clock")
+
+    def on_mount(self) -> None:
+        self.cockpit.event_recorded.subscribe(self, self.event_recorded)
+        self.set_interval(1.0, self.tick)
+        self.tick()
+
+    def tick(self) -> None:
+        """The clock and the countdown, while this bar's screen is shown."""
+        if not self.screen.is_current:
+            return
+        self.query_one(IncidentClock).tick()
+        escalation = self.cockpit.next_escalation()
+        if escalation != self.escalation_shown:
+            self.escalation_shown = escalation
+            self.query_one("#escalation", Static).update(plain(escalation, one_line=True))
+
+    def event_recorded(self, event: Event) -> None:
+        """A changed severity or title shows at once."""
+        if event.kind.startswith("incident."):
+            self.query_one("#incident-title", Static).update(self.title_text())
+
+    def title_text(self) -> Content:
+        """'#12 · P0 · pulse-messages · Checkout errors': what must survive 80 columns first."""
+        session = self.cockpit.session
+        incident = session.incident
+        return plain(
+            f"#{incident.id} · {incident.severity} · {session.procedure_name} · {incident.title}",
+            one_line=True,
+        )
