@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.pilot import Pilot
 
 from cockpit.app import CockpitApp
@@ -78,6 +79,15 @@ async def test_every_screen_has_the_header_and_a_footer_of_whole_keys(
             assert line.rstrip().endswith(("? Help", "? more", "f1 Help", "f1 more")), (name, line)
             assert len(line.rstrip()) <= size[0], (name, line)
             assert len(keys) >= 3, (name, line)
+            own = [
+                binding.description
+                for binding in type(app.screen).BINDINGS
+                if isinstance(binding, Binding)
+                and binding.show
+                and app.screen.check_action(binding.action.partition("(")[0], ()) is True
+            ]
+            for words in own:
+                assert f" {words} " in line, f"{name}: its own key {words!r} is not shown: {line}"
 
 
 def test_keys_are_left_out_whole_and_the_help_key_says_more() -> None:
