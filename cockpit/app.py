@@ -44,27 +44,7 @@ class CockpitApp(IncidentApp):
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "d",
-            "show('dashboard')",
-            "Dashboard",
-            tooltip="Live metrics and triggers",
-            id="cockpit.dashboard",
-        ),
-        Binding(
-            "p",
-            "show('procedure')",
-            "Procedure",
-            tooltip="The team's runbook",
-            id="cockpit.procedure",
-        ),
-        Binding(
-            "t",
-            "show('timeline')",
-            "Timeline",
-            tooltip="Every recorded event",
-            id="cockpit.timeline",
-        ),
+        # The footer shows them in this order, as many as fit: the next steps of a rollback first.
         Binding(
             "w",
             "decide",
@@ -87,12 +67,18 @@ class CockpitApp(IncidentApp):
             id="cockpit.checklists",
         ),
         Binding(
-            "o",
-            "providers",
-            "Providers",
-            tooltip="Configured providers and their health",
-            id="cockpit.providers",
-            show=False,  # in help and the palette: each footer key costs on every rebuild
+            "t",
+            "show('timeline')",
+            "Timeline",
+            tooltip="Every recorded event",
+            id="cockpit.timeline",
+        ),
+        Binding(
+            "p",
+            "show('procedure')",
+            "Procedure",
+            tooltip="The team's runbook",
+            id="cockpit.procedure",
         ),
         Binding(
             "m",
@@ -107,6 +93,21 @@ class CockpitApp(IncidentApp):
             "Post-mortem",
             tooltip="The post-mortem: preview the export, write root cause, lessons, action items",
             id="cockpit.postmortem",
+        ),
+        Binding(
+            "d",
+            "show('dashboard')",
+            "Dashboard",
+            tooltip="Live metrics and triggers",
+            id="cockpit.dashboard",
+        ),
+        Binding(
+            "o",
+            "providers",
+            "Providers",
+            tooltip="Configured providers and their health",
+            id="cockpit.providers",
+            show=False,  # in help and the palette: each footer key costs on every rebuild
         ),
         Binding(
             "n",
@@ -141,6 +142,8 @@ class CockpitApp(IncidentApp):
         typed into the wrong place must never acknowledge, page or switch screens."""
         if action in _LETTER_ACTIONS and getattr(self.screen, "taking_text", False):
             return False
+        if action == "show" and parameters == (self.current_mode,) and len(self.screen_stack) == 1:
+            return False  # the screen shown now: its key would do nothing, so it is not offered
         return super().check_action(action, parameters)
 
     def on_mount(self) -> None:

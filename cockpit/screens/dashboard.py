@@ -98,7 +98,7 @@ class DashboardScreen(CockpitScreen[None]):
             return
         from cockpit.core.next_step import next_step
 
-        hint = f"Next: {next_step(self.cockpit.state, type(self).__name__)}  (? help)"
+        hint = f"Next: {next_step(self.cockpit.state, type(self).__name__)}"
         if hint != self.hint_shown:
             self.hint_shown = hint
             self.query_one("#next-step", Static).update(plain(hint, one_line=True))
