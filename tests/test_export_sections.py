@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from cockpit.core.actions import Outgoing
 from cockpit.core.clock import FixedClock
 from cockpit.core.errors import CockpitError
 from cockpit.core.export import render_json, render_markdown
 from cockpit.core.export_metrics import BARS, WIDTH, sparkline
 from cockpit.core.metrics import Sample
+from cockpit.core.outbox import Outbox
 from cockpit.core.postmortem import sections, written_event
 from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
@@ -57,6 +59,20 @@ def test_snapshots_show_each_metric_at_the_trigger_the_decision_and_after_the_ro
     text = render_markdown(events, about, procedure, samples=samples)
     assert "| Error rate (%) | 9 | 11 | 0.3 | 12.5 at" in text
     assert "```text\nerror_rate  " in text
+
+
+def test_a_flat_series_is_said_to_be_flat_not_given_a_peak(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    incident = timeline.open_incident("quiet errors", "p3", "pulse-messages").id
+    record_error_rates(timeline, clock, incident, [0.0, 0.0, 0.0])
+    events, about = timeline.events(incident), timeline.incident(incident)
+    text = render_markdown(events, about, None, samples=timeline.samples(incident))
+    row = next(line for line in text.splitlines() if line.startswith("| error_rate |"))
+    assert row.endswith("| flat at 0 |")
+    assert " at 0" not in row.replace("flat at 0", "")  # no "Peak 0 at 03:12:10"
+    chart = next(line for line in text.splitlines() if line.startswith("error_rate  "))
+    assert chart.endswith("  flat at 0")
 
 
 def test_without_samples_the_metrics_section_says_so(timeline: Timeline, clock: FixedClock) -> None:
@@ -115,3 +131,74 @@ def test_a_section_still_holding_its_prompt_is_not_recorded() -> None:
         written_event(action_items, action_items.starter + "\n")
     with pytest.raises(CockpitError, match="nothing written"):
         written_event(action_items, "   ")
+
+
+def test_html_typed_into_a_section_reaches_the_export_as_text(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    procedure = load_builtin("pulse-messages")
+    by_key = {s.key: s for s in sections(procedure)}
+    incident = timeline.open_incident("errors", "p1", "pulse-messages").id
+    typed = (
+        "The pool was <behind> the queue & AT&T saw &lt; 1 % (typed as such).\n"
+        "- [ ] @dana - run `grep '<title>' a && b`\n"
+        "> quoted <b>bold?</b>\n"
+        "```\n<pre> stays & as is\n```"
+    )
+    kind, summary, payload = written_event(by_key["root-cause"], typed)
+    timeline.record(incident, kind, summary, payload)
+    text = render_markdown(timeline.events(incident), timeline.incident(incident), procedure)
+    section = text.split("## Root Cause\n\n")[1].split("\n\n## ")[0]
+    assert section == (
+        "The pool was &lt;behind&gt; the queue &amp; AT&amp;T saw &amp;lt; 1 % (typed as such).\n"
+        "- [ ] @dana - run `grep '<title>' a && b`\n"  # code: GitHub shows it literally
+        "> quoted &lt;b&gt;bold?&lt;/b&gt;\n"  # a quote stays a quote
+        "```\n<pre> stays & as is\n```"
+    )
+    # The summary's one line is escaped once, by the table, never twice.
+    assert (
+        "| Root cause | The pool was &lt;behind&gt; the queue &amp; AT&amp;T saw &amp;lt; 1 % "
+        "(typed as such). |" in text
+    )
+    assert "&amp;amp;" not in text and "&amp;lt;behind" not in text
+
+
+def test_saved_drafts_are_named_when_no_message_was_sent(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    procedure = load_builtin("pulse-messages")
+    incident = timeline.open_incident("errors", "p1", "pulse-messages").id
+    text = render_markdown(timeline.events(incident), timeline.incident(incident), procedure)
+    assert "## Communications\n\nNo message was sent through the outbox.\n" in text
+    clock.advance(120)
+    draft = {"template": "status-page", "subject": "", "body": "Investigating", "file": None}
+    timeline.record(incident, "draft.saved", "Draft saved: Status page", draft)
+    text = render_markdown(timeline.events(incident), timeline.incident(incident), procedure)
+    assert (
+        "## Communications\n\nNo message was sent through the outbox; "
+        "1 draft saved: status-page (03:14 UTC).\n" in text
+    )
+    clock.advance(60)
+    timeline.record(incident, "draft.saved", "Draft saved: Status page", draft)
+    timeline.record(incident, "draft.saved", "Draft saved: Slack", {**draft, "template": "slack"})
+    text = render_markdown(timeline.events(incident), timeline.incident(incident), procedure)
+    assert (
+        "No message was sent through the outbox; 2 drafts saved: status-page (saved 2 times, "
+        "last 03:15 UTC), slack (03:15 UTC).\n" in text
+    )
+    data = json.loads(
+        render_json(timeline.events(incident), timeline.incident(incident), procedure)
+    )
+    assert [d["template"] for d in data["drafts"]] == ["status-page", "slack"]
+
+    # Slack's draft goes out: the table has it, and only the status page's is left to name.
+    message = Outgoing(
+        "slack", "Checkout errors", "Investigating", "k", extra={"template": "slack"}
+    )
+    timeline.record(incident, *Outbox.queue(message))
+    text = render_markdown(timeline.events(incident), timeline.incident(incident), procedure)
+    communications = text.split("## Communications\n\n")[1].split("\n\n## ")[0]
+    assert communications.startswith("| Channel | Subject | Status | Attempts | Queued |")
+    assert communications.endswith(
+        "\n\n1 draft saved and not sent: status-page (saved 2 times, last 03:15 UTC)."
+    )

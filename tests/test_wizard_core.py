@@ -7,6 +7,7 @@ import pytest
 from cockpit.core.outline import is_builtin
 from cockpit.core.procedure import OutcomeNode
 from cockpit.core.procedure_loader import builtin_names, load_builtin
+from cockpit.core.recovery_text import recovery_words
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Wizard, WizardError, walks
 
 
@@ -28,7 +29,7 @@ def test_every_leaf_of_every_builtin_tree_is_reached_with_a_recommendation(name:
         assert recommendation.outcome.outcome in recommendation.explanation
         for option in recommendation.options:  # level, recovery time, risk, best-for, named
             assert f"Level {option.level} · {option.title}" in recommendation.explanation
-            assert option.recovery_time.text in recommendation.explanation
+            assert recovery_words(option.recovery_time) in recommendation.explanation
     assert reached == outcomes and is_builtin(name)
 
 

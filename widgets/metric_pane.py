@@ -3,6 +3,10 @@
 One widget rendering one Rich group, rather than a container of labels and a Sparkline widget:
 the dashboard's first paint is budgeted, and Textual styles, lays out and renders every widget
 on its own.
+
+The bars are drawn against the scale the board gives (cockpit.core.pane_rules: the trigger's
+threshold, else a fixed top), and the pane says which on its bottom border ("scale 0–5%
+(threshold)"): a bar's height means something only when the reader knows what full is.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from textual.widget import Widget
 
 from cockpit.core.board import MetricView
 from cockpit.core.metrics import PaneState
+from cockpit.core.pane_rules import scale_label
 from widgets.plain import plain, plain_text
 
 _STATE_CLASSES = {state: f"-{state.value.replace(' ', '-')}" for state in PaneState}
@@ -35,18 +40,21 @@ def format_value(value: float | None, unit: str) -> str:
 _BARS = "▁▂▃▄▅▆▇█"
 
 
-def bars(values: list[float], width: int) -> str:
-    """A one-line sparkline of the newest values, one column each, scaled from 0 (or below);
-    a value that is not finite is left out."""
+def bars(values: list[float], width: int, top: float | None = None) -> str:
+    """A one-line sparkline of the newest values, one column each, from 0 (or below) to `top`
+    (a value past it is a full bar); without `top`, to the highest value. A value that is not
+    finite is left out."""
     recent = [v for v in values[-width:] if math.isfinite(v)]
     if not recent:
         return ""
     # Anchored at zero: a flat 0.40 % must not look volatile because it wobbles by 0.01.
-    low, high = min(0.0, *recent), max(recent)
+    low = min(0.0, *recent)
+    high = top if top is not None and math.isfinite(top) and top > low else max(recent)
     span = high - low
     if span == 0:
         return _BARS[0] * len(recent)
-    return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in recent)
+    last = len(_BARS) - 1
+    return "".join(_BARS[min(last, round((v - low) / span * last))] for v in recent)
 
 
 class MetricPane(Widget):
@@ -71,6 +79,7 @@ class MetricPane(Widget):
         super().__init__(id=id)
         self.metric = metric
         self.border_title = plain(title, one_line=True)  # the procedure's words, not markup
+        self._scale_shown = ""
 
     def reading(self) -> str:
         """The first line: value and state word, e.g. '9.00%  BREACH'."""
@@ -79,11 +88,22 @@ class MetricPane(Widget):
             return "—  WAITING"
         return f"{format_value(view.value, view.unit)}  {view.state.value.upper()}"
 
+    def scale_text(self) -> str:
+        """What a full bar stands for, as the bottom border says it ("" before a reading)."""
+        view = self.view
+        width = max(1, self.content_size.width)
+        if view is None or view.scale is None or not view.history:
+            return ""
+        low = min([0.0, *(v for v in view.history[-width:] if math.isfinite(v))])  # as bars()
+        # The border keeps a corner, a rule and a space each side of the subtitle.
+        return scale_label(view.scale, low, view.unit, max(0, self.size.width - 6))
+
     def render(self) -> RenderableType:
         view = self.view
         history = view.history if view is not None else []
+        top = view.scale.top if view is not None and view.scale is not None else None
         spark = plain_text(
-            bars(history, max(1, self.content_size.width)),
+            bars(history, max(1, self.content_size.width), top),
             style=self.get_component_rich_style("metric-pane--spark"),
             no_wrap=True,
         )
@@ -109,3 +129,14 @@ class MetricPane(Widget):
             return
         for state, css_class in _STATE_CLASSES.items():
             self.set_class(state is view.state, css_class)
+        self.show_scale()
+
+    def on_resize(self) -> None:
+        self.show_scale()
+
+    def show_scale(self) -> None:
+        """Put the scale on the bottom border (set only when it changed: setting repaints)."""
+        text = self.scale_text()
+        if text != self._scale_shown:
+            self._scale_shown = text
+            self.border_subtitle = plain(text, one_line=True)  # holds the procedure's unit

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cockpit.core.metrics import MetricWindow, PaneState, Sample
+from cockpit.core.pane_rules import Scale, pane_scale, unhealthy
 from cockpit.core.triggers import TriggerEvaluator, TriggerStatus, Verdict
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ class MetricView:
     history: list[float]
     counter: str
     detail: str
+    scale: Scale | None = None
+    """What a full bar stands for (cockpit.core.pane_rules)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ class Board:
         spec = self.procedure.metrics[name]
         window = self.windows[name]
         state = window.state(now, self.interval_seconds)
-        verdicts = [v for rule, v in self.verdicts() if rule.metric == name and v is not None]
+        rules = [(rule, v) for rule, v in self.verdicts() if rule.metric == name]
+        verdicts = [v for _rule, v in rules if v is not None]
         lead = max(verdicts, key=lambda v: (v.firing, v.breaches / v.needed), default=None)
         if state is PaneState.OK and lead is not None:
             if lead.status is TriggerStatus.FIRING:
@@ -98,6 +102,12 @@ class Board:
             elif lead.status is TriggerStatus.PENDING:
                 state = PaneState.WARNING
         latest = window.latest
+        # No trigger, no verdict: the procedure's own checks say whether the reading is OK.
+        judged = ""
+        if state is PaneState.OK and not rules and latest is not None and latest.value is not None:
+            judged = unhealthy(self.procedure, name, latest.value)
+            if judged:
+                state = PaneState.WARNING
         if latest is None:
             detail = (
                 "waiting for the first sample" if name in self.sources else "no source feeds it"
@@ -110,14 +120,16 @@ class Board:
         elif latest.value is None:
             detail = latest.error or "no value"
         else:
-            detail = lead.counter if lead is not None else ""
+            detail = judged or (lead.counter if lead is not None else "")
+        history = window.values()
         return MetricView(
             metric=name,
             title=spec.title,
             unit=spec.unit,
             value=latest.value if latest is not None and state is not PaneState.STALE else None,
             state=state,
-            history=window.values(),
+            history=history,
             counter=lead.counter if lead is not None else "",
             detail=detail,
+            scale=pane_scale(spec.unit, history, rules),
         )

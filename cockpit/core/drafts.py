@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
 from cockpit.core.paths import ensure_private_dir, write_atomically
+from cockpit.core.recovery_text import recovery_words
 from cockpit.core.redact import scrub
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def incident_facts(
             ]
             if options:
                 facts["level"] = f"Level {options[0].level} · {options[0].title}"
-                facts["eta"] = options[0].recovery_time.text
+                facts["eta"] = recovery_words(options[0].recovery_time)
                 facts["action"] = f"Rolling back: {options[0].title}"
     # "Status Page: [Updated/Updating]" (pitchey): what the outbox did with the status page.
     if any(status_updates.values()):

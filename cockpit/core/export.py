@@ -21,9 +21,10 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cockpit.core.export_metrics import number
+from cockpit.core.export_metrics import number, peak_text, span_text
 from cockpit.core.export_report import build_report, ts_text
 from cockpit.core.export_rows import Row, as_rows, timeline_rows
+from cockpit.core.markdown_text import escape_html
 from cockpit.core.redact import scrub
 
 if TYPE_CHECKING:
@@ -38,10 +39,11 @@ _NOT_WRITTEN = "to be written"
 
 
 def cell(text: object) -> str:
-    """Text safe inside a GitHub table cell: pipes escaped, newlines as `<br>`, no raw HTML."""
+    """Text safe inside a GitHub table cell: pipes escaped, newlines as `<br>`, no raw HTML
+    (and no entity: a typed "&lt;" reads "&lt;", not "<")."""
     value = "" if text is None else str(text)
     value = value.replace("\\", "\\\\").replace("|", "\\|")
-    value = value.replace("<", "&lt;").replace(">", "&gt;")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
@@ -198,9 +200,26 @@ def _checklists(data: dict[str, Any]) -> list[str]:
     return lines[:-1]
 
 
+def _drafts_line(drafts: list[dict[str, Any]], sent: bool) -> str:
+    """'1 draft saved: status-page (03:14 UTC)': a message written and kept but never sent is
+    still a communication the reader should know of (one sent since is in the table)."""
+    kept = [draft for draft in drafts if not draft["queued"]]
+    if not kept:
+        return ""
+    each = []
+    for draft in kept:
+        saves = f"saved {draft['saves']} times, last " if draft["saves"] > 1 else ""
+        each.append(f"{cell(draft['template'])} ({saves}{draft['saved_at'][11:16]} UTC)")
+    count = len(kept)
+    unsent = " and not sent" if sent else ""
+    return f"{count} draft{'s' if count != 1 else ''} saved{unsent}: {', '.join(each)}"
+
+
 def _communications(data: dict[str, Any]) -> list[str]:
+    drafts = _drafts_line(data["drafts"], sent=bool(data["communications"]))
     if not data["communications"]:
-        return ["## Communications", "", "No message was sent through the outbox."]
+        said = "No message was sent through the outbox"
+        return ["## Communications", "", f"{said}; {drafts}." if drafts else f"{said}."]
     rows = [
         (
             message["channel"],
@@ -215,6 +234,7 @@ def _communications(data: dict[str, Any]) -> list[str]:
         "## Communications",
         "",
         *_table(("Channel", "Subject", "Status", "Attempts", "Queued"), rows),
+        *(["", f"{drafts}."] if drafts else []),
     ]
 
 
@@ -253,14 +273,10 @@ def _metrics(data: dict[str, Any]) -> list[str]:
     rows = []
     for series in metrics["series"]:
         name = series["title"] + (f" ({series['unit']})" if series["unit"] else "")
-        peak = "-"
-        if series["max"] is not None:
-            peak = f"{number(series['max'])} at {series['peak_at'][11:19]}"
-        rows.append((name, *(number(value) for value in series["values"]), peak))
+        rows.append((name, *(number(value) for value in series["values"]), peak_text(series)))
     width = max(len(series["metric"]) for series in metrics["series"])
     chart = [
-        f"{series['metric']:<{width}}  {series['sparkline']}  "
-        f"{number(series['min'])} to {number(series['max'])}"
+        f"{series['metric']:<{width}}  {series['sparkline']}  {span_text(series)}"
         for series in metrics["series"]
     ]
     chart.append(f"{'':<{width}}  {metrics['markers']}")
@@ -284,8 +300,10 @@ def _metrics(data: dict[str, Any]) -> list[str]:
 def _written(data: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for section in data["written"]:
-        text = section["text"] or f"_To be written: {section['hint']}._"
-        lines += [f"## {section['title']}", "", text, ""]
+        # Markdown as typed, but its HTML as text (GitHub would drop "<behind>").
+        text = escape_html(section["text"]) if section["text"] else ""
+        text = text or f"_To be written: {escape_html(section['hint'])}._"
+        lines += [f"## {escape_html(section['title'])}", "", text, ""]
     return lines[:-1]
 
 

@@ -38,6 +38,27 @@ def number(value: float | None) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def _flat(series: Mapping[str, Any]) -> bool:
+    return series["max"] is not None and series["min"] == series["max"]
+
+
+def peak_text(series: Mapping[str, Any]) -> str:
+    """A series' peak and when: '12.5 at 03:12:40'; 'flat at 0' for a line that never moved
+    (its first reading is no peak); '-' without a reading."""
+    if series["max"] is None:
+        return "-"
+    if _flat(series):
+        return f"flat at {number(series['max'])}"
+    return f"{number(series['max'])} at {series['peak_at'][11:19]}"
+
+
+def span_text(series: Mapping[str, Any]) -> str:
+    """'0.3 to 12.5', or 'flat at 0'."""
+    if _flat(series):
+        return f"flat at {number(series['max'])}"
+    return f"{number(series['min'])} to {number(series['max'])}"
+
+
 def sparkline(values: Sequence[float | None], low: float, high: float) -> str:
     """One bar per value, scaled between `low` and `high`; a missing value is a gap."""
     span = high - low

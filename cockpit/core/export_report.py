@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.clock import parse_iso
+from cockpit.core.drafts import SAVED as DRAFT_SAVED
 from cockpit.core.export_metrics import metric_snapshots
 from cockpit.core.export_rows import Row, as_rows, scrub_records, timeline_rows
 from cockpit.core.postmortem import sections, summary_line
@@ -42,6 +43,7 @@ REPORT_KINDS: tuple[str, ...] = (
     "outbox.failed",
     "outbox.refused",
     "postmortem.written",
+    DRAFT_SAVED,
 )
 
 #: Bumped when the JSON document's shape changes incompatibly.
@@ -239,6 +241,26 @@ def _communications(events: Sequence[Event]) -> list[dict[str, Any]]:
     return list(messages.values())
 
 
+def _drafts(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Each template's saved draft: how often it was saved, when last, and whether it was
+    queued in the outbox since (then the Communications table has it), in first-saved order."""
+    drafts: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.kind == DRAFT_SAVED:
+            template = str(event.payload.get("template", ""))
+            draft = drafts.setdefault(template, {"template": template, "saves": 0})
+            draft["saves"] += 1
+            draft["saved_at"] = event.ts
+            draft["queued"] = False
+        elif event.kind == "outbox.queued":
+            message = event.payload.get("message")
+            extra = message.get("extra") if isinstance(message, dict) else None
+            template = str(extra.get("template", "")) if isinstance(extra, dict) else ""
+            if template in drafts:
+                drafts[template]["queued"] = True
+    return list(drafts.values())
+
+
 def _written(state: IncidentState) -> list[dict[str, Any]]:
     texts = state.sections
     return [
@@ -323,6 +345,7 @@ def build_report(
         "decisions": _decisions(ordered, procedure),
         "actions": _actions(state),
         "checklists": _checklists(state),
+        "drafts": _drafts(ordered),
         "metrics": metric_snapshots(samples, reached, procedure, closed_at),
         "written": texts,
         "chain": {

@@ -52,8 +52,7 @@ def next_step(state: IncidentState, screen: str = "") -> str:
             return "A trigger fired: press w to decide whether to roll back (a acknowledges)."
         return "A trigger fired: press w to decide whether to roll back."
     return (
-        "No trigger has fired: watch the panes. w walks the decision tree anyway; "
-        "n records a note."
+        "No trigger has fired: watch the panes. w walks the decision tree anyway; n records a note."
     )
 
 
@@ -64,8 +63,7 @@ def _after_rollback(state: IncidentState, screen: str) -> str:
         open_lists = [
             checklist.title
             for kind, checklist in procedure.checklists.items()
-            if kind in ("during", "post", "verification")
-            and not checklists.progress(kind).complete
+            if kind in ("during", "post", "verification") and not checklists.progress(kind).complete
         ]
         if open_lists:
             where = "tick" if screen == "ChecklistsScreen" else "press c to tick"

@@ -20,11 +20,11 @@ from cockpit.core.procedure import (
     OutcomeNode,
     Procedure,
     QuestionNode,
-    RecoveryTime,
     RollbackOption,
     Template,
     TriggerRule,
 )
+from cockpit.core.recovery_text import recovery_summary
 from cockpit.core.rules import TriggerMode
 
 CHECKLIST_ORDER: tuple[ChecklistKind, ...] = (
@@ -132,11 +132,6 @@ def describe_auto(procedure: Procedure, auto: AutoCheck) -> str:
     unit = _unit(procedure, auto.metric or "")
     threshold = num(auto.threshold) if auto.threshold is not None else "?"
     return f"auto: {auto.metric} {auto.comparison} {threshold}{unit} for {_samples(auto.samples)}"
-
-
-def _minutes(recovery: RecoveryTime) -> str:
-    low, high = num(recovery.min_minutes), num(recovery.max_minutes)
-    return f"{high} min" if low == high else f"{low}-{high} min"
 
 
 def _severity_title(procedure: Procedure, severity_id: str | None) -> str:
@@ -292,9 +287,7 @@ def _option(procedure: Procedure, option: RollbackOption) -> list[str]:
     lines = [f"### Level {option.level} · {md(option.title)} (`{option.id}`)", ""]
     risk = f"risk {option.risk}" + (" · **destructive**" if option.destructive else "")
     lines.append(f"- Provider `{option.provider}`, action `{option.action}` · {risk}")
-    lines.append(
-        f"- Recovery time: {_minutes(option.recovery_time)} ({md(option.recovery_time.text)})"
-    )
+    lines.append(f"- Recovery time: {md(recovery_summary(option.recovery_time))}")
     lines.append(f"- Best for: {md(option.best_for)}")
     if option.impact:
         lines.append(f"- Impact: {md(option.impact)}")

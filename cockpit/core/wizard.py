@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.metrics import compare
+from cockpit.core.recovery_text import recovery_words
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import (
@@ -198,7 +199,7 @@ class Wizard:
         lines.append(head)
         for option in options:
             lines.append(
-                f"Level {option.level} · {option.title}: {option.recovery_time.text}, "
+                f"Level {option.level} · {option.title}: {recovery_words(option.recovery_time)}, "
                 f"risk {option.risk}; best for {option.best_for}"
             )
         if node.explanation:

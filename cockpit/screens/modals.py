@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Input, Label, Markdown, Static
+from textual.widgets import Input, Markdown, Static
 
 from cockpit.screens.base import CockpitModal
 from widgets.editors import PlainInput
@@ -65,6 +65,11 @@ class NoteScreen(CockpitModal[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="note.cancel"),
     ]
+    # A Label is as wide as its text and the box cuts it: a prompt longer than the box (the
+    # close dialog's) lost its end, the keys it names. This one wraps to the box.
+    DEFAULT_CSS = """
+    NoteScreen #note-prompt { width: 100%; height: auto; }
+    """
 
     def __init__(
         self, prompt: str = "Note for the timeline (Enter to record, Esc to cancel):"
@@ -74,7 +79,7 @@ class NoteScreen(CockpitModal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Label(plain(self.prompt))
+            yield Static(plain(self.prompt), id="note-prompt")
             yield PlainInput(placeholder="what you saw or decided", id="note-input")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:

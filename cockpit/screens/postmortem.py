@@ -1,11 +1,14 @@
 """Provides the post-mortem screen: the export's preview and the sections people write.
 
-The first tab is the Markdown `cockpit export` gives for this incident, byte for byte (rendered
-in a worker: a long incident takes a moment). Each following tab is one of the procedure's
-written sections (impact, root cause, lessons learned, action items, ...), starting from the
-seed template's prompts. ctrl+s records each edited section in the timeline
-(`postmortem.written`); ctrl+o writes the post-mortem file beside the timeline; ctrl+t closes
-the incident with its resolution. Leaving keeps what was typed, as the drafts screen does.
+The first tab is the Markdown `cockpit export` gives for this incident (rendered in a worker: a
+long incident takes a moment), shown as its reader reads it: the escapes that keep GitHub from
+taking text for HTML or table syntax are decoded ("&lt; 5 min" reads "< 5 min", a section as
+it was typed; cockpit.core.markdown_text.readable), the file keeps them. Each following tab is
+one of the procedure's written sections (impact, root cause, lessons learned, action items,
+...), starting from the seed template's prompts. ctrl+s records each edited section in the
+timeline (`postmortem.written`); ctrl+o writes the post-mortem file beside the timeline; ctrl+t
+closes the incident with its resolution. Leaving keeps what was typed, as the drafts screen
+does.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from textual.widgets import Static, TabbedContent, TabPane, TextArea
 
 from cockpit.core.errors import CockpitError
 from cockpit.core.export import render_markdown
+from cockpit.core.markdown_text import readable
 from cockpit.core.paths import ensure_private_dir, write_atomically
 from cockpit.core.postmortem import Section, resolution_starter, sections, written, written_event
 from cockpit.screens.base import CockpitScreen
@@ -56,11 +60,13 @@ class CloseEnded(Message):
 class FileWritten(Message):
     """The post-mortem file was written (or `error` says why not)."""
 
-    def __init__(self, path: Path, text: str, error: str = "") -> None:
+    def __init__(self, path: Path, text: str, error: str = "", shown: str | None = None) -> None:
         super().__init__()
         self.path = path
         self.text = text
         self.error = error
+        self.shown = shown
+        """The text as the preview shows it (decoded in the worker)."""
 
 
 def _render(
@@ -102,7 +108,9 @@ class PostmortemScreen(CockpitScreen[None]):
         Binding("ctrl+s", "save", "Save sections", priority=True, id="postmortem.save"),
         Binding("ctrl+o", "write_file", "Write file", priority=True, id="postmortem.write"),
         Binding("ctrl+t", "close_incident", "Close incident", priority=True, id="postmortem.close"),
-        Binding("escape", "leave", "Back", id="postmortem.leave"),
+        # Before the focused widget: Esc in a section editor is the screen's, the first time
+        # (a widget that takes Esc, as an indenting TextArea does, must not swallow it).
+        Binding("escape", "leave", "Back", priority=True, id="postmortem.leave"),
     ]
 
     def __init__(self) -> None:
@@ -185,8 +193,9 @@ class PostmortemScreen(CockpitScreen[None]):
 
     @work(thread=True, exclusive=True, group="postmortem-preview", exit_on_error=False)
     def render_preview(self, export: Callable[[], str]) -> None:
-        """Worker: render the preview."""
-        self.app.call_from_thread(self.show_preview, export())
+        """Worker: render the preview (decoded here too: a long timeline takes a moment)."""
+        text = export()
+        self.app.call_from_thread(self.show_preview, text, visible(readable(text)))
 
     def show_failure(self, worker: Worker[Any]) -> None:
         """The preview could not be rendered (the App showed and recorded why): say so there."""
@@ -196,12 +205,14 @@ class PostmortemScreen(CockpitScreen[None]):
                 visible(f"The preview could not be rendered: {reason}")
             )
 
-    def show_preview(self, text: str) -> None:
-        """Put the rendered Markdown in the preview, keeping the reader's place."""
+    def show_preview(self, text: str, shown: str | None = None) -> None:
+        """Put the rendered Markdown in the preview, its escapes decoded (`shown`, when the
+        worker decoded it already), keeping the reader's place; `preview` keeps the export's
+        own text."""
         self.preview = text
         area = self.query_one("#preview", TextArea)
         place = area.scroll_offset
-        area.load_text(visible(text))
+        area.load_text(visible(readable(text)) if shown is None else shown)
         area.scroll_to(place.x, place.y, animate=False)
 
     def edited(self) -> dict[str, str]:
@@ -278,7 +289,7 @@ class PostmortemScreen(CockpitScreen[None]):
         except OSError as error:
             self.post_message(FileWritten(path, text, f"{path}: {error.strerror or error}"))
             return
-        self.post_message(FileWritten(path, text))
+        self.post_message(FileWritten(path, text, shown=visible(readable(text))))
 
     @on(FileWritten)
     def file_written(self, message: FileWritten) -> None:
@@ -294,7 +305,7 @@ class PostmortemScreen(CockpitScreen[None]):
             f"Post-mortem written to {path.name}",
             {"file": str(path), "sha256": sha256(data).hexdigest(), "bytes": len(data)},
         )
-        self.show_preview(text)
+        self.show_preview(text, message.shown)
         self.status(f"Written: {path} (cockpit export {app.session.incident.id} gives the same)")
 
     def action_close_incident(self) -> None:

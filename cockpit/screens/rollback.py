@@ -15,6 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.core.manual import MANUAL
+from cockpit.core.recovery_text import recovery_words
 from cockpit.core.wizard import DECIDED
 from cockpit.screens.base import CockpitScreen
 from cockpit.screens.incident_bar import IncidentBar
@@ -80,7 +81,7 @@ class RollbackScreen(CockpitScreen[None]):
             status = "not configured: by hand (recorded here)"
         first = assemble(
             (f"L{option.level} {option.title}", "bold" if decided else ""),
-            f"  {option.recovery_time.text} · risk {option.risk}",
+            f"  {recovery_words(option.recovery_time)} · risk {option.risk}",
             one_line=True,
         )
         second = plain(f"    {option.provider}.{option.action} · {status}", "dim", one_line=True)
