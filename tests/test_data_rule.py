@@ -114,3 +114,29 @@ def test_cockpit_paths_names_where_everything_is(
     assert f"exports:        {tmp_path / 'data' / 'exports'} (not created yet)" in lines
     chosen = CliRunner().invoke(cli, ["--db", str(tmp_path / "other.db"), "paths"])
     assert f"exports:        {tmp_path / 'exports'} (not created yet)" in chosen.output
+
+
+def test_the_exports_footer_names_the_command_that_checks_that_timeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COCKPIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("COCKPIT_DB", raising=False)
+    other = tmp_path / "elsewhere" / "team timeline.db"
+    other.parent.mkdir()
+    with Timeline(other) as timeline:
+        timeline.open_incident("errors", "P1", "pulse-messages")
+    runner = CliRunner()
+    exported = runner.invoke(cli, ["--db", str(other), "export", "1"])
+    assert exported.exit_code == 0, exported.output
+    command = f"cockpit timeline verify --db '{other}'"
+    assert f"Check it with `{command}`" in exported.output
+    checked = runner.invoke(cli, ["timeline", "verify", "--db", str(other)])
+    assert (
+        checked.exit_code == 0 and "1 events verified" in checked.output
+    ) or "verified" in checked.output
+    data = tmp_path / "data"
+    data.mkdir()
+    with Timeline(data / "timeline.db") as timeline:
+        timeline.open_incident("errors", "P1", "pulse-messages")
+    default = runner.invoke(cli, ["export", "1"])
+    assert "Check it with `cockpit timeline verify`:" in default.output

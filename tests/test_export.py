@@ -19,6 +19,7 @@ from cockpit.core.clock import FixedClock
 from cockpit.core.event_log import Event
 from cockpit.core.export import cell, code, render_json, render_markdown
 from cockpit.core.outbox import Outbox
+from cockpit.core.paths import verify_command
 from cockpit.core.procedure import Procedure
 from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
@@ -138,9 +139,16 @@ def play_incident(timeline: Timeline, clock: FixedClock, *, close: bool = True) 
     return incident
 
 
-def export_of(timeline: Timeline, incident: int, procedure: Procedure | None) -> str:
+def export_of(
+    timeline: Timeline, incident: int, procedure: Procedure | None, *, cli: bool = False
+) -> str:
     return render_markdown(
-        timeline.events(incident), timeline.incident(incident), procedure, head=timeline.head()
+        timeline.events(incident),
+        timeline.incident(incident),
+        procedure,
+        head=timeline.head(),
+        # What `cockpit export --db` names: the command that checks that very timeline.
+        verify=verify_command(timeline.path) if cli else "cockpit timeline verify",
     )
 
 
@@ -298,7 +306,7 @@ def test_the_cli_gives_the_same_bytes_whether_its_second_process_works_or_not(
     db = tmp_path / "t.db"
     with Timeline(db, clock=clock, actor="alice") as timeline:
         incident = play_incident(timeline, clock)
-        expected = export_of(timeline, incident, procedure)  # in this process, every event
+        expected = export_of(timeline, incident, procedure, cli=True)  # here, every event
     argv = ["export", str(incident), "--db", str(db)]
     assert CliRunner().invoke(cli, argv).output == expected  # the timeline from a fork
 

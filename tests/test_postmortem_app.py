@@ -88,9 +88,14 @@ async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -
 
 
 async def test_the_demo_incident_exports_the_post_mortem_a_reviewer_accepts(
-    tmp_path: Path, demo: tuple[Scenario, DemoService, Platforms, FixedClock]
+    tmp_path: Path,
+    demo: tuple[Scenario, DemoService, Platforms, FixedClock],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scenario, service, platforms, clock = demo
+    # The timeline every command reads by default: the footer's command needs no --db.
+    monkeypatch.setenv("COCKPIT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("COCKPIT_DB", raising=False)
     secrets = provider_secrets(platforms)
     assert len(secrets) >= 3  # admin API, Vercel and Slack tokens
     database = tmp_path / "timeline.db"

@@ -259,6 +259,7 @@ def export(
     from cockpit.core.export import render_json, render_markdown, timeline_section
     from cockpit.core.export_report import REPORT_KINDS
     from cockpit.core.export_rows import Row
+    from cockpit.core.paths import verify_command
     from cockpit.core.timeline import Timeline
 
     path = db_path(ctx, db)
@@ -309,6 +310,7 @@ def export(
                     rows=every,
                     failure=failure(),
                     note=said,
+                    verify=verify_command(path),
                 )
             else:
 
@@ -325,6 +327,7 @@ def export(
                     timeline=timeline,
                     failure=failure,
                     note=said,
+                    verify=verify_command(path),
                 )
     except _Refused as refused:
         fail(

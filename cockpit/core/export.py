@@ -345,6 +345,7 @@ def render_markdown(
     timeline: Callable[[], str] | None = None,
     failure: Callable[[], str | None] | None = None,
     note: str | None = None,
+    verify: str = "cockpit timeline verify",
 ) -> str:
     """The post-mortem of one incident as GitHub-flavoured Markdown.
 
@@ -371,7 +372,13 @@ def render_markdown(
     """
     ordered = sorted(timeline_events, key=lambda event: event.id)
     data = build_report(
-        ordered, incident, procedure, head=head, samples=samples, with_timeline=False
+        ordered,
+        incident,
+        procedure,
+        head=head,
+        samples=samples,
+        with_timeline=False,
+        verify=verify,
     )
     sections = [
         _summary(data, note),
@@ -405,6 +412,7 @@ def render_json(
     rows: Sequence[Row] | None = None,
     failure: str | None = None,
     note: str | None = None,
+    verify: str = "cockpit timeline verify",
 ) -> str:
     """The same content as `render_markdown`, as one JSON document (sorted keys, UTF-8).
 
@@ -412,7 +420,15 @@ def render_json(
     ``chain.verified`` false, a `note` as ``procedure_note``; without them the document is as
     it always was.
     """
-    data = build_report(timeline_events, incident, procedure, head=head, samples=samples, rows=rows)
+    data = build_report(
+        timeline_events,
+        incident,
+        procedure,
+        head=head,
+        samples=samples,
+        rows=rows,
+        verify=verify,
+    )
     if failure:
         data["chain"].update(verified=False, failure=failure)
     if note:

@@ -291,6 +291,7 @@ def build_report(
     samples: Sequence[StoredSample] = (),
     rows: Sequence[Row] | None = None,
     with_timeline: bool = True,
+    verify: str = "cockpit timeline verify",
 ) -> dict[str, Any]:
     """The post-mortem of one incident as a JSON-ready, redacted document.
 
@@ -307,6 +308,8 @@ def build_report(
             `events`.
         with_timeline: False leaves out the "timeline" rows (the Markdown renders them
             from `timeline_rows` directly).
+        verify: The command that checks this timeline, for the footer
+            (`cockpit.core.paths.verify_command`: with --db when not the default one).
 
     Returns:
         The document; the same arguments always give an equal document.
@@ -351,7 +354,7 @@ def build_report(
         "chain": {
             "head_id": head[0],
             "head_hash": head[1],
-            "verify": "cockpit timeline verify",
+            "verify": verify,
         },
     }
     redacted: dict[str, Any] = redact(document)

@@ -33,6 +33,16 @@ def timeline_db() -> Path:
     return data_dir() / "timeline.db"
 
 
+def verify_command(db: Path) -> str:
+    """The command that checks this timeline, for an export's footer: `cockpit timeline
+    verify`, with --db when it is not the one every command reads by default."""
+    import shlex
+
+    if os.environ.get("COCKPIT_DB") is None and db.absolute() == timeline_db().absolute():
+        return "cockpit timeline verify"
+    return f"cockpit timeline verify --db {shlex.quote(str(db))}"
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create a directory readable by its owner only (incident data is sensitive)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

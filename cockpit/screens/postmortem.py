@@ -81,6 +81,7 @@ def _render(
     saved and the readings taken so far), up to its head, exactly as the command reads it
     (with its note when the procedure file on disk is not the incident's `copy`)."""
     from cockpit.core.incidents import project
+    from cockpit.core.paths import verify_command
     from cockpit.core.procedure_copy import note
 
     for future in saving:
@@ -98,6 +99,7 @@ def _render(
             head=head,
             samples=timeline.samples(incident_id),
             note=note(copy, fallback) if copy is not None else None,
+            verify=verify_command(timeline.path),  # the command checks this timeline
         )
 
 
