@@ -8,6 +8,7 @@ scenario recovers. Everything lands in the timeline, with the CLI-equivalent lin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -358,3 +359,287 @@ async def test_an_option_whose_platform_is_still_starting_says_so_then_runs(
         screen = app.screen
         await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
     assert "action.intent" not in kinds(timeline)
+
+
+# --- Issue 16: the screen says where it is, and no state text outlives its state ----------------
+
+
+def gated(monkeypatch: pytest.MonkeyPatch, provider: object, method: str) -> threading.Event:
+    """Hold a provider's method until the test releases it: the state it leaves the screen in
+    while it works is the one asserted on (no wall-clock wait stands in for it)."""
+    gate = threading.Event()
+    real = getattr(provider, method)
+
+    def held(*args: object, **kwargs: object) -> object:
+        gate.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(provider, method, held)
+    return gate
+
+
+def said(screen: object) -> dict[str, str]:
+    """Every text on the action screen that tells a state: the steps line, the plan area,
+    the result line and the field's placeholder."""
+    query_one = screen.query_one  # type: ignore[attr-defined]
+    steps = screen.query("#action-stage")  # type: ignore[attr-defined]
+    return {
+        "steps": str(steps.first().render()) if steps else "",
+        "plan": str(query_one("#action-plan").render()),
+        "result": str(query_one("#action-result").render()),
+        "field": str(query_one("#action-confirm").placeholder),
+    }
+
+
+def on_screen(app: CockpitApp) -> str:
+    """What the terminal shows now, line by line."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+async def test_the_screen_shows_where_it_is_in_the_five_steps(
+    timeline: Timeline,
+    demo: tuple[Scenario, Platforms, FixedClock],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's five steps, Preflight → Plan → Confirm → Execute → Record, in one line
+    that follows the screen; the preflight was never shown as a step."""
+    _, platforms, clock = demo
+    vercel = platforms.providers["vercel"]
+    checking = gated(monkeypatch, vercel, "preflight")
+    running = gated(monkeypatch, vercel, "execute")
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        screen = app.screen
+
+        def steps() -> str:
+            return said(screen)["steps"]
+
+        assert steps() == "Preflight: needs deployment · Plan · Confirm · Execute · Record"
+        await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
+        await pilot.press("enter")  # the first candidate: the last good deployment
+        await until(pilot, lambda: screen.asking is None, "the preflight")  # type: ignore[attr-defined]
+        assert steps() == "Preflight: checking… · Plan · Confirm · Execute · Record"
+        checking.set()
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert steps() == "Preflight ✓ · Plan ✓ · Confirm ▶ · Execute · Record"
+        await pilot.press(*screen.plan.target, "enter")  # type: ignore[attr-defined]
+        await until(pilot, lambda: "action.intent" in kinds(timeline), "the intent")
+        await pilot.pause()
+        assert steps() == "Preflight ✓ · Plan ✓ · Confirm ✓ · Execute: running… · Record"
+        running.set()
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert steps() == "Preflight ✓ · Plan ✓ · Confirm ✓ · Execute ✓ · Record ✓"
+
+
+async def test_no_state_text_outlives_its_state(
+    timeline: Timeline,
+    demo: tuple[Scenario, Platforms, FixedClock],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading, choosing from a list, checking: each said while, and only while, it holds
+    (the field offered a list while none had loaded, or none came, and still asked for the
+    deployment while the preflight checked it)."""
+    _, platforms, clock = demo
+    vercel = platforms.providers["vercel"]
+    listing = gated(monkeypatch, vercel, "choices")
+    checking = gated(monkeypatch, vercel, "preflight")
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        screen = app.screen
+        now = said(screen)
+        assert "Loading the candidates" in now["plan"]
+        assert "choose" not in now["field"] and "↑/↓" not in now["field"], "no list yet"
+
+        listing.set()
+        await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
+        now = said(screen)
+        assert not [k for k, text in now.items() if "loading" in text.lower()], now
+        assert "↑/↓ to choose one above" in now["field"]
+
+        await pilot.press("enter")  # the first candidate: the last good deployment
+        await until(pilot, lambda: screen.asking is None, "the preflight")  # type: ignore[attr-defined]
+        now = said(screen)
+        assert "checking" in now["plan"]
+        assert "deployment" not in now["field"] and "choose" not in now["field"], now
+
+        checking.set()
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        await pilot.pause()
+        now = said(screen)
+        assert not [k for k, text in now.items() if "checking" in text], now
+
+        await pilot.press("escape")  # again, and this time the provider lists nothing
+        monkeypatch.setattr(vercel, "choices", lambda *args: [])
+        await pilot.press("r", "down", "down", "down", "down", "enter")
+        screen = app.screen
+        await until(pilot, lambda: "loading" not in said(screen)["plan"].lower(), "no list")
+        now = said(screen)
+        assert not [k for k, text in now.items() if "choose one" in text or "↑/↓" in text], now
+        assert now["field"] == "type the deployment, then Enter"
+
+
+async def test_once_the_result_is_in_the_field_says_what_is_next(
+    timeline: Timeline, demo: tuple[Scenario, Platforms, FixedClock]
+) -> None:
+    """After Done the field said "running… (x cancels at the next safe point)"."""
+    _, platforms, clock = demo
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r", "down", "enter")  # L2 Vercel instant rollback
+        screen = app.screen
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        await pilot.press(*screen.plan.target, "enter")  # type: ignore[attr-defined]
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        await pilot.pause()
+        field = screen.query_one("#action-confirm")
+        assert screen.result.outcome == "succeeded"  # type: ignore[attr-defined]
+        assert field.placeholder == (  # type: ignore[attr-defined]
+            "done · u: undo it (a new plan, confirmed like any other) · Esc: back"
+        )
+        assert field.disabled, "nothing more to type"
+        assert "running" not in on_screen(app) and "x cancel" not in on_screen(app)
+        await pilot.press("u")  # what the field says u does, it does
+        await until(pilot, lambda: app.screen is not screen, "the undo's plan")
+        undo = app.screen
+        await until(pilot, lambda: undo.plan is not None, "the undo planned")  # type: ignore[attr-defined]
+        assert undo.plan.action == "promote"  # type: ignore[attr-defined]
+
+
+def test_the_plan_s_undo_is_in_words_and_plain() -> None:
+    """It printed a Python dict: "Undo: rollout_undo {'deployment': 'ai-saas-web', ...}"."""
+    from cockpit.core.actions import Plan
+    from cockpit.screens.action_parts import render_plan
+
+    plan = Plan(
+        "kubernetes",
+        "rollout_undo",
+        "ai-saas-web",
+        "Roll back deployment/ai-saas-web",
+        [],
+        [],
+        "kubectl rollout undo deployment/ai-saas-web",
+        undo={
+            "action": "rollout_undo",
+            "params": {"deployment": "ai-saas-web", "namespace": "ai-saas-prod"},
+        },
+    )
+    shown = render_plan(plan).plain.splitlines()
+    assert "Undo: rollout_undo deployment=ai-saas-web namespace=ai-saas-prod" in shown
+    flags = Plan(
+        "feature_flags",
+        "disable_flags",
+        "app",
+        "Disable [b]new-pricing[/b]",
+        [],
+        [],
+        "curl …",
+        undo={"action": "set_flags", "params": {"states": {"[/]": True, "new pricing": False}}},
+    )
+    shown = render_plan(flags).plain.splitlines()
+    assert "Undo: set_flags states=([/]=true, new pricing=false)" in shown, "plain, not markup"
+
+
+async def test_a_plan_longer_than_its_area_says_more_is_below(timeline: Timeline) -> None:
+    """At 80x24 a Kubernetes plan's "By hand", "Verify" and "Undo" were below the fold, and
+    nothing said so."""
+    clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
+    scenario = Scenario(clock, bad_deploy_at=1.0, ramp_seconds=1.0)
+    platforms = start_platforms(scenario, procedure="ai-saas", job_seconds=0.2)
+    clock.advance(5)
+    try:
+        incident = timeline.open_incident("demo", "P1", "ai-saas", drill=True)
+        session = Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("ai-saas"),
+            actions=platforms.providers,
+            clock=clock,
+        )
+        app = CockpitApp(session, start_pollers=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("r", "down", "down", "enter")  # Option C: Kubernetes
+            screen = app.screen
+            await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+            more = screen.query_one("#action-more")
+            await until(pilot, lambda: more.display, "the line saying more is below")
+            shown = on_screen(app)
+            assert "more lines below: PgDn" in shown
+            assert "By hand:" not in shown, "the test's premise: below the fold at 80x24"
+            await pilot.press("a", "i")  # typing the name, then reading on: the field keeps it
+            for _ in range(10):
+                if not more.display:
+                    break
+                await pilot.press("pagedown")
+                await pilot.pause()
+            shown = on_screen(app)
+            assert "more lines below" not in shown, "nothing more below: nothing says so"
+            assert "By hand: kubectl --context demo -n ai-saas-prod rollout undo" in shown
+            assert "Verify:" in shown
+            assert "Undo: rollout_undo deployment=ai-saas-web namespace=ai-saas-prod" in shown
+            assert screen.query_one("#action-confirm").value == "ai"  # type: ignore[attr-defined]
+            await pilot.press("pageup")
+            await until(pilot, lambda: more.display, "more below again")
+    finally:
+        platforms.stop()
+
+
+async def test_a_toast_never_covers_the_result(
+    timeline: Timeline,
+    demo: tuple[Scenario, Platforms, FixedClock],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Toasts covered the Done text. The screen shows its result where toasts do not land and
+    does not toast what it shows; a responder who left the screen is still told by a toast."""
+    _, platforms, clock = demo
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("r", "down", "enter")  # L2 Vercel instant rollback
+        screen = app.screen
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        await pilot.press(*screen.plan.target, "enter")  # type: ignore[attr-defined]
+        await until(pilot, lambda: screen.result is not None, "the result")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert not [n for n in app._notifications if n.title.startswith("Action ")]
+        app.notify(  # what else may be told meanwhile: an escalation reminder, a tick
+            "Escalate to the CTO now: the incident has been open 15 minutes without "
+            "recovery, as the procedure's escalation path says.",
+            title="Escalation",
+            timeout=30,
+        )
+        await until(pilot, lambda: screen.query("Toast"), "the toast")
+        await pilot.pause()
+        result = screen.query_one("#action-result")
+        for toast in screen.query("Toast"):
+            assert not toast.region.overlaps(result.region), (toast.region, result.region)
+        first = str(result.render()).split()[0]
+        assert first == "Done:" and first in on_screen(app)
+
+
+async def test_a_responder_who_left_while_it_ran_is_told_by_a_toast(
+    timeline: Timeline,
+    demo: tuple[Scenario, Platforms, FixedClock],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, platforms, clock = demo
+    running = gated(monkeypatch, platforms.providers["vercel"], "execute")
+    app = app_for(timeline, clock, platforms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r", "down", "enter")  # L2 Vercel instant rollback
+        screen = app.screen
+        await until(pilot, lambda: screen.plan is not None, "the plan")  # type: ignore[attr-defined]
+        await pilot.press(*screen.plan.target, "enter")  # type: ignore[attr-defined]
+        await until(pilot, lambda: "action.intent" in kinds(timeline), "the intent")
+        await pilot.press("escape")  # it keeps running
+        assert app.screen is not screen
+        running.set()
+        await until(
+            pilot,
+            lambda: [n for n in app._notifications if n.title == "Action succeeded"],
+            "the toast",
+        )
+    assert "action.result" in kinds(timeline)

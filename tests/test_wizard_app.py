@@ -195,3 +195,46 @@ async def test_a_watch_that_ran_its_time_says_answer_now(
     answered = [e for e in timeline.events(1) if e.kind == "wizard.answered"]
     assert answered[-1].payload["watched_seconds"] == 660
     assert "watch)" not in answered[-1].summary
+
+
+async def test_enter_is_offered_only_where_the_evidence_suggests_an_answer(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    """Issue 16: the key line offered "Accept suggestion" on a question with no suggestion,
+    and Enter then did nothing. Now Enter's hint follows what Enter does at that step, and
+    Enter without a suggestion says which keys answer."""
+    from widgets.footer import KeyFooter
+
+    app = app_for(timeline, clock, "ai-saas")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(MetricsSampled("s", [Sample("error_rate", 9.0, clock.now(), "s")]))
+        await pilot.pause()
+        await pilot.press("w")
+        screen = app.screen
+
+        def keys() -> str:
+            return screen.query_one(KeyFooter).render().plain  # type: ignore[union-attr]
+
+        await until(pilot, lambda: screen.suggestion is not None, "the evidence's answer")  # type: ignore[attr-defined]
+        assert "Accept suggestion" in keys()
+        assert "Back" not in keys(), "nothing to go back to at the first question"
+        await pilot.press("enter")  # degraded: the evidence says yes
+        await pilot.press("w")  # how severe: Warning, against the evidence
+        await until(pilot, lambda: screen.wizard.current == "hotfix-quickly", "no evidence")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "Accept suggestion" not in keys()
+        assert "Decide and roll back" not in keys() and "Record decision" not in keys()
+        assert "Back" in keys()
+        answered = len([e for e in app.state.events if e.kind == "wizard.answered"])
+        await pilot.press("enter")
+        await pilot.pause()
+        told = [str(n.message) for n in app._notifications]
+        assert "No suggestion here: press an answer's key (y/n)" in told
+        assert screen.wizard.current == "hotfix-quickly"  # type: ignore[attr-defined]
+        await pilot.press("n")  # no hotfix: roll back
+        await until(pilot, lambda: screen.wizard.done, "the recommendation")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "Record decision" in keys() and "Decide and roll back" in keys()
+        assert "Accept suggestion" not in keys()
+    events = timeline.events(app.session.incident.id)
+    assert len([e for e in events if e.kind == "wizard.answered"]) == answered + 1

@@ -6,7 +6,9 @@ undo it. A destructive plan runs only when the target's name is typed back; anyt
 is refused and recorded. The run itself is another thread worker: a progress bar, a live log,
 `x` to cancel at the next safe point, and the result, all recorded by the App. Workers only post
 messages; this screen never touches the timeline itself. An option the cockpit cannot perform
-(no provider for it in this session) gives way to the manual screen, to be done by hand.
+(no provider for it in this session) gives way to the manual screen, to be done by hand. Where
+the screen is in the five steps, and what the field takes, is said by ActionStage
+(action_stage.py), each time the screen moves on.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.widgets import Input, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from cockpit import action_runner
-from cockpit.core.actions import Plan, Report
+from cockpit.core.actions import ActionCancelled, Plan, Report
 from cockpit.core.errors import CockpitError
 from cockpit.core.manual import MANUAL, Steps
 from cockpit.core.ordered import Ordered, outcome_steps
@@ -32,9 +33,11 @@ from cockpit.screens.action_parts import (
     DirectRecorder,
     Finished,
     Planned,
+    PlanScroll,
     Progressed,
     render_plan,
 )
+from cockpit.screens.action_stage import ActionStage
 from cockpit.screens.action_steps import RunbookSteps
 from cockpit.screens.base import CockpitScreen
 from cockpit.screens.incident_bar import IncidentBar
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
     from providers.base import ActionProvider
 
 
-class ActionScreen(RunbookSteps, CockpitScreen[None]):
+class ActionScreen(RunbookSteps, ActionStage, CockpitScreen[None]):
     """Plan, confirm, run, verify: one action of one provider."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,6 +61,9 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         Binding("x", "cancel", "Cancel run", id="action.cancel"),
         Binding("ctrl+r", "dry_run", "Dry run", id="action.dry_run"),
         Binding("u", "undo", "Undo", id="action.undo"),
+        # Priority: the typing field or the log has the focus, and the plan is what scrolls.
+        Binding("pagedown", "plan_page(1)", "More of the plan", show=False, priority=True),
+        Binding("pageup", "plan_page(-1)", "Back up the plan", show=False, priority=True),
     ]
 
     def __init__(
@@ -107,21 +113,6 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         acknowledge, page or switch screens (Esc leaves)."""
         return (self.report is None and not self.stopped) or self.after_open
 
-    def show_keys(self) -> None:
-        """The keys that do something now, in one line.
-
-        A line of text rather than a Footer: a Footer rebuilds its key widgets on each state
-        change, and that was most of the time between Enter and the result (make bench).
-        """
-        keys = ["Esc back", "? help"]
-        if self.check_action("dry_run", ()):
-            keys.insert(0, "^r dry run")
-        if self.check_action("cancel", ()):
-            keys.insert(0, "x cancel")
-        if self.check_action("undo", ()):
-            keys.insert(0, "u undo")
-        self.query_one("#action-keys", Static).update(plain(" · ".join(keys)))
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys that do something now."""
         running = self.report is not None and self.result is None
@@ -152,12 +143,14 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield IncidentBar()
-        with VerticalScroll(id="action-body"):
+        yield Static(id="action-stage")
+        # At the top, under the steps: toasts stack from the bottom right, never here.
+        yield Static(id="action-result")
+        with PlanScroll(id="action-body"):
             yield Static(plain(f"{self.slot} · {self.action}: checking…"), id="action-plan")
-        # Outside the scroll: the confirmation, progress and result stay in view at 80x24.
+        # Outside the scroll: the confirmation and progress stay in view at 80x24.
         yield PlainInput(id="action-confirm", disabled=True)
         yield ProgressBar(id="action-progress", total=1.0, show_eta=False)
-        yield Static(id="action-result")
         yield Log(id="action-log", max_lines=500)
         yield Static(id="action-keys")
 
@@ -169,6 +162,7 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
             if ordered is not None and ordered.open:
                 self.ordered = ordered
                 self.show_ordered()
+                self.show_where()
                 return
         self.begin()
 
@@ -210,6 +204,7 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
             self.query_one("#action-plan", Static).update(
                 plain(f"{self.slot} · {self.action}: checking…")
             )
+            self.show_where()
             self.preflight(provider)
 
     def ask(self, provider: ActionProvider, param: str, refused: str = "") -> None:
@@ -220,26 +215,26 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         refused by the provider; the list stays, to pick again.
         """
         self.asking = param
-        self.show_question(param, refused, loading=param not in self.offered)
-        confirm = self.query_one("#action-confirm", Input)
-        confirm.disabled = False
-        confirm.placeholder = visible(
-            f"type the {param}, or ↑/↓ to choose one above, then Enter", one_line=True
-        )
-        confirm.focus()
+        self.show_question(param, refused)
+        self.show_where()
+        self.query_one("#action-confirm", Input).focus()
         if param in self.offered:
             self.show_picker(self.offered[param])
         else:
             self.candidates(provider, param)
 
-    def show_question(self, param: str, refused: str = "", *, loading: bool = False) -> None:
-        """The question, what the procedure wrote, and why the last answer was refused."""
+    def show_question(self, param: str, refused: str = "") -> None:
+        """The question, what the procedure wrote, the candidates (loading, listed or none),
+        and why the last answer was refused."""
+        found = self.offered.get(param)
         text = assemble(
             (f"{self.slot} · {self.action} needs {param}", "bold"),
             f"\nThe procedure leaves it as {self.params.get(param, '')}. ",
             "Loading the candidates…"
-            if loading
-            else "Type it below, or choose one above with ↑/↓; Enter takes it.",
+            if found is None
+            else "Type it below, or choose one above with ↑/↓; Enter takes it."
+            if found
+            else "No candidates to choose from: type it below, then Enter.",
             (f"\nRefused: {refused}" if refused else "", "bold"),
         )
         self.query_one("#action-plan", Static).update(text)
@@ -262,12 +257,13 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         if worker.group == "action-choices" and self.asking is not None:
             self.offered[self.asking] = []
             self.show_question(self.asking, f"could not list the candidates ({reason}); type it")
+            self.show_where()
         elif worker.group == "action-plan":
             self.show_error(f"Could not plan: {reason}")
-        elif worker.group == "action-run":
-            self.query_one("#action-result", Static).update(
-                plain(f"The run failed unexpectedly ({reason}); check the timeline.", "bold")
-            )
+        elif worker.group == "action-run" and self.result is None:  # "running…" and x end
+            summary = f"The run failed unexpectedly ({reason}); check the timeline."
+            failed = action_runner.Result("failed", summary, False, [])
+            self.post_message(Finished(failed, recorded=False))
 
     @on(Candidates)
     def show_candidates(self, message: Candidates) -> None:
@@ -278,6 +274,7 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         self.offered[message.param] = message.found
         self.show_question(message.param)
         self.show_picker(message.found)
+        self.show_where()
 
     def show_picker(self, found: list[tuple[str, str]]) -> None:
         """The candidates, the first highlighted: providers list first the one a rollback
@@ -291,7 +288,7 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
             id="action-choices",
         )
         picker.can_focus = False  # the typing field keeps the focus: see `ask`
-        self.query_one("#action-body", VerticalScroll).mount(picker)
+        self.query_one("#action-body", PlanScroll).mount(picker)
         picker.highlighted = 0
         self.refresh_bindings()
 
@@ -362,23 +359,23 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
             self.show_error(message.error)
             return
         self.plan = plan = message.plan
-        self.show_keys()
         self.query_one("#action-plan", Static).update(render_plan(plan))
         procedure = self.cockpit.session.procedure
         if self.option is not None and procedure is not None:
             self.before = Steps(procedure.option(self.option).before)
         confirm = self.query_one("#action-confirm", Input)
         confirm.disabled = False
-        self.prompt(plan)
+        self.show_where()
         confirm.focus()
 
     def show_error(self, text: str) -> None:
         """Say why nothing can run."""
         self.stopped = True
         self.query_one("#action-plan", Static).update(plain(text, "bold"))
-        self.query_one("#action-result", Static).update(
-            plain("Nothing was changed. Esc to go back.")
-        )
+        result = self.query_one("#action-result", Static)
+        result.update(plain("Nothing was changed. Esc to go back."))
+        result.display = True
+        self.show_where()
 
     @on(Input.Submitted, "#action-confirm")
     def confirmed(self, message: Input.Submitted) -> None:
@@ -418,33 +415,36 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         # Not disabled: disabling the focused Input stalled this screen's messages for ~0.5 s
         # (seen in make bench); another Enter is ignored because self.report is set.
         message.input.value = ""
-        message.input.placeholder = "running… (x cancels at the next safe point)"
         self.query_one("#action-log", Log).focus()  # keys are the App's again, not the Input's
         self.report = Report(
             lambda line, fraction: self.post_message(Progressed(line, fraction)),
             deadline_seconds=plan.timeout_seconds,
         )
-        self.show_keys()
-        self.execute(provider, plan, message.value, self.report)
+        self.show_where()
+        # The App is taken here: a worker thread finds it through this screen, which is gone
+        # once the responder left (and the result's toast then never came).
+        recorder = AppRecorder(self.cockpit, self.option, self.checklist, self.report)
+        self.execute(provider, plan, message.value, recorder)
 
     @work(thread=True, exit_on_error=False, group="action-run")
-    def execute(self, provider: ActionProvider, plan: Plan, typed: str, report: Report) -> None:
+    def execute(
+        self, provider: ActionProvider, plan: Plan, typed: str, recorder: AppRecorder
+    ) -> None:
         """Worker: the runner records the intent, executes, verifies, records the result."""
-        recorder = AppRecorder(self.cockpit, self.option, self.checklist, report)
+        app, report = recorder.app, recorder.report
+        assert report is not None
+        recorded = True
         try:
             result = action_runner.run(
-                provider, plan, typed, recorder, report, locks=self.cockpit.session.timeline.path
+                provider, plan, typed, recorder, report, locks=app.session.timeline.path
             )
-        except CockpitError as error:  # busy target: nothing was recorded or changed
-            result = action_runner.Result("failed", str(error), False, [str(error)])
-        self.post_message(Finished(result))
-        # From the App, not this screen: the responder may have left it while the action ran.
-        self.app.call_from_thread(
-            self.app.notify,
-            result.summary,
-            title=f"Action {result.outcome}",
-            severity="information" if result.outcome == "succeeded" else "error",
-        )
+        except CockpitError as error:  # busy target, or cancelled before the intent: nothing
+            recorded = False  # was recorded or changed
+            outcome = "cancelled" if isinstance(error, ActionCancelled) else "failed"
+            result = action_runner.Result(outcome, str(error), False, [str(error)])
+        self.post_message(Finished(result, recorded=recorded))
+        # Through the App: the responder may have left this screen while the action ran.
+        app.call_from_thread(self.tell_result, app, result)
 
     @on(Progressed)
     def progressed(self, message: Progressed) -> None:
@@ -455,18 +455,18 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
     @on(Finished)
     def finished(self, message: Finished) -> None:
         self.result = result = message.result
-        self.show_keys()
+        self.recorded = message.recorded
         style = "bold green" if result.outcome == "succeeded" else "bold red"
-        text = plain_text(result.summary, style)
-        if self.plan is not None and self.plan.undo and result.outcome == "succeeded":
-            text.append("\nu: undo (puts back what was there before) · Esc: back", style="")
-        self.query_one("#action-result", Static).update(text)
+        shown = self.query_one("#action-result", Static)
+        shown.update(plain_text(result.summary, style))
+        shown.display = True
         procedure = self.cockpit.session.procedure
         if result.outcome == "succeeded" and self.option is not None and procedure is not None:
             after = procedure.option(self.option).after
             if after:
                 self.after = Steps(after)
                 self.prompt_after()
+        self.show_where()
 
     def log_line(self, line: str) -> None:
         """A line of the live log: a provider's progress and errors, shown plainly."""
@@ -477,6 +477,7 @@ class ActionScreen(RunbookSteps, CockpitScreen[None]):
         if self.report is not None and self.result is None:
             self.report.cancel()
             self.log_line("cancel requested…")
+            self.show_where()
 
     def action_dry_run(self) -> None:
         """Record the plan and run nothing."""

@@ -1,5 +1,7 @@
 """What the action screen is made of apart from the screen: the recorder it hands the runner,
-the messages its workers post, and the plan as the responder reads it."""
+the messages its workers post, the plan as the responder reads it, and the plan's scroll area,
+which says when more of the plan is below the fold (at 80x24 a Kubernetes plan's "By hand",
+"Verify" and "Undo" lines are)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,18 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.widgets import Static
 
 from cockpit import action_runner
 from cockpit.core.actions import ActionCancelled, Plan, Report
-from widgets.plain import plain_text
+from widgets.plain import plain, plain_text
 
 if TYPE_CHECKING:
+    from textual import events
+    from textual.app import ComposeResult
+
     from cockpit.core.timeline import Event
     from cockpit.incident_app import IncidentApp
 
@@ -109,11 +116,13 @@ class Progressed(Message):
 
 
 class Finished(Message):
-    """The action ended (the result is already recorded)."""
+    """The action ended: its result is recorded, unless `recorded` is False (a busy target, a
+    cancel while the intent waited: nothing was recorded or changed)."""
 
-    def __init__(self, result: action_runner.Result) -> None:
+    def __init__(self, result: action_runner.Result, *, recorded: bool = True) -> None:
         super().__init__()
         self.result = result
+        self.recorded = recorded
 
 
 class DirectRecorder(AppRecorder):
@@ -150,5 +159,64 @@ def render_plan(plan: Plan) -> Text:
     add(f"{plan.verify} (gives up after {plan.timeout_seconds:g} s)\n")
     if plan.undo:
         add("Undo: ", "bold")
-        add(f"{plan.undo.get('action')} {plan.undo.get('params')}\n")
+        add(f"{undo_words(plan.undo)}\n")
+    text.rstrip()  # a last empty line would be one more "below" to scroll to, for nothing
     return text
+
+
+def undo_words(undo: dict[str, Any]) -> str:
+    """The undo as the responder reads it: 'rollout_undo deployment=ai-saas-web
+    namespace=ai-saas-prod', never a Python dict."""
+    params = undo.get("params") or {}
+    pairs = params.items() if isinstance(params, dict) else [("params", params)]
+    return " ".join([str(undo.get("action", "")), *(f"{k}={_word(v)}" for k, v in pairs)])
+
+
+def _word(value: object) -> str:
+    """One parameter's value in words: a flag's state as true/false, a mapping as
+    (key=value, ...), a list comma-separated, a text with spaces quoted so it reads as one."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_word(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, list | tuple):
+        return ",".join(_word(v) for v in value)
+    text = str(value)
+    return f'"{text}"' if not text or any(c.isspace() for c in text) else text
+
+
+class PlanScroll(VerticalScroll):
+    """The plan's scroll area; a line at its foot says how much more is below, while there is
+    (the screen's PgDn/PgUp scroll it: the typing field keeps the focus)."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="action-more")  # docked at the foot (cockpit.tcss): it never scrolls
+
+    def page(self, pages: int) -> None:
+        """Scroll by what shows: Textual's own page counts the row the line takes, and a
+        line of the plan would be skipped at each page."""
+        shown = self.scrollable_content_region.height
+        shown -= sum(1 for more in self.query("#action-more") if more.display)
+        self.scroll_to(y=self.scroll_y + pages * max(1, shown), animate=False)
+
+    def below(self) -> int:
+        """Lines of the plan below the fold."""
+        return max(0, round(self.max_scroll_y - self.scroll_y))
+
+    def show_more(self) -> None:
+        """Say what is below, or nothing when all of it shows; the line takes a row only
+        while it shows (which hides one more line: the count is taken after that)."""
+        below = self.below()
+        lines = f"{below} more line{'s' if below != 1 else ''}"
+        for more in self.query("#action-more").results(Static):  # none once the screen left
+            more.display = below > 0
+            more.update(plain(f"↓ {lines} below: PgDn" if below else ""))
+
+    def on_resize(self, _: events.Resize) -> None:
+        self.call_after_refresh(self.show_more)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.call_after_refresh(self.show_more)

@@ -20,6 +20,8 @@ from cockpit.core.ordered import Ordered, settle
 from widgets.plain import plain_text, visible
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cockpit.core.actions import Plan
     from cockpit.incident_app import IncidentApp
 
@@ -34,6 +36,8 @@ class RunbookSteps:
     cockpit: IncidentApp
     query_one: Any
     notify: Any
+    show_where: Callable[[], None]
+    """ActionStage's: the steps line, the field and the keys, as the state is now."""
 
     def begin(self) -> None:
         """Plan the option (the screen's own), once nothing comes first."""
@@ -78,7 +82,7 @@ class RunbookSteps:
         self.cockpit.record(BEFORE, f"Before {plan.title}: {summary}", payload)
         self.before.mark(StepMark(index, status, reason=reason))
         self.log_line(summary)
-        self.prompt(plan)
+        self.show_where()
 
     def show_ordered(self) -> None:
         """The decided outcome's steps before any rollback, and the one to settle now."""
@@ -138,10 +142,9 @@ class RunbookSteps:
         assert after is not None
         confirm = self.query_one("#action-confirm", Input)
         index = after.next_open
-        if index is None:
-            confirm.placeholder = "every step after the action is settled"
-            confirm.disabled = True
+        if index is None:  # the field says what is next, the steps line that all are done
             self.query_one("#action-log", Log).focus()
+            self.show_where()
             return
         confirm.disabled = False
         confirm.placeholder = visible(

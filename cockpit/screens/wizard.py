@@ -3,7 +3,9 @@
 Each answer is pressed with its own key; where the procedure links a question to a metric, the
 live value suggests an answer and Enter accepts it. Every answer, step back and the decision is
 recorded in the timeline first, so time-to-decide is measured and a reopened cockpit resumes at
-the same step.
+the same step. The key line offers only what a key does at this step: Enter is "Accept
+suggestion" while the evidence suggests an answer, "Record decision" at the recommendation, and
+Enter on a question the evidence does not speak to says which keys answer it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ class WizardScreen(CockpitScreen[None]):
     """One question per step; the end is a recommended rollback option and why."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Two meanings of Enter, one at a time (check_action): Textual runs the first binding of
+        # a key whose check passes, and the key line shows only that one.
         Binding("enter", "accept", "Accept suggestion", id="wizard.accept"),
+        Binding("enter", "decide", "Record decision", id="wizard.decide"),
         Binding("backspace", "back", "Back", id="wizard.back"),
         Binding("r", "roll_back", "Decide and roll back", id="wizard.roll_back"),
         Binding("escape", "leave", "Leave", id="wizard.leave"),
@@ -47,6 +52,19 @@ class WizardScreen(CockpitScreen[None]):
         super().__init__()
         self.wizard: Wizard | None = None
         self.suggestion: Suggestion | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only the keys that do something at this step (False hides a key's hint)."""
+        wizard = self.wizard
+        if wizard is None:
+            return True
+        if action == "accept":
+            return not wizard.done and self.suggestion is not None
+        if action in ("decide", "roll_back"):
+            return wizard.done
+        if action == "back":
+            return bool(wizard.path)
+        return True
 
     def compose(self) -> ComposeResult:
         yield IncidentBar()
@@ -147,6 +165,7 @@ class WizardScreen(CockpitScreen[None]):
         # Questions, answers, explanations and metric titles are the procedure's words: Rich
         # Text (never markup: "[y]" is the answer's key), control characters made visible.
         self.query_one("#wizard-step", Static).update(Group(*body))
+        self.refresh_bindings()  # the suggestion (Enter's meaning) may have come or gone
 
     def watched(self) -> float:
         """Seconds since the walk reached the question it is at (now, before that move has
@@ -191,10 +210,19 @@ class WizardScreen(CockpitScreen[None]):
         return lines
 
     def on_key(self, event: events.Key) -> None:
-        """An answer key answers the question (before the App's own keys see it)."""
+        """An answer key answers the question (before the App's own keys see it); Enter where
+        the evidence suggests nothing says which keys answer, rather than doing nothing."""
         wizard = self.wizard
         question = wizard.question if wizard is not None else None
-        if question is None or event.key not in {a.key for a in question.answers}:
+        if question is None:
+            return
+        keys = [a.key for a in question.answers]
+        if event.key == "enter" and self.suggestion is None:
+            event.stop()
+            event.prevent_default()
+            self.notify(f"No suggestion here: press an answer's key ({'/'.join(keys)})")
+            return
+        if event.key not in keys:
             return
         event.stop()
         event.prevent_default()
@@ -217,14 +245,19 @@ class WizardScreen(CockpitScreen[None]):
         self.show_step(None)
 
     def action_accept(self) -> None:
-        """Enter: accept the evidence's answer, or record the decision at the end."""
+        """Enter on a question the evidence speaks to: accept its answer."""
+        wizard = self.wizard
+        assert wizard is not None
+        if not wizard.done and self.suggestion is not None:
+            self.choose(self.suggestion.key)
+
+    def action_decide(self) -> None:
+        """Enter at the recommendation: record the decision and open its checklist."""
         wizard = self.wizard
         assert wizard is not None
         if wizard.done:
             self.record_decision()
             self.open_checklist()
-        elif self.suggestion is not None:
-            self.choose(self.suggestion.key)
 
     def action_roll_back(self) -> None:
         """r at the recommendation: record the decision and open its first option's plan."""
