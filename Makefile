@@ -43,8 +43,9 @@ bench: $(STAMP) ## Benchmarks, printed as a table with ratios against baselines
 docs: $(STAMP) ## Regenerate the provider reference in docs/procedure-format.md
 	$(BIN)/python -m cockpit.procedure_reference docs/procedure-format.md
 
-screenshots: $(STAMP) ## Regenerate the SVG screenshots in screenshots/ (fixed clock)
+screenshots: $(STAMP) ## Regenerate the SVG screenshots in screenshots/ and the snapshot tests' (fixed clock)
 	$(BIN)/python scripts/screenshots.py
+	$(BIN)/pytest -q tests/test_snapshots.py --snapshot-update
 
 lock: ## Re-pin constraints.txt from a fresh resolution (review the diff)
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q '.[dev,kubernetes,docker,postgres]' \

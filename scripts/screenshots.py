@@ -62,11 +62,11 @@ async def shoot() -> list[Path]:
         )
         app = CockpitApp(session, start_pollers=False)
 
-        async def sample(pilot: object, steps: int) -> None:
+        async def sample(pilot: object, steps: int, to: CockpitApp | None = None) -> None:
             for _ in range(steps):
                 clock.advance(DEMO_POLL_SECONDS)
                 for source in sources:
-                    app.post_message(MetricsSampled(source.name, source.sample()))
+                    (to or app).post_message(MetricsSampled(source.name, source.sample()))
                 await pilot.pause()  # type: ignore[attr-defined]
 
         async def until(pilot: object, condition: Callable[[], object]) -> None:
@@ -147,7 +147,9 @@ async def shoot() -> list[Path]:
             save("manual.svg")
         app80 = CockpitApp(session, start_pollers=False)
         async with app80.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
+            await until(pilot, lambda: app80.board is not None)  # the trigger rules, loaded
+            await sample(pilot, 12, app80)  # production as it reads after the rollback
+            await pilot.pause(0.3)  # the dashboard's trailing paint
             app80.save_screenshot(filename="dashboard-80x24.svg", path=str(OUT))
             written.append(OUT / "dashboard-80x24.svg")
     platforms.stop()

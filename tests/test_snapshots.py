@@ -1,9 +1,11 @@
-"""Snapshot tests with a fixed clock and injected samples: what the engineer sees at 80x24."""
+"""Snapshot tests with a fixed clock and injected samples: what the engineer sees at 80x24 and
+at 120x40 (`make screenshots` regenerates them, with the README's pictures)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from cockpit.app import CockpitApp
@@ -13,6 +15,9 @@ from cockpit.core.procedure_loader import load_builtin
 from cockpit.core.timeline import Timeline
 from cockpit.messages import MetricsSampled
 from cockpit.session import Session
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+"""The two sizes every snapshot is taken at: the smallest a jump host gives, and a common one."""
 
 #: A bad deploy, sample by sample: error rate and p95 climb, health starts failing.
 ERRORS = [0.4, 0.4, 0.5, 0.4, 3.2, 6.1, 7.4, 8.3, 8.9, 9.0]
@@ -33,7 +38,8 @@ def dashboard_app(tmp_path: Path) -> tuple[CockpitApp, FixedClock]:
     return CockpitApp(session, start_pollers=False), clock
 
 
-def test_dashboard_during_a_bad_deploy(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_dashboard_during_a_bad_deploy(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app, clock = dashboard_app(tmp_path)
 
     async def feed(pilot: Pilot[int]) -> None:
@@ -57,12 +63,13 @@ def test_dashboard_during_a_bad_deploy(snap_compare, tmp_path: Path) -> None:  #
         app.tick()  # escalation steps due by now are recorded before the picture, always
         await pilot.pause(0.3)  # the dashboard's trailing paint (it repaints every 0.2 s at most)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=feed)
+    assert snap_compare(app, terminal_size=size, run_before=feed)
 
 
-def test_procedure_decision_tab(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_procedure_decision_tab(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app, _ = dashboard_app(tmp_path)
-    assert snap_compare(app, terminal_size=(80, 24), press=["p", "x"])
+    assert snap_compare(app, terminal_size=size, press=["p", "x"])
 
 
 def route_keys() -> list[str]:
@@ -102,18 +109,21 @@ def feed_then(app: CockpitApp, clock: FixedClock, keys: list[str]):  # type: ign
     return run
 
 
-def test_wizard_step_with_its_evidence(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_wizard_step_with_its_evidence(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app, clock = dashboard_app(tmp_path)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=feed_then(app, clock, ["w"]))
+    assert snap_compare(app, terminal_size=size, run_before=feed_then(app, clock, ["w"]))
 
 
-def test_wizard_recommendation(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_wizard_recommendation(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app, clock = dashboard_app(tmp_path)
     keys = ["w", *route_keys()]
-    assert snap_compare(app, terminal_size=(80, 24), run_before=feed_then(app, clock, keys))
+    assert snap_compare(app, terminal_size=size, run_before=feed_then(app, clock, keys))
 
 
-def test_checklist_after_the_decision(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_checklist_after_the_decision(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app, clock = dashboard_app(tmp_path)
     keys = ["w", *route_keys(), "enter", "space", "down"]
-    assert snap_compare(app, terminal_size=(80, 24), run_before=feed_then(app, clock, keys))
+    assert snap_compare(app, terminal_size=size, run_before=feed_then(app, clock, keys))
