@@ -186,7 +186,7 @@ class IncidentApp(SourcesApp):
         self.automation.paging = "pagerduty" in self.session.notifiers
         assert self.board is not None
         for source in started.sources:
-            self.board.expect(source.name, source.metric_names)
+            self.board.expect(source.source_id, source.metric_names)
         self.board_changed.publish(None)
 
     def on_unmount(self) -> None:  # Textual calls SourcesApp's too (each class's handler)

@@ -48,7 +48,7 @@ class Poller(threading.Thread):
         monotonic: Callable[[], float] = time.monotonic,
         wait: Callable[[float], object] | None = None,
     ) -> None:
-        super().__init__(name=f"poll:{source.name}", daemon=True)
+        super().__init__(name=f"poll:{source.source_id}", daemon=True)
         self.app = app
         self.source = source
         self.interval = interval
@@ -79,15 +79,15 @@ class Poller(threading.Thread):
             asked = self.interval if error.retry_after is None else error.retry_after
             backoff = min(max(asked, self.interval), MAX_BACKOFF)
             reason = f"{error}: next poll in {backoff:g} s"
-            self.app.post_message(SourceFailed(source.name, source.metric_names, reason))
+            self.app.post_message(SourceFailed(source.source_id, source.metric_names, reason))
             return backoff
         except ProviderError as error:
-            self.app.post_message(SourceFailed(source.name, source.metric_names, str(error)))
+            self.app.post_message(SourceFailed(source.source_id, source.metric_names, str(error)))
         except Exception as error:  # a bug in a provider must not stop the polling silently
-            reason = f"internal error in {source.name}: {type(error).__name__}: {error}"
-            self.app.post_message(SourceFailed(source.name, source.metric_names, reason))
+            reason = f"internal error in {source.source_id}: {type(error).__name__}: {error}"
+            self.app.post_message(SourceFailed(source.source_id, source.metric_names, reason))
         else:
-            self.app.post_message(MetricsSampled(source.name, samples))
+            self.app.post_message(MetricsSampled(source.source_id, samples))
         return 0.0
 
     def stop(self) -> None:

@@ -88,6 +88,17 @@ class MetricSource(Provider):
     def metric_names(self) -> list[str]:
         """The metrics this source feeds."""
 
+    @property
+    def source_id(self) -> str:
+        """This source's own id, what its failures and recoveries are keyed by: its provider's
+        name, numbered when a session reads two sources of one type (`prometheus_query#2`),
+        so one hung source cannot make the other look as if it failed and recovered."""
+        return str(getattr(self, "_source_id", self.name))
+
+    @source_id.setter
+    def source_id(self, value: str) -> None:
+        self._source_id = value
+
 
 class ActionProvider(Provider):
     """A provider that changes something: a rollback, a flag, a cache clear.

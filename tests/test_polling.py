@@ -192,3 +192,39 @@ def test_a_rate_limited_server_is_polled_once_per_retry_after() -> None:
     assert len(server.requests) == 3
     url = f"{server.url}/rate_limited/metrics"
     assert reasons(app) == [f"GET {url}: rate limited (429): next poll in 30 s"] * 3
+
+
+async def test_two_sources_of_one_type_fail_and_recover_each_on_its_own(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    """One of two `counting` sources is broken: it fails once and stays failed, and the healthy
+    one never makes it look recovered (keyed by type, the two flooded the timeline with a
+    source.failed / source.recovered pair per poll)."""
+    from cockpit.commands.run import numbered
+    from cockpit.core.procedure_loader import load_builtin
+
+    healthy, broken = Counting(0, clock), Counting(1, clock, broken=True)
+    sources: list[MetricSource] = [healthy, broken]
+    numbered(sources)
+    assert [s.source_id for s in sources] == ["counting#1", "counting#2"]
+    incident = timeline.open_incident("two of a type", "P2", "pulse-messages")
+    app = CockpitApp(
+        Session(
+            timeline=timeline,
+            incident=incident,
+            procedure=load_builtin("pulse-messages"),
+            sources=sources,
+            clock=clock,
+            poll_interval=0.02,
+        )
+    )
+    async with app.run_test() as pilot:
+        deadline = time.monotonic() + 10
+        while broken.calls < 10 or healthy.calls < 10:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+    app.stop_sources()
+    kinds = [e.kind for e in timeline.events(incident.id) if e.kind.startswith("source.")]
+    assert kinds == ["source.failed"], kinds
+    (failed,) = [e for e in timeline.events(incident.id) if e.kind == "source.failed"]
+    assert failed.summary.startswith("counting#2: ")

@@ -45,7 +45,20 @@ def build_sources(specs: list[tuple[str, dict[str, object]]]) -> list[MetricSour
         if not issubclass(cls, MetricSource):
             raise ConfigFileError(f"{where}: provider {name!r} does not provide metrics")
         sources.append(cls(_options(cls, options, where)))
+    numbered(sources)
     return sources
+
+
+def numbered(sources: list[MetricSource]) -> None:
+    """Give two sources of one type ids of their own (`json_http#1`, `json_http#2`)."""
+    from collections import Counter
+
+    counts = Counter(source.name for source in sources)
+    seen: Counter[str] = Counter()
+    for source in sources:
+        if counts[source.name] > 1:
+            seen[source.name] += 1
+            source.source_id = f"{source.name}#{seen[source.name]}"
 
 
 def build_actions(
