@@ -277,6 +277,7 @@ def main() -> int:
         ("hostile conditions (issue 13)", "bench_hostile", "rows"),
         ("one flow: keys, another process's event, two writers (issue 14)", "bench_flow", "rows"),
         ("drills: trigger to verified rollback per procedure (issue 15)", "bench_drill", "rows"),
+        ("install: the first make demo (issue 17)", "bench_install", "rows"),
     ]
     for title, module, function in sections:
         rows.extend(section(title, module, function))

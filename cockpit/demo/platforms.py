@@ -88,7 +88,13 @@ def start_platforms(
             if only is not None and name not in only:
                 continue
             start = starts.get(name)
-            if start is not None:
+            absent = _absent_client(name)
+            if start is not None and absent:
+                # `make demo` installs only what the built-in demo needs; `make venv` adds the
+                # clients the other drills' platforms use: without one, its options are done
+                # by hand, as the drill says.
+                platforms.missing.append(f"{name} (no Python package {absent!r}: make venv)")
+            elif start is not None:
                 start(platforms, scenario, job_seconds, Named(procedure, name), health_url)
             elif name != "manual":
                 platforms.missing.append(name)
@@ -104,6 +110,18 @@ def start_platforms(
                 if any(key in params for params in provider.action_params.values()):
                     provider.fixed_params = {key: health_url}
     return platforms
+
+
+CLIENTS = {"kubernetes": "kubernetes", "docker_compose": "docker", "postgres": "psycopg"}
+"""The Python package each provider talks to its platform with (an optional extra)."""
+
+
+def _absent_client(provider: str) -> str:
+    """The provider's client package when it is not installed, else ''."""
+    import importlib.util
+
+    package = CLIENTS.get(provider)
+    return package if package and importlib.util.find_spec(package) is None else ""
 
 
 @dataclass(frozen=True)
