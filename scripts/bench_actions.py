@@ -27,9 +27,11 @@ from cockpit.core.actions import Call, Executed, Plan, Report, Verified  # noqa:
 from providers.base import ActionProvider, ProviderOptions  # noqa: E402
 
 Row = tuple[str, str, str, str, bool]
+from bench_cli import QUICK  # noqa: E402
+
 OVERHEAD_GOAL_MS = 50.0
 LATENCY_GOAL_MS = 50.0
-RUNS = 40
+RUNS = 4 if QUICK else 40
 
 
 class InstantProvider(ActionProvider):
@@ -201,7 +203,7 @@ async def latency_while_hanging(
             from cockpit.incident_app import SETTLE_SECONDS
 
             await asyncio.sleep(SETTLE_SECONDS + 0.5)
-            baseline = await keys(app, 40, 40, lambda: False)
+            baseline = await keys(app, *((4, 4) if QUICK else (40, 40)), lambda: False)
             app.simulate_key("d")
             await wait_for(lambda: app.current_mode == "dashboard")
             screen = ActionScreen("feature_flags", "disable_flags", {"flags": ["aiSummarization"]})
@@ -210,7 +212,9 @@ async def latency_while_hanging(
             sim.fail("hang", seconds=30, times=100)
             await screen.query_one("#action-confirm").action_submit()
             await pilot.pause()
-            hanging = await keys(app, 40, 200, lambda: screen.result is not None)
+            hanging = await keys(
+                app, *((4, 8) if QUICK else (40, 200)), lambda: screen.result is not None
+            )
             for _ in range(100):
                 if screen.result is not None:
                     break

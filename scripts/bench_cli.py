@@ -7,8 +7,14 @@ fails the tests instead of rotting unseen.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from typing import Any
+
+QUICK = os.environ.get("COCKPIT_BENCH_QUICK") == "1"
+"""`make bench`'s quick mode (scripts/bench.py --quick sets it for every section's process):
+each benchmark runs its whole path with small counts, in seconds, so make test runs them all
+and one that crashes fails it; the numbers then mean nothing and no goal is judged."""
 
 
 def standalone(description: str | None, rows: Callable[..., list[Any]]) -> int:

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_cli import QUICK
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -205,7 +207,7 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
     }
 
 
-def rows(quick: bool = False) -> list[Row]:
+def rows(quick: bool = QUICK) -> list[Row]:
     """One row per built-in procedure for scripts/bench.py (`quick`: the first one only)."""
     made: list[Row] = []
     for name in BUILTINS[:1] if quick else BUILTINS:

@@ -45,13 +45,15 @@ from cockpit.core.timeline import Timeline  # noqa: E402
 Row = tuple[str, str, str, str, bool]
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 PROCEDURE = "pulse-messages"
-EXPORT_EVENTS = 100_000
-EXPORT_SAMPLES = 20_000
-EXPORT_ACTIONS = 100
+from bench_cli import QUICK  # noqa: E402
+
+EXPORT_EVENTS = 2_000 if QUICK else 100_000
+EXPORT_SAMPLES = 400 if QUICK else 20_000
+EXPORT_ACTIONS = 5 if QUICK else 100
 EXPORT_GOAL_S = 2.0
-STATS_INCIDENTS = 1_000
+STATS_INCIDENTS = 20 if QUICK else 1_000
 STATS_GOAL_S = 1.0
-RUNS = 5
+RUNS = 1 if QUICK else 5
 
 RULES = ("error-rate", "p95-degradation", "health-check-failures", "db-connection-failures")
 METRICS = ("error_rate", "p95_latency_ms", "health_check_failed", "db_connection_failures")

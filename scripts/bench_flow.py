@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_actions import wait_for  # noqa: E402
+from bench_cli import QUICK  # noqa: E402
 
 Row = tuple[str, str, str, str, bool]
 KEY_P99_GOAL_MS = 50.0
@@ -38,6 +39,7 @@ _APPENDER = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from cockpit.core.timeline import Timeline
+
 timeline = Timeline(sys.argv[2])
 incident, count, pause = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 took, committed = [], []
@@ -156,7 +158,7 @@ def two_writers(folder: Path, count: int) -> tuple[float, list[float]]:
     return len(took) / (time.perf_counter() - started), took
 
 
-def rows(quick: bool = False) -> list[Row]:
+def rows(quick: bool = QUICK) -> list[Row]:
     """The benchmark rows for scripts/bench.py."""
     presses, appends = (12, 300) if quick else (120, 3000)
     with tempfile.TemporaryDirectory(prefix="cockpit-bench-flow-", dir=ROOT) as folder:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_actions import wait_for  # noqa: E402
+from bench_cli import QUICK  # noqa: E402
 
 Row = tuple[str, str, str, str, bool]
 Presses = tuple[list[float], list[float]]
@@ -57,6 +58,7 @@ _SERVE_HOSTILE = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from tests.hostile_metrics import HostileServer
+
 server = HostileServer(trickle_seconds=0.2)
 print(server.url, flush=True)
 sys.stdin.read()
@@ -217,7 +219,7 @@ def hostile_rss(folder: Path, seconds: float) -> tuple[float, float, float]:
     return one, every, healthy
 
 
-def rows(quick: bool = False) -> list[Row]:
+def rows(quick: bool = QUICK) -> list[Row]:
     """The benchmark rows for scripts/bench.py."""
     presses, seconds = (15, 4.0) if quick else (120, 20.0)
     with tempfile.TemporaryDirectory(prefix="cockpit-bench-hostile-", dir=ROOT) as folder:

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_cli import QUICK
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_S = 45.0
 
@@ -45,7 +47,7 @@ def install_seconds(folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def rows(quick: bool = False) -> list[tuple[str, str, str, str, bool]]:
+def rows(quick: bool = QUICK) -> list[tuple[str, str, str, str, bool]]:
     """One row for scripts/bench.py. `quick`: skipped (it downloads; make test stays offline
     of the registry beyond its own install)."""
     label = "first make demo on a fresh machine: install"

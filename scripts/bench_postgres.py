@@ -33,12 +33,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 Row = tuple[str, str, str, str, bool]
-TABLES = 20
-ROWS_PER_TABLE = 54_000
+from bench_cli import QUICK  # noqa: E402
+
+TABLES = 2 if QUICK else 20
+ROWS_PER_TABLE = 1_000 if QUICK else 54_000
 """20 × 54,000 rows of ~150 bytes, with primary keys: ~200 MB on disk."""
 OVERHEAD_GOAL = 0.10
 SNAPSHOT_GOAL_S = 1.0
-RUNS = 3
+RUNS = 1 if QUICK else 3
 DBNAME = "bench"
 
 

@@ -1,5 +1,10 @@
-"""The benchmarks this suite relies on run in a quick mode here, so one that crashes fails the
-tests instead of rotting unseen (a benchmark nothing ran once crashed on every run)."""
+"""`make bench` runs here in its quick mode, every row of it, so a benchmark that crashes fails
+the tests instead of rotting unseen (one that nothing ran once crashed on every run, and the
+table it was to print never appeared).
+
+The quick mode runs each benchmark's whole path with small counts; its numbers judge nothing,
+so this asserts that the table is printed whole, with no row CRASHED or failed.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +16,43 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(900)
 
-
-@pytest.mark.parametrize(
-    ("script", "rows"),
-    [
-        (
-            "bench_hostile.py",
-            ("keys while the timeline is locked", "peak memory, a source answering 100 MB"),
-        ),
-        (
-            "bench_flow.py",
-            ("keys, 12 sources", "another process's event", "two processes appending"),
-        ),
-        ("bench_drill.py", ("drill pulse-messages: trigger → verified rollback",)),
-    ],
+ROWS = (
+    "first painted dashboard (cockpit demo)",
+    "cockpit --help start",
+    "cockpit timeline verify start",
+    "durable append",
+    "verify 100,000 events",
+    "rule evaluation per sample",
+    "backtest: 24 h of 1 Hz samples",
+    "idle CPU",
+    "RSS after 24 h of samples",
+    "detection latency",
+    "fired trigger → recommended option",
+    "action overhead: runner",
+    "input latency while an action hangs",
+    "keys while the timeline is locked",
+    "keys, 12 sources",
+    "another process's event",
+    "drill pulse-messages: trigger → verified rollback",
 )
-def test_a_benchmark_runs_in_its_quick_mode_and_prints_its_rows(
-    script: str, rows: tuple[str, ...]
-) -> None:
+"""A row of each section (PostgreSQL's and the export's name their own sizes)."""
+
+
+def test_every_benchmark_runs_in_the_quick_mode_and_the_table_prints_whole() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), "--quick"],
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick"],
         capture_output=True,
         text=True,
-        timeout=200,
+        timeout=840,
         cwd=ROOT,
+        stdin=subprocess.DEVNULL,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    for start in rows:
-        assert any(line.startswith(start) for line in lines), lines
-    assert not any(" | failed | " in line for line in lines), lines
+    table = [line for line in done.stdout.splitlines() if " | " in line]
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    assert table and table[0].startswith("benchmark"), done.stdout[-3000:]
+    for start in ROWS:
+        assert any(line.startswith(start) for line in table), (start, table)
+    assert not any(" | CRASHED | " in line or " | failed | " in line for line in table), table
+    assert len(table) >= 22, table
