@@ -29,28 +29,36 @@ def procedures() -> None:
 
 @procedures.command("list")
 def list_procedures() -> None:
-    """One line per built-in procedure: name, organisation, triggers, options, tree, title."""
-    from cockpit.core.procedure_loader import ProcedureFileError, builtin_names
-    from cockpit.procedure_check import load_builtin
+    """One line per built-in procedure: name, organisation, triggers, options, tree, title.
+
+    Read from each file's YAML, not validated (the tests validate the built-ins, and
+    `cockpit procedures validate` checks any file): five lines in the time of a YAML parse,
+    not of five pydantic validations (0.8 s before).
+    """
+    from cockpit.core.errors import ProcedureFileError
+    from cockpit.core.outline import text_data
+    from cockpit.core.procedure_file import builtin_names, read_builtin
 
     rows: list[list[str]] = []
     failed = False
     for name in builtin_names():
         try:
-            procedure = load_builtin(name)
+            data = text_data(read_builtin(name), f"checklists/{name}.yaml")
         except ProcedureFileError as error:
             failed = True
             for line in error.lines():
                 click.echo(line, err=True)
             continue
+        found = data.get("tree")
+        tree: dict[str, object] = found if isinstance(found, dict) else {}
         rows.append(
             [
-                procedure.name,
-                procedure.organisation,
-                f"{len(procedure.triggers)} triggers",
-                f"{len(procedure.options)} options",
-                "tree derived" if procedure.tree.derived else "tree given",
-                procedure.title,
+                str(data.get("name", name)),
+                str(data.get("organisation", "")),
+                f"{len(data.get('triggers') or [])} triggers",
+                f"{len(data.get('options') or [])} options",
+                "tree derived" if tree.get("derived") else "tree given",
+                str(data.get("title", name)),
             ]
         )
     if rows:

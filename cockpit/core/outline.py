@@ -57,10 +57,19 @@ def copy_outline(copy: ProcedureCopy) -> Outline:
     return text_outline(copy.text, copy.shown, copy.name)
 
 
+def text_data(text: str, shown: str) -> dict[str, Any]:
+    """A procedure's YAML as a mapping, read through the same bounds as every procedure file,
+    not validated (`shown`: the file, as errors name it)."""
+    data: Any = construct(parse_yaml(text, shown), shown)
+    if not isinstance(data, dict):
+        raise ProcedureFileError(shown, [Problem(None, "", "not a mapping")])
+    return data
+
+
 def text_outline(text: str, shown: str, name: str) -> Outline:
     """The outline of a procedure's text (`shown`: the file, as errors name it)."""
-    data: Any = construct(parse_yaml(text, shown), shown)
-    metrics = data.get("metrics") if isinstance(data, dict) else None
+    data = text_data(text, shown)
+    metrics = data.get("metrics")
     if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
         raise ProcedureFileError(shown, [Problem(None, "metrics", "not a mapping of metrics")])
     return Outline(
