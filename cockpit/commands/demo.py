@@ -88,7 +88,6 @@ def rehearse(
     from cockpit.core.errors import IncidentError
     from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
-    from cockpit.procedure_check import check_copy
     from cockpit.session import Session
     from cockpit.session_procedure import incident_copy
 
@@ -97,6 +96,8 @@ def rehearse(
         # terminal and no incident; a built-in after the first paint, as `cockpit` does.
         copy = read_copy(name)
         if not copy.builtin:
+            from cockpit.procedure_check import check_copy  # pydantic: only for a file
+
             check_copy(copy)
         return copy
 

@@ -262,7 +262,6 @@ def open_cockpit(
     from cockpit.core.paths import config_file, timeline_db
     from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
-    from cockpit.procedure_check import check_copy
     from cockpit.session import Session
     from cockpit.session_procedure import incident_copy
     from providers.base import ActionProvider, Notifier
@@ -299,7 +298,12 @@ def open_cockpit(
         # error on the terminal.
         if name not in prepared:
             copy = read_copy(name)
-            prepared[name] = (copy, None if copy.builtin else check_copy(copy))
+            if copy.builtin:
+                prepared[name] = (copy, None)
+            else:
+                from cockpit.procedure_check import check_copy  # pydantic: only for a file
+
+                prepared[name] = (copy, check_copy(copy))
         return prepared[name][0]
 
     incident = resolve_incident(
