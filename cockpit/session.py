@@ -85,3 +85,9 @@ class Session:
             }
         assert self.outline is not None, "a session needs a procedure or an outline"
         return self.outline.metrics
+
+    def trigger_titles(self) -> tuple[str, ...]:
+        """The trigger rules' titles, in order, before their verdicts exist."""
+        if self.procedure is not None:
+            return tuple(rule.title for rule in self.procedure.triggers)
+        return self.outline.triggers if self.outline is not None else ()

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(900)
 
 ROWS = (
-    "first painted dashboard (cockpit demo)",
+    "first full dashboard, panes and trigger rows (cockpit demo)",
     "cockpit --help start",
     "cockpit timeline verify start",
     "durable append",

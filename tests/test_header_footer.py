@@ -127,3 +127,33 @@ async def test_a_cut_line_ends_in_an_ellipsis(tmp_path: Path, size: tuple[int, i
         assert "END" not in noted and noted.rstrip().endswith("…"), noted
         assert len(noted) <= size[0]
         assert row >= 1
+
+
+def test_the_first_frame_lists_the_trigger_rules_from_the_file() -> None:
+    """Before the procedure is validated (after the first paint), the dashboard already lists
+    each trigger rule, WAITING, from the file's outline, in the procedure's order."""
+    from cockpit.core.outline import builtin_outline
+
+    for name in ("ai-saas", "five-levels", "huntaze", "pitchey", "pulse-messages"):
+        titles = tuple(rule.title for rule in load_builtin(name).triggers)
+        assert builtin_outline(name).triggers == titles, name
+
+
+async def test_the_waiting_rows_read_as_the_first_verdicts_will() -> None:
+    from textual.app import App, ComposeResult
+
+    from widgets.trigger_list import TriggerList
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TriggerList(id="triggers")
+
+    app = One()
+    async with app.run_test(size=(80, 10)) as pilot:
+        app.query_one(TriggerList).waiting(("Error rate > 5%", "[p95] > 3 s"))
+        await pilot.pause()
+        rows = [str(line) for line in app.query_one(TriggerList).render().split("\n")]  # type: ignore[union-attr]
+        assert rows == [
+            "WAITING  [no sample yet] Error rate > 5%",
+            "WAITING  [no sample yet] [p95] > 3 s",
+        ], rows

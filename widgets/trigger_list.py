@@ -45,6 +45,22 @@ class TriggerList(Static):
     shown: tuple[tuple[str, str], ...] = ()
     """Status and counter of each rule on screen, so an unchanged list is not repainted."""
 
+    def waiting(self, titles: tuple[str, ...]) -> None:
+        """The rules' titles before the procedure is validated: each WAITING, as the first
+        verdicts will show it (so the first frame already lists what will be judged)."""
+        if not titles:
+            self.update("Loading the procedure's trigger rules…")
+            return
+        style = self.get_component_rich_style(_STYLE[TriggerStatus.WAITING])
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, title in enumerate(titles):
+            if index:
+                text.append("\n")
+            text.append(f"{TriggerStatus.WAITING.value.upper():8}", style=style)
+            text.append(visible(" [no sample yet] ", one_line=True), style=style)
+            text.append(visible(title, one_line=True))
+        self.update(text)
+
     def show(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> None:
         """Render the triggers' latest verdicts, one line each."""
         state = tuple(

@@ -36,11 +36,13 @@ class MetricTitle:
 
 @dataclass(frozen=True)
 class Outline:
-    """Name, title and metrics of a procedure."""
+    """Name, title, metrics and trigger titles of a procedure."""
 
     name: str
     title: str
     metrics: dict[str, MetricTitle]
+    triggers: tuple[str, ...] = ()
+    """The trigger rules' titles, in order: the dashboard lists them in its first frame."""
 
 
 def builtin_outline(name: str) -> Outline:
@@ -79,4 +81,9 @@ def text_outline(text: str, shown: str, name: str) -> Outline:
             str(metric): MetricTitle(str(spec.get("title", metric)), str(spec.get("unit", "")))
             for metric, spec in metrics.items()
         },
+        tuple(
+            str(rule.get("title", rule.get("id", "")))
+            for rule in data.get("triggers") or []
+            if isinstance(rule, dict)
+        ),
     )

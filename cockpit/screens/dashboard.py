@@ -71,8 +71,8 @@ class DashboardScreen(CockpitScreen[None]):
         app = self.cockpit
         self.query_one(IncidentBar).tick()
         self.show_next_step()
-        if app.board is None:
-            self.query_one(TriggerList).update("Loading the procedure's trigger rules…")
+        if app.board is None:  # the rules' titles, from the file, until they are validated
+            self.query_one(TriggerList).waiting(app.session.trigger_titles())
             return
         now = app.session.clock.now()
         for view in app.board.views(now):
