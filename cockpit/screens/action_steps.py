@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Input, Log, Static
 
-from cockpit.core.manual import BEFORE, StepMark, StepOpen, Steps, before_answer
+from cockpit.core.manual import BEFORE, StepMark, StepOpen, Steps, StepStatus, before_answer
 from cockpit.core.ordered import Ordered, settle
 from widgets.plain import plain_text, visible
 
@@ -65,18 +65,28 @@ class RunbookSteps:
             one_line=True,
         )
 
-    def settle_before(self, plan: Plan, typed: str) -> None:
-        """Enter while a step before the action is open: done, skipped with why, or refused."""
+    def answer_step(
+        self, steps: Steps, typed: str, order: str, title: str
+    ) -> tuple[int, StepStatus, str] | None:
+        """What Enter says of the first open step: done, or skipped with why; anything else is
+        refused with a message naming the step (None)."""
         try:
-            index, status, reason = before_answer(self.before, typed)
+            return before_answer(steps, typed)
         except StepOpen as error:
             self.notify(
-                f"Step {error.index + 1} comes first: {self.before.texts[error.index]}. "
+                f"Step {error.index + 1} {order}: {steps.texts[error.index]}. "
                 "Enter once it is done, or type skip and why.",
-                title="Not run yet",
+                title=title,
                 severity="error",
             )
+            return None
+
+    def settle_before(self, plan: Plan, typed: str) -> None:
+        """Enter while a step before the action is open: done, skipped with why, or refused."""
+        answer = self.answer_step(self.before, typed, "comes first", "Not run yet")
+        if answer is None:
             return
+        index, status, reason = answer
         summary, payload = self.before.event(index, status, reason)
         payload |= {"option": self.option, "before": f"{plan.provider}.{plan.action}"}
         self.cockpit.record(BEFORE, f"Before {plan.title}: {summary}", payload)
@@ -106,16 +116,10 @@ class RunbookSteps:
         ordered = self.ordered
         assert ordered is not None
         steps = ordered.steps
-        try:
-            index, status, reason = before_answer(steps, typed)
-        except StepOpen as error:
-            self.notify(
-                f"Step {error.index + 1} comes first: {steps.texts[error.index]}. "
-                "Enter once it is done, or type skip and why.",
-                title="Not run yet",
-                severity="error",
-            )
+        answer = self.answer_step(steps, typed, "comes first", "Not run yet")
+        if answer is None:
             return
+        index, status, reason = answer
         state = self.cockpit.state
         records = settle(ordered, state.checklists, index, status, reason)
         for kind, summary, payload in records:
@@ -158,16 +162,10 @@ class RunbookSteps:
         """Enter while a step after the action is open: done, skipped with why, or refused."""
         after = self.after
         assert after is not None
-        try:
-            index, status, reason = before_answer(after, typed)
-        except StepOpen as error:
-            self.notify(
-                f"Step {error.index + 1} is next: {after.texts[error.index]}. "
-                "Enter once it is done, or type skip and why.",
-                title="Step still open",
-                severity="error",
-            )
+        answer = self.answer_step(after, typed, "is next", "Step still open")
+        if answer is None:
             return
+        index, status, reason = answer
         summary, payload = after.event(index, status, reason)
         payload |= {"option": self.option, "after": f"{plan.provider}.{plan.action}"}
         self.cockpit.record(BEFORE, f"After {plan.title}: {summary}", payload)
