@@ -55,8 +55,14 @@ def first_paint_on_pty(
                     ) from None
         elapsed = time.perf_counter() - started
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        # SIGTERM first, as a closed terminal would: the cockpit then stops what it started
+        # (a drill's database server); SIGKILL only if it does not end.
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
         os.close(master)
     return elapsed
 

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from cockpit.demo.reaper import Reaper, remove
 from cockpit.demo.scenario import Scenario
 
 GIT_TIMEOUT_S = 10.0
@@ -52,6 +53,8 @@ class GitPlatform:
         self.clone = self.folder / "app"
         self.bad_commit = ""
         self.looked_at: float | None = None
+        self.reaper = Reaper(remove(self.folder))
+        """Removes the folder if this process is killed outright."""
 
     def start(self) -> Path:
         """Build the history and start the pipeline; returns the clone's path."""
@@ -98,6 +101,7 @@ class GitPlatform:
 
     def stop(self) -> None:
         """Take the pipeline away and remove the folder; safe to call twice."""
+        self.reaper.cancel()
         if self.deploy in self.scenario.pipelines:
             self.scenario.pipelines.remove(self.deploy)
         shutil.rmtree(self.folder, ignore_errors=True)

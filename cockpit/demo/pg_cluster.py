@@ -35,6 +35,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from cockpit.demo.reaper import Reaper, stop_postgres
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_USER = "cockpit"
 VERSIONS = {
@@ -126,6 +128,8 @@ class PostgresServer:
         self.rollback_dir = self.dir / "rollback"
         self.timings: dict[str, float] = {}
         self.running = False
+        self.reaper: Reaper | None = None
+        """Stops the cluster and removes its folder if this process is killed outright."""
 
     # Lifecycle.
 
@@ -147,6 +151,7 @@ class PostgresServer:
 
     def start(self) -> None:
         started = time.monotonic()
+        self.reaper = Reaper(stop_postgres(self.data, self.dir))
         as_root = os.geteuid() == 0
         if as_root:
             self._chown(self.dir)
@@ -207,6 +212,9 @@ class PostgresServer:
 
     def stop(self) -> None:
         started = time.monotonic()
+        if self.reaper is not None:
+            self.reaper.cancel()
+            self.reaper = None
         if self.running:
             self._as_owner(
                 [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],

@@ -40,6 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cockpit.demo.reaper import Reaper, stop_group
+
 API_VERSION = "1.41"
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "sleep", "true", "false", "test", "cat", "echo", "ls", "kill", "ps")
@@ -97,6 +99,8 @@ class Podman:
         self.images: dict[str, str] = {}
         """Tag ('1', '2') → image id (sha256:…)."""
         self.timings: dict[str, float] = {}
+        self.reaper: Reaper | None = None
+        """Ends the service and removes its folder if this process is killed outright."""
         self._specs: dict[tuple[str, str], dict[str, Any]] = {}
         self._networks: dict[str, str] = {}
 
@@ -178,6 +182,7 @@ class Podman:
             env=self.env,
             start_new_session=True,
         )
+        self.reaper = Reaper(stop_group(self.process.pid, self.dir))
         log.close()
         deadline = time.monotonic() + 15
         while not self.ping():
@@ -231,6 +236,9 @@ class Podman:
     def stop(self) -> None:
         """Stop the service, reset its storage, kill stray conmons, remove the temp dir."""
         started = time.monotonic()
+        if self.reaper is not None:
+            self.reaper.cancel()
+            self.reaper = None
         if self.client is not None:
             with contextlib.suppress(Exception):
                 self.client.close()
