@@ -32,11 +32,13 @@ class IncidentClock(Static):
         self.shown = ""
 
     def on_mount(self) -> None:
-        self.tick()
-        self.set_interval(1.0, self.tick)
+        self.tick()  # then ticked by its owner (the incident bar), not a timer of its own
 
     def tick(self) -> None:
-        """Repaint from the clock."""
+        """Repaint from the clock (only on the screen shown: every screen has a clock, and the
+        hidden ones catch up within a second of being shown)."""
+        if not self.screen.is_current:
+            return
         now = self.clock.now()
         since = elapsed((now - self.opened_at).total_seconds())
         text = f"T+{since}  {now:%H:%M:%S} UTC"

@@ -2,8 +2,8 @@
 
 One line: the incident's id, severity and procedure first (they must survive 80 columns), then
 its title, cut with an ellipsis; at the right the escalation countdown ("→ CTO in 04:12") and
-the incident clock. It ticks once a second only while its screen is the one shown, so the
-screens behind it cost nothing.
+the incident clock. It follows the App's once-a-second tick and repaints only while its screen
+is the one shown, so the screens behind it cost nothing and no screen adds a timer.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class IncidentBar(Horizontal):
 
     def on_mount(self) -> None:
         self.cockpit.event_recorded.subscribe(self, self.event_recorded)
-        self.set_interval(1.0, self.tick)
+        # The App's once-a-second tick (and each sample) publishes this: no timer per screen.
+        self.cockpit.board_changed.subscribe(self, lambda _: self.tick())
         self.tick()
 
     def tick(self) -> None:
