@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static, TabbedContent
 
 from cockpit.app import CockpitApp
 from cockpit.core.clock import FixedClock
-from cockpit.core.lock import Holder
+from cockpit.core.lock import Holder, IncidentLock
 from cockpit.core.metrics import PaneState, Sample
 from cockpit.core.procedure import Procedure
 from cockpit.core.timeline import Timeline
@@ -176,6 +176,11 @@ async def test_a_second_cockpit_responds_while_another_drives(
         pid=4242, host="jump-1", actor="alice via ssh 203.0.113.7", since="2026-01-15 03:01:00"
     )
     app = make_app(timeline, pulse_procedure, clock, held_by=holder)
+    # The driver really holds the incident's lock (an flock on a descriptor of its own
+    # conflicts within one process too): without it, the once-a-second tick may find the
+    # incident free and take over mid-test.
+    driver = IncidentLock(timeline.path, app.session.incident.id)
+    driver.acquire()
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, DashboardScreen) and not app.driving
         told = " ".join(str(n.message) for n in app._notifications)
@@ -187,8 +192,10 @@ async def test_a_second_cockpit_responds_while_another_drives(
             await pilot.pause()
         assert app.board is not None and app.board.firing()
         await until(pilot, lambda: "note" in kinds(timeline, app.session.incident.id))
+    driver.release()
     recorded = kinds(timeline, app.session.incident.id)
     assert "session.started" in recorded
+    assert "session.driving" not in recorded, "the driver is alive: no take-over"
     assert "trigger.fired" not in recorded, "...but the driver records it, not a responder"
     assert not timeline.samples(app.session.incident.id)
 
