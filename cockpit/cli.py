@@ -1,8 +1,8 @@
 """The `cockpit` command line: a click group whose bare form opens the TUI.
 
-Only click and the command modules are imported at start-up; each command imports what it needs
-inside its body, so `cockpit --help` and the headless commands never load Textual
-(budget: 0.25 s, see `make bench`).
+Only click is imported at start-up; a command's module when it is invoked, and each command
+imports what it needs inside its body, so `cockpit --help` and the headless commands never load
+Textual (budget: 0.25 s, see `make bench`).
 """
 
 from __future__ import annotations
@@ -10,20 +10,42 @@ from __future__ import annotations
 import click
 
 from cockpit import __version__
-from cockpit.commands.backtest import backtest
-from cockpit.commands.demo import demo
-from cockpit.commands.export import export
-from cockpit.commands.paths import paths
-from cockpit.commands.postmortem import postmortem
-from cockpit.commands.procedures import procedures
-from cockpit.commands.run import open_cockpit
-from cockpit.commands.stats import stats
-from cockpit.commands.timeline import incident, timeline
 from cockpit.core.errors import CockpitError
+
+COMMANDS = {
+    "procedures": ("procedures", "procedures"),
+    "incident": ("timeline", "incident"),
+    "timeline": ("timeline", "timeline"),
+    "demo": ("demo", "demo"),
+    "drill": ("demo", "demo"),
+    "backtest": ("backtest", "backtest"),
+    "export": ("export", "export"),
+    "postmortem": ("postmortem", "postmortem"),
+    "stats": ("stats", "stats"),
+    "paths": ("paths", "paths"),
+}
+"""Command name → (module in cockpit.commands, its click command). Imported when invoked: a
+start pays for its own command only (all of them were ~15 ms of `cockpit demo`'s first frame)."""
 
 
 class CockpitGroup(click.Group):
-    """Turns the cockpit's own errors into one line on stderr and exit code 2, never a traceback."""
+    """Turns the cockpit's own errors into one line on stderr and exit code 2, never a traceback.
+
+    Its commands are imported when named (`COMMANDS`); `--help` imports them all to list them.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        import importlib
+
+        module, attribute = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(f"cockpit.commands.{module}"), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -80,19 +102,9 @@ def cli(
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is None:
+        from cockpit.commands.run import open_cockpit
+
         open_cockpit(db=db, procedure_name=procedure_name, incident_id=incident_id, watch=watch)
-
-
-cli.add_command(procedures)
-cli.add_command(incident)
-cli.add_command(timeline)
-cli.add_command(demo)
-cli.add_command(demo, name="drill")
-cli.add_command(backtest)
-cli.add_command(export)
-cli.add_command(postmortem)
-cli.add_command(stats)
-cli.add_command(paths)
 
 
 def main() -> None:

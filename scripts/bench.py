@@ -67,6 +67,56 @@ def first_paint_on_pty(
     return elapsed
 
 
+def first_frame_rows(
+    work: Path, env: dict[str, str], runs: int
+) -> list[tuple[str, str, str, str, bool]]:
+    """Median and best time to the full first frame (the panes and the trigger rows, whose
+    "[no sample yet]" is the marker) of a drill and of a resumed incident, each beside the bare
+    app's in the same run; the goal is judged on the medians."""
+    demo_db, resume_db = str(work / "paint.db"), str(work / "resume.db")
+    for argv in (
+        ["--db", demo_db, "incident", "list"],
+        [
+            "--db",
+            resume_db,
+            "incident",
+            "open",
+            "--title",
+            "bench",
+            "--procedure",
+            "pulse-messages",
+        ],
+    ):
+        subprocess.run([COCKPIT, *argv], env=env, check=True, capture_output=True, timeout=60)
+    targets = {
+        "bare": ([sys.executable, str(ROOT / "scripts" / "bare_app.py")], b"bare"),
+        "demo": ([COCKPIT, "demo", "--db", demo_db], b"no sample yet"),
+        "resume": ([COCKPIT, "--db", resume_db], b"no sample yet"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(runs):
+        for name, (argv, marker) in targets.items():
+            times[name].append(first_paint_on_pty(argv, env, marker))
+    bare = statistics.median(times["bare"])
+    rows = []
+    for name, label in (
+        ("demo", "first full frame: panes and trigger rows (cockpit demo)"),
+        ("resume", "first full frame: an open incident resumed (cockpit)"),
+    ):
+        median = statistics.median(times[name])
+        rows.append(
+            (
+                label,
+                f"median {median:.3f} s, best {min(times[name]):.3f} s",
+                f"bare Textual app median {bare:.3f} s → {median / bare:.2f}× "
+                f"(best {min(times[name]) / min(times['bare']):.2f}×)",
+                "≤ 1.3× (median)",
+                median / bare <= 1.3,
+            )
+        )
+    return rows
+
+
 def timed(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run(argv, env=env, check=True, capture_output=True, timeout=60)
@@ -173,39 +223,10 @@ def main() -> int:
     }
     rows: list[tuple[str, str, str, str, bool]] = []
 
-    # 1. First painted dashboard vs a bare Textual app, interleaved so load affects both alike.
-    # The timeline database exists already, as it does whenever a responder opens the cockpit.
-    db = str(work / "paint.db")
-    subprocess.run(
-        [COCKPIT, "--db", db, "incident", "list"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    cockpit_runs, bare_runs = [], []
-    for _ in range(1 if quick else 7):
-        bare_runs.append(
-            first_paint_on_pty(
-                [sys.executable, str(ROOT / "scripts" / "bare_app.py")], env, b"bare"
-            )
-        )
-        # The full first frame: the panes and the trigger rows ("[no sample yet]" is theirs).
-        cockpit_runs.append(
-            first_paint_on_pty([COCKPIT, "demo", "--db", db], env, b"no sample yet")
-        )
-    cockpit_paint, bare_paint = statistics.median(cockpit_runs), statistics.median(bare_runs)
-    ratio = cockpit_paint / bare_paint
-    best = min(cockpit_runs) / min(bare_runs)
-    rows.append(
-        (
-            "first full dashboard, panes and trigger rows (cockpit demo)",
-            f"median {cockpit_paint:.3f} s, best {min(cockpit_runs):.3f} s",
-            f"bare Textual app median {bare_paint:.3f} s → {ratio:.2f}× (best {best:.2f}×)",
-            "≤ 1.3×",
-            ratio <= 1.3,
-        )
-    )
+    # 1. First full frame vs a bare Textual app, interleaved so load affects all alike: a
+    # drill (`cockpit demo`) and a real incident resumed (`cockpit` on its open incident).
+    # Each timeline exists already, as it does whenever a responder opens the cockpit.
+    rows.extend(first_frame_rows(work, env, 1 if quick else 9))
 
     # 2. Headless start times, Textual never imported.
     small = str(work / "small.db")

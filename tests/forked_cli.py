@@ -38,6 +38,8 @@ def _preload() -> None:
 
     for name in provider_names():
         load_provider(name)
+    for command in cockpit.cli.COMMANDS:  # each imported when invoked: here once for all
+        cockpit.cli.cli.get_command(None, command)  # type: ignore[arg-type]
     del cockpit
     assert "textual" not in sys.modules, "the helper must not import Textual itself"
 

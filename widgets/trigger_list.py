@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
@@ -11,6 +12,8 @@ from cockpit.core.triggers import TriggerStatus, Verdict
 from widgets.plain import visible
 
 if TYPE_CHECKING:
+    from textual.app import RenderResult
+
     from cockpit.core.procedure import TriggerRule
 
 #: Status words and the component class that colours them (colour comes from the theme).
@@ -45,12 +48,29 @@ class TriggerList(Static):
     shown: tuple[tuple[str, str], ...] = ()
     """Status and counter of each rule on screen, so an unchanged list is not repainted."""
 
+    def __init__(self, waiting: tuple[str, ...] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.titles: tuple[str, ...] | None = waiting
+        """The rules' titles shown WAITING (rendered when painted, as the styles are known
+        only then), until `show` has verdicts: so they are in the screen's very first frame,
+        not in a second one after mounting."""
+
     def waiting(self, titles: tuple[str, ...]) -> None:
         """The rules' titles before the procedure is validated: each WAITING, as the first
         verdicts will show it (so the first frame already lists what will be judged)."""
+        if titles != self.titles:
+            self.titles = titles
+            self.refresh(layout=True)
+
+    def render(self) -> RenderResult:
+        if self.titles is None:
+            return super().render()
+        return self.waiting_text(self.titles)
+
+    def waiting_text(self, titles: tuple[str, ...]) -> RenderableType:
+        """Each rule WAITING, with no sample yet."""
         if not titles:
-            self.update("Loading the procedure's trigger rules…")
-            return
+            return "Loading the procedure's trigger rules…"
         style = self.get_component_rich_style(_STYLE[TriggerStatus.WAITING])
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, title in enumerate(titles):
@@ -59,7 +79,7 @@ class TriggerList(Static):
             text.append(f"{TriggerStatus.WAITING.value.upper():8}", style=style)
             text.append(visible(" [no sample yet] ", one_line=True), style=style)
             text.append(visible(title, one_line=True))
-        self.update(text)
+        return text
 
     def show(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> None:
         """Render the triggers' latest verdicts, one line each."""
@@ -69,7 +89,8 @@ class TriggerList(Static):
         if state == self.shown:
             return
         # Its height is auto: only a different number of lines needs a new layout.
-        relayout = len(state) != len(self.shown)
+        relayout = len(state) != len(self.shown) or self.titles is not None
+        self.titles = None
         self.shown = state
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (rule, verdict) in enumerate(verdicts):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from cockpit.core.config import Settings
     from cockpit.core.outline import Outline
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_copy import ProcedureCopy
@@ -257,16 +258,14 @@ def open_cockpit(
 ) -> None:
     """`cockpit` without a command; `watch`: follow an open incident live, write nothing."""
     from cockpit.core.actor import current_actor
-    from cockpit.core.config import load_settings
     from cockpit.core.errors import IncidentError
     from cockpit.core.paths import config_file, timeline_db
     from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
     from cockpit.session import Session
     from cockpit.session_procedure import incident_copy
-    from providers.base import ActionProvider, Notifier
 
-    settings = load_settings(config_file())
+    settings = configured(config_file())
     db_path = Path(db) if db else timeline_db()
     # Several responders may be on one incident: each event names the terminal too.
     timeline = Timeline(db_path, actor=current_actor(terminal=True))
@@ -275,7 +274,7 @@ def open_cockpit(
         if watched is None or watched.status != "open":
             raise IncidentError("nothing to watch: no open incident (or name one with --incident)")
         incident_id = watched.id
-    chosen = procedure_name or settings.procedure
+    chosen = procedure_name or (settings.procedure if settings else None)
     drill = None if watch else drill_to_resume(timeline, incident_id, chosen)
     if drill is not None:  # rehearsed with its simulated production, as `cockpit demo` does
         from cockpit.commands.demo import rehearse
@@ -325,10 +324,7 @@ def open_cockpit(
     # copy records the file as read now).
     copy, record = incident_copy(timeline, incident, name, watching=watch)
     outline, procedure, fallback = session_procedure(copy, prepared.get(name))
-    sources = build_sources([(s.provider, s.options) for s in settings.sources])
-    providers = build_providers(
-        {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}
-    )
+    sources, actions, notifiers = configured_providers(settings)
     session = Session(
         timeline=timeline,
         incident=incident,
@@ -338,12 +334,45 @@ def open_cockpit(
         record_copy=record,
         procedure_fallback=fallback,
         sources=sources,
-        actions={n: p for n, p in providers.items() if isinstance(p, ActionProvider)},
-        notifiers={n: p for n, p in providers.items() if isinstance(p, Notifier)},
-        poll_interval=settings.poll_interval_seconds,
+        actions=actions,
+        notifiers=notifiers,
+        poll_interval=settings.poll_interval_seconds if settings else DEFAULT_POLL_SECONDS,
         watching=watch,
     )
     sys.exit(launch(session, db_path))
+
+
+DEFAULT_POLL_SECONDS = 15.0
+"""Seconds between two polls of a source when no cockpit.toml says otherwise (as its default)."""
+
+
+def configured(path: Path) -> Settings | None:
+    """cockpit.toml validated, or None when there is none: then neither pydantic nor a provider
+    is imported before the first frame (about 0.15 s of a resumed incident's start)."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    from cockpit.core.config import load_settings
+
+    return load_settings(path)
+
+
+def configured_providers(
+    settings: Settings | None,
+) -> tuple[list[MetricSource], dict[str, ActionProvider], dict[str, Notifier]]:
+    """The sources, action providers and notifiers cockpit.toml configures."""
+    if settings is None or not (settings.sources or settings.providers):
+        return [], {}, {}
+    from providers.base import ActionProvider, Notifier
+
+    sources = build_sources([(s.provider, s.options) for s in settings.sources])
+    providers = build_providers(
+        {n: (p.type, p.options, p.params) for n, p in settings.providers.items()}
+    )
+    return (
+        sources,
+        {n: p for n, p in providers.items() if isinstance(p, ActionProvider)},
+        {n: p for n, p in providers.items() if isinstance(p, Notifier)},
+    )
 
 
 def drill_to_resume(timeline: Timeline, incident_id: int | None, chosen: str | None) -> int | None:

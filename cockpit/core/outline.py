@@ -55,8 +55,15 @@ def builtin_outline(name: str) -> Outline:
 
 
 def copy_outline(copy: ProcedureCopy) -> Outline:
-    """The outline of the copy of its procedure an incident recorded."""
-    return text_outline(copy.text, copy.shown, copy.name)
+    """The outline of the copy of its procedure an incident recorded (kept by its sha256 in
+    `cockpit.core.outline_cache`, so a second start reads no YAML before its first frame)."""
+    from cockpit.core.outline_cache import cached_outline
+    from cockpit.core.procedure_copy import sha256_of
+
+    # The text's own hash: a copy read from the timeline is redacted, its sha256 the file's.
+    return cached_outline(
+        sha256_of(copy.text), lambda: text_outline(copy.text, copy.shown, copy.name)
+    )
 
 
 def text_data(text: str, shown: str) -> dict[str, Any]:

@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.core.errors import Problem, ProcedureFileError
 from cockpit.core.safe_read import FileRefused, read_regular_file
-from cockpit.core.safe_yaml import Document, YAMLRefused
+
+if TYPE_CHECKING:
+    from cockpit.core.safe_yaml import Document
 
 MAX_FILE_BYTES = 1024 * 1024
 """1 MiB. The built-ins are 22-28 KB, so this is room for a procedure forty times the largest;
@@ -41,6 +44,9 @@ def read_text(path: Path, shown: str | None = None) -> str:
 
 def parse_yaml(text: str, shown: str) -> Document:
     """The measured and composed YAML of a procedure (construct it with `.data()`)."""
+    # Imported here: PyYAML costs ~20 ms, and a start whose outline is cached reads no YAML.
+    from cockpit.core.safe_yaml import Document, YAMLRefused
+
     if len(text) > MAX_FILE_BYTES:  # text that did not come through read_text
         raise ProcedureFileError(
             shown, [Problem(None, "", f"more than {MAX_FILE_BYTES:,} characters")]
@@ -53,6 +59,8 @@ def parse_yaml(text: str, shown: str) -> Document:
 
 def construct(document: Document, shown: str) -> object:
     """The data of a composed document; a bad value (`!!int abc`) as a located problem."""
+    from cockpit.core.safe_yaml import YAMLRefused
+
     try:
         return document.data()
     except YAMLRefused as refused:

@@ -38,7 +38,7 @@ class DashboardScreen(CockpitScreen[None]):
             for name, spec in session.metric_titles().items():
                 yield MetricPane(name, spec.title, id=f"pane-{name.replace('_', '-')}")
         with Horizontal(id="bottom"):
-            yield TriggerList(id="triggers")
+            yield TriggerList(session.trigger_titles(), id="triggers")
             yield TimelineLog(id="tail")
         yield KeyFooter()
 
