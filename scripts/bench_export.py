@@ -236,10 +236,10 @@ def build_stats(path: Path) -> None:
 
 
 def timed(measure: Callable[[], float], runs: int = RUNS) -> tuple[float, float]:
-    """(best, median) of `runs` measurements. The goal is held against the best, as timeit
-    does: on a shared virtual machine the slower runs measure the neighbours, not the code."""
+    """(median, best) of `runs` measurements. The goal is held against the median (issue 17):
+    what a responder waits for on a typical run, not on the luckiest one."""
     found = [measure() for _ in range(runs)]
-    return min(found), statistics.median(found)
+    return statistics.median(found), min(found)
 
 
 def cli(argv: list[str], env: dict[str, str]) -> float:
@@ -306,49 +306,50 @@ def rows() -> list[Row]:
         stats_built = time.perf_counter() - started
 
         steps = [export_in_process(export_db, incident) for _ in range(RUNS)]
-        fastest = min(steps, key=lambda step: step["total"])
-        middle = statistics.median(step["total"] for step in steps)
+        # The run whose total is the median, for its breakdown by step.
+        middle_run = sorted(steps, key=lambda step: step["total"])[len(steps) // 2]
+        fastest = min(step["total"] for step in steps)
         out = str(work / "postmortem.md")
-        export_cli, export_cli_median = timed(
+        export_cli, export_cli_best = timed(
             lambda: cli(["export", str(incident), "--db", str(export_db), "--out", out], env)
         )
         size = Path(out).stat().st_size
 
-        stats_inside, stats_inside_median = timed(lambda: stats_in_process(stats_db))
-        stats_cli, stats_cli_median = timed(lambda: cli(["stats", "--db", str(stats_db)], env))
+        stats_inside, stats_inside_best = timed(lambda: stats_in_process(stats_db))
+        stats_cli, stats_cli_best = timed(lambda: cli(["stats", "--db", str(stats_db)], env))
         with Timeline(stats_db, create=False) as store:
             stats_events = store.head()[0]
 
-    total = fastest.pop("total")
-    breakdown = ", ".join(f"{key} {value:.2f} s" for key, value in fastest.items())
+    total = middle_run.pop("total")
+    breakdown = ", ".join(f"{key} {value:.2f} s" for key, value in middle_run.items())
     return [
         (
             f"export of {EXPORT_EVENTS:,} events to Markdown (in-process)",
-            f"best {total:.2f} s (median {middle:.2f} s)",
+            f"median {total:.2f} s (best {fastest:.2f} s)",
             f"{breakdown}; {EXPORT_SAMPLES:,} samples stored; "
             f"database built in {export_built:.0f} s; {RUNS} runs",
-            f"≤ {EXPORT_GOAL_S:g} s",
+            f"≤ {EXPORT_GOAL_S:g} s (median)",
             total <= EXPORT_GOAL_S,
         ),
         (
             f"cockpit export of {EXPORT_EVENTS:,} events (CLI, subprocess)",
-            f"best {export_cli:.2f} s (median {export_cli_median:.2f} s)",
+            f"median {export_cli:.2f} s (best {export_cli_best:.2f} s)",
             f"{size / 1e6:.1f} MB of Markdown; {RUNS} runs",
-            f"≤ {EXPORT_GOAL_S:g} s",
+            f"≤ {EXPORT_GOAL_S:g} s (median)",
             export_cli <= EXPORT_GOAL_S,
         ),
         (
             f"cockpit stats over {STATS_INCIDENTS:,} incidents (in-process)",
-            f"best {stats_inside:.2f} s (median {stats_inside_median:.2f} s)",
+            f"median {stats_inside:.2f} s (best {stats_inside_best:.2f} s)",
             f"{stats_events:,} events; database built in {stats_built:.0f} s",
-            f"≤ {STATS_GOAL_S:g} s",
+            f"≤ {STATS_GOAL_S:g} s (median)",
             stats_inside <= STATS_GOAL_S,
         ),
         (
             f"cockpit stats over {STATS_INCIDENTS:,} incidents (CLI, subprocess)",
-            f"best {stats_cli:.2f} s (median {stats_cli_median:.2f} s)",
+            f"median {stats_cli:.2f} s (best {stats_cli_best:.2f} s)",
             f"{RUNS} runs",
-            f"≤ {STATS_GOAL_S:g} s",
+            f"≤ {STATS_GOAL_S:g} s (median)",
             stats_cli <= STATS_GOAL_S,
         ),
     ]
