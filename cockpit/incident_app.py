@@ -106,6 +106,7 @@ class IncidentApp(SourcesApp):
         as the process; without this, each full collection walked all of it again and a key
         pressed at that moment waited up to ~0.25 s (make bench: input latency).
         """
+        gc.enable()  # `cockpit.cli.main` turned it off for the first frame
         gc.collect()
         gc.freeze()
         self.collector.start()

@@ -21,7 +21,7 @@ from cockpit.core.outline_cache import cached_outline
 from cockpit.core.procedure_copy import read_copy
 
 CHILD = """
-import json, sys
+import gc, json, sys
 import cockpit.commands.run as run
 
 def report(session, db_path):
@@ -29,6 +29,7 @@ def report(session, db_path):
     print(json.dumps({
         "loaded": sorted(m for m in heavy if m in sys.modules),
         "triggers": list(session.trigger_titles()),
+        "gc": gc.isenabled(),
     }))
     return 0
 
@@ -74,6 +75,51 @@ def test_a_second_start_loads_no_pydantic_yaml_or_providers_before_its_first_fra
     again = start(tmp_path, *argv)
     assert again["loaded"] == [], f"imported before the first frame: {again['loaded']}"
     assert again["triggers"] == opened["triggers"] and len(again["triggers"]) >= 3  # type: ignore[arg-type]
+    assert again["gc"] is False, "no collection before the first frame (the app settles it)"
+
+
+def test_a_command_without_the_tui_runs_with_the_garbage_collector_on(tmp_path: Path) -> None:
+    script = (
+        "import gc, sys, click\n"
+        "from cockpit.cli import cli, main\n"
+        "@cli.command('probe')\n"
+        "def probe():\n"
+        "    print('gc', gc.isenabled())\n"
+        "sys.argv = ['cockpit', 'probe']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert "gc True" in done.stdout, done.stderr
+
+
+async def test_the_settled_cockpit_collects_again(tmp_path: Path) -> None:
+    import gc
+
+    from cockpit.app import CockpitApp
+    from cockpit.core.clock import FixedClock
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.timeline import Timeline
+    from cockpit.session import Session
+
+    timeline = Timeline(tmp_path / "t.db")
+    incident = timeline.open_incident("t", "P1", "pulse-messages")
+    session = Session(
+        timeline=timeline,
+        incident=incident,
+        procedure=load_builtin("pulse-messages"),
+        clock=FixedClock(),
+    )
+    app = CockpitApp(session, start_pollers=False)
+    gc.disable()
+    try:
+        async with app.run_test(size=(80, 24)):
+            app.settle()
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+        timeline.close()
 
 
 def test_an_outline_is_read_from_the_yaml_once_then_from_the_cache(tmp_path: Path) -> None:
