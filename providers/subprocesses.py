@@ -104,8 +104,13 @@ class Process:
         merge_stderr: bool = False,
         stdout: Output | None = None,
         stderr: Output | None = None,
+        stdin: bool = False,
     ) -> None:
-        """Start `argv`; NotRunnable if it cannot be. `what` names it in every message."""
+        """Start `argv`; NotRunnable if it cannot be. `what` names it in every message.
+
+        With `stdin`, the child reads a pipe (`popen.stdin`, bytes through its `.buffer`)
+        that the caller feeds and closes; otherwise /dev/null.
+        """
         self.what = what
         self.stdout = stdout or Output()
         self.stderr = stderr or Output()
@@ -118,7 +123,7 @@ class Process:
                 list(argv),
                 cwd=cwd,
                 env=None if env is None else dict(env),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
                 text=True,

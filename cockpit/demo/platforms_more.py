@@ -131,8 +131,11 @@ FORWARD = (
 )
 
 
-def _seed(server: Any, dbname: str, backups: Any) -> None:
-    """The shop under `dbname`, a dump from before the bad deploy, then the deploy."""
+def _seed(server: Any, dbname: str, backups: Any, patterns: list[str]) -> None:
+    """The shop under `dbname`, dumps from before the bad deploy, then the deploy.
+
+    Besides a pg_dump -Fc archive, one backup per `backup_pattern` the procedure's options
+    give, in that runbook's own format: `pg_dump > ….sql`, gzip'd for `.sql.gz`."""
     from cockpit.demo import pg_cluster
 
     server.seed_shop(dbname)
@@ -142,6 +145,8 @@ def _seed(server: Any, dbname: str, backups: Any) -> None:
         conn.execute(down)
         conn.execute("DELETE FROM schema_migrations WHERE version = %s", (BAD_MIGRATION,))
     server.dump(dbname, backups / "before-deploy.dump")
+    for pattern in patterns:
+        _plain_dump(server, dbname, backups / _named_like(pattern))
     with server.app(dbname) as conn:  # the bad deploy
         conn.execute(FORWARD)
     # ai-saas names one script for the reverse migration; it is the bad deploy's down script.
@@ -164,9 +169,14 @@ def postgres(
     server = pg_cluster.PostgresServer()
     dbname = named.param("database", "app")
     backups = server.dir / "backups"
+    patterns = [
+        str(option.params["backup_pattern"])
+        for option in named.procedure.options
+        if option.provider == "postgres" and option.params.get("backup_pattern")
+    ]
     try:
         server.start()
-        _seed(server, dbname, backups)
+        _seed(server, dbname, backups, patterns)
     except Exception as error:  # a drill without its database still runs; it says why
         server.stop()
         platforms.missing.append(f"postgres (did not start: {error})"[:300])
@@ -199,6 +209,40 @@ def postgres(
     provider = PostgresProvider(options)
     provider.fixed_params = {"backup_dir": str(backups)}  # the runbook's /backups is production's
     platforms.providers["postgres"] = provider
+
+
+def _named_like(pattern: str) -> str:
+    """A file name the pattern matches, as the runbook names its backups:
+    'ai_saas_*.sql.gz' → 'ai_saas_20260115_020000.sql.gz', 'pre-migration-backup*.sql*' →
+    'pre-migration-backup.sql'."""
+    name = pattern.rstrip("*")
+    out = ""
+    for i, char in enumerate(name):
+        if char == "*":
+            out += "" if i and name[i - 1].isalnum() else "20260115_020000"
+        elif char not in "?[]":
+            out += char
+    return out
+
+
+def _plain_dump(server: Any, dbname: str, path: Any) -> None:
+    """`pg_dump $DATABASE_URL > path` (gzip'd when the name ends .gz), mode 0600."""
+    import gzip
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        [str(server.bin / "pg_dump"), "-Fp", "-d", server.dsn(dbname, "")],
+        env={**os.environ, "PGPASSWORD": server.password},
+        check=True,
+        timeout=120,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    data = gzip.compress(done.stdout) if str(path).endswith(".gz") else done.stdout
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def docker_compose(

@@ -17,13 +17,14 @@ from psycopg import sql
 
 from cockpit.core.actions import Call, Plan
 from cockpit.core.errors import ProviderError
-from providers.postgres.archive import file_digest, read_sidecar
+from providers.postgres.archive import read_sidecar
 from providers.postgres.db import Snapshot, compare
 from providers.postgres.migrations import choose_table, expected_after, plan_down
 from providers.postgres.tools import SCRATCH_PREFIX
 
 if TYPE_CHECKING:
     from providers.postgres.provider import PostgresProvider
+    from providers.postgres.restore_plan import BackupFound
 
 
 def stamp(provider: PostgresProvider, prefix: str) -> Path:
@@ -78,27 +79,10 @@ def plan_backup(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
     )
 
 
-def resolve_backup(provider: PostgresProvider, params: Mapping[str, Any]) -> Path:
-    given = params.get("backup") or params.get("backup_file")
-    if not given:
-        raise ProviderError(
-            "restore_backup needs backup: <file>; in "
-            f"{provider.backup_dir(create=False)}: {listing(provider.backups())}"
-        )
-    path = Path(str(given)).expanduser()
-    if not path.is_absolute():
-        base = Path(str(params["backup_dir"])) if params.get("backup_dir") else None
-        path = (base or provider.backup_dir(create=False)) / path
-    if not path.is_file():
-        raise ProviderError(
-            f"no backup file at {path}; in {path.parent}: {listing(provider.backups())}"
-        )
-    return path
-
-
-def plan_restore(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
-    path = resolve_backup(provider, params)
-    size, digest = file_digest(path)
+def plan_archive_restore(provider: PostgresProvider, path: Path, found: BackupFound) -> Plan:
+    """A pg_dump archive (custom or tar) restored with pg_restore; `found` is the file as
+    located, checksummed and told apart (providers.postgres.restore_plan)."""
+    size, digest = found.size, found.sha256
     made = read_sidecar(path, digest)
     expected = Snapshot.from_dict(made["snapshot"]) if made else None
     archive = provider.tools.verify(
@@ -125,6 +109,7 @@ def plan_restore(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
         f"emergency backup of the current state first: {emergency} (the undo)",
         *[f"  {line}" for line in compare(now, archive.snapshot)[:12]],
     ]
+    changes.insert(2, found.line(archive.entries))
     if made is not None:
         changes.insert(
             2,
@@ -141,6 +126,7 @@ def plan_restore(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
         warnings.append(f"not in the backup, left as they are: {', '.join(extra[:10])}")
     if made is None:
         warnings.append(f"{path.name} was not made by the cockpit: no record of when")
+    warnings += found.warnings
     return Plan(
         provider=provider.name,
         action="restore_backup",
@@ -168,7 +154,7 @@ def plan_restore(provider: PostgresProvider, params: Mapping[str, Any]) -> Plan:
         f"({archive.snapshot.describe()}), migrations as in the backup",
         undo={"action": "restore_backup", "params": {"backup": str(emergency)}},
         data={
-            "backup": archive.as_dict() | {"size": size, "sha256": digest},
+            "backup": archive.as_dict() | {"size": size, "sha256": digest, "format": found.kind},
             "emergency": str(emergency),
             "before": now.as_dict(),
             "migrations_before": [t.as_dict() for t in before],
@@ -281,7 +267,3 @@ def path_param(params: Mapping[str, Any], key: str, option: Path | None) -> Path
         return option
     path = Path(str(given)).expanduser()
     return option if option is not None and not path.is_absolute() else path
-
-
-def listing(found: list[Path]) -> str:
-    return ", ".join(p.name for p in found[:5]) + (", …" if len(found) > 5 else "") or "none"

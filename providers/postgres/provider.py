@@ -13,7 +13,10 @@ the migration table. This provider does the same steps, each bounded in time, an
   stop_writes_command is configured; otherwise typing the database's name is the responder's
   statement that writes are stopped); an emergency backup of the current state comes next (the
   undo), then pg_restore --clean --if-exists --single-transaction (all of it or nothing), ANALYZE,
-  and a comparison of the result with the backup's own snapshot.
+  and a comparison of the result with the backup's own snapshot. The runbooks' plain `.sql` and
+  `.sql.gz` backups (told from their content, not their name) take the same steps with psql
+  --single-transaction instead (providers.postgres.psql); a sha256 given as a parameter or in a
+  `<file>.sha256` is checked before anything is touched.
 - `migrate_down`: an emergency backup, then the down script(s) and the migration table's
   bookkeeping in one transaction (providers.postgres.migrations), and a check of both.
 
@@ -41,7 +44,9 @@ from providers.postgres.migrations import (
     MigrationTable,
     read_migrations,
 )
-from providers.postgres.plans import plan_backup, plan_migrate_down, plan_restore
+from providers.postgres.plans import plan_backup, plan_migrate_down
+from providers.postgres.restore_plan import plan_restore
+from providers.postgres.source import candidates
 from providers.postgres.tools import Tools
 
 _DATABASE = Param("the database's name; refused if the provider is set up for another")
@@ -51,6 +56,10 @@ ACTION_PARAMS: dict[str, Params] = {
         "backup": Param("the backup file to restore", required=True, instead=("backup_file",)),
         "backup_file": Param("the backup file to restore (as backup)"),
         "backup_dir": Param("the folder of a relative backup file (default: the options')"),
+        "backup_pattern": Param(
+            "which files in the folder are this runbook's backups, e.g. ai_saas_*.sql.gz"
+        ),
+        "sha256": Param("the file's sha256; refused if it differs (so is a <file>.sha256)"),
         "database": _DATABASE,
     },
     "migrate_down": {
@@ -171,15 +180,14 @@ class PostgresProvider(ActionProvider):
             report=report,
         )
 
-    def backups(self) -> list[Path]:
-        """The archives in backup_dir, newest first."""
-        folder = self.backup_dir(create=False)
-        found = [p for p in folder.glob("*.dump") if p.is_file()] if folder.is_dir() else []
-        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    def backups(self, params: Mapping[str, Any] | None = None) -> list[Path]:
+        """The backups in backup_dir (archives, .sql, .sql.gz), newest first; with params, in
+        their backup_dir and matching their backup_pattern."""
+        return candidates(self, params or {})
 
     def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         if action == "restore_backup" and param in ("backup", "backup_file"):
-            return [(str(p), _file_label(p)) for p in self.backups()[:20]]
+            return [(str(p), _file_label(p)) for p in self.backups(params)[:20]]
         if action == "migrate_down" and param in ("to", "target"):
             tables = self.migrations(str(params.get("migrations_table") or "") or None)
             return [

@@ -15,7 +15,9 @@ import psycopg
 
 from cockpit.core.actions import Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
+from providers.postgres import psql
 from providers.postgres.archive import Archive, file_digest
+from providers.postgres.backup_file import ARCHIVES
 from providers.postgres.db import Snapshot, cancel_on, compare
 from providers.postgres.migrations import MigrationTable, plan_down, read_migrations
 from providers.postgres.plans import dump_line
@@ -149,8 +151,16 @@ def _restore(provider: PostgresProvider, plan: Plan, report: Report) -> Executed
     backup = plan.data["backup"]
     path = Path(backup["path"])
     db = provider.target.dbname
-    if file_digest(path)[1] != backup["sha256"]:
-        raise ProviderError(f"{path.name} changed since the plan (sha256 differs); plan again")
+    try:
+        digest = file_digest(path)[1]
+    except OSError as error:
+        raise ProviderError(
+            f"{path.name} is gone since the plan ({error.strerror or error}); nothing was changed"
+        ) from None
+    if digest != backup["sha256"]:
+        raise ProviderError(
+            f"{path.name} changed since the plan (sha256 differs); nothing was changed, plan again"
+        )
     if provider.opts.stop_writes_sql or provider.opts.stop_writes_command:
         _writes(provider, "stop", report)
     else:
@@ -158,9 +168,25 @@ def _restore(provider: PostgresProvider, plan: Plan, report: Report) -> Executed
     emergency = _emergency(provider, Path(plan.data["emergency"]), report)
     report.check()
     tools = provider.tools
-    report.log(f"$ {tools.shown('pg_restore', tools.restore_args(path))}")
+    kind = backup.get("format", "custom")
     try:
-        tools.restore(provider.db, path, lock_wait_ms=provider.opts.lock_timeout_ms, report=report)
+        if kind in ARCHIVES:
+            report.log(f"$ {tools.shown('pg_restore', tools.restore_args(path))}")
+            tools.restore(
+                provider.db, path, lock_wait_ms=provider.opts.lock_timeout_ms, report=report
+            )
+        else:
+            report.log(f"$ {psql.shown(tools, path, kind)}")
+            for warning in psql.restore(
+                tools,
+                provider.db,
+                path,
+                kind,
+                backup["sha256"],
+                lock_wait_ms=provider.opts.lock_timeout_ms,
+                report=report,
+            ):
+                report.log(f"psql: {warning}")
     except ProviderError as error:
         error.args = (
             f"{error}; the restore ran in one transaction, so {db} is as it was "

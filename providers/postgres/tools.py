@@ -81,6 +81,7 @@ class Tools:
         options: str = "",
         argv: list[str] | None = None,
         application: str = APPLICATION,
+        stdin: bool = False,
     ) -> Process:
         """Start a tool in its own session; `args` may hold a conninfo, never a password.
 
@@ -94,7 +95,7 @@ class Tools:
             argv = [self.path(tool), *args]
         else:
             env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
-        return Process(argv, what, env=env)
+        return Process(argv, what, env=env, stdin=stdin)
 
     def command(self, argv: list[str], what: str, report: Report | None = None) -> str:
         """Run a configured command (stop or resume writes) with the same timeout and kill."""
@@ -243,12 +244,14 @@ class Tools:
         expected: Snapshot | None = None,
         report: Report | None = None,
         log: Callable[[str], object] = lambda line: None,
+        restore: Callable[[str], object] | None = None,
     ) -> Archive:
         """--list, then a restore into a scratch database (always dropped) and its counts.
 
         With `expected` (the dump's own counts), every table must come back with its rows.
+        `restore` (scratch database name → restored) stands in for pg_restore: a SQL file's.
         """
-        entries = self.toc(path, report)
+        entries = self.toc(path, report) if restore is None else []
         scratch = SCRATCH_PREFIX + secrets.token_hex(4)
         timeout_ms = int(self.timeout_seconds * 1000)
         create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch))
@@ -262,7 +265,10 @@ class Tools:
                 ) from None
         log(f"scratch restore of {path.name} into {scratch}")
         try:
-            self.scratch_restore(path, scratch, report)
+            if restore is None:
+                self.scratch_restore(path, scratch, report)
+            else:
+                restore(scratch)
             restored = db.snapshot(
                 tables, checks, exact=True, dbname=scratch, timeout_ms=timeout_ms, report=report
             )
