@@ -96,7 +96,7 @@ def _use(
     if declared is None:
         return  # the provider does not say what the action reads
     for name in params:
-        if name not in declared:
+        if name not in declared and action not in cls.extra_params:
             yield (
                 (*where, "params", name),
                 f"{provider} {action} takes no parameter {name!r} (it takes: {_names(declared)})",

@@ -32,6 +32,8 @@ def provider_reference() -> str:
                 must = "required" if spec.required else "optional"
                 instead = f"; or `{'`, `'.join(spec.instead)}` instead" if spec.instead else ""
                 lines.append(f"  - `{param}` ({must}{instead}): {spec.what}")
+            if action in cls.extra_params:
+                lines.append(f"  - any other parameter: {cls.extra_params[action]}")
         lines.append("")
     lines.append(END)
     return "\n".join(lines)

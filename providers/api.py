@@ -21,6 +21,7 @@ line, then scrubs what looks like any other secret.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -82,6 +83,14 @@ class ApiOptions(ProviderOptions):
 Envelope = Callable[[Any], str | None]
 """Pulls the human message out of a platform's error body (parsed JSON), or None."""
 
+RateWait = Callable[[httpx.Response], float | None]
+"""Seconds an answer asks us to wait before trying again (it is a rate limit), or None."""
+
+
+def retry_after_429(response: httpx.Response) -> float | None:
+    """The common rule: a 429 is a rate limit, to wait out for its Retry-After (else 1 s)."""
+    return _retry_after(response) if response.status_code == 429 else None
+
 
 class ApiError(ProviderError):
     """The API answered with an error status; `status` and `message` say which."""
@@ -114,9 +123,17 @@ class ApiClient:
         auth_header: tuple[str, str],
         envelope: Envelope,
         transport: httpx.BaseTransport | None = None,
+        rate_wait: RateWait = retry_after_429,
+        max_wait: float = math.inf,
     ) -> None:
         self.options = options
         self.envelope = envelope
+        self.rate_wait = rate_wait
+        """GitHub also limits with a 403 and a reset time, so each platform may say."""
+        self.max_wait = max_wait
+        """A longer wait fails at once, saying when to try again, rather than hang."""
+        self.last_headers: httpx.Headers = httpx.Headers()
+        """The latest answer's headers (a poller reads its rate-limit budget in them)."""
         token = options.token.get_secret_value()
         # Longest first, so the header value ("Bearer <token>") goes whole, not around a hole.
         found = {token, auth_header[1], auth_header[1].split(" ", 1)[-1]}
@@ -185,17 +202,26 @@ class ApiClient:
                 raise ProviderUnavailable(
                     self.clean(f"{what}: {self.options.base_url}: {reason}")
                 ) from None
-            if response.status_code == 429 and attempts < self.options.max_retries:
-                wait = _retry_after(response)
-                if report is not None and (report.remaining is None or wait < report.remaining):
-                    attempts += 1
-                    where = self.options.base_url
-                    report.log(self.clean(f"rate limited by {where}; retrying in {wait:g} s"))
-                    report.sleep(wait)
-                    continue
-            return self._body(response, what, ok)
+            self.last_headers = response.headers
+            wait = self.rate_wait(response)
+            if self._may_wait(wait, attempts, report):
+                assert wait is not None and report is not None
+                attempts += 1
+                where = self.options.base_url
+                report.log(self.clean(f"rate limited by {where}; retrying in {wait:g} s"))
+                report.sleep(wait)
+                continue
+            return self._body(response, what, ok, wait)
 
-    def _body(self, response: httpx.Response, what: str, ok: tuple[int, ...]) -> Any:
+    def _may_wait(self, wait: float | None, attempts: int, report: Report | None) -> bool:
+        """Whether to wait out a rate limit: retries left, and time left before the deadline."""
+        if wait is None or report is None or attempts >= self.options.max_retries:
+            return False
+        return wait <= self.max_wait and (report.remaining is None or wait < report.remaining)
+
+    def _body(
+        self, response: httpx.Response, what: str, ok: tuple[int, ...], wait: float | None = None
+    ) -> Any:
         body: Any = None
         if response.content:
             try:
@@ -218,8 +244,10 @@ class ApiClient:
         # Cleaned before it is cut short, so no cut can leave part of a secret behind.
         message = self.clean(str(said or response.reason_phrase))[:1000]
         if response.status_code == 429:
-            wait = self.clean(response.headers.get("retry-after", "?"))[:40]
-            message += f"; retry after {wait} s"
+            asked = self.clean(response.headers.get("retry-after", "?"))[:40]
+            message += f"; retry after {asked} s"
+        elif wait is not None:  # a platform's own rate limit (GitHub's 403)
+            message += f"; rate limited, retry after {wait:g} s"
         raise ApiError(response.status_code, message, self.clean(what))
 
 
@@ -243,11 +271,16 @@ class HttpActionProvider(ActionProvider):
             auth_header=self.auth_header(options.token.get_secret_value()),
             envelope=self.error_message,
             transport=transport,
+            rate_wait=self.rate_wait,
         )
 
     def error_message(self, body: Any) -> str | None:
         """The human message in the platform's error body (parsed JSON), if any."""
         return None
+
+    def rate_wait(self, response: httpx.Response) -> float | None:
+        """Seconds a rate-limited answer asks to wait, or None when it is no rate limit."""
+        return retry_after_429(response)
 
     def auth_header(self, token: str) -> tuple[str, str]:
         """The header that carries the token (`Authorization: Bearer …` by default)."""

@@ -118,6 +118,10 @@ class ActionProvider(Provider):
     checked before it runs: a parameter no action reads is a typo or a fact in the wrong
     place, a missing required one an action that cannot run. An action without an entry is
     not checked (a provider that declares nothing); the built-ins declare every action."""
+    extra_params: ClassVar[dict[str, str]] = {}
+    """Action name → what any parameter it does not declare is, for an action whose
+    parameters are partly someone else's names (a workflow's inputs, which only its file
+    declares: the provider checks them at preflight). Elsewhere an undeclared one is a typo."""
 
     def __init__(self, options: ProviderOptions) -> None:
         super().__init__(options)

@@ -81,7 +81,7 @@ def test_why_the_cockpit_cannot_do_it() -> None:
 def test_a_manual_action_is_a_rollback_for_the_reducer_and_the_stats(
     timeline: Timeline, clock: FixedClock
 ) -> None:
-    option = load_builtin("pitchey").option("gha-workflow")
+    option = load_builtin("pitchey").option("config")
     incident = timeline.open_incident("Worker 500s", "critical", "pitchey")
     steps = Steps(option.steps)
     clock.advance(60)

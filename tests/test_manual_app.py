@@ -177,9 +177,9 @@ async def test_a_manual_option_marked_failed_keeps_its_note(tmp_path: Path) -> N
     with Timeline(tmp_path / "t.db", clock=clock, actor="bob") as timeline:
         app = cockpit(timeline, clock, procedure, {})
         async with app.run_test(size=(100, 40)) as pilot:
-            screen = await open_option(app, pilot, "gha-workflow")
-            assert "gh workflow run rollback.yml" in shown(screen, "#manual-commands")
-            await pilot.press("enter")  # step 1: the workflow is triggered
+            screen = await open_option(app, pilot, "config")
+            assert "wrangler secret put JWT_SECRET" in shown(screen, "#manual-commands")
+            await pilot.press("enter")  # step 1: the secrets are reverted
             await until(pilot, lambda: of(app, "action.step"), "step 1")
             rows = screen.query_one("#manual-steps", OptionList)
             rows.highlighted = rows.get_option_index("choice-verified")
@@ -188,14 +188,14 @@ async def test_a_manual_option_marked_failed_keeps_its_note(tmp_path: Path) -> N
             assert screen.asking is None
             clock.advance(240)
             rows.highlighted = rows.get_option_index("choice-failed")
-            await pilot.press("enter", *"workflow refused: token lacks actions:write", "enter")
+            await pilot.press("enter", *"wrangler refused: token lacks workers:write", "enter")
             await until(pilot, lambda: screen.ended is not None, "the result")
         incident = timeline.incidents()[0]
         events = timeline.events(incident.id)
     result = next(e for e in events if e.kind == "action.result")
     assert result.payload["outcome"] == "failed" and result.payload["verified"] is False
-    assert result.payload["note"] == "workflow refused: token lacks actions:write"
-    assert "token lacks actions:write" in result.summary and result.actor == "bob"
+    assert result.payload["note"] == "wrangler refused: token lacks workers:write"
+    assert "token lacks workers:write" in result.summary and result.actor == "bob"
     times = incident_times(events, incident)
     assert times.acted and not times.rolled_back and times.recover is None
     durations = {r["key"]: r for r in build_report(events, incident, procedure)["durations"]}
@@ -272,11 +272,11 @@ async def test_a_manual_action_begun_earlier_is_found_again_with_its_steps(
     with Timeline(tmp_path / "t.db", clock=clock) as timeline:
         app = cockpit(timeline, clock, procedure, {})
         async with app.run_test(size=(100, 40)) as pilot:
-            screen = await open_option(app, pilot, "gha-workflow")
+            screen = await open_option(app, pilot, "config")
             await pilot.press("enter")
             await until(pilot, lambda: of(app, "action.step"), "step 1")
             await pilot.press("escape", "escape")
-            option = procedure.option("gha-workflow")
+            option = procedure.option("config")
             app.push_screen(
                 ActionScreen(option.provider, option.action, dict(option.params), option=option.id)
             )
@@ -294,19 +294,19 @@ async def test_the_runbooks_words_are_shown_as_they_are(tmp_path: Path) -> None:
     """Steps and commands are a procedure's text: markup and control characters show
     literally (widgets/plain.py), and a note typed with brackets is recorded as typed."""
     procedure = load_builtin("pitchey")
-    hostile = procedure.option("gha-workflow").model_copy(
+    hostile = procedure.option("config").model_copy(
         update={
             "steps": ["[/] stop [b]the app", "migrate \x1b[2J down"],
             "commands": ["echo [red]x[/red] [@click=app.quit]"],
         }
     )
-    options = [hostile if o.id == "gha-workflow" else o for o in procedure.options]
+    options = [hostile if o.id == "config" else o for o in procedure.options]
     procedure = procedure.model_copy(update={"options": options})
     clock = FixedClock(START)
     with Timeline(tmp_path / "t.db", clock=clock) as timeline:
         app = cockpit(timeline, clock, procedure, {})
         async with app.run_test(size=(100, 40)) as pilot:
-            screen = await open_option(app, pilot, "gha-workflow")
+            screen = await open_option(app, pilot, "config")
             rows = screen.query_one("#manual-steps", OptionList)
             assert "[/] stop [b]the app" in str(rows.get_option_at_index(0).prompt)
             assert "^[[2J" in str(rows.get_option_at_index(1).prompt)

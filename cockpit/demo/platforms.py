@@ -282,6 +282,7 @@ Start = Callable[[Platforms, Scenario, float, Named, "str | None"], None]
 
 def registry() -> dict[str, Start]:
     """The platform a drill starts for each provider an option names."""
+    from cockpit.demo.github import github_actions
     from cockpit.demo.platforms_more import (
         cache,
         cloudflare_pages,
@@ -301,4 +302,5 @@ def registry() -> dict[str, Start]:
         "cache": cache,
         "postgres": postgres,
         "docker_compose": docker_compose,
+        "github_actions": github_actions,
     }
