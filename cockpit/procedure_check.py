@@ -10,6 +10,11 @@ be written as "[placeholder]", which the action screen asks the responder for.
 Everything that loads a procedure to use it loads it through here: `cockpit procedures`,
 backtest, export, postmortem, `incident open`, the cockpit's start and its worker (an
 incident's recorded copy of its procedure, `load_copy`, too).
+
+A start (`check_copy`, `load_copy`) reads a procedure validated and checked before from the
+procedure cache (`cockpit.core.procedure_cache`), keyed by `check_key`: the installed
+providers' fingerprint and the source of this check. `cockpit procedures validate` and the
+other `load_*` always validate.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.core import procedure_copy, procedure_loader
-from cockpit.core.errors import ConfigError
-from cockpit.core.manual import MANUAL
+from cockpit.core import procedure_cache, procedure_copy
 
 if TYPE_CHECKING:
     from cockpit.core.procedure import Procedure
@@ -32,29 +35,56 @@ Where = tuple[str | int, ...]
 
 def load_procedure(name_or_path: str) -> Procedure:
     """A built-in name or a procedure file, validated and checked against the providers."""
+    from cockpit.core import procedure_loader
+
     return procedure_loader.load_procedure(name_or_path, check=provider_problems)
 
 
 def load_procedure_file(path: Path) -> Procedure:
     """A procedure file, validated and checked against the providers."""
+    from cockpit.core import procedure_loader
+
     return procedure_loader.load_procedure_file(path, check=provider_problems)
 
 
 def load_builtin(name: str) -> Procedure:
     """A built-in procedure, validated and checked against the providers."""
+    from cockpit.core import procedure_loader
+
     return procedure_loader.load_builtin(name, check=provider_problems)
 
 
 def check_copy(copy: ProcedureCopy) -> Procedure:
     """A procedure file's text as read (the copy a new incident records), validated and
-    checked against the providers; ProcedureFileError if it does not hold."""
-    return procedure_loader.parse_procedure(copy.text, copy.shown, check=provider_problems)
+    checked against the providers (or as the cache kept it); ProcedureFileError if it does
+    not hold."""
+    return procedure_cache.parse(
+        copy.text, copy.shown, check=provider_problems, check_key=check_key
+    )
 
 
 def load_copy(copy: ProcedureCopy) -> Loaded:
     """The copy of its procedure an incident recorded, validated and checked against the
-    providers; the file on disk, with the reason, when the copy no longer validates."""
-    return procedure_copy.load(copy, check=provider_problems)
+    providers (or as the cache kept it); the file on disk, with the reason, when the copy no
+    longer validates."""
+    return procedure_copy.load(copy, check=provider_problems, check_key=check_key)
+
+
+def check_key() -> str:
+    """What `provider_problems` consults, as a hash: the installed providers (their
+    distributions, entry points and source: `providers.installed`) and this check's own
+    source and `manual`'s. A procedure checked under another key is checked again."""
+    import hashlib
+    from importlib.util import find_spec
+
+    from providers.installed import fingerprint
+
+    digest = hashlib.sha256(fingerprint().encode())
+    for module in (__name__, "cockpit.core.manual"):
+        spec = find_spec(module)
+        origin = spec.origin if spec is not None else None
+        digest.update(Path(origin).read_bytes() if origin else module.encode())
+    return digest.hexdigest()
 
 
 def provider_problems(procedure: Procedure) -> Iterator[tuple[Where, str]]:
@@ -78,6 +108,8 @@ def _use(
     found: dict[str, type[ActionProvider] | str],
 ) -> Iterator[tuple[Where, str]]:
     """The problems of one provider action with these parameters."""
+    from cockpit.core.manual import MANUAL
+
     if provider == MANUAL:
         return  # free-form: the action and parameters are words for the human
     if provider not in found:
@@ -123,6 +155,8 @@ def _names(names: Mapping[str, object]) -> str:
 
 def _action_provider(name: str) -> type[ActionProvider] | str:
     """The class installed as `name`, or why a procedure cannot use it."""
+    from cockpit.core.errors import ConfigError
+    from cockpit.core.manual import MANUAL
     from providers.base import ActionProvider
     from providers.registry import load_provider, provider_names
 
@@ -142,6 +176,7 @@ def _action_provider(name: str) -> type[ActionProvider] | str:
 
 def _actors() -> list[str]:
     """The installed providers that run actions (each is imported to tell)."""
+    from cockpit.core.errors import ConfigError
     from providers.base import ActionProvider
     from providers.registry import load_provider, provider_names
 

@@ -57,7 +57,9 @@ class SessionProcedure:
 
 def load_session_procedure(session: Session) -> SessionProcedure:
     """In a worker: validate the session's procedure (its copy, else the built-in named by
-    its outline) unless it already is, and compare its copy with the file on disk.
+    its outline) unless it already is, and compare its copy with the file on disk. A text
+    validated on an earlier start is read from the procedure cache instead
+    (`cockpit.core.procedure_cache`).
 
     Not against the providers when it is the built-in as installed: the tests check every
     built-in against every one (`cockpit procedures validate`), and importing them all
@@ -75,7 +77,7 @@ def load_session_procedure(session: Session) -> SessionProcedure:
     if copy is None:
         if procedure is not None:
             return SessionProcedure(procedure)
-        from cockpit.core.procedure_loader import load_builtin
+        from cockpit.core.procedure_cache import load_builtin
 
         try:
             return SessionProcedure(load_builtin(session.procedure_name))
@@ -95,6 +97,6 @@ def _load_copy(copy: ProcedureCopy) -> Loaded:
     disk = on_disk(copy)
     if copy.builtin and not isinstance(disk, str) and disk.sha256 == copy.sha256:
         return load(copy)
-    from cockpit.procedure_check import provider_problems
+    from cockpit.procedure_check import check_key, provider_problems
 
-    return load(copy, check=provider_problems)
+    return load(copy, check=provider_problems, check_key=check_key)

@@ -12,8 +12,9 @@ from importlib.metadata import EntryPoint, entry_points
 
 from cockpit.core.errors import ConfigError
 from providers.base import Provider
+from providers.installed import GROUP
 
-GROUP = "cockpit.providers"
+__all__ = ["GROUP", "load_provider", "provider_names"]
 
 
 @cache

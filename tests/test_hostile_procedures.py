@@ -112,13 +112,13 @@ def _write_corpus(folder: Path) -> dict[str, tuple[Path, Hostile]]:
     add("unknown-action", action, "action: rewind", "options[0].action", "no action 'rewind'")
     param = _variant('{commit: "[commit-hash]"}', '{commit: "[commit-hash]", sha: abc}')
     add("unknown-param", param, "params:", "options[0].params.sha", "no parameter 'sha'")
-    provider = _variant("provider: git\n", "provider: github_actions\n")
+    provider = _variant("provider: git\n", "provider: argo_rollouts\n")
     add(
         "uninstalled-provider",
         provider,
-        "provider: github",
+        "provider: argo",
         "options[0].provider",
-        "'github_actions' is not installed",
+        "'argo_rollouts' is not installed",
     )
     required = _variant('    params: {commit: "[commit-hash]"}\n', "")
     add("missing-parameter", required, "- id: revert", "options[0].params", "needs commit")

@@ -45,9 +45,14 @@ TEMPLATE_FIELDS: dict[str, str] = {
 
 class Strict(BaseModel):
     """Base for every procedure shape: unknown keys are errors, values are immutable, and a
-    number is finite (NaN compares false with everything, so a NaN threshold never fires)."""
+    number is finite (NaN compares false with everything, so a NaN threshold never fires).
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    The validators are built at the first validation, not at import (`defer_build`): a
+    procedure read from the cache (`cockpit.core.procedure_cache`) is constructed without
+    them, and building them at import cost every start about 30 ms more.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 MAX_SAMPLES = 1_000_000
@@ -500,7 +505,7 @@ class Procedure(Strict):
     postmortem_sections: list[str] = []
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True
     )
 
     def option(self, option_id: str) -> RollbackOption:

@@ -17,14 +17,14 @@ procedure that cannot be had either way is an error message, never a crash.
 The text goes through the timeline's redaction like every payload: a secret written in a
 procedure file is removed from the copy, whose `sha256` still names the file's bytes.
 
-Light to import (the first paint reads a copy's outline): the loader, and pydantic with it,
-only when `load` runs.
+Light to import (the first paint reads a copy's outline): the loader or the procedure cache,
+and pydantic with them, only when `load` runs.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,13 +171,25 @@ class Loaded:
     """Why there is no procedure at all (one line)."""
 
 
-def load(copy: ProcedureCopy, *, check: Check | None = None) -> Loaded:
+def load(
+    copy: ProcedureCopy,
+    *,
+    check: Check | None = None,
+    check_key: Callable[[], str] | None = None,
+) -> Loaded:
     """The procedure `copy` holds, validated (and `check`ed); when it no longer validates,
-    the file as it is now, with the reason; never raises for a procedure that is bad."""
-    from cockpit.core.procedure_loader import parse_procedure
+    the file as it is now, with the reason; never raises for a procedure that is bad.
 
+    Through the procedure cache (`cockpit.core.procedure_cache`): a text validated before is
+    read, not validated again; with a `check`, only when `check_key` names what it consults.
+    """
+    from functools import partial
+
+    from cockpit.core.procedure_cache import parse
+
+    validate = partial(parse, check=check, check_key=check_key)
     try:
-        return Loaded(parse_procedure(copy.text, copy.shown, check=check))
+        return Loaded(validate(copy.text, copy.shown))
     except ProcedureFileError as error:
         failed = str(error)
     disk = on_disk(copy)
@@ -191,7 +203,7 @@ def load(copy: ProcedureCopy, *, check: Check | None = None) -> Loaded:
             f"({disk})",
         )
     try:
-        procedure = parse_procedure(disk.text, disk.shown, check=check)
+        procedure = validate(disk.text, disk.shown)
     except ProcedureFileError as error:
         return Loaded(
             None,
