@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
@@ -51,9 +50,11 @@ class TriggerList(Static):
     def __init__(self, waiting: tuple[str, ...] = (), *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.titles: tuple[str, ...] | None = waiting
-        """The rules' titles shown WAITING (rendered when painted, as the styles are known
-        only then), until `show` has verdicts: so they are in the screen's very first frame,
-        not in a second one after mounting."""
+        """The rules' titles shown WAITING, until `show` has verdicts."""
+        self.verdicts: list[tuple[TriggerRule, Verdict | None]] = []
+        # Rendered when painted, not set with update() after mounting: the styles are known
+        # only then, and an update after mounting put the rows in a second frame, not the
+        # screen's first.
 
     def waiting(self, titles: tuple[str, ...]) -> None:
         """The rules' titles before the procedure is validated: each WAITING, as the first
@@ -63,14 +64,14 @@ class TriggerList(Static):
             self.refresh(layout=True)
 
     def render(self) -> RenderResult:
-        if self.titles is None:
-            return super().render()
-        return self.waiting_text(self.titles)
+        if self.titles is not None:
+            return self.waiting_text(self.titles)
+        return self.verdicts_text(self.verdicts)
 
-    def waiting_text(self, titles: tuple[str, ...]) -> RenderableType:
+    def waiting_text(self, titles: tuple[str, ...]) -> Text:
         """Each rule WAITING, with no sample yet."""
         if not titles:
-            return "Loading the procedure's trigger rules…"
+            return Text("Loading the procedure's trigger rules…")
         style = self.get_component_rich_style(_STYLE[TriggerStatus.WAITING])
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, title in enumerate(titles):
@@ -82,16 +83,19 @@ class TriggerList(Static):
         return text
 
     def show(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> None:
-        """Render the triggers' latest verdicts, one line each."""
+        """Show the triggers' latest verdicts, one line each."""
         state = tuple(
             (v.status.value, v.counter) if v is not None else ("", "") for _, v in verdicts
         )
-        if state == self.shown:
+        if state == self.shown and self.titles is None:
             return
         # Its height is auto: only a different number of lines needs a new layout.
         relayout = len(state) != len(self.shown) or self.titles is not None
-        self.titles = None
-        self.shown = state
+        self.shown, self.verdicts, self.titles = state, verdicts, None
+        self.refresh(layout=relayout)
+
+    def verdicts_text(self, verdicts: list[tuple[TriggerRule, Verdict | None]]) -> Text:
+        """One line per rule: status, counter, title."""
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (rule, verdict) in enumerate(verdicts):
             status = verdict.status if verdict is not None else TriggerStatus.WAITING
@@ -108,4 +112,4 @@ class TriggerList(Static):
             )
             # Text.append never reads markup; the rule's title is the procedure's, made visible.
             text.append(visible(rule.title, one_line=True))
-        self.update(text, layout=relayout)
+        return text
