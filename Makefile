@@ -57,7 +57,7 @@ lock: ## Re-pin constraints.txt from a fresh resolution (review the diff)
 
 ##@ Set-up
 
-services: ## Install (as root) what the tests drive: sshd, tmux, sqlite3, Prometheus, podman, PostgreSQL
+services: ## Install (as root) what the tests drive: sshd, tmux, sqlite3, Prometheus, podman, PostgreSQL, Redis
 	bash scripts/services.sh
 
 venv: $(STAMP) ## Create .venv with the pinned packages

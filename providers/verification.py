@@ -365,6 +365,13 @@ class VerificationProvider(ActionProvider):
         summary = f"saved {len(files)} file(s) in {folder}{note}"
         return Executed(summary, {"folder": str(folder), "files": files, "failed": failed})
 
+    def run_command(self, argv: list[str], report: Report) -> tuple[str, int | None, list[str]]:
+        """Run one argv list (no shell) as a smoke test runs: the line shown, the exit code
+        (None past the timeout, the group killed), the output lines kept (scrubbed)."""
+        keep = self.opts.max_output_lines
+        line, code, output, _ = self._run(argv, report, keep, keep - keep // 2)
+        return line, code, output.lines()
+
     def _run(
         self, command: str | list[str], report: Report, keep: int, live: int
     ) -> tuple[str, int | None, Kept, float]:

@@ -5,7 +5,8 @@
 # and promtool) for the Prometheus API source's integration tests, and podman serving the Docker
 # Engine API for the Compose provider's tests (runc: crun fails here; catatonit is the
 # containers' init; busybox-static is the test images' rootfs), and PostgreSQL (server binaries
-# and clients) for the database provider, whose tests start their own throwaway clusters.
+# and clients) for the database provider, whose tests start their own throwaway clusters, and
+# redis-server for the cache clear's Redis tests (each starts a private server on a free port).
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -23,6 +24,8 @@ need_bare=()
 # PostgreSQL recommends sysstat, which the tests never use.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v pg_dump >/dev/null 2>&1 \
   || need_bare+=(postgresql)
+# redis-server recommends nothing the tests use; its own service is never started by them.
+command -v redis-server >/dev/null 2>&1 || need_bare+=(redis-server)
 [ ${#need[@]} -eq 0 ] && [ ${#need_bare[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "services: missing ${need[*]} ${need_bare[*]} (run as root to install);" \

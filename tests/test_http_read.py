@@ -21,7 +21,9 @@ from hostile_metrics import HostileServer
 from cockpit.core.actions import Outgoing, Report
 from cockpit.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from providers.api import ApiClient, ApiOptions
+from providers.http_action import HttpActionOptions, HttpActionProvider
 from providers.http_read import MAX_RETRY_AFTER, retry_after_seconds
+from providers.http_request import Request
 from providers.webhook import WebhookNotifier, WebhookOptions
 
 TOKEN = "abc123-secret-token-0123456789"
@@ -112,6 +114,30 @@ def test_api_errors_never_carry_the_token_the_platform_echoes(echo: Echo, path: 
     assert text.startswith("read the project: ")
     if path == "/revoked":
         assert text == "read the project: credentials refused (401): token [redacted] is revoked"
+
+
+@pytest.mark.parametrize("path", ["/revoked", "/dump", "/long"])
+def test_http_action_errors_never_carry_the_token_the_platform_echoes(
+    echo: Echo, path: str
+) -> None:
+    options = HttpActionOptions(base_url=echo.url, token=TOKEN, timeout_seconds=2, probe_path=path)
+    action = HttpActionProvider(options)
+    texts = []
+    try:
+        texts.append(action.health())  # a 400 is an answer: reachable
+    except ProviderError as error:
+        texts.append(str(error))
+    plan = action.preflight("request", {"path": "/"}) if path == "/long" else None
+    report = Report()
+    with pytest.raises(ProviderError, match=r"answered (400|401|500)") as sent:
+        request = Request("POST", path, (), None, "text", ("2xx",), "")
+        action._send(request, "the request", report)  # the answer's first line is quoted
+    action.close()
+    texts += [str(sent.value), *report.transcript]
+    if plan is not None:
+        texts += [plan.cli, json.dumps(plan.as_payload())]
+    for text in texts:
+        assert not leaks(text), text
 
 
 def test_a_token_in_the_base_url_stays_out_of_errors_and_logs(hostile: HostileServer) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -227,7 +228,15 @@ def test_ai_saas_follows_seed_002(builtins: dict[str, Procedure]) -> None:
 
 def test_five_levels_follows_seed_003(builtins: dict[str, Procedure]) -> None:
     procedure = builtins["five-levels"]
-    by_level = {option.level: option for option in procedure.options}
+    by_level: dict[int, Any] = {}
+    for option in procedure.options:  # each level's own option; Level 1's cache clear follows
+        by_level.setdefault(option.level, option)
+    clear = next(option for option in procedure.options if option.id == "cache-clear")
+    assert (clear.level, clear.provider, clear.params) == (
+        1,
+        "cache_clear",
+        {"command": "npm run cache:clear"},
+    )
     assert sorted(by_level) == [1, 2, 3, 4, 5]
     assert [by_level[n].recovery_time.max_minutes for n in range(1, 6)] == [1, 5, 15, 30, 60]
     assert [by_level[n].recovery_time.text for n in range(1, 6)] == [

@@ -285,6 +285,7 @@ def registry() -> dict[str, Start]:
     from cockpit.demo.github import github_actions
     from cockpit.demo.platforms_more import (
         cache,
+        cache_clear,
         cloudflare_pages,
         cloudflare_workers,
         docker_compose,
@@ -300,6 +301,7 @@ def registry() -> dict[str, Start]:
         "cloudflare_workers": cloudflare_workers,
         "cloudflare_pages": cloudflare_pages,
         "cache": cache,
+        "cache_clear": cache_clear,
         "postgres": postgres,
         "docker_compose": docker_compose,
         "github_actions": github_actions,

@@ -122,6 +122,48 @@ def cache(
     platforms.providers["cache"] = CacheProvider(options)
 
 
+FAKE_NPM = """#!/bin/sh
+# The drill's npm: `npm run cache:clear` empties the drill service's cache, as the app's would.
+if [ "$1 $2" = "run cache:clear" ]; then
+  echo "> cache:clear"
+  echo "cache cleared: 4 keys"
+  exit 0
+fi
+echo "npm (drill): only 'npm run cache:clear' is simulated" >&2
+exit 1
+"""
+
+
+def cache_clear(
+    platforms: Platforms,
+    scenario: Scenario,
+    job_seconds: float,
+    named: Named,
+    health_url: str | None,
+) -> None:
+    """An `npm` on the clear command's PATH that answers `npm run cache:clear` (the runbooks'
+    command), in a folder of its own removed when the drill stops; no Redis in the drills."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from providers.cache_clear import CacheClearProvider
+
+    folder = Path(tempfile.mkdtemp(prefix="drill-npm-"))
+    npm = folder / "npm"
+    npm.write_text(FAKE_NPM, encoding="utf-8")
+    npm.chmod(0o700)
+    path = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+    options = CacheClearProvider.Options.model_validate(
+        {"timeout_seconds": 30, "environment": {"PATH": path}}
+    )
+    platforms.providers["cache_clear"] = CacheClearProvider(options)
+    platforms.others.append(
+        (f"npm (drill) in {folder}", lambda: shutil.rmtree(folder, ignore_errors=True))
+    )
+
+
 BAD_MIGRATION = "20240201090000"
 """The bad deploy's migration (orders.status): undone, or restored from before it, recovers."""
 FORWARD = (
