@@ -315,6 +315,7 @@ def main() -> int:
         ("one flow: keys, another process's event, two writers (issue 14)", "bench_flow", "rows"),
         ("drills: trigger to verified rollback per procedure (issue 15)", "bench_drill", "rows"),
         ("install: the first make demo (issue 17)", "bench_install", "rows"),
+        ("keys at the floor: key to screen, first visits (issue 17)", "bench_keys", "rows"),
     ]
     for title, module, function in sections:
         rows.extend(section(title, module, function))

@@ -36,6 +36,8 @@ ROWS = (
     "keys, 12 sources",
     "another process's event",
     "drill pulse-messages: trigger → verified rollback",
+    "key → screen painted on a pty (t/p/d): p50",
+    "first visit of each screen after a fresh start",
 )
 """A row of each section (PostgreSQL's and the export's name their own sizes)."""
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markdown import Markdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Input, Markdown, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, Static
 
 from cockpit.screens.base import CockpitModal
 from widgets.editors import PlainInput
-from widgets.plain import plain
+from widgets.plain import plain, visible
 
 
 class HelpScreen(CockpitModal[None]):
-    """What each screen is for and every key, generated from the bindings so it stays true."""
+    """What each screen is for and every key, generated from the bindings so it stays true.
+
+    The text is rendered by Rich into one Static, as the procedure screen's is: Textual's
+    Markdown widget mounts a widget per block and per table cell, and took 250-650 ms to open.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
@@ -52,7 +57,10 @@ class HelpScreen(CockpitModal[None]):
         with Vertical(id="help-box"):
             if self.hint:  # the procedure's words may hold markup-like text: plain
                 yield Static(plain(f"Next: {self.hint}", "bold"), id="help-next")
-            yield Markdown(text)
+            with VerticalScroll(id="help-scroll"):
+                yield Static(
+                    Markdown(visible(text)), id="help-text"
+                )  # the table's rows hold key names
 
     def action_close(self) -> None:
         """Close the help."""

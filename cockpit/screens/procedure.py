@@ -2,7 +2,8 @@
 
 The text is the Markdown of `cockpit procedures show`, rendered by Rich into one Static per tab.
 Textual's Markdown widget mounts a widget per block (about 2,000 for a seed procedure) and took
-1-3 s to lay out at 80x24; Rich renders the same text in tens of milliseconds.
+1-3 s to lay out at 80x24; Rich renders the same text in tens of milliseconds. Each tab's text
+is parsed when the tab is first shown, so the screen's first paint parses one tab, not five.
 """
 
 from __future__ import annotations
@@ -76,25 +77,46 @@ class ProcedureScreen(CockpitScreen[None]):
         Binding("left", "previous_tab", "Previous tab", show=False, id="procedure.previous"),
     ]
 
+    texts: dict[str, str]
+    """Each tab's Markdown, until the tab is first shown and its text parsed."""
+
     def compose(self) -> ComposeResult:
         yield IncidentBar()
         app = self.cockpit
         procedure = app.session.procedure
         assert procedure is not None, "the App opens this screen once the procedure is loaded"
-        texts = tab_texts(render_markdown(procedure))
+        self.texts = tab_texts(render_markdown(procedure))
         with TabbedContent(id="procedure-tabs"):
             for tab_id, title, _ in TABS:
                 with TabPane(plain(title), id=f"tab-{tab_id}"), VerticalScroll():
-                    # Rich's Markdown never reads console markup, but passes control
-                    # characters to the terminal: the procedure file's ESC shows as "^[".
-                    text = visible(texts[tab_id] or "_Nothing in this procedure._")
-                    yield Static(Markdown(text, code_theme="ansi_dark"), id=f"text-{tab_id}")
+                    yield Static(
+                        Markdown(visible(self.source(tab_id)), code_theme="ansi_dark")
+                        if tab_id == TABS[0][0]
+                        else "",
+                        id=f"text-{tab_id}",
+                    )
         yield KeyFooter()
+
+    def source(self, tab_id: str) -> str:
+        """A tab's Markdown source, taken once: it is parsed when the tab is first shown.
+
+        Rich's Markdown never reads console markup, but passes control characters to the
+        terminal (the procedure file's ESC shows as "^["): it is given visible() text."""
+        return self.texts.pop(tab_id) or "_Nothing in this procedure._"
+
+    def fill(self, pane_id: str) -> None:
+        """Parse a tab's text into its Static before the tab is shown the first time."""
+        tab_id = pane_id.removeprefix("tab-")
+        if tab_id in self.texts:
+            shown = Markdown(visible(self.source(tab_id)), code_theme="ansi_dark")
+            self.query_one(f"#text-{tab_id}", Static).update(shown)
 
     def on_mount(self) -> None:
         self.focus_text()
 
-    def on_tabbed_content_tab_activated(self, _: TabbedContent.TabActivated) -> None:
+    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
+        if message.pane.id is not None:
+            self.fill(message.pane.id)  # a tab clicked with the mouse
         self.focus_text()
 
     def focus_text(self) -> None:
@@ -104,12 +126,17 @@ class ProcedureScreen(CockpitScreen[None]):
 
     def action_decision(self) -> None:
         """Show the decision tab."""
-        self.query_one(TabbedContent).active = "tab-decision"
+        self.show("tab-decision")
+
+    def show(self, pane_id: str) -> None:
+        """Show a tab, its text parsed first."""
+        self.fill(pane_id)
+        self.query_one(TabbedContent).active = pane_id
 
     def _step(self, offset: int) -> None:
         tabs = self.query_one(TabbedContent)
         ids = [f"tab-{tab_id}" for tab_id, _, _ in TABS]
-        tabs.active = ids[(ids.index(tabs.active) + offset) % len(ids)]
+        self.show(ids[(ids.index(tabs.active) + offset) % len(ids)])
 
     def action_next_tab(self) -> None:
         """Show the next tab."""
