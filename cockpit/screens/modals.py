@@ -58,9 +58,8 @@ class HelpScreen(CockpitModal[None]):
             if self.hint:  # the procedure's words may hold markup-like text: plain
                 yield Static(plain(f"Next: {self.hint}", "bold"), id="help-next")
             with VerticalScroll(id="help-scroll"):
-                yield Static(
-                    Markdown(visible(text)), id="help-text"
-                )  # the table's rows hold key names
+                # The rows hold key names and the procedure's words: control characters shown.
+                yield Static(Markdown(visible(text)), id="help-text")
 
     def action_close(self) -> None:
         """Close the help."""
