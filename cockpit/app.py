@@ -13,6 +13,7 @@ from typing import Any, ClassVar, cast
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import AwaitMount
 
 from cockpit.core.errors import LockHeld
 from cockpit.core.lock import IncidentLock
@@ -24,6 +25,21 @@ def _screen(module: str, name: str) -> Screen[Any]:
     """Import and build a screen on first use."""
     screen_class = getattr(importlib.import_module(f"cockpit.screens.{module}"), name)
     return cast(Screen[Any], screen_class())
+
+
+WARM_SCREENS = (
+    "action",
+    "rollback",
+    "wizard",
+    "checklists",
+    "timeline",
+    "procedure",
+    "drafts",
+    "postmortem",
+    "providers",
+    "modals",
+)
+"""The screens' modules, imported by the warm-up worker after the first paint."""
 
 
 def _modals() -> Any:
@@ -186,10 +202,28 @@ class CockpitApp(IncidentApp):
         self.record("session.driving", "cockpit drives the incident now (took over)")
 
     def warm_up(self) -> None:
-        """Worker: also the screens an action opens, imported before the first `r`."""
+        """Worker: also every screen's module, imported before its first key (their imports,
+        Textual's tabs, Rich's Markdown with pygments, were up to 50 ms of a first visit)."""
         super().warm_up()
-        for module in ("action", "rollback", "wizard"):
+        for module in WARM_SCREENS:
             importlib.import_module(f"cockpit.screens.{module}")
+
+    def switch_mode(self, mode: str) -> AwaitMount:
+        """Switch screens; one built already is shown at once (see `delay_update`)."""
+        self.shown_at_once = mode in self._screen_stacks
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self.shown_at_once = False
+
+    shown_at_once = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        # Textual holds every paint for 50 ms on a switch of modes, to hide a screen being
+        # built; a screen built before has nothing to hide, and the 50 ms were the floor of
+        # every key that switches screens (make bench: keys).
+        if not self.shown_at_once:
+            super().delay_update(delay)
 
     def has_procedure(self) -> bool:
         """Whether the procedure and its checklists are loaded; if not, the responder is told.

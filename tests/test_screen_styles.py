@@ -70,3 +70,26 @@ async def test_a_theme_changed_while_a_screen_is_away_reaches_it(
         await pilot.press("t")
         await pilot.pause()
         assert app.screen.query_one(DataTable).styles.background != before
+
+
+async def test_a_screen_built_before_is_shown_without_the_switch_delay(
+    timeline: Timeline, pulse_procedure: Procedure, clock: FixedClock, monkeypatch: Any
+) -> None:
+    """Textual holds paints 50 ms on every switch of modes, to hide a screen being built: a
+    screen built before is shown at once; a new one still gets the delay."""
+    app = make_app(timeline, pulse_procedure, clock)
+    delays: list[str] = []
+    delay = App.delay_update
+
+    def counted(self: App[Any], delay_s: float = 0.05) -> None:
+        delays.append(str(self.current_mode))
+        delay(self, delay_s)
+
+    monkeypatch.setattr(App, "delay_update", counted)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")  # built now: delayed
+        await pilot.pause()
+        await pilot.press("d", "t", "d")  # built before: at once
+        await pilot.pause()
+        assert delays == ["dashboard"]
+        assert app.current_mode == "dashboard" and app._batch_count == 0
