@@ -59,6 +59,7 @@ from providers.http_request import (
     parse_request,
     read_secret,
 )
+from providers.params import number_param
 from providers.webhook import check_url
 
 
@@ -179,8 +180,8 @@ class HttpActionProvider(ActionProvider):
         url = self._url(request.path)
         destructive = _flag(params.get("destructive"))
         auth = self.secrets.named[TOKEN_NAME].shell if TOKEN_NAME in self.secrets.named else None
-        attempts = int(_number(params, "verify_attempts", 5, 1))
-        interval = _number(params, "verify_interval_seconds", 2.0, 0)
+        attempts = int(number_param(params, "verify_attempts", 5, 1))
+        interval = number_param(params, "verify_interval_seconds", 2.0, 0)
         limit = self.opts.timeout_seconds
         shown = self.secrets.masked(url)
         headers = [f"{name}: {self.secrets.masked(value)}" for name, value in request.headers]
@@ -409,13 +410,3 @@ def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1")
     return bool(value)
-
-
-def _number(params: Mapping[str, Any], key: str, default: float, least: float) -> float:
-    try:
-        value = float(params.get(key, default))
-    except (TypeError, ValueError):
-        raise ProviderError(f"{key} must be a number, not {params.get(key)!r}") from None
-    if value < least:
-        raise ProviderError(f"{key} must be at least {least:g}, not {value:g}")
-    return value

@@ -39,6 +39,7 @@ from providers.api import Secret
 from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
 from providers.http import http_failure_reason, make_client
 from providers.http_read import Deadline, MiB, read
+from providers.params import number_param
 from providers.subprocesses import NotRunnable, Output, Process
 
 COMMON_PARAMS: Params = {
@@ -202,8 +203,8 @@ class VerificationProvider(ActionProvider):
         if where.scheme not in ("http", "https") or not where.hostname:
             raise ProviderError(f"health_check needs url: http(s)://host/path, not {scrub(url)!r}")
         statuses = _statuses(params.get("expect_status", "2xx"))
-        attempts = int(_number(params, "attempts", 5, 1))
-        interval = _number(params, "interval_seconds", 2.0, 0)
+        attempts = int(number_param(params, "attempts", 5, 1))
+        interval = number_param(params, "interval_seconds", 2.0, 0)
         contains = str(params.get("contains") or "")
         shown, limit = scrub(url), self.opts.timeout_seconds
         wants = "/".join(statuses) + (f" with {contains!r} in the body" if contains else "")
@@ -257,7 +258,7 @@ class VerificationProvider(ActionProvider):
 
     def _plan_smoke(self, params: Mapping[str, Any]) -> Plan:
         command = _command(params.get("command"), "smoke_test needs command: a line or a list")
-        expect = int(_number(params, "expect_exit", 0, 0))
+        expect = int(number_param(params, "expect_exit", 0, 0))
         line = self._line(command)
         return Plan(
             provider=self.name,
@@ -447,16 +448,6 @@ def _command(value: Any, need: str) -> str | list[str]:
     if isinstance(value, list) and value and all(isinstance(part, str) for part in value):
         return list(value)
     raise ProviderError(need)
-
-
-def _number(params: Mapping[str, Any], key: str, default: float, least: float) -> float:
-    try:
-        value = float(params.get(key, default))
-    except (TypeError, ValueError):
-        raise ProviderError(f"{key} must be a number, not {params.get(key)!r}") from None
-    if value < least:
-        raise ProviderError(f"{key} must be at least {least:g}, not {value:g}")
-    return value
 
 
 def _statuses(value: Any) -> list[str]:
