@@ -200,8 +200,9 @@ def start_demo(
     from cockpit.demo.drill import gauges, scenario_settings
     from cockpit.demo.platforms import start_platforms
     from cockpit.demo.scenario import Scenario
+    from cockpit.demo.sentry import METRIC, start_sentry
     from cockpit.demo.service import DemoService
-    from cockpit.demo.sources import demo_sources
+    from cockpit.demo.sources import TIMEOUT_SECONDS, demo_sources
     from cockpit.session import StartedSources
 
     if isinstance(procedure, str):
@@ -213,6 +214,19 @@ def start_demo(
     extra = gauges(procedure)
     service = DemoService(scenario, gauges=extra)
     base_url = service.start()
+    # Its team reads user-reported critical bugs in Sentry, so the drill does too.
+    in_sentry = [METRIC] if METRIC in procedure.metrics else []
+    sources = demo_sources(base_url, clock, extra, elsewhere=in_sentry)
+    where = f"simulated production on {base_url}"
+    stop = service.stop
+    if in_sentry:
+        sentry = start_sentry(scenario, clock, TIMEOUT_SECONDS)
+        sources.append(sentry.source)
+        where += f", Sentry on {sentry.simulator.url}"
+
+        def stop() -> None:
+            service.stop()
+            sentry.stop()
 
     def platforms() -> StartedSources:
         # Seconds (a database cluster, a git remote): started while the metrics are polled.
@@ -228,9 +242,9 @@ def start_demo(
         )
 
     return StartedSources(
-        sources=demo_sources(base_url, clock, extra),
-        note=f"simulated production on {base_url}; "
+        sources=sources,
+        note=f"{where}; "
         + ("rolled back already" if deploy_at is None else f"bad deploy in {deploy_at:.0f}s"),
-        stop=service.stop,
+        stop=stop,
         more=platforms,
     )

@@ -61,11 +61,16 @@ def drill_query(name: str) -> MetricQuery:
     return MetricQuery(name=name, kind="gauge", family="drill_metric", labels={"metric": name})
 
 
-def demo_sources(base_url: str, clock: Clock, gauges: Iterable[str] = ()) -> list[MetricSource]:
-    """A scrape of `{base_url}/metrics` (with the drill's `gauges`) and a probe of
+def demo_sources(
+    base_url: str, clock: Clock, gauges: Iterable[str] = (), elsewhere: Iterable[str] = ()
+) -> list[MetricSource]:
+    """A scrape of `{base_url}/metrics` (with the drill's `gauges`, without the metrics read
+    `elsewhere`, as a drill reads critical bug reports in Sentry) and a probe of
     `{base_url}/health`, on `clock`."""
     base = base_url.rstrip("/")
-    queries = [*DEMO_QUERIES, *(drill_query(name) for name in gauges)]
+    skipped = set(elsewhere)
+    queries = [q for q in DEMO_QUERIES if q.name not in skipped]
+    queries += [drill_query(name) for name in gauges]
     scrape = ScrapeSource(
         ScrapeOptions(url=f"{base}/metrics", timeout_seconds=TIMEOUT_SECONDS, metrics=queries),
         clock=clock,
