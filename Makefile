@@ -52,7 +52,7 @@ screenshots: $(STAMP) ## Regenerate the SVG screenshots in screenshots/ and the 
 	$(BIN)/pytest -q tests/test_snapshots.py --snapshot-update
 
 lock: ## Re-pin constraints.txt from a fresh resolution (review the diff)
-	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q '.[dev,kubernetes,docker,postgres]' \
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q '.[dev,kubernetes,docker,postgres,aws]' \
 	  && .lockvenv/bin/pip freeze --exclude rollback-cockpit | grep -v '^-e' > constraints.txt && rm -rf .lockvenv
 
 ##@ Set-up
@@ -68,7 +68,7 @@ $(BASE): pyproject.toml constraints.txt
 	rm -f $(VENV)/.base-* && touch $@
 
 $(STAMP): $(BASE)
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,kubernetes,docker,postgres]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,kubernetes,docker,postgres,aws]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 clean: ## Remove the virtualenv and caches

@@ -276,5 +276,5 @@ def test_backups_offered_are_the_runbooks_kind(sql_shop: Shop) -> None:
     assert [Path(v).name for v, _ in provider.choices("restore_backup", "backup", only)] == [
         "good.sql.gz"
     ]
-    with pytest.raises(ProviderError, match=r"no fetcher for s3:// backups"):
-        provider.preflight("restore_backup", {"backup": "s3://bucket/db/good.sql.gz"})
+    with pytest.raises(ProviderError, match=r"no fetcher for gs:// backups"):
+        provider.preflight("restore_backup", {"backup": "gs://bucket/db/good.sql.gz"})

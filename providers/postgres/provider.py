@@ -16,7 +16,8 @@ the migration table. This provider does the same steps, each bounded in time, an
   and a comparison of the result with the backup's own snapshot. The runbooks' plain `.sql` and
   `.sql.gz` backups (told from their content, not their name) take the same steps with psql
   --single-transaction instead (providers.postgres.psql); a sha256 given as a parameter or in a
-  `<file>.sha256` is checked before anything is touched.
+  `<file>.sha256` is checked before anything is touched. A backup named `s3://bucket/key` or
+  `r2://bucket/key` is downloaded and checked first (providers.postgres.s3_fetch; options s3, r2).
 - `migrate_down`: an emergency backup, then the down script(s) and the migration table's
   bookkeeping in one transaction (providers.postgres.migrations), and a check of both.
 
@@ -38,12 +39,13 @@ from cockpit.core.errors import ProviderError
 from cockpit.core.paths import data_dir, ensure_private_dir
 from providers.api import Secret
 from providers.base import ActionProvider, Capability, Param, Params, ProviderOptions
-from providers.postgres import run
+from providers.postgres import run, s3_fetch
 from providers.postgres.db import Database, Snapshot, Target
 from providers.postgres.migrations import (
     MigrationTable,
     read_migrations,
 )
+from providers.postgres.object_store import BucketOptions
 from providers.postgres.plans import plan_backup, plan_migrate_down
 from providers.postgres.restore_plan import plan_restore
 from providers.postgres.source import candidates
@@ -60,6 +62,11 @@ ACTION_PARAMS: dict[str, Params] = {
             "which files in the folder are this runbook's backups, e.g. ai_saas_*.sql.gz"
         ),
         "sha256": Param("the file's sha256; refused if it differs (so is a <file>.sha256)"),
+        "backup_prefix": Param(
+            "where the candidates are in S3 or R2, e.g. r2://pitchey-backups/db/ (listed newest "
+            "first)"
+        ),
+        "version_id": Param("the S3 object version to fetch (default: the latest)"),
         "database": _DATABASE,
     },
     "migrate_down": {
@@ -110,6 +117,10 @@ class PostgresOptions(ProviderOptions):
     stop_writes_command: list[str] | None = None
     resume_writes_sql: str | None = None
     resume_writes_command: list[str] | None = None
+    s3: BucketOptions | None = None
+    """Where s3:// backups are fetched from: endpoint_url, region, credentials, limits."""
+    r2: BucketOptions | None = None
+    """Where r2:// backups are fetched from: account_id (or endpoint_url), credentials, limits."""
 
     @model_validator(mode="after")
     def _connectable(self) -> PostgresOptions:
@@ -187,6 +198,8 @@ class PostgresProvider(ActionProvider):
 
     def choices(self, action: str, param: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         if action == "restore_backup" and param in ("backup", "backup_file"):
+            if s3_fetch.listed_remotely(self, params):
+                return s3_fetch.candidates(self, params)[:20]
             return [(str(p), _file_label(p)) for p in self.backups(params)[:20]]
         if action == "migrate_down" and param in ("to", "target"):
             tables = self.migrations(str(params.get("migrations_table") or "") or None)

@@ -39,7 +39,7 @@ from providers.postgres.plans import (
     stamp,
     stop_writes_calls,
 )
-from providers.postgres.source import locate
+from providers.postgres.source import FETCHED, locate
 
 if TYPE_CHECKING:
     from providers.postgres.provider import PostgresProvider
@@ -57,6 +57,8 @@ class BackupFound:
     """What its sha256 was checked against ('matches the sha256 parameter'), if anything."""
     warnings: list[str] = field(default_factory=list)
     sql: SqlFile | None = None
+    origin: str | None = None
+    """Where a fetched file came from ('fetched from r2://…, sha256 checked against …')."""
 
     def line(self, entries: int = 0) -> str:
         """What the plan says about the file, its format and how it is restored."""
@@ -67,7 +69,8 @@ class BackupFound:
             what = f"{FORMATS[self.kind]}, {self.size:,} bytes, {entries} entries"
             how = "restored with pg_restore in one transaction"
         checked = self.checked or "no sha256 given to check it against"
-        return f"{self.path.name}: {what}; {checked}; {how}"
+        origin = f"; {self.origin}" if self.origin else ""
+        return f"{self.path.name}: {what}; {checked}; {how}{origin}"
 
 
 def find(provider: PostgresProvider, params: Mapping[str, Any]) -> BackupFound:
@@ -81,7 +84,7 @@ def find(provider: PostgresProvider, params: Mapping[str, Any]) -> BackupFound:
         raise ProviderError(f"cannot read {path}: {error.strerror or error}") from None
     checked = check_sha256(path, digest, params)
     kind = detect(path)
-    found = BackupFound(path, kind, size, digest, checked)
+    found = BackupFound(path, kind, size, digest, checked, origin=FETCHED.get(str(path)))
     mismatch = name_mismatch(path, kind)
     if mismatch:
         found.warnings.append(mismatch)

@@ -3,8 +3,9 @@
 Everything after this point (format detection, checksum, scratch restore, the restore itself)
 works on a local file. A backup named by URL (`s3://bucket/db/backup.sql.gz`, `r2://…`) is
 handed to the fetcher registered for its scheme in `FETCHERS`, which downloads it (into the
-provider's backup folder, say) and returns the local path; none is registered here yet, so such
-a name is refused with what to do instead. Plain names are relative to `backup_dir`.
+provider's backup folder) and returns the local path: providers.postgres.s3_fetch registers
+s3:// and r2://; another scheme is refused with what to do instead. Plain names are relative to
+`backup_dir`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 Fetch = Callable[["PostgresProvider", str, Mapping[str, Any]], Path]
 """(provider, the backup's URL, the action's params) → the local file it was fetched to."""
 FETCHERS: dict[str, Fetch] = {}
-"""URL scheme → its fetcher (another module registers s3/r2 here)."""
+"""URL scheme → its fetcher (providers.postgres.s3_fetch registers s3 and r2 here)."""
+FETCHED: dict[str, str] = {}
+"""Local path of a fetched file → where it came from and how it was checked, for the plan."""
 BACKUP_SUFFIXES = (".dump", ".backup", ".sql", ".sql.gz", ".gz", ".tar")
 URL = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 
