@@ -135,7 +135,7 @@ def test_the_exports_footer_names_the_command_that_checks_that_timeline(
         checked.exit_code == 0 and "1 events verified" in checked.output
     ) or "verified" in checked.output
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)  # the procedure cache may have made it
     with Timeline(data / "timeline.db") as timeline:
         timeline.open_incident("errors", "P1", "pulse-messages")
     default = runner.invoke(cli, ["export", "1"])
