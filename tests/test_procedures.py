@@ -185,7 +185,14 @@ def test_huntaze_follows_seed_001(builtins: dict[str, Procedure]) -> None:
     error_rate = tree.nodes["error-rate"]
     assert isinstance(error_rate, QuestionNode) and error_rate.evidence is not None
     assert (error_rate.evidence.metric, error_rate.evidence.threshold) == ("error_rate", 5)
-    assert [o.provider for o in procedure.options] == ["vercel", "git", "postgres", "manual"]
+    assert [o.provider for o in procedure.options] == [
+        "vercel",
+        "git",
+        "postgres",
+        "aws_cloudfront",
+        "aws_s3",
+        "manual",
+    ]
     assert "data loss" in procedure.option("database").warning
     assert procedure.option("database").recovery_time.max_minutes == 20
     assert {t.metric: t.under_minutes for t in procedure.targets}["time_to_rollback"] == 10

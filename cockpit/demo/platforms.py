@@ -112,7 +112,13 @@ def start_platforms(
     return platforms
 
 
-CLIENTS = {"kubernetes": "kubernetes", "docker_compose": "docker", "postgres": "psycopg"}
+CLIENTS = {
+    "kubernetes": "kubernetes",
+    "docker_compose": "docker",
+    "postgres": "psycopg",
+    "aws_cloudfront": "moto",
+    "aws_s3": "moto",
+}
 """The Python package each provider talks to its platform with (an optional extra)."""
 
 
@@ -282,6 +288,7 @@ Start = Callable[[Platforms, Scenario, float, Named, "str | None"], None]
 
 def registry() -> dict[str, Start]:
     """The platform a drill starts for each provider an option names."""
+    from cockpit.demo.aws import aws
     from cockpit.demo.github import github_actions
     from cockpit.demo.platforms_more import (
         cache,
@@ -305,4 +312,6 @@ def registry() -> dict[str, Start]:
         "postgres": postgres,
         "docker_compose": docker_compose,
         "github_actions": github_actions,
+        "aws_cloudfront": aws,
+        "aws_s3": aws,
     }
