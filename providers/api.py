@@ -167,6 +167,7 @@ class ApiClient:
         what: str,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        files: Mapping[str, Any] | None = None,
         report: Report | None = None,
         ok: tuple[int, ...] = (200, 201, 202, 204),
     ) -> Any:
@@ -189,6 +190,8 @@ class ApiClient:
                     max_bytes=self.options.max_body_bytes,
                     params=params,
                     json=json,
+                    # multipart/form-data only when asked (Cloudflare's settings PATCH)
+                    **({"files": files} if files is not None else {}),
                 )
             except httpx.TimeoutException:
                 raise ProviderTimeout(

@@ -25,7 +25,8 @@ from pydantic import Field
 
 from cockpit.core.actions import ActionTimedOut, Call, Executed, Plan, Report, Verified
 from cockpit.core.errors import ProviderError
-from providers.api import ApiError, ApiOptions, HttpActionProvider
+from providers import cloudflare_settings as settings
+from providers.api import ApiError, ApiOptions, HttpActionProvider, Secret
 from providers.base import Param, Params
 
 SECRETS_CHANGED = 10220
@@ -71,6 +72,10 @@ class WorkersOptions(CloudflareOptions):
     """`script` is the Worker's name (wrangler's --name); params.script overrides it."""
 
     script: str | None = None
+    secrets: dict[str, Secret] = Field(default_factory=dict)
+    """restore_secrets: per secret name, where the value to put back is ({ env } or { file })."""
+    secrets_current: dict[str, Secret] = Field(default_factory=dict)
+    """Per name, the value in place now: with it, a restore_secrets has an undo."""
 
 
 class PagesOptions(CloudflareOptions):
@@ -126,17 +131,29 @@ class WorkersProvider(_Cloudflare):
     Options = WorkersOptions
     actions: ClassVar[dict[str, str]] = {
         "rollback_deployment": "serve an earlier Worker version at 100 % (wrangler rollback)",
+        "restore_secrets": "put secrets back from their configured sources (digests only)",
+        "restore_vars": "put back the plain-text vars the cockpit saw before",
     }
     action_params: ClassVar[dict[str, Params]] = {
         "rollback_deployment": {
             "script": Param("the Worker's name (default: the options' script)"),
             "version": Param("the version id to serve (default: the last stable one)"),
             "message": Param("the deployment message, at most 120 characters"),
-        }
+        },
+        "restore_secrets": {
+            "script": Param("the Worker's name (default: the options' script)"),
+            "names": Param("comma-separated secret names (default: every configured source)"),
+            "source": Param("'previous' (the options' secrets, default) or 'current' (undo)"),
+        },
+        "restore_vars": {
+            "script": Param("the Worker's name (default: the options' script)"),
+            "digest": Param("the recorded vars set (sha256) to put back (default: the last)"),
+        },
     }
 
     def __init__(self, options: WorkersOptions, *, transport: httpx.BaseTransport | None = None):
         super().__init__(options, options.script, transport)
+        self.workers_options = options
 
     def deployments(self, script: str | None = None, report: Report | None = None) -> list[Record]:
         """The Worker's deployments, newest first: the first one serves traffic."""
@@ -187,6 +204,10 @@ class WorkersProvider(_Cloudflare):
 
     def preflight(self, action: str, params: Mapping[str, Any]) -> Plan:
         self.require(action)
+        if action == "restore_secrets":
+            return settings.plan_secrets(self, action, params)
+        if action == "restore_vars":
+            return settings.plan_vars(self, action, params)
         script = self._named(params.get("script"))
         message = str(params.get("message") or "Rollback")
         if len(message) > 120:
@@ -236,6 +257,10 @@ class WorkersProvider(_Cloudflare):
         )
 
     def execute(self, plan: Plan, report: Report) -> Executed:
+        if plan.action == "restore_secrets":
+            return settings.execute_secrets(self, plan, report)
+        if plan.action == "restore_vars":
+            return settings.execute_vars(self, plan, report)
         script, version = plan.data["script"], plan.data["version"]
         path, body = self._path(script, "/deployments"), _deploy_body(version, plan.data["message"])
         what, forced = f"deploy version {version} of {script}", False
@@ -255,6 +280,10 @@ class WorkersProvider(_Cloudflare):
         return Executed(summary + (" past changed secrets" if forced else ""), {"forced": forced})
 
     def verify(self, plan: Plan, executed: Executed, report: Report) -> Verified:
+        if plan.action == "restore_secrets":
+            return settings.verify_secrets(self, plan, executed, report)
+        if plan.action == "restore_vars":
+            return settings.verify_vars(self, plan, executed, report)
         script, version = plan.data["script"], plan.data["version"]
         found = self.deployments(script, report)
         if found and _split(found[0]) == [(version, 100)]:

@@ -38,6 +38,8 @@ class Request:
     headers: dict[str, str]
     params: dict[str, str] = field(default_factory=dict)
     """Named groups captured from the route pattern."""
+    raw: bytes = b""
+    """The body as sent; a multipart/form-data body is left here unparsed (body is None)."""
 
 
 @dataclass
@@ -264,8 +266,10 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            # Multipart bodies (Cloudflare's settings PATCH) are for the route to parse.
+            multipart = self.headers.get("Content-Type", "").startswith("multipart/form-data")
             try:
-                body: JSON = json.loads(raw) if raw else None
+                body: JSON = json.loads(raw) if raw and not multipart else None
             except ValueError:
                 self._send(
                     Reply(400, simulator.error_body(400, "bad_request", "Body is not valid JSON"))
@@ -273,7 +277,7 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            request = Request(self.command, parts.path, query, body, headers)
+            request = Request(self.command, parts.path, query, body, headers, raw=raw)
             with simulator.lock:
                 simulator.requests.append(request)
             self._send(simulator.handle(request))

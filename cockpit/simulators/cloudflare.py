@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.simulators.base import JSON, Fault, Reply, Request, Simulator, SimulatorError
+from cockpit.simulators.cloudflare_settings import WorkerSettings
 
 # Codes Cloudflare sends for these cases.
 AUTH_ERROR = 10000
@@ -79,6 +80,8 @@ class _Worker:
     deployments: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     born: dict[str, int] = field(default_factory=dict)  # version id → sequence number
     secret_changes: list[tuple[int, str]] = field(default_factory=list)  # (sequence, name)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {type, text}
+    vars: list[dict[str, Any]] = field(default_factory=list)  # plain_text and json bindings
 
 
 @dataclass
@@ -99,8 +102,8 @@ class _Project:
     canonical: _Build | None = None
 
 
-class CloudflareSimulator(Simulator):
-    """One Cloudflare account with Workers scripts and Pages projects."""
+class CloudflareSimulator(Simulator, WorkerSettings):
+    """One Cloudflare account with Workers scripts (their secrets and vars too) and Pages."""
 
     name = "cloudflare"
 
@@ -261,6 +264,7 @@ class CloudflareSimulator(Simulator):
         self.route("DELETE", _SCRIPT + "/deployments/{deployment_id}", self._delete_deployment)
         self.route("GET", _SCRIPT + "/versions", self._list_versions)
         self.route("GET", _SCRIPT + "/versions/{version_id}", self._get_version)
+        self.settings_routes(self.route, _SCRIPT)
         self.route("GET", _PROJECT, self._get_project)
         self.route("GET", _PROJECT + "/deployments", self._list_pages)
         self.route("GET", _PROJECT + "/deployments/{deployment_id}", self._get_pages)

@@ -12,6 +12,7 @@ from cockpit.simulators.base import Simulator
 from cockpit.simulators.cloudflare import CloudflareSimulator
 from providers.base import ActionProvider
 from providers.cloudflare import PagesProvider, WorkersProvider
+from providers.cloudflare_state import WorkerState
 
 from . import Case
 
@@ -84,5 +85,62 @@ CASES = [
         "rollback_deployment",
         {},
         _pages_rolled_back,
+    ),
+]
+
+
+# -- secrets and vars (providers/cloudflare_settings.py) -----------------------------------
+
+_OLD_VARS = [{"type": "plain_text", "name": "MODE", "text": "stable"}]
+
+
+def _workers_settings() -> Simulator:
+    sim = _workers()
+    assert isinstance(sim, CloudflareSimulator)
+    sim.set_secret("api", "API_KEY", "leaked-one")
+    sim.set_vars("api", {"MODE": "broken", "EXTRA": "1"})
+    return sim
+
+
+def _secrets_provider(sim: Simulator, overrides: dict[str, Any]) -> ActionProvider:
+    options = _options(sim, overrides, script="api") | {"secrets": {"API_KEY": "the-good-one"}}
+    return WorkersProvider(WorkersProvider.Options.model_validate(options))
+
+
+def _vars_provider(sim: Simulator, overrides: dict[str, Any]) -> ActionProvider:
+    provider = _workers_provider(sim, overrides)
+    assert isinstance(provider, WorkersProvider)
+    # What the cockpit saw before the vars broke (it records each set it sees).
+    state = WorkerState(provider.opts.base_url, provider.opts.account_id, "api")
+    state.remember_vars(_OLD_VARS, "seen before the incident")
+    return provider
+
+
+def _secret_put_back(sim: Simulator) -> bool:
+    assert isinstance(sim, CloudflareSimulator)
+    return sim.secret_value("api", "API_KEY") == "the-good-one"
+
+
+def _vars_put_back(sim: Simulator) -> bool:
+    assert isinstance(sim, CloudflareSimulator)
+    return sim.var_values("api") == {"MODE": "stable"}
+
+
+CASES += [
+    Case(
+        "cloudflare_workers.restore_secrets",
+        _workers_settings,
+        _secrets_provider,
+        "restore_secrets",
+        {},
+        _secret_put_back,
+    ),
+    Case(
+        "cloudflare_workers.restore_vars",
+        _workers_settings,
+        _vars_provider,
+        "restore_vars",
+        {},
+        _vars_put_back,
     ),
 ]
