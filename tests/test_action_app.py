@@ -43,6 +43,18 @@ def demo() -> Iterator[tuple[Scenario, Platforms, FixedClock]]:
         platforms.stop()
 
 
+
+async def choose(pilot: Any, app: Any, option_id: str) -> None:
+    """Open the rollback options (r) and start the one named, wherever the list has it."""
+    from textual.widgets import OptionList
+
+    await pilot.press("r")
+    await pilot.pause()
+    options = app.screen.query_one("#rollback-options", OptionList)
+    options.highlighted = options.get_option_index(option_id)
+    await pilot.press("enter")
+
+
 def app_for(timeline: Timeline, clock: FixedClock, platforms: Platforms) -> CockpitApp:
     incident = timeline.open_incident("demo", "P1", "pulse-messages", drill=True)
     session = Session(
@@ -139,7 +151,7 @@ async def test_a_parameter_the_procedure_leaves_open_is_picked_from_the_provider
     scenario, platforms, clock = demo
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        await choose(pilot, app, "blue-green")  # L5 blue-green switch
         screen = app.screen
         assert screen.asking == "deployment"  # type: ignore[attr-defined]
         await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
@@ -238,7 +250,7 @@ async def test_typing_a_name_where_asked_fires_no_key_of_the_app(
     _, platforms, clock = demo
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        await choose(pilot, app, "blue-green")  # L5 blue-green switch
         screen = app.screen
         assert screen.asking == "deployment"  # type: ignore[attr-defined]
         typed = "dpw-qrtacemon-?"  # every single-letter key of the App, and then some
@@ -265,7 +277,7 @@ async def test_a_refused_pick_keeps_the_list_and_says_why(
     _, platforms, clock = demo
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        await choose(pilot, app, "blue-green")  # L5 blue-green switch
         screen = app.screen
         await until(pilot, lambda: screen.query("#action-choices"), "the candidates")
         picker = screen.query_one("#action-choices")
@@ -410,7 +422,7 @@ async def test_the_screen_shows_where_it_is_in_the_five_steps(
     running = gated(monkeypatch, vercel, "execute")
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        await choose(pilot, app, "blue-green")  # L5 blue-green switch
         screen = app.screen
 
         def steps() -> str:
@@ -449,7 +461,7 @@ async def test_no_state_text_outlives_its_state(
     checking = gated(monkeypatch, vercel, "preflight")
     app = app_for(timeline, clock, platforms)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("r", "down", "down", "down", "down", "enter")  # L5 blue-green switch
+        await choose(pilot, app, "blue-green")  # L5 blue-green switch
         screen = app.screen
         now = said(screen)
         assert "Loading the candidates" in now["plan"]
@@ -475,7 +487,7 @@ async def test_no_state_text_outlives_its_state(
 
         await pilot.press("escape")  # again, and this time the provider lists nothing
         monkeypatch.setattr(vercel, "choices", lambda *args: [])
-        await pilot.press("r", "down", "down", "down", "down", "enter")
+        await choose(pilot, app, "blue-green")
         screen = app.screen
         await until(pilot, lambda: "loading" not in said(screen)["plan"].lower(), "no list")
         now = said(screen)
