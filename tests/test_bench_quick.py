@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(900)
 
 ROWS = (
-    "first full dashboard, panes and trigger rows (cockpit demo)",
+    "first full frame: panes and trigger rows (cockpit demo)",
+    "first full frame: an open incident resumed (cockpit)",
     "cockpit --help start",
     "cockpit timeline verify start",
     "durable append",
