@@ -44,7 +44,6 @@ def demo() -> Iterator[tuple[Scenario, Platforms, FixedClock]]:
         platforms.stop()
 
 
-
 async def choose(pilot: Any, app: Any, option_id: str) -> None:
     """Open the rollback options (r) and start the one named, wherever the list has it."""
     from textual.widgets import OptionList
