@@ -39,6 +39,7 @@ ROWS = (
     "drill pulse-messages: trigger → verified rollback",
     "key → screen painted on a pty (t/p/d): p50",
     "first visit of each screen after a fresh start",
+    "RSS over 1 h idle, real TUI in tmux",
 )
 """A row of each section (PostgreSQL's and the export's name their own sizes)."""
 
