@@ -80,6 +80,9 @@ class IncidentApp(SourcesApp):
         self.procedure_error: str | None = None
         """Why the procedure did not load, once it failed (the screens that show it say so)."""
         self.board_changed: Signal[None] = Signal(self, "board-changed")
+        self.second_ticked: Signal[None] = Signal(self, "second-ticked")
+        """Once a second, for what shows time (the top bar's clock and countdown): the board
+        changes with every sample, a dozen times a second with twelve sources."""
         self.collector = IdleCollector()
         """Runs the full garbage collection when no key is waiting (cockpit/idle_gc.py)."""
 
@@ -323,6 +326,7 @@ class IncidentApp(SourcesApp):
         self.perform(self.automation.due(self.session.clock.now()))
         self.outbox.pump()
         self.board_changed.publish(None)
+        self.second_ticked.publish(None)
         self.collector.tick()
 
     def drive_if_free(self) -> None:

@@ -44,8 +44,12 @@ class IncidentBar(Horizontal):
 
     def on_mount(self) -> None:
         self.cockpit.event_recorded.subscribe(self, self.event_recorded)
-        # The App's once-a-second tick (and each sample) publishes this: no timer per screen.
-        self.cockpit.board_changed.subscribe(self, lambda _: self.tick())
+        # The App's once-a-second tick: no timer per screen. Immediate, as a queued callback
+        # for each screen's bar cost more than the early return of the bars not shown.
+        self.cockpit.second_ticked.subscribe(self, self.second_ticked, immediate=True)
+        self.tick()
+
+    def second_ticked(self, _: None) -> None:
         self.tick()
 
     def tick(self) -> None:
