@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cockpit.cli import cli
 from cockpit.core.actions import Outgoing
-from cockpit.core.clock import FixedClock
+from cockpit.core.clock import FixedClock, iso_ms
 from cockpit.core.event_log import Event
 from cockpit.core.export import cell, code, render_json, render_markdown
 from cockpit.core.outbox import Outbox
@@ -45,12 +45,14 @@ def play_incident(timeline: Timeline, clock: FixedClock, *, close: bool = True) 
     """A P1 on pulse-messages, recorded the way the app records it."""
     opened = timeline.open_incident("Checkout errors after deploy", "p1", "pulse-messages")
     incident = opened.id
-    clock.advance(60)
+    clock.advance(30)
+    impact = iso_ms(clock.now())  # the first breaching sample
+    clock.advance(30)
     timeline.record(
         incident,
         "trigger.fired",
         "Error rate > 5% for 2 samples (7.5%)",
-        {"rule": "error-rate", "value": 7.5},
+        {"rule": "error-rate", "value": 7.5, "breach_began": impact},
     )
     clock.advance(30)
     timeline.acknowledge(incident)
@@ -171,14 +173,18 @@ def test_durations_are_held_against_the_procedure_targets(
         render_json(timeline.events(incident), timeline.incident(incident), procedure)
     )
     rows = {row["key"]: row for row in data["durations"]}
-    assert rows["detect"]["seconds"] == 60 and rows["detect"]["verdict"] == "met"  # < 5 min
-    assert rows["acknowledge"]["seconds"] == 90 and rows["acknowledge"]["verdict"] == "no target"
-    assert rows["decide"]["seconds"] == 135 and rows["decide"]["verdict"] == "missed"  # < 2 min
-    assert rows["rollback_start"]["seconds"] == 145
-    assert rows["rollback_end"]["seconds"] == 235 and rows["rollback_end"]["verdict"] == "met"
-    assert rows["verify"]["seconds"] == 235 and rows["verify"]["verdict"] == "no target"
-    assert rows["total"]["seconds"] == 567 and rows["total"]["verdict"] == "met"  # < 15 min
-    assert rows["total"]["duration"] == "9m 27s"
+    # Each phase from the one before it: detection from the first breaching sample (30 s
+    # before the trigger fired), the decision from the acknowledgement.
+    assert rows["detect"]["from"] == "impact began"
+    assert rows["detect"]["seconds"] == 30 and rows["detect"]["verdict"] == "met"  # < 5 min
+    assert rows["acknowledge"]["seconds"] == 30 and rows["acknowledge"]["verdict"] == "no target"
+    assert rows["decide"]["seconds"] == 45 and rows["decide"]["verdict"] == "met"  # < 2 min
+    assert rows["start"]["seconds"] == 10
+    assert rows["rollback"]["seconds"] == 90 and rows["rollback"]["verdict"] == "met"
+    assert rows["verify"]["seconds"] == 0 and rows["verify"]["verdict"] == "no target"
+    assert rows["resolve"]["seconds"] == 332
+    assert rows["total"]["seconds"] == 537 and rows["total"]["verdict"] == "met"  # < 15 min
+    assert rows["total"]["duration"] == "8m 57s"
 
 
 def test_an_open_incident_says_so_instead_of_using_the_wall_clock(
@@ -187,14 +193,16 @@ def test_an_open_incident_says_so_instead_of_using_the_wall_clock(
     incident = play_incident(timeline, clock, close=False)
     text = export_of(timeline, incident, procedure)
     assert "| Closed | still open |" in text
-    assert "| Total duration (opened to closed) | - | still open | &lt; 15 min | open |" in text
+    assert (
+        "| Total (impact → closed) | impact began | - | still open | &lt; 15 min | open |" in text
+    )
 
 
 def test_without_a_procedure_there_is_no_target(timeline: Timeline, clock: FixedClock) -> None:
     incident = play_incident(timeline, clock)
     text = export_of(timeline, incident, None)
     assert (
-        "| Time to detect (first trigger fired) | 2026-01-15 03:13:00 UTC | 1m 00s | "
+        "| Detect (impact → first trigger fired) | impact began | 2026-01-15 03:13:00 UTC | 30s | "
         "no target | no target |" in text
     )
     assert "No procedure was available" in text

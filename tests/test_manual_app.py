@@ -155,12 +155,15 @@ async def test_huntaze_aws_rollback_done_by_hand_counts_as_a_rollback(tmp_path: 
     # Counted as a rollback everywhere, with no special case.
     report = build_report(events, incident, procedure)
     durations = {row["key"]: row for row in report["durations"]}
-    assert durations["rollback_start"]["seconds"] == 120
-    assert durations["rollback_end"]["seconds"] == 300
-    assert durations["rollback_end"]["verdict"] == "met"  # huntaze: < 10 min
-    assert durations["verify"]["seconds"] == 300
+    assert durations["start"]["from"] == "opened" and durations["start"]["seconds"] == 120
+    assert durations["rollback"]["seconds"] == 180
+    assert durations["rollback"]["verdict"] == "met"  # huntaze: < 10 min
+    assert durations["verify"]["seconds"] == 0, "verified by hand with its result"
     markdown = render_markdown(events, incident, procedure)
-    assert "| Time to rollback end (its result) | 2026-01-15 03:05:00 UTC | 5m 00s |" in markdown
+    assert (
+        "| Roll back (→ the action's result) | rollback started | 2026-01-15 03:05:00 UTC"
+        " | 3m 00s |" in markdown
+    )
     assert "By hand: Infrastructure Rollback (AWS)" in markdown
     times = incident_times(events, incident)
     assert times.acted and times.rolled_back and times.recover == 300
@@ -199,7 +202,7 @@ async def test_a_manual_option_marked_failed_keeps_its_note(tmp_path: Path) -> N
     times = incident_times(events, incident)
     assert times.acted and not times.rolled_back and times.recover is None
     durations = {r["key"]: r for r in build_report(events, incident, procedure)["durations"]}
-    assert durations["rollback_end"]["seconds"] == 240
+    assert durations["rollback"]["seconds"] == 240
     assert durations["verify"]["at"] is None
 
 
@@ -232,7 +235,7 @@ async def test_an_option_whose_provider_is_not_configured_is_done_by_hand(
     assert result.payload["outcome"] == "succeeded" and result.payload["verified"] is False
     assert result.payload["note"] == ""
     reached = {r["key"]: r for r in build_report(events, incident, procedure)["durations"]}
-    assert reached["rollback_start"]["seconds"] == 0 and reached["rollback_end"]["seconds"] == 30
+    assert reached["start"]["seconds"] == 0 and reached["rollback"]["seconds"] == 30
     assert reached["verify"]["at"] is None, "not verified: the responder said so"
 
 

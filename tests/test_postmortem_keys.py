@@ -56,7 +56,10 @@ async def test_the_preview_shows_what_the_document_says_not_its_escapes(
         await pilot.press("e")
         await until(pilot, lambda: bool(getattr(app.screen, "preview", "")), "the preview")
         preview = app.screen.query_one("#preview", TextArea).text
-        assert "| Time to detect (first trigger fired) | - | n/a | < 5 min | open |" in preview
+        assert (
+            "| Detect (impact → first trigger fired) | opened | - | n/a | < 5 min | open |"
+            in preview
+        )
         assert "The pool was <behind> the queue & stuck." in preview  # as it was typed
         assert "&lt;" not in preview and "&amp;" not in preview
         exported = app.screen.preview  # type: ignore[attr-defined]

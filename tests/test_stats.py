@@ -60,8 +60,17 @@ def test_the_metrics_match_the_known_durations(timeline: Timeline, clock: FixedC
     result = stats(times)
     real, drills = result["real"], result["drills"]
     assert real["incidents"] == 3 and drills["incidents"] == 1
-    assert real["mttd_seconds"] == (2 + 4 + 1) / 3 * 60
-    assert real["mttdecide_seconds"] == (4 + 2) / 2 * 60
+    assert real["mttd_seconds"] == (2 + 4 + 1) / 3 * 60  # no impact start: from the opening
+    # The decision from the trigger, not from the opening: 2 and 1 minutes.
+    assert real["mttdecide_seconds"] == (2 + 1) / 2 * 60
+    detect = real["phases"]["detect"]
+    assert detect["median"] == 120 and detect["p90"] == 216 and detect["mean"] == 140
+    assert real["phases"]["decide"]["median"] == 90
+    assert real["phases"]["rollback"]["median"] == (2 + 3) / 2 * 60
+    assert real["quality"]["success_rate"] == {"value": 0.5, "target": 0.95, "met": False}
+    false_positives = real["quality"]["false_positive_rate"]
+    assert false_positives["value"] == 1 / 3 and false_positives["met"] is False
+    assert drills["quality"]["success_rate"]["met"] is True
     assert real["mttr_seconds"] == 7 * 60  # only the rollback that succeeded recovered
     assert real["rollbacks_run"] == 2 and real["rollback_success_rate"] == 0.5
     assert real["false_positives"] == 1
@@ -98,6 +107,8 @@ def test_the_command_prints_real_incidents_and_drills_apart(
     assert table.exit_code == 0, table.output
     assert "mean time to recover" in table.output and "7.0 min" in table.output
     assert "50%" in table.output
+    assert "success rate > 95 %" in table.output and "50% missed" in table.output
+    assert "Decide" in table.output and "1.5 / " in table.output  # the decide phase's median
     document = runner.invoke(cli, ["--db", str(db), "stats", "--format", "json"])
     assert json.loads(document.output)["drills"]["mttr_seconds"] == 600
     missing = runner.invoke(cli, ["--db", str(tmp_path / "absent.db"), "stats"])

@@ -31,6 +31,7 @@ def _minutes(seconds: float | None) -> str:
 def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
     """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents."""
     from cockpit.core.errors import CockpitError
+    from cockpit.core.phases import PHASES
     from cockpit.core.stats import stats as summarize
     from cockpit.core.stats import timeline_times
     from cockpit.core.timeline import Timeline
@@ -57,6 +58,32 @@ def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
     for label, key, show in rows:
         real, drill = result["real"][key], result["drills"][key]
         click.echo(f"{label:38} {show(real):>12} {show(drill):>12}")  # type: ignore[operator]
+    for label, key in (
+        ("success rate > 95 %", "success_rate"),
+        ("false positives < 5 % of fired", "false_positive_rate"),
+    ):
+        real, drill = result["real"]["quality"][key], result["drills"]["quality"][key]
+        click.echo(f"{label:38} {_judged(real):>12} {_judged(drill):>12}")
+    click.echo("")
+    click.echo("phases, each from the one before it: median / p90 / mean")
+    for key, label, *_ in PHASES:
+        _phase_line(label, result["real"]["phases"][key], result["drills"]["phases"][key])
+    _phase_line("Total", result["real"]["total"], result["drills"]["total"])
+
+
+def _phase_line(label: str, real: dict[str, float | None], drill: dict[str, float | None]) -> None:
+    def shown(spread: dict[str, float | None]) -> str:
+        return " / ".join(
+            _minutes(spread[k]).removesuffix(" min") for k in ("median", "p90", "mean")
+        )
+
+    click.echo(f"  {label.split(' (')[0]:36} real {shown(real)} min · drills {shown(drill)} min")
+
+
+def _judged(rate: dict[str, float | None]) -> str:
+    if rate["value"] is None:
+        return "n/a"
+    return f"{_rate(rate['value'])} {'met' if rate['met'] else 'missed'}"
 
 
 def _rate(value: float | None) -> str:

@@ -251,6 +251,8 @@ class Automation:
                 "counter": verdict.counter,
                 "action": rule.action,
             }
+            if change.began is not None:
+                payload["breach_began"] = iso_ms(change.began)
             steps += self._write("trigger.fired", text, payload)
             steps += self.page("trigger", rule.title, verdict.explanation)
             steps.bell = steps.bell or self.driving

@@ -39,6 +39,9 @@ class TriggerChange:
 
     rule: TriggerRule
     verdict: Verdict
+    began: datetime | None = None
+    """When the breach that fired it began: the first breaching sample of the episode (the
+    impact's start, from which time to detect counts)."""
 
 
 class Board:
@@ -54,6 +57,8 @@ class Board:
         }
         self.sources: dict[str, str] = {}
         """metric -> source that last fed it."""
+        self.began: dict[str, datetime] = {}
+        """rule id -> the time of the first breaching sample since the rule last had none."""
 
     def expect(self, source: str, metrics: list[str]) -> None:
         """Note that `source` feeds `metrics`, so their panes wait instead of saying no source."""
@@ -73,8 +78,12 @@ class Board:
                 if rule.metric != sample.metric:
                     continue
                 verdict = self.evaluators[rule.id].observe(sample.value)
+                if not verdict.breaches:
+                    self.began.pop(rule.id, None)
+                elif rule.id not in self.began:
+                    self.began[rule.id] = sample.at
                 if verdict.changed:
-                    changes.append(TriggerChange(rule, verdict))
+                    changes.append(TriggerChange(rule, verdict, self.began.get(rule.id)))
         return changes
 
     def verdicts(self) -> list[tuple[TriggerRule, Verdict | None]]:

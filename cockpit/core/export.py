@@ -113,6 +113,7 @@ def _durations(data: dict[str, Any]) -> list[str]:
     rows = [
         (
             row["label"],
+            row["from"],
             ts_text(row["at"]) if row["at"] else "-",
             row["duration"],
             row["target"] or "no target",
@@ -123,10 +124,44 @@ def _durations(data: dict[str, Any]) -> list[str]:
     return [
         "## Durations",
         "",
-        "Measured from the incident's opening, against the procedure's targets.",
+        *_gantt(data),
+        "Each phase from the one before it (the first from when the impact began: the first"
+        " breaching sample of the trigger that fired), against the procedure's targets.",
         "",
-        *_table(("Milestone", "At", "Duration", "Target", "Result"), rows),
+        *_table(("Phase", "From", "Ended at", "Duration", "Target", "Result"), rows),
     ]
+
+
+def _gantt(data: dict[str, Any]) -> list[str]:
+    """The phases as a Mermaid gantt chart (GitHub renders it; elsewhere it reads as text),
+    the table below it gives the same numbers; empty when no phase has both ends."""
+    tasks = []
+    for row in data["durations"]:
+        if row["key"] == "total" or row["seconds"] is None or not row["started"]:
+            continue
+        tag = {"met": "done, ", "missed": "crit, "}.get(row["verdict"], "")
+        name = row["label"].split(" (")[0]
+        start, end = (_mermaid_time(row["started"]), _mermaid_time(row["at"]))
+        tasks.append(f"    {name} : {tag}{row['key']}, {start}, {end}")
+    if not tasks:
+        return []
+    about = data["incident"]
+    return [
+        "```mermaid",
+        "gantt",
+        f"    title Incident {about['id']}: phases (UTC)",
+        "    dateFormat YYYY-MM-DDTHH:mm:ss",
+        "    axisFormat %H:%M",
+        "    section Phases",
+        *tasks,
+        "```",
+        "",
+    ]
+
+
+def _mermaid_time(ts: str) -> str:
+    """`2026-01-15T03:12:00.000Z` → `2026-01-15T03:12:00` (Mermaid's dateFormat above)."""
+    return ts[:19]
 
 
 def _decisions(data: dict[str, Any]) -> list[str]:

@@ -19,6 +19,7 @@ from cockpit.core.clock import parse_iso
 from cockpit.core.drafts import SAVED as DRAFT_SAVED
 from cockpit.core.export_metrics import metric_snapshots
 from cockpit.core.export_rows import Row, as_rows, scrub_records, timeline_rows
+from cockpit.core.phases import MILESTONE_LABELS, phases
 from cockpit.core.postmortem import sections, summary_line
 from cockpit.core.redact import redact
 from cockpit.core.state import MILESTONE_KINDS, IncidentState
@@ -26,7 +27,7 @@ from cockpit.core.state import MILESTONE_KINDS, IncidentState
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
     from cockpit.core.incidents import Incident
-    from cockpit.core.procedure import Procedure, Target
+    from cockpit.core.procedure import Procedure
     from cockpit.core.sample_store import StoredSample
 
 #: The event kinds the sections read (everything but the full timeline): `cockpit export` reads
@@ -47,19 +48,7 @@ REPORT_KINDS: tuple[str, ...] = (
 )
 
 #: Bumped when the JSON document's shape changes incompatibly.
-REPORT_VERSION = 2
-
-#: The milestones of the Durations table, each measured from the incident's opening:
-#: (key, label, the procedure target metric it is held against or None).
-MILESTONES: tuple[tuple[str, str, str | None], ...] = (
-    ("detect", "Time to detect (first trigger fired)", "time_to_detect"),
-    ("acknowledge", "Time to acknowledge", None),
-    ("decide", "Time to decide (first decision)", "time_to_decide"),
-    ("rollback_start", "Time to rollback start (first action)", None),
-    ("rollback_end", "Time to rollback end (its result)", "time_to_rollback"),
-    ("verify", "Time to verify (first verified result)", "time_to_verify"),
-    ("total", "Total duration (opened to closed)", "total_duration"),
-)
+REPORT_VERSION = 3
 
 
 def ts_text(ts: str | None) -> str:
@@ -92,36 +81,34 @@ def _seconds(start: str, end: str | None) -> float | None:
 def _durations(
     reached: dict[str, str | None], incident: Incident, procedure: Procedure | None
 ) -> list[dict[str, Any]]:
-    targets: dict[str, Target] = {
-        target.metric: target for target in (procedure.targets if procedure else [])
+    """The phases (cockpit.core.phases), each from the milestone before it, as rows."""
+    targets: dict[str, tuple[float, str]] = {
+        target.metric: (target.under_minutes, target.title)
+        for target in (procedure.targets if procedure else [])
     }
+    still_open = incident.status == "open"
     rows = []
-    for key, label, metric in MILESTONES:
-        at = reached[key]
-        seconds = _seconds(incident.opened_at, at)
-        target = targets.get(metric) if metric else None
-        if target is None:
-            verdict = "no target"
-        elif seconds is None:
-            verdict = "open" if incident.status == "open" else "not reached"
-        else:
-            verdict = "met" if seconds < target.under_minutes * 60 else "missed"
-        if seconds is not None:
-            shown = duration_text(seconds)
-        elif key == "total" and incident.status == "open":
+    for phase in phases(reached, incident.opened_at, still_open=still_open, targets=targets):
+        if phase.seconds is not None:
+            shown = duration_text(phase.seconds)
+        elif phase.key == "total" and still_open:
             shown = "still open"
         else:
             shown = "n/a"
         rows.append(
             {
-                "key": key,
-                "label": label,
-                "at": at,
-                "seconds": seconds,
+                "key": phase.key,
+                "label": phase.label,
+                "from": MILESTONE_LABELS[phase.start],
+                "started": phase.started,
+                "at": phase.at,
+                "seconds": phase.seconds,
                 "duration": shown,
-                "target": f"< {target.under_minutes:g} min" if target else None,
-                "target_title": target.title if target else None,
-                "verdict": verdict,
+                "target": (
+                    f"< {phase.target_minutes:g} min" if phase.target_minutes is not None else None
+                ),
+                "target_title": phase.target_title,
+                "verdict": phase.verdict,
             }
         )
     return rows

@@ -102,6 +102,8 @@ class IncidentState:
     """The latest session.* event (started, ended, hangup, crashed)."""
     first_fired: str | None = None
     """When a trigger first fired (the incident was detected)."""
+    impact_began: str | None = None
+    """When the breach of the first trigger that fired began (its first breaching sample)."""
     first_decided: str | None = None
     """When the wizard first reached a decision."""
     walk_moved_at: datetime | None = None
@@ -145,7 +147,10 @@ class IncidentState:
             if moved is not None:
                 self.incident = moved
         elif kind == FIRED:
-            self.first_fired = self.first_fired or event.ts
+            if self.first_fired is None:
+                self.first_fired = event.ts
+                began = payload.get("breach_began")
+                self.impact_began = began if isinstance(began, str) and began else None
         elif kind == DECIDED:
             self.first_decided = self.first_decided or event.ts
             self.decision = tuple(str(option) for option in payload.get("options") or ())
@@ -251,6 +256,7 @@ class IncidentState:
         first = next(iter(self.rollbacks), None)
         verified = (a.ended for a in self.rollbacks if a.outcome == "succeeded" and a.verified)
         return {
+            "impact": self.impact_began,
             "detect": self.first_fired,
             "acknowledge": self.incident.acknowledged_at,
             "decide": self.first_decided,
