@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cockpit.core.actions import ActionCancelled, ActionTimedOut, Executed, Plan, Report
+from cockpit.core.actions import (
+    ActionCancelled,
+    ActionTimedOut,
+    Executed,
+    Plan,
+    Report,
+    short_code,
+)
 from cockpit.core.errors import CockpitError, LockHeld, ProviderError
 from cockpit.core.lock import TargetLock
 
@@ -78,13 +85,28 @@ def stricter(plan: Plan, destructive: bool) -> Plan:
     return plan
 
 
-def confirm(plan: Plan, typed: str | None) -> None:
-    """Refuse a destructive plan unless its target was typed exactly (others need Enter)."""
-    if plan.destructive and (typed or "").strip() != plan.target:
-        raise ConfirmationRefused(
-            f"type the target's name exactly to confirm: {plan.target!r}"
-            + (f" (you typed {typed.strip()!r})" if typed else "")
-        )
+def confirm(plan: Plan, typed: str | None) -> str:
+    """Refuse a destructive plan unless its target was typed exactly, or its short code when the
+    plan has one (others need Enter); returns how it was confirmed, for the timeline."""
+    if not plan.destructive:
+        return "enter"
+    text = (typed or "").strip()
+    if text == plan.target:
+        return "target name"
+    if plan.short_code is not None and text.lower() == plan.short_code.lower():
+        return "short code"
+    code = f" or its code {plan.short_code!r}" if plan.short_code else ""
+    raise ConfirmationRefused(
+        f"type the target's name exactly to confirm: {plan.target!r}{code}"
+        + (f" (you typed {text!r})" if text else "")
+    )
+
+
+def allow_short_code(plan: Plan, allowed: bool) -> Plan:
+    """Give a destructive plan its short code when the procedure allows one."""
+    if allowed and plan.destructive:
+        plan.short_code = short_code(plan.target)
+    return plan
 
 
 def dry_run(plan: Plan, recorder: Recorder) -> None:
@@ -112,7 +134,7 @@ def run(
     time per target across processes); without it, only within this process.
     """
     try:
-        confirm(plan, typed)
+        confirmed = confirm(plan, typed)
     except ConfirmationRefused as error:
         recorder.note(
             "plan.refused",
@@ -124,7 +146,7 @@ def run(
         action_id = recorder.begin(
             f"{plan.provider}.{plan.action}",
             plan.title,
-            {"plan": plan.as_payload(), "target": plan.target},
+            {"plan": plan.as_payload(), "target": plan.target, "confirmed_by": confirmed},
             plan.cli,
         )
         result = _execute_and_verify(provider, plan, report)

@@ -190,3 +190,40 @@ def test_one_action_per_target_across_processes(timeline: Timeline) -> None:
     assert out.strip() == "succeeded"
     done = action_runner.run(provider, plan, "web", ListRecorder(), Report(), locks=timeline.path)
     assert done.outcome == "succeeded"
+
+
+class Deployment(Scripted):
+    """A destructive plan on a target with a long name, as a platform's deployment id."""
+
+    def preflight(self, action: str, params: Mapping[str, Any]) -> Plan:
+        return Plan("scripted", action, "dpl_8f3a9c", "Roll back", [Call("POST", "/go")], [], "go")
+
+
+def test_a_short_code_confirms_only_where_the_procedure_allows_it(
+    recorder: TimelineRecorder,
+) -> None:
+    provider = Deployment()
+    strict = action_runner.allow_short_code(provider.preflight("go", {}), allowed=False)
+    assert strict.short_code is None
+    with pytest.raises(action_runner.ConfirmationRefused, match="type the target"):
+        action_runner.run(provider, strict, "3a9c", recorder, Report())
+    plan = action_runner.allow_short_code(provider.preflight("go", {}), allowed=True)
+    assert plan.short_code == "3a9c", "the last four letters or digits of the target"
+    with pytest.raises(action_runner.ConfirmationRefused, match="its code '3a9c'") as refused:
+        action_runner.run(provider, plan, "3a9d", recorder, Report())
+    assert "you typed '3a9d'" in str(refused.value)
+    done = action_runner.run(provider, plan, "3A9C", recorder, Report())
+    assert done.outcome == "succeeded"
+    events = recorder.timeline.events(recorder.incident)
+    refusals = [e for e in events if e.kind == "plan.refused"]
+    assert len(refusals) == 2, "each wrong confirmation is recorded"
+    [intent] = [e for e in events if e.kind == "action.intent"]
+    assert intent.payload["confirmed_by"] == "short code"
+    assert intent.payload["plan"]["short_code"] == "3a9c"
+    assert action_runner.confirm(plan, "dpl_8f3a9c") == "target name"
+
+
+def test_a_short_name_has_no_code_to_type_instead() -> None:
+    assert action_runner.short_code("web") is None
+    assert action_runner.short_code("ai-saas") is None
+    assert action_runner.short_code("production/web-7f9c") == "7f9c"

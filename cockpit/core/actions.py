@@ -69,12 +69,27 @@ class Plan:
     data: dict[str, Any] = field(default_factory=dict)
     """What execute needs from preflight (ids, previous state); recorded, never secret."""
     warnings: list[str] = field(default_factory=list)
+    short_code: str | None = None
+    """A short code that confirms this destructive plan as well as its target's name does,
+    when the procedure allows it (`short_confirmation`); shown beside the full target."""
 
     def as_payload(self) -> dict[str, Any]:
         """The plan as the timeline records it."""
         payload = asdict(self)
         payload["calls"] = [call.line() for call in self.calls]
         return payload
+
+
+SHORT_CODE_LENGTH = 4
+
+
+def short_code(target: str) -> str | None:
+    """The last four letters or digits of a target's name (`dpl_8f3a9c` → `3a9c`); None when
+    the name is hardly longer than that, and typing it whole costs nothing more."""
+    letters = [c for c in target if c.isalnum()]
+    if len(letters) < SHORT_CODE_LENGTH + 3:
+        return None
+    return "".join(letters[-SHORT_CODE_LENGTH:])
 
 
 @dataclass

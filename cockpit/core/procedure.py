@@ -503,6 +503,11 @@ class Procedure(Strict):
     targets: list[Target] = []
     contacts: list[Contact] = []
     postmortem_sections: list[str] = []
+    short_confirmation: bool = Field(
+        default=False,
+        description="a destructive option may be confirmed by typing the last four letters or "
+        "digits of its target's name (shown in full beside it) instead of the whole name",
+    )
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True

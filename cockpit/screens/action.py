@@ -333,6 +333,9 @@ class ActionScreen(RunbookSteps, ActionStage, CockpitScreen[None]):
             plan = action_runner.stricter(
                 provider.preflight(self.action, self.params), self.procedure_says_destructive
             )
+            procedure = self.cockpit.session.procedure
+            allowed = procedure is not None and procedure.short_confirmation
+            plan = action_runner.allow_short_code(plan, allowed)
         except CockpitError as error:
             self.post_message(Planned(None, str(error)))
         except Exception as error:  # a provider bug must not leave the screen "checking…"

@@ -142,7 +142,13 @@ def render_plan(plan: Plan) -> Text:
 
     add(f"{plan.title}\n", "bold")
     add(f"Target: {plan.target}   ")
-    add("DESTRUCTIVE\n" if plan.destructive else "not destructive\n", "bold")
+    add("DESTRUCTIVE" if plan.destructive else "not destructive\n", "bold")
+    if plan.destructive:
+        add(
+            f"   confirm: type the name, or its code {plan.short_code}\n"
+            if plan.short_code
+            else "\n"
+        )
     add("\nWhat will change:\n", "bold")
     for change in plan.changes:
         add(f"  • {change}\n")

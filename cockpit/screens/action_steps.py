@@ -58,8 +58,9 @@ class RunbookSteps:
                 one_line=True,
             )
             return
+        code = f" (or its code {plan.short_code})" if plan.short_code else ""
         confirm.placeholder = visible(
-            f"type {plan.target} and press Enter to run"
+            f"type {plan.target}{code} and press Enter to run"
             if plan.destructive
             else "press Enter to run (not destructive)",
             one_line=True,
