@@ -169,6 +169,7 @@ class IncidentApp(SourcesApp):
 
         if self.state.procedure is not procedure:
             self.state.use_procedure(procedure)
+        self.start_drill_clock(procedure)
         self.automation.use(Board(procedure, self.session.poll_interval))
         if self.session.sources:
             self.use_sources(StartedSources(self.session.sources))
@@ -185,6 +186,21 @@ class IncidentApp(SourcesApp):
                 self.warm_up, name="warm-up", group="startup", thread=True, exit_on_error=False
             )
         self.board_changed.publish(None)
+
+    def start_drill_clock(self, procedure: Procedure) -> None:
+        """A compressed drill says its scale once: every clock of the incident runs on it, in
+        this cockpit and any other that follows the incident, and in its report."""
+        scale = self.session.drill_scale(procedure)
+        if scale == 1.0 or self.state.time_scale == scale:
+            return
+        self.state.time_scale = scale  # at once: the escalation countdown uses it this second
+        self.record(
+            "drill.clock",
+            f"Drill clock ×{scale:g}: one {self.session.poll_interval:g} s poll stands for the "
+            f"procedure's {procedure.sample_interval_seconds:g} s sample; escalation, updates, "
+            "deadlines, timed watches and targets run at the same scale",
+            {"scale": scale},
+        )
 
     def sources_changed(self, started: StartedSources) -> None:
         self.automation.paging = "pagerduty" in self.session.notifiers

@@ -67,6 +67,15 @@ class Session:
     greeting: str = ""
     """Said once the cockpit is on screen ("Resuming drill incident 3 …"): what the command
     chose for the responder, and how to choose otherwise."""
+    drill_clock: bool = False
+    """A drill in compressed time (`cockpit demo`): one poll stands for one of the procedure's
+    samples, and every other clock of the incident runs at that same scale."""
+
+    def drill_scale(self, procedure: Procedure) -> float:
+        """Drill seconds per wall second: the procedure's sample interval over the poll's."""
+        if not self.drill_clock or not self.incident.drill or self.poll_interval <= 0:
+            return 1.0
+        return max(1.0, procedure.sample_interval_seconds / self.poll_interval)
 
     @property
     def procedure_name(self) -> str:

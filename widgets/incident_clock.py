@@ -30,6 +30,8 @@ class IncidentClock(Static):
         self.clock = clock
         self.opened_at = opened_at
         self.shown = ""
+        self.scale = 1.0
+        """Drill seconds per wall second: a compressed drill shows its own clock, and says so."""
 
     def on_mount(self) -> None:
         self.tick()  # then ticked by its owner (the incident bar), not a timer of its own
@@ -40,8 +42,12 @@ class IncidentClock(Static):
         if not self.screen.is_current:
             return
         now = self.clock.now()
-        since = elapsed((now - self.opened_at).total_seconds())
-        text = f"T+{since}  {now:%H:%M:%S} UTC"
+        if self.scale != 1.0:
+            since = elapsed((now - self.opened_at).total_seconds() * self.scale)
+            text = f"T+{since}  ×{self.scale:g} drill clock"
+        else:
+            since = elapsed((now - self.opened_at).total_seconds())
+            text = f"T+{since}  {now:%H:%M:%S} UTC"
         if text != self.shown:
             # The width changes only when the hours appear; then the layout must follow.
             self.update(plain(text), layout=len(text) != len(self.shown))

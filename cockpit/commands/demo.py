@@ -137,6 +137,7 @@ def rehearse(
         clock=clock,
         poll_interval=DEMO_POLL_SECONDS,
         greeting=resume_note(incident, done) if resumed else "",
+        drill_clock=True,
     )
     # After the first paint, with the procedure validated: the drill is built from it. A
     # drill whose rollback is done stays on the good version: no bad deploy again.

@@ -148,7 +148,9 @@ class Automation:
 
     def due(self, now: datetime) -> Steps:
         """Escalation steps, status updates and checklist deadlines come due, each recorded
-        once, with one notice however many came due at once (catching up after a restart)."""
+        once, with one notice however many came due at once (catching up after a restart).
+        `now` is the wall's: a drill's clock runs at its own scale (IncidentState.drill_time)."""
+        now = self.state.drill_time(now)
         steps = self._overdue(now)
         if self.escalation is None or not self.driving or self.state.incident.status == "closed":
             return steps
@@ -159,9 +161,8 @@ class Automation:
             steps += self._write(
                 ESCALATION_DUE, step.summary, {"key": step.key, "due_at": iso_ms(step.at)}
             )
-        missed = self.escalation.missed_updates(
-            now, self.state.updates_given, known | self.escalating
-        )
+        given = [self.state.drill_time(at) for at in self.state.updates_given]
+        missed = self.escalation.missed_updates(now, given, known | self.escalating)
         for late in missed:
             self.escalating.add(late.key)
             steps += self._write(
@@ -206,6 +207,7 @@ class Automation:
 
     def next_escalation(self, now: datetime) -> str:
         """'→ CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
+        now = self.state.drill_time(now)
         upcoming = self.escalation.next_step(now) if self.escalation is not None else None
         if upcoming is None:
             return ""

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cockpit.core.clock import parse_iso
 from cockpit.core.export_metrics import number, peak_text, span_text
 from cockpit.core.export_report import build_report, ts_text
 from cockpit.core.export_rows import Row, as_rows, timeline_rows
@@ -128,7 +129,20 @@ def _durations(data: dict[str, Any]) -> list[str]:
         "Each phase from the one before it (the first from when the impact began: the first"
         " breaching sample of the trigger that fired), against the procedure's targets.",
         "",
+        *_scale_note(data),
         *_table(("Phase", "From", "Ended at", "Duration", "Target", "Result"), rows),
+    ]
+
+
+def _scale_note(data: dict[str, Any]) -> list[str]:
+    """What a drill's faster clock means for the durations (nothing for wall time)."""
+    scale = data["incident"].get("clock_scale", 1.0)
+    if scale == 1.0:
+        return []
+    return [
+        f"This drill ran on a ×{scale:g} clock: each wall second stood for {scale:g} seconds of"
+        " incident time. Durations and the chart are in drill time; the times are the wall's.",
+        "",
     ]
 
 
@@ -141,7 +155,7 @@ def _gantt(data: dict[str, Any]) -> list[str]:
             continue
         tag = {"met": "done, ", "missed": "crit, "}.get(row["verdict"], "")
         name = row["label"].split(" (")[0]
-        start, end = (_mermaid_time(row["started"]), _mermaid_time(row["at"]))
+        start, end = (_drill_time(data, row["started"]), _drill_time(data, row["at"]))
         tasks.append(f"    {name} : {tag}{row['key']}, {start}, {end}")
     if not tasks:
         return []
@@ -159,9 +173,14 @@ def _gantt(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def _mermaid_time(ts: str) -> str:
-    """`2026-01-15T03:12:00.000Z` → `2026-01-15T03:12:00` (Mermaid's dateFormat above)."""
-    return ts[:19]
+def _drill_time(data: dict[str, Any], ts: str) -> str:
+    """A time as Mermaid's dateFormat above reads it (`2026-01-15T03:12:00`), on the drill's
+    clock when it ran faster (from the opening, scaled)."""
+    scale = float(data["incident"].get("clock_scale", 1.0))
+    if scale == 1.0:
+        return ts[:19]
+    opened = parse_iso(data["incident"]["opened_at"])
+    return (opened + (parse_iso(ts) - opened) * scale).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _decisions(data: dict[str, Any]) -> list[str]:

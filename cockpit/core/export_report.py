@@ -79,16 +79,22 @@ def _seconds(start: str, end: str | None) -> float | None:
 
 
 def _durations(
-    reached: dict[str, str | None], incident: Incident, procedure: Procedure | None
+    reached: dict[str, str | None],
+    incident: Incident,
+    procedure: Procedure | None,
+    scale: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """The phases (cockpit.core.phases), each from the milestone before it, as rows."""
+    """The phases (cockpit.core.phases), each from the milestone before it, as rows; on a
+    drill's clock, durations in drill time (`scale` drill seconds a wall second)."""
     targets: dict[str, tuple[float, str]] = {
         target.metric: (target.under_minutes, target.title)
         for target in (procedure.targets if procedure else [])
     }
     still_open = incident.status == "open"
     rows = []
-    for phase in phases(reached, incident.opened_at, still_open=still_open, targets=targets):
+    for phase in phases(
+        reached, incident.opened_at, still_open=still_open, targets=targets, scale=scale
+    ):
         if phase.seconds is not None:
             shown = duration_text(phase.seconds)
         elif phase.key == "total" and still_open:
@@ -328,10 +334,11 @@ def build_report(
             "procedure": incident.procedure,
             "procedure_title": procedure.title if procedure else None,
             "drill": incident.drill,
+            "clock_scale": state.time_scale,
             "impact": _first_line(texts, "impact"),
             "root_cause": _first_line(texts, "root cause"),
         },
-        "durations": _durations(reached, incident, procedure),
+        "durations": _durations(reached, incident, procedure, state.time_scale),
         "decisions": _decisions(ordered, procedure),
         "actions": _actions(state),
         "checklists": _checklists(state),

@@ -79,23 +79,25 @@ def phases(
     *,
     still_open: bool,
     targets: Mapping[str, tuple[float, str]] | None = None,
+    scale: float = 1.0,
 ) -> list[Phase]:
     """The phases of one incident, then the total; `targets` maps a target metric to (minutes,
-    title). `reached` is IncidentState.milestones()."""
+    title). `reached` is IncidentState.milestones(). A drill on a faster clock (`scale` drill
+    seconds a wall second) is measured and judged in drill time."""
     targets = targets or {}
     impact = reached.get("impact")
     first = ("impact", impact) if when(impact) else ("opened", opened_at)
     start = first
     rows: list[Phase] = []
     for key, label, milestone, metric in PHASES:
-        rows.append(_phase(key, label, start, reached, milestone, metric, targets))
+        rows.append(_phase(key, label, start, reached, milestone, metric, targets, scale))
         at, start_at = when(reached.get(milestone)), when(start[1])
         if at is not None and (start_at is None or at >= start_at):
             start = (milestone, reached.get(milestone))
     key, label, milestone, metric = TOTAL
     if first[0] == "opened":
         label = "Total (opened → closed)"
-    rows.append(_phase(key, label, first, reached, milestone, metric, targets))
+    rows.append(_phase(key, label, first, reached, milestone, metric, targets, scale))
     return open_verdicts(rows, still_open)
 
 
@@ -107,6 +109,7 @@ def _phase(
     milestone: str,
     metric: str | None,
     targets: Mapping[str, tuple[float, str]],
+    scale: float,
 ) -> Phase:
     text = reached.get(milestone)
     at, start_at = when(text), when(start[1])
@@ -118,7 +121,7 @@ def _phase(
     elif start_at is not None and at < start_at:
         verdict = "out of order"
     else:
-        seconds = (at - start_at).total_seconds() if start_at is not None else None
+        seconds = (at - start_at).total_seconds() * scale if start_at is not None else None
         if minutes is None or seconds is None:
             verdict = "no target"
         else:

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.checklist_state import ChecklistState, Recorded
+from cockpit.core.clock import parse_iso
 from cockpit.core.drafts import SAVED as DRAFT_SAVED
 from cockpit.core.escalation import DUE as ESCALATION_DUE
 from cockpit.core.escalation import MISSED as ESCALATION_MISSED
@@ -40,9 +41,13 @@ if TYPE_CHECKING:
 
 WIZARD_KINDS = (ANSWERED, BACK, DECIDED)
 FIRED = "trigger.fired"
+DRILL_CLOCK = "drill.clock"
+"""A drill's clock runs faster than the wall's (payload: scale): every clock of the incident
+(escalation, status updates, deadlines, timed watches, the phases' targets) runs on it."""
+MAX_SCALE = 10_000.0
 
 #: The only kinds the milestones need: `cockpit stats` reads just these for 1,000 incidents.
-MILESTONE_KINDS: tuple[str, ...] = (FIRED, DECIDED, "action.intent", "action.result")
+MILESTONE_KINDS: tuple[str, ...] = (FIRED, DECIDED, "action.intent", "action.result", DRILL_CLOCK)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class IncidentState:
     """When a trigger first fired (the incident was detected)."""
     impact_began: str | None = None
     """When the breach of the first trigger that fired began (its first breaching sample)."""
+    time_scale: float = 1.0
+    """Drill seconds per wall second (1: a real incident on wall time)."""
     first_decided: str | None = None
     """When the wizard first reached a decision."""
     walk_moved_at: datetime | None = None
@@ -154,6 +161,10 @@ class IncidentState:
         elif kind == DECIDED:
             self.first_decided = self.first_decided or event.ts
             self.decision = tuple(str(option) for option in payload.get("options") or ())
+        elif kind == DRILL_CLOCK and self.incident.drill:
+            scale = payload.get("scale")
+            if isinstance(scale, int | float) and 1 <= scale <= MAX_SCALE:
+                self.time_scale = float(scale)
         elif kind in (ESCALATION_DUE, ESCALATION_MISSED, OVERDUE):
             self.escalation_keys.add(str(payload.get("key")))
         elif kind in OUTBOX_KINDS:
@@ -265,6 +276,14 @@ class IncidentState:
             "verify": min((at for at in verified if at), default=None),
             "total": self.incident.closed_at,
         }
+
+    def drill_time(self, at: datetime) -> datetime:
+        """`at` on the incident's clock: itself for a real incident; for a drill, its opening
+        plus the wall time since, times the drill's scale."""
+        if self.time_scale == 1.0:
+            return at
+        opened = parse_iso(self.incident.opened_at)
+        return opened + (at - opened) * self.time_scale
 
     def last_of(self, *kinds: str) -> Event | None:
         """The latest event of one of these kinds."""

@@ -59,7 +59,12 @@ def incident_times(events: Sequence[Event], incident: Incident) -> IncidentTimes
     reached = state.milestones()
     measured = {
         phase.key: phase.seconds
-        for phase in phases(reached, incident.opened_at, still_open=incident.status == "open")
+        for phase in phases(
+            reached,
+            incident.opened_at,
+            still_open=incident.status == "open",
+            scale=state.time_scale,
+        )
     }
     recovered = state.recovered_at
     return IncidentTimes(
@@ -67,7 +72,9 @@ def incident_times(events: Sequence[Event], incident: Incident) -> IncidentTimes
         drill=incident.drill,
         detect=measured["detect"],
         decide=measured["decide"],
-        recover=None if recovered is None else (parse_iso(recovered) - opened).total_seconds(),
+        recover=None
+        if recovered is None
+        else (parse_iso(recovered) - opened).total_seconds() * state.time_scale,
         fired=reached.get("detect") is not None,
         acted=bool(state.rollbacks),
         rolled_back=recovered is not None,

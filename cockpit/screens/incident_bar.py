@@ -56,7 +56,9 @@ class IncidentBar(Horizontal):
         """The clock and the countdown, while this bar's screen is shown."""
         if not self.screen.is_current:
             return
-        self.query_one(IncidentClock).tick()
+        clock = self.query_one(IncidentClock)
+        clock.scale = self.cockpit.state.time_scale
+        clock.tick()
         escalation = self.cockpit.next_escalation()
         if escalation != self.escalation_shown:
             self.escalation_shown = escalation

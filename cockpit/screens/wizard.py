@@ -178,7 +178,8 @@ class WizardScreen(CockpitScreen[None]):
             moved = parse_iso(app.state.incident.opened_at)
         if shared is None or wizard is None or shared.current != wizard.current:
             return 0.0
-        return max(0.0, (now - moved).total_seconds())
+        # On a drill's clock when it runs faster (IncidentState.drill_time).
+        return max(0.0, (now - moved).total_seconds() * app.state.time_scale)
 
     def watch_text(self, monitor: Monitor) -> str:
         """'Monitor for 10 minutes: 07:32 left · Error rate 6.20 %', or that it is done."""
