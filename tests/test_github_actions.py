@@ -451,3 +451,62 @@ async def test_pitcheys_workflow_option_runs_from_the_action_screen(timeline: Ti
         assert intent.command is not None and "gh workflow run rollback.yml" in intent.command
     finally:
         platforms.stop()
+
+
+async def test_ai_saas_redeploy_reruns_the_picked_good_deployment(timeline: Timeline) -> None:
+    """ai-saas's Method 1 (seed 002: re-run the last successful deployment workflow): the run
+    is picked from deploy.yml's successful ones (ours: the seed names no file), re-run, and
+    followed to success; the drill recovers."""
+    from datetime import UTC, datetime
+
+    from cockpit.app import CockpitApp
+    from cockpit.core.clock import FixedClock
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.demo.platforms import start_platforms
+    from cockpit.demo.scenario import Scenario
+    from cockpit.screens.action import ActionScreen
+    from cockpit.session import Session
+
+    clock = FixedClock(datetime(2026, 1, 15, 3, 12, tzinfo=UTC))
+    scenario = Scenario(clock, bad_deploy_at=1.0, ramp_seconds=1.0)
+    procedure = load_builtin("ai-saas")
+    platforms = start_platforms(
+        scenario, procedure=procedure, job_seconds=0.2, only={"github_actions"}
+    )
+    clock.advance(5)
+    try:
+        incident = timeline.open_incident("drill", "P1", "ai-saas", drill=True)
+        session = Session(
+            timeline=timeline, incident=incident, procedure=procedure,
+            actions=platforms.providers, clock=clock,
+        )  # fmt: skip
+        app = CockpitApp(session, start_pollers=False)
+        option = procedure.option("cicd-redeploy")
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = ActionScreen(
+                option.provider, option.action, dict(option.params), option=option.id
+            )
+            app.push_screen(screen)
+            for _ in range(400):
+                if screen.asking == "run_id" and screen.query("#action-choices"):
+                    break
+                await pilot.pause(0.01)
+            assert screen.asking == "run_id"
+            await pilot.press("enter")  # the only successful run: the good deployment's
+            for _ in range(400):
+                if screen.plan is not None:
+                    break
+                await pilot.pause(0.01)
+            assert screen.plan is not None and screen.plan.cli.startswith("gh run rerun ")
+            await pilot.press(*screen.plan.target, "enter")
+            for _ in range(500):
+                if screen.result is not None:
+                    break
+                await pilot.pause(0.02)
+            assert screen.result is not None
+            assert screen.result.outcome == "succeeded", screen.result.summary
+        assert scenario.rolled_back_at is not None
+        intent = next(e for e in timeline.events(incident.id) if e.kind == "action.intent")
+        assert intent.command is not None and "gh run rerun" in intent.command
+    finally:
+        platforms.stop()

@@ -165,6 +165,11 @@ def test_pulse_messages_follows_seed_000(builtins: dict[str, Procedure]) -> None
         "Status updates will be posted every 5 minutes."
         in procedure.templates["slack-incident"].body
     )
+    # "Update status page (https://status.pulsemessages.com)": the seed gives no text; ours goes
+    # out through the statuspage notifier at the stage its id names (monitoring).
+    status = procedure.templates["status-page-monitoring"]
+    assert (status.channel, status.audience) == ("status_page", "status_page")
+    assert "gives no text" in status.when
 
 
 def test_huntaze_follows_seed_001(builtins: dict[str, Procedure]) -> None:
@@ -189,11 +194,18 @@ def test_huntaze_follows_seed_001(builtins: dict[str, Procedure]) -> None:
         "vercel",
         "git",
         "postgres",
+        "aws_rds",
         "aws_cloudfront",
         "aws_s3",
         "manual",
     ]
     assert "data loss" in procedure.option("database").warning
+    rds = procedure.option("aws-rds-snapshot")  # the seed's RDS restore: 10-15 minutes
+    assert (rds.action, rds.destructive, rds.recovery_time.max_minutes) == (
+        "restore_snapshot",
+        True,
+        15,
+    )
     assert procedure.option("database").recovery_time.max_minutes == 20
     assert {t.metric: t.under_minutes for t in procedure.targets}["time_to_rollback"] == 10
 
@@ -205,6 +217,10 @@ def test_ai_saas_follows_seed_002(builtins: dict[str, Procedure]) -> None:
     assert (k8s.recovery_time.min_minutes, k8s.recovery_time.max_minutes) == (2, 4)
     assert (k8s.params["deployment"], k8s.params["namespace"]) == ("ai-saas-web", "ai-saas-prod")
     assert procedure.option("compose-image").params["service"] == "web"
+    redeploy = procedure.option("cicd-redeploy")  # Method 1: re-run the last good deployment
+    assert (redeploy.provider, redeploy.action) == ("github_actions", "rerun_workflow")
+    assert redeploy.params["workflow"] == "deploy.yml" and "ours" in redeploy.note
+    assert any("ssh user@production-server" in c for c in redeploy.commands)  # Method 2
     tree = procedure.tree
     assert not tree.derived
     start = tree.nodes[tree.start]
@@ -277,6 +293,15 @@ def test_pitchey_follows_seed_004(builtins: dict[str, Procedure]) -> None:
     assert {"cloudflare_workers", "cloudflare_pages", "postgres", "cache"} <= providers
     assert procedure.option("pages").params["project"] == "pitchey"
     assert procedure.option("cache").action == "clear"
+    secrets, values = procedure.option("config"), procedure.option("config-vars")
+    assert (secrets.provider, secrets.action) == ("cloudflare_workers", "restore_secrets")
+    assert secrets.params == {"names": "JWT_SECRET,DATABASE_URL"}
+    assert (values.provider, values.action) == ("cloudflare_workers", "restore_vars")
+    assert "FEATURE_FLAG=false" in values.commands[0]
+    for node in ("critical-config", "high-config"):
+        assert procedure.tree.nodes[node].options == ["config", "config-vars"]  # type: ignore[union-attr]
+    revert = procedure.option("git-revert")  # the Pages procedure's "or git revert HEAD, push"
+    assert (revert.provider, revert.action, revert.params["branch"]) == ("git", "revert", "main")
     stages = [t.body for t in procedure.templates.values() if t.audience == "status_page"]
     assert [body.split(" - ")[0] for body in stages] == [
         "**Investigating**",
@@ -542,7 +567,7 @@ def test_validate_in_a_real_process_reports_all_files_and_loads_no_ui() -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stdout.startswith(f"ok: {files[0]} (pitchey, 3 triggers, 7 options)")
+    assert result.stdout.startswith(f"ok: {files[0]} (pitchey, 3 triggers, 9 options)")
     assert "ui modules: []" in result.stdout
     assert result.stderr.splitlines() == [expected_line(*bad) for bad in BAD_FILES]
 
@@ -622,6 +647,7 @@ RUNBOOK_EXAMPLES = (
     "/backups/ai_saas_20251009.sql.gz",
     "pre-migration-backup.sql",
     "your-registry/ai-saas-web",
+    "huntaze-db-snapshot-YYYYMMDD",
 )
 
 #: (procedure, option, parameter) the responder picks from the provider's candidates.
@@ -632,6 +658,7 @@ ASKED = (
     ("pulse-messages", "git-revert", "commit"),
     ("pulse-messages", "blue-green", "deployment"),
     ("ai-saas", "compose-image", "image"),
+    ("ai-saas", "cicd-redeploy", "run_id"),
     ("ai-saas", "db-partial-migration", "backup_file"),
     ("ai-saas", "db-corruption", "backup_file"),
     ("five-levels", "feature-flag", "flags"),
@@ -639,6 +666,9 @@ ASKED = (
     ("five-levels", "database", "to"),
     ("pitchey", "db-schema", "to"),
     ("pitchey", "db-data", "backup"),
+    ("pitchey", "git-revert", "commit"),
+    ("huntaze", "aws-rds-snapshot", "instance"),
+    ("huntaze", "aws-rds-snapshot", "snapshot"),
 )
 
 

@@ -4,8 +4,9 @@ Pitchey's runbook (seed 004) ships `.github/workflows/rollback.yml`, an "Emergen
 run by hand with the inputs `component` (worker / frontend / both) and `reason`. The drill
 serves that file, as written, from the GitHub simulator (cockpit.simulators.github); the
 option's workflow succeeding rolls the scenario back, as the real one's wrangler rollback
-would. A procedure naming another workflow file gets a minimal one of that name with the
-inputs its option passes, so its dispatch runs too.
+would. A procedure naming another workflow file (ai-saas's deploy.yml) gets a minimal one of
+that name with the inputs its option passes and one good run, so its dispatch runs too, and a
+re-run of that run (the last good deployment's) rolls the scenario back.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def github_actions(
             simulator.add_run(path)  # a good run, for a re-run to take
 
     def completed(run: dict[str, Any]) -> None:
-        if run.get("conclusion") == "success" and run.get("event") != "push":
+        rerun = int(run.get("run_attempt") or 1) > 1  # the good deployment's run, again
+        if run.get("conclusion") == "success" and (run.get("event") != "push" or rerun):
             scenario.rollback()
 
     simulator.on_run_completed = completed

@@ -118,6 +118,7 @@ CLIENTS = {
     "postgres": "psycopg",
     "aws_cloudfront": "moto",
     "aws_s3": "moto",
+    "aws_rds": "moto",
 }
 """The Python package each provider talks to its platform with (an optional extra)."""
 
@@ -314,4 +315,5 @@ def registry() -> dict[str, Start]:
         "github_actions": github_actions,
         "aws_cloudfront": aws,
         "aws_s3": aws,
+        "aws_rds": aws,
     }

@@ -60,7 +60,9 @@ def _cloudflare_options(simulator: Any, **name: str) -> dict[str, Any]:
 def cloudflare_workers(
     platforms: Platforms, scenario: Scenario, job_seconds: float, named: Named, _: str | None
 ) -> None:
-    """The Worker (the option's script, else the procedure's name) serving its bad version."""
+    """The Worker (the option's script, else the procedure's name) serving its bad version,
+    with its secrets and vars changed by the same deploy when an option puts them back."""
+    from cockpit.demo import cloudflare_config
     from providers.cloudflare import WorkersProvider
 
     simulator = _cloudflare(platforms, job_seconds)
@@ -76,7 +78,10 @@ def cloudflare_workers(
             scenario.rollback()
 
     simulator.on_worker_change = changed
-    options = WorkersProvider.Options.model_validate(_cloudflare_options(simulator, script=script))
+    settings = _cloudflare_options(simulator, script=script)
+    if cloudflare_config.wanted(named):  # secrets and vars too (cockpit.demo.cloudflare_config)
+        settings = cloudflare_config.set_up(simulator, script, named, scenario, settings)
+    options = WorkersProvider.Options.model_validate(settings)
     platforms.providers["cloudflare_workers"] = WorkersProvider(options)
 
 
