@@ -151,6 +151,13 @@ class CockpitApp(IncidentApp):
             priority=True,  # a screen taking text (a draft, a name) gets ? as a character
         ),
         Binding("q", "quit", "Quit", tooltip="Leave; the incident stays open", id="cockpit.quit"),
+        Binding(
+            "k",
+            "cancel_automatic",
+            "Cancel auto-rollback",
+            tooltip="Stop the automatic rollback's countdown (only while it counts down)",
+            id="cockpit.cancel_automatic",
+        ),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -160,6 +167,9 @@ class CockpitApp(IncidentApp):
             return False
         if action == "show" and parameters == (self.current_mode,) and len(self.screen_stack) == 1:
             return False  # the screen shown now: its key would do nothing, so it is not offered
+        if action == "cancel_automatic":
+            run = self.state.auto
+            return run is not None and run.counting_down and not self.read_only
         return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
@@ -315,6 +325,11 @@ class CockpitApp(IncidentApp):
         self.push_screen(
             ConfirmScreen(f"Acknowledge incident #{self.session.incident.id}?", detail), answered
         )
+
+    def action_cancel_automatic(self) -> None:
+        """k: stop an automatic rollback's countdown (recorded as the responder's)."""
+        if self.cancel_automatic():
+            self.notify("Automatic rollback cancelled: the decision is yours.", timeout=10)
 
     def action_help_anywhere(self) -> None:
         """F1: the help screen, wherever the focus is (? is text in an editor)."""

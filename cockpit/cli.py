@@ -19,7 +19,7 @@ COMMANDS = {
     "incident": ("timeline", "incident"),
     "timeline": ("timeline", "timeline"),
     "demo": ("demo", "demo"),
-    "drill": ("demo", "demo"),
+    "drill": ("drill", "drill"),
     "backtest": ("backtest", "backtest"),
     "export": ("export", "export"),
     "postmortem": ("postmortem", "postmortem"),

@@ -49,6 +49,7 @@ class GuardedApp(App[int]):
         *,
         command: str | None = None,
         then: Callable[[Event], None] | None = None,
+        actor: str | None = None,
     ) -> Future[Event] | None:
         """Queue an event for the timeline (TimelineApp)."""
         raise NotImplementedError

@@ -14,13 +14,14 @@ from __future__ import annotations
 import gc
 from concurrent.futures import Future
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.signal import Signal
 
 from cockpit.core.actions import Outgoing
-from cockpit.core.automation import Automation, Steps
+from cockpit.core.automation import Automation, Steps, chat_notifier
 from cockpit.core.checklist_state import ChecklistState
 from cockpit.core.errors import CockpitError
 from cockpit.core.incidents import Incident
@@ -32,6 +33,7 @@ from cockpit.core.outbox import Outbox
 from cockpit.core.procedure_copy import RECORDED
 from cockpit.core.timeline import Event
 from cockpit.idle_gc import IdleCollector
+from cockpit.key_count import KeyCount
 from cockpit.messages import (
     MetricsSampled,
     ProcedureDiffers,
@@ -45,7 +47,7 @@ from cockpit.sources_app import SourcesApp
 
 if TYPE_CHECKING:
     from cockpit.core.board import Board
-    from cockpit.core.procedure import Procedure
+    from cockpit.core.procedure import AutomaticRollback, Procedure
 
 
 SETTLE_SECONDS = 3.0
@@ -72,6 +74,7 @@ class IncidentApp(SourcesApp):
         )
         """What the driver does by itself: triggers, escalation, self-ticking items, paging."""
         self.automation.paging = "pagerduty" in session.notifiers
+        self.automation.chat = chat_notifier(session.notifiers)
         self.tried_driving = 0.0
         self.acknowledging = False
         """An acknowledgement is on its way to the timeline."""
@@ -85,6 +88,8 @@ class IncidentApp(SourcesApp):
         changes with every sample, a dozen times a second with twelve sources."""
         self.collector = IdleCollector()
         """Runs the full garbage collection when no key is waiting (cockpit/idle_gc.py)."""
+        self.keys = KeyCount(session.incident.drill and not self.read_only)
+        """A drill's keys, for its score (cockpit/key_count.py)."""
 
     def start_watching(self) -> None:
         """Validate the procedure (after the first paint if needed), then start the sources."""
@@ -117,6 +122,7 @@ class IncidentApp(SourcesApp):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.collector.input_seen()
+            self.keys.seen(event)
         await super().on_event(event)
 
     def load_procedure(self) -> None:
@@ -188,22 +194,14 @@ class IncidentApp(SourcesApp):
         self.board_changed.publish(None)
 
     def start_drill_clock(self, procedure: Procedure) -> None:
-        """A compressed drill says its scale once: every clock of the incident runs on it, in
-        this cockpit and any other that follows the incident, and in its report."""
-        scale = self.session.drill_scale(procedure)
-        if scale == 1.0 or self.state.time_scale == scale:
-            return
-        self.state.time_scale = scale  # at once: the escalation countdown uses it this second
-        self.record(
-            "drill.clock",
-            f"Drill clock ×{scale:g}: one {self.session.poll_interval:g} s poll stands for the "
-            f"procedure's {procedure.sample_interval_seconds:g} s sample; escalation, updates, "
-            "deadlines, timed watches and targets run at the same scale",
-            {"scale": scale},
-        )
+        """A compressed drill says its scale once (cockpit.auto_app.start_drill_clock)."""
+        from cockpit.auto_app import start_drill_clock
+
+        start_drill_clock(self, procedure)
 
     def sources_changed(self, started: StartedSources) -> None:
         self.automation.paging = "pagerduty" in self.session.notifiers
+        self.automation.chat = chat_notifier(self.session.notifiers)
         assert self.board is not None
         for source in started.sources:
             self.board.expect(source.source_id, source.metric_names)
@@ -211,6 +209,11 @@ class IncidentApp(SourcesApp):
 
     def on_unmount(self) -> None:  # Textual calls SourcesApp's too (each class's handler)
         self.collector.stop()
+        # Before TimelineApp's handler (Textual calls the subclass's first), which drains the
+        # writer: the session's keys are queued while it still takes writes.
+        keys = self.keys.take()
+        if keys is not None:
+            self.record(*keys)
 
     def begin_session(self) -> None:
         """Record that this cockpit joined the incident, and what it found unresolved."""
@@ -306,13 +309,37 @@ class IncidentApp(SourcesApp):
         """Do what the automation asked: record its events, say its notices, ring its bell."""
         for write in steps.writes:
             sent = write.kind == OUTBOX_QUEUED
-            self.record(write.kind, write.summary, write.payload, then=self._pump if sent else None)
+            then = self._pump if sent else None
+            self.record(write.kind, write.summary, write.payload, then=then, actor=write.actor)
+        if steps.start_automatic is not None:
+            self.run_worker(
+                partial(self.run_automatic, steps.start_automatic),
+                name="automatic-rollback",
+                group="automatic-rollback",
+                thread=True,
+                exit_on_error=False,
+            )
         for notice in steps.notices:
             self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=30)
         if steps.bell:
             self.bell()
         if steps.stop_sources:
             self.run_worker(self.stop_sources, thread=True, group="close", exit_on_error=False)
+
+    def run_automatic(self, entry: AutomaticRollback) -> None:
+        """Worker: plan and run the automatic rollback whose countdown ended."""
+        from cockpit.auto_app import run_automatic
+
+        run_automatic(self, entry)
+
+    def automatic_ended(self, kind: str, reason: str) -> None:
+        self.perform(self.automation.automatic_ended(kind, reason, self.session.clock.now()))
+
+    def cancel_automatic(self) -> bool:
+        """A responder cancels the countdown (recorded as theirs); False when none runs."""
+        from cockpit.auto_app import cancel_automatic
+
+        return cancel_automatic(self)
 
     def _pump(self, _: Event) -> None:
         self.outbox.pump()
@@ -331,6 +358,9 @@ class IncidentApp(SourcesApp):
     def note_event(self, event: Event) -> None:
         """An event arrived (the state already holds it): what the incident does about it."""
         self.perform(self.automation.event(event))
+        if event.kind.startswith("auto."):
+            self.refresh_bindings()  # k cancels only while a countdown runs
+            self.board_changed.publish(None)  # the banner says the countdown at once
 
     def tick(self) -> None:
         """Once a second: what other processes committed, escalation reminders, due messages,
@@ -399,11 +429,16 @@ class IncidentApp(SourcesApp):
         self.ingest([Sample(m, None, now, message.source, message.reason) for m in message.metrics])
 
     def banner_text(self) -> str:
-        """The dashboard banner: firing triggers and the way into the decision."""
+        """The dashboard banner: firing triggers and the way into the decision, after an
+        automatic rollback's countdown and the way to stop it when one runs."""
+        from cockpit.core.auto_rollback import seconds_left
+
         firing = self.board.firing() if self.board is not None else []
+        left = seconds_left(self.state, self.session.clock.now())
+        # The way out first: at 80 columns the end of the line is cut off.
+        head = "FIRING" if left is None else f"AUTO ROLLBACK in {left:.0f} s · k cancels"
         if not firing:
-            return ""
+            return "" if left is None else head
         first, verdict = firing[0]
         others = f" (+{len(firing) - 1} more)" if len(firing) > 1 else ""
-        # The way into the decision first: at 80 columns the end of the line is cut off.
-        return f"FIRING · w to decide · {first.title} [{verdict.counter}]{others}"
+        return f"{head} · w to decide · {first.title} [{verdict.counter}]{others}"

@@ -218,17 +218,21 @@ class TimelineApp(GuardedApp):
         *,
         command: str | None = None,
         then: Callable[[Event], None] | None = None,
+        actor: str | None = None,
     ) -> Future[Event] | None:
         """Queue an event for the timeline, stamped now; None when this cockpit is read-only.
 
         The views hear of it once it is read back, as they hear of anyone else's events;
-        `then(event)` runs on this thread at that moment.
+        `then(event)` runs on this thread at that moment. `actor`: when not the responder
+        (the cockpit by itself).
         """
         if self.read_only:
             return None
         incident, at, body = self.session.incident.id, self.session.clock.now(), dict(payload or {})
         return self.write(
-            lambda timeline: timeline.record(incident, kind, summary, body, command=command, at=at),
+            lambda timeline: timeline.record(
+                incident, kind, summary, body, command=command, at=at, actor=actor
+            ),
             kind,
             then=then,
         )
@@ -240,7 +244,12 @@ class TimelineApp(GuardedApp):
         )
 
     def begin_action_later(
-        self, action: str, summary: str, payload: dict[str, Any], command: str
+        self,
+        action: str,
+        summary: str,
+        payload: dict[str, Any],
+        command: str,
+        actor: str | None = None,
     ) -> Future[Event]:
         """Queue an action's intent; the future is done when it is durably committed."""
         if self.read_only:
@@ -248,13 +257,18 @@ class TimelineApp(GuardedApp):
         incident, at = self.session.incident.id, self.session.clock.now()
         return self.write(
             lambda timeline: timeline.begin_action(
-                incident, action, summary, payload, command=command, at=at
+                incident, action, summary, payload, command=command, at=at, actor=actor
             ),
             "action.intent",
         )
 
     def finish_action_later(
-        self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]
+        self,
+        action_id: str,
+        outcome: str,
+        summary: str,
+        payload: dict[str, Any],
+        actor: str | None = None,
     ) -> Future[Event]:
         """Queue how an action ended; items its verified result ticks tick as it is read back."""
         incident, at = self.session.incident.id, self.session.clock.now()
@@ -266,6 +280,7 @@ class TimelineApp(GuardedApp):
                 summary,
                 payload,
                 at=at,
+                actor=actor,
             ),
             "action.result",
         )

@@ -115,7 +115,9 @@ async def test_samples_fill_panes_and_a_breach_run_fires_the_trigger(
         assert pane.has_class("-breach")
         assert "9.10%  BREACH" in pane.reading()
         banner = app.screen.query_one("#banner")
-        expected = "FIRING · w to decide · Error rate > 5% for 5 consecutive minutes"
+        # pulse-messages opts in to an automatic rollback: its countdown, and the way to stop it,
+        # come first; the decision is still a key away.
+        expected = "AUTO ROLLBACK in 60 s · k cancels · w to decide · Error rate > 5% for 5 conse"
         assert banner.display and expected in str(banner.render())
     fired = [e for e in timeline.events(app.session.incident.id) if e.kind == "trigger.fired"]
     assert len(fired) == 1

@@ -154,9 +154,7 @@ def test_folding_as_written_equals_replaying_and_the_older_derivations(
     )
     assert live.rolled_back_at == succeeded.at, "checks count from the last successful rollback"
     # The post-mortem's Durations table and `cockpit stats` read these milestones.
-    first = {
-        kind: next((e.ts for e in events if e.kind == kind), None) for kind in MILESTONE_KINDS
-    }
+    first = {kind: next((e.ts for e in events if e.kind == kind), None) for kind in MILESTONE_KINDS}
     assert live.milestones() == {
         "impact": None,  # the fired events of this test name no breach start
         "detect": first["trigger.fired"],

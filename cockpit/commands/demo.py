@@ -1,5 +1,6 @@
-"""`cockpit demo` (or `cockpit drill`): the cockpit on a simulated production that goes bad
-after a scripted deploy, rehearsing any procedure: a built-in's name or a procedure file.
+"""`cockpit demo`: the cockpit on a simulated production that goes bad after a scripted
+deploy, rehearsing any procedure: a built-in's name or a procedure file (`cockpit drill` runs
+the same drill, new, and scores it: cockpit/commands/drill.py).
 
 The simulated production emits the procedure's own metrics, its bad deploy breaches the
 procedure's own triggers (cockpit.demo.drill), and every platform the procedure's options roll
@@ -83,7 +84,29 @@ def rehearse(
 ) -> int:
     """Run a drill in the timeline at `db_path`: the open one (or `incident_id`), else a new
     one; returns the exit code. `cockpit` without a command hands an open drill here too."""
-    from cockpit.commands.run import launch, resolve_incident, session_procedure
+    from cockpit.commands.run import launch
+
+    session = drill_session(
+        db_path,
+        incident_id=incident_id,
+        new=new,
+        deploy_at=deploy_at,
+        procedure_name=procedure_name,
+    )
+    return launch(session, db_path)
+
+
+def drill_session(
+    db_path: Path,
+    *,
+    incident_id: int | None = None,
+    new: bool = False,
+    deploy_at: float = 16.0,
+    procedure_name: str | None = None,
+) -> Session:
+    """The session of the drill `rehearse` runs, ready to launch (`cockpit drill` scores its
+    incident once the TUI exits)."""
+    from cockpit.commands.run import resolve_incident, session_procedure
     from cockpit.core.clock import SystemClock
     from cockpit.core.errors import IncidentError
     from cockpit.core.procedure_copy import read_copy
@@ -144,7 +167,7 @@ def rehearse(
     session.start_sources = lambda: start_demo(
         clock, None if done else deploy_at, _validated(session)
     )
-    return launch(session, db_path)
+    return session
 
 
 def open_drill(timeline: Timeline, procedure_name: str | None) -> Incident | None:

@@ -189,6 +189,12 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
         app.release_sources()  # a drill's database server must not outlive the session
         if app.read_only:
             return  # a read-only watcher records nothing
+        keys = app.keys.take()  # a drill's keys, for its score: the App never unmounts here
+        if keys is not None:
+            kind, summary, payload = keys
+            app.writer.submit(
+                lambda timeline: timeline.record(incident_id, kind, summary, payload), kind
+            )
         # After whatever is still queued, in order; bounded, a dead tty must not linger.
         app.writer.submit(
             lambda timeline: timeline.record(

@@ -26,11 +26,23 @@ def _minutes(seconds: float | None) -> str:
     show_default=True,
     help="A table, or one JSON document.",
 )
+@click.option(
+    "--drills",
+    is_flag=True,
+    help="Instead: each procedure's drills, newest first, their scores and trend.",
+)
 @db_option
 @click.pass_context
-def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
-    """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents."""
+def stats(ctx: click.Context, fmt: str, drills: bool, db: str | None) -> None:
+    """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents.
+
+    --drills: the scored drills instead (cockpit/core/drill_score.py), per procedure, each
+    with its change against the drill of that procedure before it."""
     from cockpit.core.errors import CockpitError
+
+    if drills:
+        _drills(ctx, fmt, db)
+        return
     from cockpit.core.phases import PHASES
     from cockpit.core.stats import stats as summarize
     from cockpit.core.stats import timeline_times
@@ -69,6 +81,22 @@ def stats(ctx: click.Context, fmt: str, db: str | None) -> None:
     for key, label, *_ in PHASES:
         _phase_line(label, result["real"]["phases"][key], result["drills"]["phases"][key])
     _phase_line("Total", result["real"]["total"], result["drills"]["total"])
+
+
+def _drills(ctx: click.Context, fmt: str, db: str | None) -> None:
+    from cockpit.core.drill_history import drill_scores, history, history_lines
+    from cockpit.core.errors import CockpitError
+    from cockpit.core.timeline import Timeline
+
+    try:
+        with Timeline(db_path(ctx, db), create=False) as store:
+            found = history(drill_scores(store))
+    except CockpitError as error:
+        fail(error)
+    if fmt == "json":
+        click.echo(json.dumps({"drills": found}, indent=2, sort_keys=True))
+    else:
+        click.echo("\n".join(history_lines(found)))
 
 
 def _phase_line(label: str, real: dict[str, float | None], drill: dict[str, float | None]) -> None:

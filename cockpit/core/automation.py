@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from cockpit.core import auto_rollback
 from cockpit.core.actions import Outgoing
+from cockpit.core.auto_rollback import AUTOMATIC
 from cockpit.core.checklist_state import AUTO_TICKED
 from cockpit.core.clock import iso_ms, parse_iso
 from cockpit.core.escalation import DUE as ESCALATION_DUE
@@ -30,6 +32,7 @@ from cockpit.core.reminders import OVERDUE, overdue
 if TYPE_CHECKING:
     from cockpit.core.board import Board, TriggerChange
     from cockpit.core.event_log import Event
+    from cockpit.core.procedure import AutomaticRollback
     from cockpit.core.state import IncidentState
 
 
@@ -40,6 +43,8 @@ class Write:
     kind: str
     summary: str
     payload: dict[str, Any]
+    actor: str | None = None
+    """Who it is recorded as, when not this cockpit's responder (the cockpit by itself)."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,15 @@ class Steps:
     notices: list[Notice] = field(default_factory=list)
     bell: bool = False
     stop_sources: bool = False
+    start_automatic: AutomaticRollback | None = None
+    """The automatic rollback whose countdown ended: the App plans and runs it."""
 
     def __iadd__(self, other: Steps) -> Steps:
         self.writes += other.writes
         self.notices += other.notices
         self.bell = self.bell or other.bell
         self.stop_sources = self.stop_sources or other.stop_sources
+        self.start_automatic = self.start_automatic or other.start_automatic
         return self
 
 
@@ -86,6 +94,13 @@ class Automation:
         """Checklist items that ticked themselves, asked for and not read back yet."""
         self.failing: set[str] = set()
         """Sources whose last read failed."""
+        self.chat: str | None = None
+        """The configured chat notifier (`slack`, else `webhook`) an automatic rollback is
+        announced on, if any."""
+        self.announcing = False
+        """An automatic rollback announced and not read back yet."""
+        self.starting = False
+        """An automatic rollback handed to the App to run (never twice)."""
 
     def use(self, board: Board) -> None:
         """The procedure is known: its board, and its escalation from the incident's opening."""
@@ -108,6 +123,10 @@ class Automation:
                     steps += self._item_run(*payload["checklist"])
         elif kind.startswith("checklist."):
             self.ticking.discard((str(payload.get("list")), str(payload.get("item"))))
+        elif kind == auto_rollback.ANNOUNCED:
+            self.announcing = False  # read back: the state holds it, and it is never twice
+        elif kind == "action.intent" and payload.get("option") and event.actor != AUTOMATIC:
+            steps += self._stand_down()
         elif kind in (ESCALATION_DUE, ESCALATION_MISSED, OVERDUE):
             self.escalating.discard(str(payload.get("key")))
         elif kind == "incident.acknowledged" and self.state.incident.acknowledged_at == event.ts:
@@ -142,7 +161,8 @@ class Automation:
         pages, and ticks the items whose rule now holds."""
         steps = Steps()
         if self.board is not None:
-            steps += self._trigger_changes(self.board.ingest(list(samples)))
+            now = max((sample.at for sample in samples), default=None)
+            steps += self._trigger_changes(self.board.ingest(list(samples)), now)
             steps += self._automatic_items()
         return steps
 
@@ -150,8 +170,9 @@ class Automation:
         """Escalation steps, status updates and checklist deadlines come due, each recorded
         once, with one notice however many came due at once (catching up after a restart).
         `now` is the wall's: a drill's clock runs at its own scale (IncidentState.drill_time)."""
+        steps = self.automatic_due(now)
         now = self.state.drill_time(now)
-        steps = self._overdue(now)
+        steps += self._overdue(now)
         if self.escalation is None or not self.driving or self.state.incident.status == "closed":
             return steps
         known = self.state.escalation_keys | self.escalating
@@ -237,7 +258,9 @@ class Automation:
     def _write(self, kind: str, summary: str, payload: dict[str, Any]) -> Steps:
         return Steps([Write(kind, summary, payload)]) if self.driving else Steps()
 
-    def _trigger_changes(self, changes: Iterable[TriggerChange]) -> Steps:
+    def _trigger_changes(
+        self, changes: Iterable[TriggerChange], now: datetime | None = None
+    ) -> Steps:
         steps = Steps()
         for change in changes:
             rule, verdict = change.rule, change.verdict
@@ -258,7 +281,92 @@ class Automation:
             steps += self._write("trigger.fired", text, payload)
             steps += self.page("trigger", rule.title, verdict.explanation)
             steps.bell = steps.bell or self.driving
+            if now is not None:
+                steps += self._announce(rule.id, now)
         return steps
+
+    def _announce(self, rule_id: str, now: datetime) -> Steps:
+        """A trigger the procedure names for an automatic rollback fired: announce it, with its
+        countdown, on screen, to the paging service and in chat (once per incident)."""
+        if not self.driving or self.announcing:
+            return Steps()
+        said = auto_rollback.announcement(self.state, rule_id, now)
+        if said is None:
+            return Steps()
+        summary, payload = said
+        self.announcing = True
+        steps = Steps([Write(auto_rollback.ANNOUNCED, summary, payload, auto_rollback.AUTOMATIC)])
+        steps += self.page("trigger", "automatic rollback announced", summary)
+        if self.chat is not None:
+            incident = self.state.incident
+            kind, queued, body = Outbox.queue(
+                Outgoing(
+                    channel=self.chat,
+                    subject=f"{incident.title}: automatic rollback",
+                    body=summary,
+                    key=f"cockpit-incident-{incident.id}-auto",
+                    severity=incident.severity,
+                )
+            )
+            steps += Steps([Write(kind, queued, body, AUTOMATIC)])
+        steps.notices.append(Notice(summary, "Automatic rollback", "error"))
+        steps.bell = True
+        return steps
+
+    def _stand_down(self) -> Steps:
+        """A responder started a rollback during the countdown: the cockpit stands down (the
+        human acts; the same rollback twice would be worse than none)."""
+        run = self.state.auto
+        if run is None or not run.counting_down or not self.driving or self.starting:
+            return Steps()
+        self.starting = True  # never started after this
+        summary = f"Automatic rollback of {run.option} stood down: a responder is rolling back"
+        payload = {"option": run.option, "reason": "a responder is rolling back"}
+        return Steps([Write(auto_rollback.CANCELLED, summary, payload, AUTOMATIC)])
+
+    def automatic_ended(self, kind: str, reason: str, now: datetime) -> Steps:
+        """The automatic rollback ended (verified, failed or refused): recorded as the cockpit's;
+        anything but verified stops there, escalates to the next level and pages."""
+        run = self.state.auto
+        option = run.option if run is not None else ""
+        words = {
+            auto_rollback.VERIFIED: "verified",
+            auto_rollback.FAILED: "failed",
+            auto_rollback.REFUSED: "refused",
+        }.get(kind, kind)
+        summary = f"Automatic rollback {words}: {option}: {reason}"
+        payload = {"option": option, "reason": reason}
+        steps = Steps([Write(kind, summary, payload, auto_rollback.AUTOMATIC)])
+        if kind == auto_rollback.VERIFIED:
+            steps.notices.append(Notice(summary, "Automatic rollback", "warning"))
+            return steps
+        ahead = self.escalation.next_step(self.state.drill_time(now)) if self.escalation else None
+        if ahead is not None:
+            self.escalating.add(f"auto:{ahead.key}")
+            steps += Steps(
+                [
+                    Write(
+                        ESCALATION_DUE,
+                        f"Escalate to {ahead.role} now: the automatic rollback {words}",
+                        {"key": f"auto:{ahead.key}", "due_at": iso_ms(self.state.drill_time(now))},
+                        AUTOMATIC,
+                    )
+                ]
+            )
+        steps += self.page("trigger", f"automatic rollback {words}", summary)
+        steps.notices.append(Notice(summary, "Automatic rollback", "error"))
+        steps.bell = True
+        return steps
+
+    def automatic_due(self, now: datetime) -> Steps:
+        """The automatic rollback whose countdown ended, for the App to run (once)."""
+        if not self.driving or self.starting:
+            return Steps()
+        entry = auto_rollback.due(self.state, now)
+        if entry is None:
+            return Steps()
+        self.starting = True
+        return Steps(start_automatic=entry)
 
     def _automatic_items(self) -> Steps:
         """Items whose metric rule holds on readings after the rollback succeeded (a metric
@@ -299,3 +407,9 @@ class Automation:
             for kind, item in self.state.checklists.verified_due(option):
                 steps += self._tick(kind, item, f"{option} verified")
         return steps
+
+
+def chat_notifier(notifiers: Iterable[str]) -> str | None:
+    """The notifier an automatic rollback is announced on: `slack`, else `webhook`."""
+    names = set(notifiers)
+    return next((name for name in ("slack", "webhook") if name in names), None)

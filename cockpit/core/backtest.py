@@ -11,7 +11,7 @@ import csv
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,4 +195,31 @@ def format_report(procedure: Procedure, report: Report) -> list[str]:
             f"never fired; last: {verdict.explanation}" if verdict else "never fired; no samples"
         )
         lines.append(f"{rule.id}: {state}")
+    lines.extend(automatic_lines(procedure, report))
     return lines
+
+
+def automatic_start(procedure: Procedure, report: Report) -> tuple[str, datetime] | None:
+    """When the procedure's automatic rollback would have started: its countdown after the
+    first of its triggers fired (at most one per incident, as live); None if never."""
+    for change in report.transitions:
+        if not change.fired:
+            continue
+        for entry in procedure.automatic:
+            if change.rule_id in entry.triggers:
+                return entry.option, change.at + timedelta(seconds=entry.countdown_seconds)
+    return None
+
+
+def automatic_lines(procedure: Procedure, report: Report) -> list[str]:
+    """The automatic rollback's line, for a procedure that opts in to one."""
+    if not procedure.automatic:
+        return []
+    start = automatic_start(procedure, report)
+    if start is None:
+        return ["automatic rollback: would not have started (none of its triggers fired)"]
+    option, at = start
+    return [
+        f"automatic rollback: {option} would have started at {iso_ms(at)} "
+        "(unless a responder cancelled its countdown)"
+    ]

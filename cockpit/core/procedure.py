@@ -346,6 +346,20 @@ class RollbackOption(Strict):
     )
 
 
+class AutomaticRollback(Strict):
+    """A rollback the cockpit starts by itself when named triggers fire, where the runbook asks
+    for one ("the system executes the rollback automatically"): announced with a countdown any
+    responder can cancel, then planned, run and verified like any other."""
+
+    option: Identifier
+    triggers: list[Identifier] = Field(min_length=1)
+    """Rule ids: the first of them to fire starts the countdown."""
+    countdown_seconds: float = Field(default=60.0, ge=10, le=3600)
+    """Between the announcement and the start, on the incident's clock."""
+    destructive_allowed: bool = False
+    """Whether a plan the provider (or the option) marks destructive may run unattended."""
+
+
 class AutoCheck(Strict):
     """Ticks a checklist item by itself: a metric rule holding, or an option's verified result."""
 
@@ -390,6 +404,12 @@ class ChecklistItem(Strict):
         le=720,
         description="due this many hours after the incident opened (the runbook's "
         "'post-mortem within 24h'): shown with its deadline, reminded once if it passes open",
+    )
+    drill: Literal["rollback", "full"] | None = Field(
+        default=None,
+        description="a practice-drill item a scored drill (`cockpit drill`) does: ticked by "
+        "itself when the drill is scored, `rollback` if its rollback succeeded, `full` if "
+        "that rollback was also verified",
     )
 
 
@@ -503,6 +523,11 @@ class Procedure(Strict):
     targets: list[Target] = []
     contacts: list[Contact] = []
     postmortem_sections: list[str] = []
+    automatic: list[AutomaticRollback] = Field(
+        default=[],
+        description="rollbacks the cockpit starts by itself when named triggers fire (opt-in; "
+        "at most one per incident)",
+    )
     short_confirmation: bool = Field(
         default=False,
         description="a destructive option may be confirmed by typing the last four letters or "

@@ -194,6 +194,24 @@ def _reference_problems(procedure: Procedure) -> Iterator[tuple[Path_, str]]:
                 yield ("templates", name, part), message
 
     yield from _escalation_problems(procedure)
+    yield from _automatic_problems(procedure, option_set)
+
+
+def _automatic_problems(procedure: Procedure, options: set[str]) -> Iterator[tuple[Path_, str]]:
+    """An automatic rollback names an option and triggers that exist, triggers that roll back."""
+    rules = {rule.id: rule for rule in procedure.triggers}
+    for position, auto in enumerate(procedure.automatic):
+        where = ("automatic", position)
+        if auto.option not in options:
+            yield (*where, "option"), f"unknown option {auto.option!r}"
+        elif procedure.option(auto.option).provider == "manual":
+            yield (*where, "option"), f"option {auto.option!r} is done by hand: nothing to start"
+        for pick, rule_id in enumerate(auto.triggers):
+            rule = rules.get(rule_id)
+            if rule is None:
+                yield (*where, "triggers", pick), f"unknown trigger {rule_id!r}"
+            elif rule.action != "rollback":
+                yield (*where, "triggers", pick), f"trigger {rule_id!r} does not ask for a rollback"
 
 
 #: The conversions str.format knows; anything else fails only when a draft is rendered.

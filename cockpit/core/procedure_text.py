@@ -182,6 +182,15 @@ def _triggers(procedure: Procedure) -> list[str]:
         lines.append(f'  - Seed: "{md(rule.source_text)}"')
         if rule.note:
             lines.append(f"  - Note: {md(rule.note)}")
+    for auto in procedure.automatic:
+        title = procedure.option(auto.option).title
+        unattended = ", destructive plans allowed unattended" if auto.destructive_allowed else ""
+        lines.append("")
+        lines.append(
+            f"Automatic rollback: **{md(title)}** ({md(auto.option)}) when "
+            f"{md(', '.join(auto.triggers))} fires, after a {auto.countdown_seconds:g} s "
+            f"countdown any responder can cancel with k{unattended}."
+        )
     lines.append("")
     lines.append("## Manual triggers")
     lines.append("")

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cockpit.core.auto_rollback import KINDS as AUTO_KINDS
+from cockpit.core.auto_rollback import AutoRun
+from cockpit.core.auto_rollback import fold as fold_auto
 from cockpit.core.checklist_state import ChecklistState, Recorded
 from cockpit.core.clock import parse_iso
 from cockpit.core.drafts import SAVED as DRAFT_SAVED
@@ -111,6 +114,8 @@ class IncidentState:
     """When the breach of the first trigger that fired began (its first breaching sample)."""
     time_scale: float = 1.0
     """Drill seconds per wall second (1: a real incident on wall time)."""
+    auto: AutoRun | None = None
+    """The incident's automatic rollback, once announced (cockpit.core.auto_rollback)."""
     first_decided: str | None = None
     """When the wizard first reached a decision."""
     walk_moved_at: datetime | None = None
@@ -161,6 +166,8 @@ class IncidentState:
         elif kind == DECIDED:
             self.first_decided = self.first_decided or event.ts
             self.decision = tuple(str(option) for option in payload.get("options") or ())
+        elif kind in AUTO_KINDS:
+            self.auto = fold_auto(self.auto, kind, dict(payload))
         elif kind == DRILL_CLOCK and self.incident.drill:
             scale = payload.get("scale")
             if isinstance(scale, int | float) and 1 <= scale <= MAX_SCALE:

@@ -36,8 +36,11 @@ class AppRecorder:
         option: str | None,
         checklist: tuple[str, str] | None = None,
         report: Report | None = None,
+        actor: str | None = None,
     ) -> None:
         self.app = app
+        self.actor = actor
+        """Who the steps are recorded as, when not the responder (the cockpit by itself)."""
         self.option = option
         self.checklist = checklist
         self.report = report
@@ -51,18 +54,20 @@ class AppRecorder:
         return payload
 
     def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
-        future = self.app.begin_action_later(action, summary, self._with_option(payload), command)
+        future = self.app.begin_action_later(
+            action, summary, self._with_option(payload), command, self.actor
+        )
         event = self._committed(future, cancellable=True)
         return str(event.payload["action_id"])
 
     def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
         future = self.app.finish_action_later(
-            action_id, outcome, summary, self._with_option(payload)
+            action_id, outcome, summary, self._with_option(payload), self.actor
         )
         self._committed(future, cancellable=False)
 
     def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
-        self.app.record(kind, summary, payload)
+        self.app.record(kind, summary, payload, actor=self.actor)
 
     def _committed(self, future: Future[Event], *, cancellable: bool) -> Event:
         """Wait for a write; an intent still waiting for the lock can be cancelled, and then
