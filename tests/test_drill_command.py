@@ -106,10 +106,12 @@ def test_cockpit_drill_runs_a_new_drill_then_prints_its_score(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[tuple[int, str | None, bool]] = []
+    polls: list[float] = []
 
     def launch(session, db_path):  # type: ignore[no-untyped-def]
         incident = session.incident
         ran.append((incident.id, incident.procedure, incident.drill))
+        polls.append(session.poll_interval)
         return 0
 
     monkeypatch.setattr("cockpit.commands.run.launch", launch)
@@ -120,6 +122,9 @@ def test_cockpit_drill_runs_a_new_drill_then_prints_its_score(
         assert result.exit_code == 0, result.output
         assert f"Drill {len(ran)} (huntaze" in result.output and "/100" in result.output
     assert ran == [(1, "huntaze", True), (2, "huntaze", True)], "a new drill each time"
+    assert polls == [6.0, 6.0], "a scored drill runs at ×10: a one-minute sample every 6 s"
+    runner.invoke(cli, ["--db", str(db), "drill", "huntaze", "--scale", "60"])
+    assert polls[-1] == 1.0
 
 
 async def test_the_cockpit_records_a_drills_keys_as_its_session_ends(

@@ -103,9 +103,11 @@ def drill_session(
     new: bool = False,
     deploy_at: float = 16.0,
     procedure_name: str | None = None,
+    poll_seconds: float = DEMO_POLL_SECONDS,
 ) -> Session:
     """The session of the drill `rehearse` runs, ready to launch (`cockpit drill` scores its
-    incident once the TUI exits)."""
+    incident once the TUI exits). `poll_seconds` sets the drill clock: one poll stands for one
+    of the procedure's samples (the demo's half second: ×120 for one-minute samples)."""
     from cockpit.commands.run import resolve_incident, session_procedure
     from cockpit.core.clock import SystemClock
     from cockpit.core.errors import IncidentError
@@ -158,7 +160,7 @@ def drill_session(
         record_copy=record,
         procedure_fallback=fallback,
         clock=clock,
-        poll_interval=DEMO_POLL_SECONDS,
+        poll_interval=poll_seconds,
         greeting=resume_note(incident, done) if resumed else "",
         drill_clock=True,
     )
