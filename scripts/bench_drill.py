@@ -7,7 +7,9 @@ evidence's suggestion (Enter) or else the answer on the shortest way to a rollba
 the recommendation `r` records the decision and opens its first option; Enter settles each step
 the decision orders before any rollback (ai-saas's Critical: notify, capture evidence); Enter
 takes the candidate offered first for each parameter the procedure leaves open; the target's
-name is typed when the plan is destructive; Enter confirms. Actions count a typed name as one.
+name is typed when the plan is destructive (its short code, where the procedure allows one);
+Enter confirms. Actions count a typed name as one; keystrokes count every key (issue 19: at most
+KEY_GOAL from the fired trigger to the verified rollback, the typed confirmation included).
 
 Tool time is the cockpit's: from each key to its effect on screen (the confirming Enter to the
 recorded intent), summed; the platform's own rollback job, until verified, is shown beside it.
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 Row = tuple[str, str, str, str, bool]
 BUILTINS = ("pulse-messages", "ai-saas", "five-levels", "huntaze", "pitchey")
 ACTION_GOAL = 7
+KEY_GOAL = 12
 TIME_GOAL = 0.5
 POLL = 0.5
 
@@ -94,6 +97,7 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
     keys: list[str] = []
     times: list[float] = []
     actions = 0
+    keystrokes = 0
     tool = 0.0
     async with app.run_test(size=(100, 40)) as pilot:
         for _ in range(3000):  # the drill is up (its platforms too) before its clock runs
@@ -111,7 +115,7 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
             raise RuntimeError("no trigger fired")
 
         async def press(typed: str | list[str], done: Callable[[], object]) -> None:
-            nonlocal tool, actions
+            nonlocal tool, actions, keystrokes
             started = time.perf_counter()
             for key in [typed] if isinstance(typed, str) else typed:
                 app.simulate_key(key)
@@ -127,6 +131,7 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
             keys.append(typed if isinstance(typed, str) else "<" + "".join(typed) + ">")
             times.append(took)
             actions += 1
+            keystrokes += 1 if isinstance(typed, str) else len(typed)
 
         def screen() -> str:
             return type(app.screen).__name__
@@ -170,7 +175,13 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
                     f"{option.provider} platform"
                 )
             shown = [f"{key}({ms * 1000:.0f})" for key, ms in zip(keys, times, strict=True)]
-            return {"keys": shown, "actions": actions, "tool": tool, "verified": None}
+            return {
+                "keys": shown,
+                "actions": actions,
+                "keystrokes": keystrokes,
+                "tool": tool,
+                "verified": None,
+            }
         waited = time.perf_counter()
         while action.plan is None:  # type: ignore[attr-defined]
             asked = action.asking  # type: ignore[attr-defined]
@@ -185,7 +196,8 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
             found = action.query("#action-plan")
             shown = str(found.first().render()) if found else f"now on {screen()}"
             raise RuntimeError(f"no plan after {' '.join(keys)}: {' '.join(shown.split())[:300]}")
-        confirm = [*plan.target, "enter"] if plan.destructive else ["enter"]
+        typed = plan.short_code or plan.target
+        confirm = [*typed, "enter"] if plan.destructive else ["enter"]
         intents = sum(event.kind == "action.intent" for event in app.events)
         ran = time.perf_counter()
         await press(
@@ -201,6 +213,7 @@ async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
     return {
         "keys": [f"{key}({ms * 1000:.0f})" for key, ms in zip(keys, times, strict=True)],
         "actions": actions,
+        "keystrokes": keystrokes,
         "tool": tool,
         "verified": verified,
         "outcome": outcome,
@@ -212,7 +225,7 @@ def rows(quick: bool = QUICK) -> list[Row]:
     made: list[Row] = []
     for name in BUILTINS[:1] if quick else BUILTINS:
         label = f"drill {name}: trigger → verified rollback"
-        goal = f"≤ {ACTION_GOAL} actions, ≤ {TIME_GOAL} s tool time"
+        goal = f"≤ {ACTION_GOAL} actions, ≤ {KEY_GOAL} keys, ≤ {TIME_GOAL} s tool time"
         with tempfile.TemporaryDirectory(prefix="cockpit-bench-drill-") as folder:
             try:
                 found = asyncio.run(drill(name, Path(folder)))
@@ -228,10 +241,11 @@ def rows(quick: bool = QUICK) -> list[Row]:
         made.append(
             (
                 label,
-                f"{found['actions']} actions, {found['tool']:.3f} s",
+                f"{found['actions']} actions, {found['keystrokes']} keys, {found['tool']:.3f} s",
                 f"keys (ms) {' '.join(found['keys'])}; {after}",
                 goal,
                 found["actions"] <= ACTION_GOAL
+                and found["keystrokes"] <= KEY_GOAL
                 and found["tool"] <= TIME_GOAL
                 and found.get("outcome", "succeeded") == "succeeded",
             )
