@@ -216,16 +216,27 @@ def _ended(
 class TimelineRecorder:
     """A Recorder that writes straight to a Timeline (headless runs and tests)."""
 
-    def __init__(self, timeline: Timeline, incident: int) -> None:
+    def __init__(self, timeline: Timeline, incident: int, actor: str | None = None) -> None:
         self.timeline = timeline
         self.incident = incident
+        self.actor = actor
+        """Who the writes are recorded as, when not the timeline's actor (the cockpit)."""
 
     def begin(self, action: str, summary: str, payload: dict[str, Any], command: str) -> str:
-        event = self.timeline.begin_action(self.incident, action, summary, payload, command=command)
+        event = self.timeline.begin_action(
+            self.incident, action, summary, payload, command=command, actor=self.actor
+        )
         return str(event.payload["action_id"])
 
     def finish(self, action_id: str, outcome: str, summary: str, payload: dict[str, Any]) -> None:
-        self.timeline.finish_action(self.incident, action_id, outcome, summary, payload)  # type: ignore[arg-type]
+        self.timeline.finish_action(
+            self.incident,
+            action_id,
+            outcome,  # type: ignore[arg-type]
+            summary,
+            payload,
+            actor=self.actor,
+        )
 
     def note(self, kind: str, summary: str, payload: dict[str, Any]) -> None:
-        self.timeline.record(self.incident, kind, summary, payload)
+        self.timeline.record(self.incident, kind, summary, payload, actor=self.actor)

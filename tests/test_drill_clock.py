@@ -98,3 +98,19 @@ async def test_a_compressed_drill_says_its_scale_once_and_shows_its_clock(
             assert "T+04:00" in shown and "×120 drill clock" in shown
         recorded = [e for e in timeline.events(incident.id) if e.kind == "drill.clock"]
         assert len(recorded) == 1 and recorded[0].payload["scale"] == SCALE
+
+
+def test_a_deadline_and_a_timed_watch_come_on_the_drill_clock(
+    timeline: Timeline, clock: FixedClock
+) -> None:
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.reminders import OVERDUE
+
+    five = load_builtin("five-levels")  # "Verify system stability" within 1 hour
+    state = drill(timeline, five)
+    automation = Automation(state, driving=True)
+    automation.use(Board(five, 0.5))
+    clock.advance(29)  # 58 drill minutes
+    assert OVERDUE not in [w.kind for w in automation.due(clock.now()).writes]
+    clock.advance(1.5)  # 61 drill minutes: 30.5 wall seconds
+    assert OVERDUE in [w.kind for w in automation.due(clock.now()).writes]

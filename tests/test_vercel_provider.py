@@ -367,3 +367,46 @@ def test_the_candidates_start_with_the_last_good_deployment_and_end_with_what_se
     assert offered.index("dpl_preview") > offered.index("dpl_v1"), "previews after production"
     labels = dict(provider.choices("instant_rollback", "deployment", {}))
     assert labels["dpl_v3"].endswith("serving now")
+
+
+def test_an_automatic_rollback_whose_job_fails_ends_failed_and_escalates(
+    sim: VercelSimulator, provider: VercelProvider, fake_clock: FakeClock, timeline: Timeline
+) -> None:
+    """Issue 19: the automatic rollback of pulse-messages (Vercel, destructive allowed as its
+    runbook asks) against the simulator, whose job fails: the result is recorded as the
+    cockpit's, ends as failed, and the automation escalates to the next level and pages."""
+    from cockpit.auto_runner import run_automatic
+    from cockpit.core import auto_rollback
+    from cockpit.core.automation import Automation
+    from cockpit.core.board import Board
+    from cockpit.core.procedure_loader import load_builtin
+    from cockpit.core.state import IncidentState
+
+    pulse = load_builtin("pulse-messages")
+    options = [
+        o.model_copy(update={"params": {"project": "shop"}}) if o.id == "vercel-instant" else o
+        for o in pulse.options
+    ]
+    procedure = pulse.model_copy(update={"options": options})
+    [entry] = procedure.automatic
+    assert entry.option == "vercel-instant" and entry.destructive_allowed
+    incident = timeline.open_incident("Checkout errors", "P1", procedure.name)
+    recorder = TimelineRecorder(timeline, incident.id, actor=auto_rollback.AUTOMATIC)
+    sim.fail_next_job()
+    kind, reason = run_automatic(
+        entry, procedure, provider, recorder, report_on(fake_clock), busy=lambda: False
+    )
+    assert kind == auto_rollback.FAILED and "rollback job of shop failed" in reason
+    events = timeline.events(incident.id)
+    result = next(e for e in events if e.kind == "action.result")
+    assert result.actor == auto_rollback.AUTOMATIC and result.payload["outcome"] == "failed"
+    state = IncidentState.replay(timeline.incident(incident.id), events, procedure)
+    automation = Automation(state, driving=True)
+    automation.paging = True
+    automation.use(Board(procedure, 60.0))
+    steps = automation.automatic_ended(kind, reason, state.drill_time(events[-1].at))
+    written = [(w.kind, w.actor) for w in steps.writes]
+    assert (auto_rollback.FAILED, auto_rollback.AUTOMATIC) in written
+    assert ("escalation.due", auto_rollback.AUTOMATIC) in written
+    assert any(w.kind == "outbox.queued" for w in steps.writes), "paged"
+    assert serving(sim) == "dpl_v3", "production unchanged: nothing half-done unrecorded"
