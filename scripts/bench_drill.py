@@ -86,9 +86,15 @@ async def drill(name: str, folder: Path) -> dict[str, Any]:
     )
     app = CockpitApp(session)
     try:
-        return await _respond(app, procedure, clock)
+        found = await _respond(app, procedure, clock)
     finally:
         app.stop_sources()  # the drill's git remote and database go, whatever happened
+    # Scored as `cockpit drill` scores one when its cockpit exits (issue 19).
+    from cockpit.commands.drill import score_and_tick
+
+    score, _lines = score_and_tick(folder / f"{name}.db", incident.id)
+    found["score"] = score.get("score")
+    return found
 
 
 async def _respond(app: Any, procedure: Any, clock: Any) -> dict[str, Any]:
@@ -242,7 +248,7 @@ def rows(quick: bool = QUICK) -> list[Row]:
             (
                 label,
                 f"{found['actions']} actions, {found['keystrokes']} keys, {found['tool']:.3f} s",
-                f"keys (ms) {' '.join(found['keys'])}; {after}",
+                f"keys (ms) {' '.join(found['keys'])}; {after}; scored {found.get('score')}/100",
                 goal,
                 found["actions"] <= ACTION_GOAL
                 and found["keystrokes"] <= KEY_GOAL
