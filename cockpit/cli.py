@@ -12,6 +12,7 @@ import gc
 import click
 
 from cockpit import __version__
+from cockpit.commands.common import db_option_checked
 from cockpit.core.errors import CockpitError
 
 COMMANDS = {
@@ -67,6 +68,7 @@ class CockpitGroup(click.Group):
     "--db",
     type=click.Path(dir_okay=False),
     envvar="COCKPIT_DB",
+    callback=db_option_checked,
     help="Timeline database (default: the platform data directory).",
 )
 @click.option(

@@ -7,10 +7,20 @@ from typing import NoReturn
 
 import click
 
+
+def db_option_checked(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """The --db options' callback: a URL is refused at parse time, before anything opens a
+    file (checked_db)."""
+    return None if value is None else checked_db(value)
+
+
 db_option = click.option(
     "--db",
     type=click.Path(dir_okay=False),
     default=None,
+    callback=db_option_checked,
     help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
 )
 """The --db option of the commands that read a timeline."""
@@ -22,11 +32,28 @@ def fail(message: object) -> NoReturn:
     raise SystemExit(2)
 
 
+def checked_db(value: str) -> str:
+    """A --db value that is a file path; a URL is refused, naming only its scheme (it may hold
+    a password).
+
+    Taken as a path, "postgresql://host/db" made a SQLite file under ./postgresql:/ and the
+    team believed it shared one database.
+    """
+    scheme, found, _ = value.partition("://")
+    if found and scheme.replace("+", "").isalpha():
+        raise click.BadParameter(
+            f"{scheme}://…: this cockpit keeps its timeline in a SQLite file; a shared "
+            "PostgreSQL timeline is not available yet. Give a file path.",
+            param_hint="--db",
+        )
+    return value
+
+
 def db_path(ctx: click.Context, explicit: str | None = None) -> Path:
     """The timeline database: the command's own --db, the group's --db, or the default."""
     chosen = explicit or (ctx.find_root().obj or {}).get("db")
     if chosen:
-        return Path(chosen)
+        return Path(checked_db(chosen))
     from cockpit.core.paths import timeline_db
 
     return timeline_db()
