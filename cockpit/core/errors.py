@@ -6,6 +6,8 @@ CockpitError
 │   └── ProcedureFileError  every problem found in one file
 ├── TimelineError       the timeline database cannot be opened, read or written
 │   ├── TimelineBusy    another connection holds the write lock (try again later)
+│   ├── TimelineUnavailable  the timeline's server refused or dropped the connection
+│   ├── SchemaTooNew    the timeline's schema is newer than this cockpit (upgrade it)
 │   ├── ChainBroken     the hash chain does not hold: an event altered, inserted or removed
 │   └── TimelineDamaged the file cannot be read as a timeline: not SQLite, truncated, a
 │                       missing table, a value of the wrong type, a payload that is not JSON
@@ -105,6 +107,22 @@ class TimelineBusy(TimelineError):
     """Another connection (a cockpit, the CLI, a sqlite3 shell) holds the write lock."""
 
     title = "Timeline busy"
+
+
+class TimelineUnavailable(TimelineError):
+    """The timeline's PostgreSQL server cannot be reached or refused the login.
+
+    The message names the host, the port, the database and the role, and the server's or
+    libpq's reason; never the password.
+    """
+
+    title = "Timeline server unavailable"
+
+
+class SchemaTooNew(TimelineError):
+    """The timeline's schema was made by a newer cockpit; this one refuses to touch it."""
+
+    title = "Timeline too new"
 
 
 class ChainBroken(TimelineError):

@@ -78,7 +78,7 @@ _HEAD_TYPES = (EVENT_TYPES[0], EVENT_TYPES[-1])  # id, hash
 # Kinds that change the incident projection, pair intents with results or hold the incident's
 # copy of its procedure: only the dedicated methods may write them, so their rules (no double
 # close, one result per intent, one copy per incident) cannot be bypassed through record().
-_RESERVED_PREFIXES = ("incident.", "action.", RECORDED)
+RESERVED_PREFIXES = ("incident.", "action.", RECORDED)
 
 
 class Event(NamedTuple):
@@ -341,11 +341,9 @@ class EventLog:
         `at`: when it happened, if not now (a write that waited for the lock keeps the time of
         what it records, not of the moment the lock came free).
         """
-        clean_payload = redact(jsonable(dict(payload or {})))
-        payload_text = canonical_json(clean_payload)
-        summary = clean_text(redact(summary))
-        command = None if command is None else clean_text(redact(command))
-        who = clean_text(actor if actor is not None else self._actor_name())
+        summary, payload_text, command, who = clean_fields(
+            summary, payload, command, actor if actor is not None else self._actor_name()
+        )
         head = self._conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         if head is not None:
             check_types(self.path, [head], _HEAD_TYPES, event_where)
@@ -406,7 +404,7 @@ class EventLog:
         """
         if not kind or kind.strip() != kind:
             raise ValueError(f"invalid event kind {kind!r}")
-        if kind.startswith(_RESERVED_PREFIXES):
+        if kind.startswith(RESERVED_PREFIXES):
             raise ValueError(f"kind {kind!r} is written by the Timeline's own methods only")
         with self._write():
             if incident is not None:
@@ -434,7 +432,7 @@ class EventLog:
         count = 0
         with self._write():
             for incident, kind, summary, payload in items:
-                if not kind or kind.startswith(_RESERVED_PREFIXES):
+                if not kind or kind.startswith(RESERVED_PREFIXES):
                     raise ValueError(f"invalid or reserved event kind {kind!r}")
                 if incident is not None:
                     self._require_incident(incident)
@@ -557,6 +555,20 @@ class EventLog:
                 truncated or corrupted.
         """
         return verify_chain(self._conn, self.path, up_to)
+
+
+def clean_fields(
+    summary: str, payload: Mapping[str, Any] | None, command: str | None, actor: str
+) -> tuple[str, str, str | None, str]:
+    """An event's texts as they are stored and hashed, whatever the backend: secrets redacted,
+    the payload made JSON and encoded canonically, NUL and lone surrogates replaced.
+
+    Returns:
+        ``(summary, payload_text, command, actor)``.
+    """
+    payload_text = canonical_json(redact(jsonable(dict(payload or {}))))
+    command = None if command is None else clean_text(redact(command))
+    return clean_text(redact(summary)), payload_text, command, clean_text(actor)
 
 
 def events_from_rows(rows: list[tuple[Any, ...]], path: object) -> list[Event]:
