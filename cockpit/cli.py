@@ -12,7 +12,7 @@ import gc
 import click
 
 from cockpit import __version__
-from cockpit.commands.common import db_option_checked
+from cockpit.commands.common import URL_COMMANDS, checked_db
 from cockpit.core.errors import CockpitError
 
 COMMANDS = {
@@ -68,8 +68,9 @@ class CockpitGroup(click.Group):
     "--db",
     type=click.Path(dir_okay=False),
     envvar="COCKPIT_DB",
-    callback=db_option_checked,
-    help="Timeline database (default: the platform data directory).",
+    help="Timeline database: a file, or a postgresql:// URL for the headless commands that "
+    "share one (incident, timeline, export, stats, backtest); default: the platform data "
+    "directory.",
 )
 @click.option(
     "--procedure",
@@ -103,6 +104,8 @@ def cli(
     Without a command, opens the cockpit on the latest open incident (or INCIDENT), or on a
     new one. `cockpit demo` runs it against a built-in simulated production.
     """
+    if db is not None and ctx.invoked_subcommand not in URL_COMMANDS:
+        checked_db(db)  # the TUI, demo, drill, ...: a URL is refused before anything opens
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
     if ctx.invoked_subcommand not in TUI_COMMANDS:

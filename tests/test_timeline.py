@@ -1,4 +1,12 @@
-"""The timeline as the system of record: chain, tamper evidence, append-only, privacy, crashes."""
+"""The timeline as the system of record: chain, tamper evidence, append-only, privacy, crashes.
+
+The behaviours marked `@both` run against SQLite and PostgreSQL (`PgTimeline`) through the one
+`tl` fixture. SQLite-only here, with the reason: tampering through the sqlite3 shell, the
+truncation hint, file modes, pragmas, one connection per thread, sqlite-utils, schema versions
+and foreign or missing files (the file's own business; PostgreSQL's tampering, server rules,
+versions and roles are tests/test_pg_event_log.py's); the one-query and kind-index checks (they
+trace SQLite's statements); reopening (reads PRAGMA user_version).
+"""
 
 from __future__ import annotations
 
@@ -38,10 +46,43 @@ def fixed() -> FixedClock:
     return FixedClock()
 
 
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+both = pytest.mark.parametrize("tl", BACKENDS, indirect=True)
+"""A test that holds on either backend: run against SQLite and against PostgreSQL (the
+`PgTimeline`, on the test process's throwaway cluster: see tests/postgres_server.py)."""
+
+
 @pytest.fixture
-def tl(db: Path, fixed: FixedClock) -> Iterator[Timeline]:
-    with Timeline(db, clock=fixed, actor=ACTOR) as opened:
-        yield opened
+def tl(request: pytest.FixtureRequest, db: Path, fixed: FixedClock) -> Iterator[Any]:
+    """The timeline under test: SQLite, unless a test is parametrised over `BACKENDS`."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        with Timeline(db, clock=fixed, actor=ACTOR) as opened:
+            yield opened
+        return
+    yield from pg_timeline(fixed, ACTOR)
+
+
+def pg_timeline(clock: FixedClock, actor: str) -> Iterator[Any]:
+    """A `PgTimeline` on a fresh database of its own (dropped afterwards); skipped, with the
+    reason, where the PostgreSQL server binaries are missing."""
+    import postgres_server
+
+    from cockpit.core.pg_timeline import PgTimeline
+
+    missing = postgres_server.ensure()
+    if missing:
+        pytest.skip(f"PostgreSQL cannot run here: {missing}")
+    server = postgres_server.shared()
+    name = postgres_server.unique("tl_both_")
+    server.create_database(name)
+    try:
+        url = f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
+        with PgTimeline(
+            url, password=server.password, clock=clock, actor=actor, retry_pause=0.0
+        ) as opened:
+            yield opened
+    finally:
+        server.drop_database(name)
 
 
 def _sqlite_shell(db: Path, sql: str) -> None:
@@ -51,15 +92,50 @@ def _sqlite_shell(db: Path, sql: str) -> None:
     subprocess.run([SQLITE3, str(db), sql], check=True, timeout=30, capture_output=True)
 
 
-def _child(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _child(
+    code: str, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env or {**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def _opened_by(tl: Any) -> tuple[str, dict[str, str]]:
+    """What another process opens the same timeline with (`open_timeline`): its file or its
+    URL, and an environment (the PostgreSQL password as PGPASSWORD, never in the URL)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if isinstance(tl, Timeline):
+        return str(tl.path), env
+    return tl._dsn, {**env, "PGPASSWORD": tl._session.target.password}
+
+
+def _first_payload(tl: Any) -> str:
+    """The first event's payload column as the backend stores it."""
+    if isinstance(tl, Timeline):
+        return str(sqlite3.connect(tl.path).execute("SELECT payload FROM events").fetchone()[0])
+    import postgres_server
+
+    dbname = tl._session.target.params["dbname"]
+    return str(postgres_server.shared().scalar("SELECT payload FROM cockpit.events", dbname))
+
+
+def _stored_bytes(tl: Any, db: Path) -> bytes:
+    """Everything the backend holds, as bytes: the SQLite file and its WAL, or every column of
+    every PostgreSQL event row as the server returns it."""
+    if isinstance(tl, Timeline):
+        files = [db, Path(f"{db}-wal")]
+        return b"".join(path.read_bytes() for path in files if path.exists())
+    import postgres_server
+
+    rows = postgres_server.shared().query(
+        "SELECT e::text FROM cockpit.events AS e", tl._session.target.params["dbname"]
+    )
+    return "\n".join(row[0] for row in rows).encode()
 
 
 def _populate(tl: Timeline, fixed: FixedClock, count: int = 5) -> int:
@@ -73,6 +149,7 @@ def _populate(tl: Timeline, fixed: FixedClock, count: int = 5) -> int:
 # --- the chain ------------------------------------------------------------------------------
 
 
+@both
 def test_chain_verifies_and_reports_the_head(tl: Timeline, fixed: FixedClock) -> None:
     incident = _populate(tl, fixed)
     events = tl.events()
@@ -87,11 +164,13 @@ def test_chain_verifies_and_reports_the_head(tl: Timeline, fixed: FixedClock) ->
     assert events[1].actor == ACTOR
 
 
+@both
 def test_empty_timeline_verifies(tl: Timeline) -> None:
     report = tl.verify()
     assert (report.count, report.head_hash) == (0, GENESIS_HASH)
 
 
+@both
 def test_hash_encoding_is_the_documented_one(tl: Timeline) -> None:
     """sha256(prev ‖ id "," incident "," then length-prefixed UTF-8 fields, "-" for NULL)."""
     event = tl.record(None, "session.started", "café ☕", {"b": 1, "a": "é"})
@@ -110,8 +189,7 @@ def test_hash_encoding_is_the_documented_one(tl: Timeline) -> None:
     assert event.hash == chain_hash(
         GENESIS_HASH, 1, None, event.ts, event.kind, ACTOR, event.summary, payload, None
     )
-    stored = sqlite3.connect(tl.path).execute("SELECT payload FROM events").fetchone()[0]
-    assert stored == payload  # canonical JSON: sorted, compact, not ASCII-escaped
+    assert _first_payload(tl) == payload  # canonical JSON: sorted, compact, not ASCII-escaped
 
 
 def test_updates_and_deletes_are_refused_by_the_database(tl: Timeline, fixed: FixedClock) -> None:
@@ -224,21 +302,22 @@ def test_one_timeline_per_thread(tl: Timeline) -> None:
 
 WRITER = """
 import sys
-from cockpit.core.timeline import Timeline
+from cockpit.core.timeline_open import open_timeline
 path, name, incident = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with Timeline(path, actor=name) as tl:
+with open_timeline(path, actor=name) as tl:
     for index in range(1000):
         tl.record(incident, "note", f"{name} {index}", {"writer": name, "index": index})
 print("done")
 """
 
 
-def test_two_processes_appending_at_once_never_fork_the_chain(db: Path, tl: Timeline) -> None:
+@both
+def test_two_processes_appending_at_once_never_fork_the_chain(tl: Timeline) -> None:
     incident = tl.open_incident("load", "P2", None).id
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    target, env = _opened_by(tl)
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(db), name, str(incident)],
+            [sys.executable, "-c", WRITER, target, name, str(incident)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -266,21 +345,24 @@ def test_two_processes_appending_at_once_never_fork_the_chain(db: Path, tl: Time
     assert switches >= 1
 
 
-def test_crash_between_intent_and_result_leaves_outcome_unknown(db: Path, tl: Timeline) -> None:
+@both
+def test_crash_between_intent_and_result_leaves_outcome_unknown(tl: Timeline) -> None:
     incident = tl.open_incident("crash", "P1", None).id
     done = tl.begin_action(incident, "flags.rollback", "finished one", command="cockpit x")
     tl.finish_action(incident, done.payload["action_id"], "succeeded", "ok")
+    target, env = _opened_by(tl)
     child = _child(
         """
         import os, sys
-        from cockpit.core.timeline import Timeline
-        tl = Timeline(sys.argv[1], actor="bob")
+        from cockpit.core.timeline_open import open_timeline
+        tl = open_timeline(sys.argv[1], actor="bob")
         tl.begin_action(int(sys.argv[2]), "vercel.promote", "Promote previous deployment",
                         {"deployment": "dpl_41"}, command="vercel promote dpl_41")
         os._exit(17)  # killed before the action could report
         """,
-        str(db),
+        target,
         str(incident),
+        env=env,
     )
     assert child.returncode == 17, child.stderr
     unresolved = tl.unresolved_actions(incident)
@@ -295,6 +377,7 @@ def test_crash_between_intent_and_result_leaves_outcome_unknown(db: Path, tl: Ti
 # --- incidents ------------------------------------------------------------------------------
 
 
+@both
 def test_incident_projection(tl: Timeline, fixed: FixedClock) -> None:
     first = tl.open_incident("checkout 5xx", "P2", "feature-flag")
     drill = tl.open_incident("game day", "P3", None, drill=True)
@@ -336,6 +419,7 @@ def test_incident_projection(tl: Timeline, fixed: FixedClock) -> None:
     ]
 
 
+@both
 def test_unknown_incident_errors_name_the_id(tl: Timeline) -> None:
     with pytest.raises(IncidentError, match="42"):
         tl.incident(42)
@@ -348,6 +432,7 @@ def test_unknown_incident_errors_name_the_id(tl: Timeline) -> None:
     assert tl.events() == []
 
 
+@both
 def test_reserved_kinds_only_through_their_methods(tl: Timeline) -> None:
     incident = tl.open_incident("t", "P1", None).id
     for kind in ("incident.closed", "action.result", "", " note"):
@@ -377,6 +462,7 @@ def test_incidents_is_one_query_for_a_thousand(tl: Timeline) -> None:
 # --- actions --------------------------------------------------------------------------------
 
 
+@both
 def test_actions_pair_intent_and_result(tl: Timeline) -> None:
     incident = tl.open_incident("t", "P1", None).id
     intent = tl.begin_action(
@@ -406,6 +492,7 @@ def test_actions_pair_intent_and_result(tl: Timeline) -> None:
         tl.finish_action(incident, other.payload["action_id"], "maybe", "?")  # type: ignore[arg-type]
 
 
+@both
 def test_events_filters_and_tail(tl: Timeline) -> None:
     first = tl.open_incident("a", "P1", None).id
     second = tl.open_incident("b", "P1", None).id
@@ -422,6 +509,7 @@ def test_events_filters_and_tail(tl: Timeline) -> None:
     assert tl.events(kinds=["session.started"])[0].incident is None
 
 
+@both
 def test_odd_payloads_are_stored_not_refused(tl: Timeline) -> None:
     from datetime import UTC, datetime
 
@@ -445,6 +533,7 @@ def test_odd_payloads_are_stored_not_refused(tl: Timeline) -> None:
 # --- secrets --------------------------------------------------------------------------------
 
 
+@both
 def test_secrets_never_reach_the_file(db: Path, tl: Timeline) -> None:
     secrets = {
         "payload_key": "s3cr3t-payload-value-0001",
@@ -481,14 +570,13 @@ def test_secrets_never_reach_the_file(db: Path, tl: Timeline) -> None:
     stored = tl.events()
     assert any(REDACTED in (event.command or "") for event in stored)
     assert tl.verify().count == 3
-    files = [db, Path(f"{db}-wal")]
-    raw = b"".join(path.read_bytes() for path in files if path.exists())
+    raw = _stored_bytes(tl, db)
     assert raw  # the events are somewhere in these bytes
     assert b"call the flag API" in raw
     for secret in secrets.values():
         assert secret.encode() not in raw, secret
     tl.close()
-    raw = b"".join(path.read_bytes() for path in files if path.exists())
+    raw = _stored_bytes(tl, db)
     for secret in secrets.values():
         assert secret.encode() not in raw, secret
 
@@ -663,6 +751,7 @@ def test_default_path_is_in_the_data_dir(tmp_path: Path, monkeypatch: pytest.Mon
     assert stat.S_IMODE((tmp_path / "xdg" / "cockpit").stat().st_mode) == 0o700
 
 
+@both
 def test_append_bulk_is_one_transaction(tl: Timeline) -> None:
     incident = tl.open_incident("bulk", "P1", None).id
     assert tl.append_bulk((incident, "note", f"n{i}", {"i": i}) for i in range(50)) == 50

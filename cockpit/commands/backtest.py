@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cockpit.commands.common import db_path, fail
+from cockpit.commands.common import fail, open_db
 
 
 @click.command()
@@ -24,7 +24,11 @@ from cockpit.commands.common import db_path, fail
 @click.option(
     "--incident", "incident_id", type=int, help="Replay the samples recorded during this incident."
 )
-@click.option("--db", type=click.Path(dir_okay=False), help="Timeline database (with --incident).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Timeline database, a file or a postgresql:// URL (with --incident).",
+)
 @click.pass_context
 def backtest(
     ctx: click.Context,
@@ -47,11 +51,10 @@ def backtest(
         samples = read_samples(Path(samples_file))
     else:
         from cockpit.core.clock import parse_iso
-        from cockpit.core.timeline import Timeline
 
         assert incident_id is not None
         try:
-            with Timeline(db_path(ctx, db), create=False) as timeline:
+            with open_db(ctx, db) as timeline:
                 timeline.incident(incident_id)  # names the id if it does not exist
                 # Their times were checked by the read: each parses.
                 samples = [

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from cockpit.core.timeline_open import AnyTimeline
 
 
 def db_option_checked(
@@ -23,7 +26,19 @@ db_option = click.option(
     callback=db_option_checked,
     help="Timeline database (default: the group's --db, $COCKPIT_DB or the data directory).",
 )
-"""The --db option of the commands that read a timeline."""
+"""The --db option of the commands that read a timeline (a file only)."""
+
+db_url_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Timeline database: a file, or a postgresql:// URL (default: the group's --db, "
+    "$COCKPIT_DB or the data directory).",
+)
+"""The --db option of the commands that also open a PostgreSQL timeline (`URL_COMMANDS`)."""
+
+URL_COMMANDS = ("incident", "timeline", "export", "stats", "backtest")
+"""The commands that open a postgresql:// timeline; every other refuses a URL (checked_db)."""
 
 
 def fail(message: object) -> NoReturn:
@@ -57,3 +72,32 @@ def db_path(ctx: click.Context, explicit: str | None = None) -> Path:
     from cockpit.core.paths import timeline_db
 
     return timeline_db()
+
+
+def db_target(ctx: click.Context, explicit: str | None = None) -> str | Path:
+    """The timeline a command that takes a URL opens: a postgresql:// URL as given (any other
+    URL is the opener's to refuse), else the file `db_path` names."""
+    from cockpit.core.timeline_open import url_scheme
+
+    chosen = explicit or (ctx.find_root().obj or {}).get("db")
+    if chosen and url_scheme(chosen) is not None:
+        return str(chosen)
+    return db_path(ctx, explicit)
+
+
+def shown_db(target: str | Path) -> str:
+    """The timeline as messages and printed commands name it (a URL without its password)."""
+    from cockpit.core.timeline_open import public_url, url_scheme
+
+    if isinstance(target, str) and url_scheme(target) is not None:
+        return public_url(target)
+    return str(target)
+
+
+def open_db(
+    ctx: click.Context, explicit: str | None = None, *, create: bool = False
+) -> AnyTimeline:
+    """Open the timeline `db_target` names (SQLite or PostgreSQL); errors are the caller's."""
+    from cockpit.core.timeline_open import open_timeline
+
+    return open_timeline(db_target(ctx, explicit), create=create)

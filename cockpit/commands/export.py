@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cockpit.commands.common import db_option, db_path, fail
+from cockpit.commands.common import db_target, db_url_option, fail, open_db, shown_db
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from cockpit.core.procedure import Procedure
-    from cockpit.core.timeline import Incident, Timeline
+    from cockpit.core.timeline import Incident
+    from cockpit.core.timeline_open import AnyTimeline
 
 WORKER_TIMEOUT_S = 20.0
 """Longest wait for a child's answer, then its work is done here instead (proving 100,000
@@ -44,7 +45,7 @@ class _Refused(Exception):
     """The timeline does not verify and --unverified was not given; the message says why."""
 
 
-def _procedure(store: Timeline, incident: Incident) -> tuple[Procedure | None, str | None]:
+def _procedure(store: AnyTimeline, incident: Incident) -> tuple[Procedure | None, str | None]:
     """The incident's procedure (the copy it recorded; else, for an incident opened without
     one, the file as it is now), and the line saying how the file on disk differs, or None.
 
@@ -80,6 +81,14 @@ def _not_loaded(name: str, why: str) -> None:
     )
 
 
+def _verify_url(url: str) -> str:
+    """The command that checks a PostgreSQL timeline, for an export's footer (`url` is
+    shown without its password)."""
+    import shlex
+
+    return f"cockpit timeline verify --db {shlex.quote(url)}"
+
+
 def _timeline_section(path: str, incident_id: int, head_id: int) -> str:
     """In a worker process: the Timeline section, read and rendered on its own."""
     from cockpit.core.export import timeline_section
@@ -89,7 +98,7 @@ def _timeline_section(path: str, incident_id: int, head_id: int) -> str:
         return timeline_section(store.rows(incident_id, up_to=head_id))
 
 
-def chain_failure(store: Timeline, head: tuple[int, str]) -> str:
+def chain_failure(store: AnyTimeline, head: tuple[int, str]) -> str:
     """Why the timeline up to `head` (the one the export names) does not verify; "" when it
     does. Other errors (a lock, a disk error) are raised."""
     from cockpit.core.errors import ChainBroken, TimelineDamaged
@@ -241,7 +250,7 @@ class _Child:
     help="Export even when the timeline does not verify; the report's first line and footer "
     "then say where the chain failed.",
 )
-@db_option
+@db_url_option
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -260,14 +269,17 @@ def export(
     from cockpit.core.export_report import REPORT_KINDS
     from cockpit.core.export_rows import Row
     from cockpit.core.paths import verify_command
-    from cockpit.core.timeline import Timeline
 
-    path = db_path(ctx, db)
+    target = db_target(ctx, db)
+    path = target if isinstance(target, Path) else None  # None: a PostgreSQL timeline
+    shown = shown_db(target)
+    verify = verify_command(path) if path is not None else _verify_url(shown)
     failed: list[str] = []  # the chain's failure, once known
     try:
         # One worker per task: with a core free for each, both are done before this process.
-        workers = 2 if fmt == "md" else 1
-        with Timeline(path, create=False) as store, _Helper(workers) as helper:
+        # A PostgreSQL timeline's work is the server's and this connection's: no child.
+        workers = (2 if fmt == "md" else 1) if path is not None else 0
+        with open_db(ctx, db) as store, _Helper(workers) as helper:
             incident = store.incident(incident_id)
             head = store.head()
             # Proving the chain and the Markdown's full timeline are each about a third of the
@@ -310,7 +322,7 @@ def export(
                     rows=every,
                     failure=failure(),
                     note=said,
-                    verify=verify_command(path),
+                    verify=verify,
                 )
             else:
 
@@ -327,11 +339,11 @@ def export(
                     timeline=timeline,
                     failure=failure,
                     note=said,
-                    verify=verify_command(path),
+                    verify=verify,
                 )
     except _Refused as refused:
         fail(
-            f"{path}: incident {incident_id} not exported: {refused} (`cockpit timeline "
+            f"{shown}: incident {incident_id} not exported: {refused} (`cockpit timeline "
             "verify` says more; --unverified exports it anyway, marked as unverified)"
         )
     except CockpitError as error:

@@ -10,7 +10,7 @@ import json
 
 import click
 
-from cockpit.commands.common import db_option, db_path, fail
+from cockpit.commands.common import db_url_option, fail, open_db
 
 
 def _minutes(seconds: float | None) -> str:
@@ -31,7 +31,7 @@ def _minutes(seconds: float | None) -> str:
     is_flag=True,
     help="Instead: each procedure's drills, newest first, their scores and trend.",
 )
-@db_option
+@db_url_option
 @click.pass_context
 def stats(ctx: click.Context, fmt: str, drills: bool, db: str | None) -> None:
     """MTTD, MTTDecide, MTTR, rollback success rate and false positives, across incidents.
@@ -46,10 +46,9 @@ def stats(ctx: click.Context, fmt: str, drills: bool, db: str | None) -> None:
     from cockpit.core.phases import PHASES
     from cockpit.core.stats import stats as summarize
     from cockpit.core.stats import timeline_times
-    from cockpit.core.timeline import Timeline
 
     try:
-        with Timeline(db_path(ctx, db), create=False) as store:
+        with open_db(ctx, db) as store:
             times = timeline_times(store)
     except CockpitError as error:
         fail(error)
@@ -86,10 +85,9 @@ def stats(ctx: click.Context, fmt: str, drills: bool, db: str | None) -> None:
 def _drills(ctx: click.Context, fmt: str, db: str | None) -> None:
     from cockpit.core.drill_history import drill_scores, history, history_lines
     from cockpit.core.errors import CockpitError
-    from cockpit.core.timeline import Timeline
 
     try:
-        with Timeline(db_path(ctx, db), create=False) as store:
+        with open_db(ctx, db) as store:
             found = history(drill_scores(store))
     except CockpitError as error:
         fail(error)

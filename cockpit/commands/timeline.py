@@ -19,18 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cockpit.commands.common import db_option, db_path, fail
+from cockpit.commands.common import db_url_option, fail, open_db
 
 if TYPE_CHECKING:
-    from cockpit.core.timeline import Event, Incident, Timeline
+    from cockpit.core.timeline import Event, Incident
+    from cockpit.core.timeline_open import AnyTimeline
 
 
-def _open(ctx: click.Context, db: str | None, *, create: bool = True) -> Timeline:
+def _open(ctx: click.Context, db: str | None, *, create: bool = True) -> AnyTimeline:
+    """The timeline --db names: a SQLite file or a postgresql:// URL."""
     from cockpit.core.errors import CockpitError
-    from cockpit.core.timeline import Timeline
 
     try:
-        return Timeline(db_path(ctx, db), create=create)
+        return open_db(ctx, db, create=create)
     except CockpitError as error:
         fail(error)
 
@@ -67,7 +68,7 @@ def incident() -> None:
 @click.option("--severity", default="P1", show_default=True, help="Severity level id.")
 @click.option("--procedure", default=None, metavar="NAME", help="The procedure it runs under.")
 @click.option("--drill", is_flag=True, help="Mark it as an exercise, not a real incident.")
-@db_option
+@db_url_option
 @click.pass_context
 def incident_open(
     ctx: click.Context,
@@ -105,7 +106,7 @@ def incident_open(
 
 @incident.command("list")
 @click.option("--open", "only_open", is_flag=True, help="Only incidents still open.")
-@db_option
+@db_url_option
 @click.pass_context
 def incident_list(ctx: click.Context, only_open: bool, db: str | None) -> None:
     """List incidents, newest first."""
@@ -138,7 +139,7 @@ def _incident_row(item: Incident) -> list[str]:
 @incident.command("close")
 @click.argument("incident_id", metavar="ID", type=int)
 @click.option("--resolution", default=None, help="How it ended, e.g. 'rolled back to v41'.")
-@db_option
+@db_url_option
 @click.pass_context
 def incident_close(
     ctx: click.Context, incident_id: int, resolution: str | None, db: str | None
@@ -165,7 +166,7 @@ def timeline() -> None:
 @timeline.command("show")
 @click.argument("incident_id", metavar="INCIDENT", type=int)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
-@db_option
+@db_url_option
 @click.pass_context
 def timeline_show(ctx: click.Context, incident_id: int, as_json: bool, db: str | None) -> None:
     """Show an incident's events in order, with unresolved actions marked OUTCOME UNKNOWN."""
@@ -223,7 +224,7 @@ def _event_line(event: Event, unknown: bool, kind_width: int, actor_width: int) 
 
 
 @timeline.command("verify")
-@db_option
+@db_url_option
 @click.pass_context
 def timeline_verify(ctx: click.Context, db: str | None) -> None:
     """Prove the hash chain and that every event reads as written; print the head hash to

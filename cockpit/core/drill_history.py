@@ -17,10 +17,10 @@ from cockpit.core.drill_score import DrillScore, score_drill
 if TYPE_CHECKING:
     from cockpit.core.incidents import Incident
     from cockpit.core.procedure import Procedure
-    from cockpit.core.timeline import Timeline
+    from cockpit.core.timeline_open import AnyTimeline
 
 
-def drill_procedure(store: Timeline, incident: Incident) -> Procedure | None:
+def drill_procedure(store: AnyTimeline, incident: Incident) -> Procedure | None:
     """The procedure a drill ran under (its recorded copy), None when it cannot be loaded."""
     from cockpit.core.errors import CockpitError
     from cockpit.core.procedure_copy import load, read_copy, recorded_copy
@@ -34,7 +34,7 @@ def drill_procedure(store: Timeline, incident: Incident) -> Procedure | None:
     return load(copy).procedure  # through the procedure cache: one validation per text
 
 
-def drill_scores(store: Timeline) -> list[DrillScore]:
+def drill_scores(store: AnyTimeline) -> list[DrillScore]:
     """Every drill of the timeline, scored, newest first."""
     return [
         score_drill(i, store.events(i.id), drill_procedure(store, i))

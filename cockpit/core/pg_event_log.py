@@ -156,13 +156,9 @@ class PgEventLog:
             TimelineError: The same key was used for another event, or the server refused.
             TimelineBusy: The append lock or a statement took longer than its timeout.
         """
-        summary, payload_text, command, who = clean_fields(
-            summary, payload, command, actor if actor is not None else self._actor_name()
-        )
+        fields = self._fields(incident, kind, summary, payload, command, actor, at)
         # Chosen once, before the first try: a retry records the same event at the same time.
         key = key if key is not None else uuid.uuid4().hex
-        ts = iso_ms(at if at is not None else self._clock.now())
-        fields = (incident, ts, kind, who, summary, payload_text, command)
 
         def job(conn: Conn) -> Event:
             with conn.transaction():
@@ -172,15 +168,44 @@ class PgEventLog:
                     return self._same(stored, fields, key)
                 if require_incident and incident is not None:
                     self._require_incident(conn, incident)
-                head = conn.execute("SELECT id, hash FROM cockpit.chain_head").fetchone()
-                prev_id, prev_hash = head if head is not None else (0, GENESIS_HASH)
-                event_id = prev_id + 1
-                digest = chain_hash(prev_hash, event_id, *fields)
-                row = (event_id, *fields, prev_hash, digest)
-                conn.execute(_INSERT, (*row, key))
-            return events_from_rows([row], self.where)[0]
+                return self._insert(conn, fields, key)
 
         return self._run("appending an event", job)
+
+    def _fields(
+        self,
+        incident: int | None,
+        kind: str,
+        summary: str,
+        payload: Mapping[str, Any] | None,
+        command: str | None,
+        actor: str | None,
+        at: datetime | None,
+    ) -> tuple[Any, ...]:
+        """An event's columns as stored and hashed, but its id and hashes:
+        ``(incident, ts, kind, actor, summary, payload, command)`` (the time is fixed here, so
+        a retry records the same event)."""
+        summary, payload_text, command, who = clean_fields(
+            summary, payload, command, actor if actor is not None else self._actor_name()
+        )
+        ts = iso_ms(at if at is not None else self._clock.now())
+        return (incident, ts, kind, who, summary, payload_text, command)
+
+    def _insert(self, conn: Conn, fields: tuple[Any, ...], key: str) -> Event:
+        """Insert one event as the chain's next (the caller's transaction holds the append
+        lock and has looked `key` up)."""
+        head = conn.execute("SELECT id, hash FROM cockpit.chain_head").fetchone()
+        prev_id, prev_hash = head if head is not None else (0, GENESIS_HASH)
+        event_id = prev_id + 1
+        digest = chain_hash(prev_hash, event_id, *fields)
+        row = (event_id, *fields, prev_hash, digest)
+        conn.execute(_INSERT, (*row, key))
+        return events_from_rows([row], self.where)[0]
+
+    def _stored(self, conn: Conn, key: str) -> Event | None:
+        """The event appended with `key`, if any."""
+        stored = conn.execute(f"{_SELECT} WHERE idem_key = %s", (key,)).fetchone()
+        return None if stored is None else events_from_rows([stored], self.where)[0]
 
     def _same(self, stored: tuple[Any, ...], fields: tuple[Any, ...], key: str) -> Event:
         """The stored event when it is the one being appended again (the time aside: a retry

@@ -11,6 +11,8 @@ Everything lives in the ``cockpit`` schema of the team's database:
   sequence, whose numbers are lost by a rolled-back transaction and would look like removed
   rows. The appender computes ``head + 1`` under the append lock (see below).
 - ``chain_head``: one row, the newest event's id and hash, kept by the server.
+- ``samples`` (version 2): metric readings, as SQLite's ``samples`` table; outside the chain
+  and prunable (by the owner: a responder may INSERT and SELECT them, not DELETE).
 
 The server enforces the chain, whoever inserts: a BEFORE INSERT trigger (``SECURITY DEFINER``,
 so a responder needs no right on ``chain_head``) locks the head row, refuses an event that
@@ -43,7 +45,7 @@ from psycopg import sql
 from cockpit.core.errors import SchemaTooNew, TimelineError
 
 SCHEMA = "cockpit"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_CLASS = 0x436B7074  # 'Ckpt': the first key of the cockpit's two-integer advisory locks
 APPEND_LOCK = (LOCK_CLASS, 1)
 MIGRATE_LOCK = (LOCK_CLASS, 2)
@@ -148,8 +150,22 @@ CREATE TRIGGER schema_version_append_only
     FOR EACH STATEMENT EXECUTE FUNCTION cockpit.refuse_change();
 """
 
+_V2 = r"""
+CREATE TABLE cockpit.samples (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    incident bigint NOT NULL,
+    at text COLLATE "C" NOT NULL,  -- byte order, as SQLite compares the ISO times
+    metric text NOT NULL,
+    value double precision,
+    source text NOT NULL,
+    error text NOT NULL
+);
+CREATE INDEX samples_incident_metric_at ON cockpit.samples (incident, metric, at);
+CREATE INDEX samples_at ON cockpit.samples (at);
+"""
+
 # Append only: a released version's migration is never edited, a new one is added.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int | None:
@@ -232,8 +248,8 @@ def responder_role_sql(role: str) -> list[sql.Composed]:
     superuser) to run once. Members log in as themselves, e.g.
     ``CREATE ROLE alice LOGIN PASSWORD '...' IN ROLE <role>``.
 
-    The role may read everything and INSERT events; nothing may UPDATE, DELETE or TRUNCATE
-    events (the triggers refuse it even to the owner), and only the owner could disable a
+    The role may read everything and INSERT events and samples; nothing may UPDATE, DELETE or
+    TRUNCATE events (the triggers refuse it even to the owner), and only the owner could disable a
     trigger.
     """
     name = sql.Identifier(role)
@@ -242,4 +258,5 @@ def responder_role_sql(role: str) -> list[sql.Composed]:
         sql.SQL("GRANT USAGE ON SCHEMA cockpit TO {}").format(name),
         sql.SQL("GRANT SELECT, INSERT ON cockpit.events TO {}").format(name),
         sql.SQL("GRANT SELECT ON cockpit.schema_version, cockpit.chain_head TO {}").format(name),
+        sql.SQL("GRANT SELECT, INSERT ON cockpit.samples TO {}").format(name),
     ]

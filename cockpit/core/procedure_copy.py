@@ -33,6 +33,7 @@ from cockpit.core.errors import ProcedureFileError
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import EventLog
+    from cockpit.core.pg_event_log import PgEventLog
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_loader import Check
 
@@ -132,7 +133,7 @@ def on_disk(copy: ProcedureCopy) -> ProcedureCopy | str:
     return ProcedureCopy(copy.name, copy.source, text, sha256_of(text))
 
 
-def recorded_copy(timeline: EventLog, incident: int) -> ProcedureCopy | None:
+def recorded_copy(timeline: EventLog | PgEventLog, incident: int) -> ProcedureCopy | None:
     """The copy of its procedure the incident recorded (the first), if any."""
     found = timeline.events(incident, kinds=[RECORDED], limit=1)
     return ProcedureCopy.from_payload(found[0].payload) if found else None

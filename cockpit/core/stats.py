@@ -27,7 +27,7 @@ from cockpit.core.state import MILESTONE_KINDS, IncidentState
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
     from cockpit.core.incidents import Incident
-    from cockpit.core.timeline import Timeline
+    from cockpit.core.timeline_open import AnyTimeline
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def incident_times(events: Sequence[Event], incident: Incident) -> IncidentTimes
     )
 
 
-def timeline_times(store: Timeline) -> list[IncidentTimes]:
+def timeline_times(store: AnyTimeline) -> list[IncidentTimes]:
     """Every incident's times, newest first, from one query over the milestones' kinds.
 
     Reading just these spares decoding every note, tick and message of every incident, which

@@ -1,0 +1,256 @@
+"""Incidents on PostgreSQL: SQLite `Timeline`'s incident methods on `PgEventLog`, the base of
+`cockpit.core.pg_timeline.PgTimeline` (use that class; this one keeps each module small).
+
+An incident is the projection of its lifecycle events (`cockpit.core.incidents.project`, the
+same rules as on SQLite); its id is the largest so far plus one, taken under the append lock.
+A method that checks before it writes (no double close) runs its check and its append in one
+transaction holding that lock, with an idempotency key chosen before the first try: after a
+lost connection the retry finds the event if the lost attempt committed, and does not check
+again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from cockpit.core.damage import (
+    LIFECYCLE_TYPES,
+    check_times,
+    check_types,
+    decode_payloads,
+    event_where,
+)
+from cockpit.core.errors import IncidentError
+from cockpit.core.event_log import Event, events_from_rows
+from cockpit.core.incidents import LIFECYCLE_KINDS, Incident, project
+from cockpit.core.pg_connect import Conn
+from cockpit.core.pg_event_log import PgEventLog
+from cockpit.core.pg_schema import APPEND_LOCK, PG_EVENT_COLUMNS
+from cockpit.core.procedure_copy import RECORDED, ProcedureCopy
+
+T = TypeVar("T")
+
+
+class PgIncidentLog(PgEventLog):
+    """The PostgreSQL event log with incidents (`PgEventLog`'s arguments and errors)."""
+
+    def _locked(self, what: str, job: Callable[[Conn], T]) -> T:
+        """Run `job` in one transaction holding the append lock (retried on a lost
+        connection: the job looks its key up first)."""
+
+        def locked(conn: Conn) -> T:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", APPEND_LOCK)
+                return job(conn)
+
+        return self._run(what, locked)
+
+    # --- incidents ----------------------------------------------------------------------------
+
+    def _projection(self, conn: Conn, incident_id: int | None) -> dict[int, Incident]:
+        """The lifecycle events of one incident (or of all) projected, as SQLite's
+        `lifecycle_rows` and `project` do."""
+        query = "SELECT id, incident, kind, ts, payload FROM cockpit.events WHERE kind = ANY(%s)"
+        params: list[Any] = [list(LIFECYCLE_KINDS)]
+        if incident_id is not None:
+            query += " AND incident = %s"
+            params.append(incident_id)
+        rows = conn.execute(query + " ORDER BY id", params).fetchall()
+        check_types(self.where, rows, LIFECYCLE_TYPES, event_where)
+        check_times(self.where, rows, 3, event_where)
+        payloads = decode_payloads(self.where, rows, 4, event_where)
+        return project(
+            (row[1], row[2], row[3], data) for row, data in zip(rows, payloads, strict=True)
+        )
+
+    def _incident(self, conn: Conn, incident_id: int) -> Incident:
+        found = self._projection(conn, incident_id).get(incident_id)
+        if found is None:
+            raise IncidentError(f"no incident {incident_id} in {self.where}")
+        return found
+
+    def incident(self, incident_id: int) -> Incident:
+        """The current projection of one incident.
+
+        Raises:
+            IncidentError: No incident has this id.
+        """
+        return self._run("reading an incident", lambda conn: self._incident(conn, incident_id))
+
+    def incidents(self, *, include_closed: bool = True) -> list[Incident]:
+        """All incidents, newest first, from one query over the lifecycle events."""
+        found = self._run("reading incidents", lambda conn: self._projection(conn, None))
+        chosen = [item for item in found.values() if include_closed or item.status == "open"]
+        return sorted(chosen, key=lambda item: item.id, reverse=True)
+
+    def latest_open(self, *, drill: bool | None = None) -> Incident | None:
+        """The most recently opened incident still open, if any (`drill`: only drills, or
+        only real incidents)."""
+        open_ones = [
+            item
+            for item in self.incidents(include_closed=False)
+            if drill is None or item.drill == drill
+        ]
+        return open_ones[0] if open_ones else None
+
+    def open_incident(
+        self,
+        title: str,
+        severity: str,
+        procedure: str | None,
+        *,
+        drill: bool = False,
+        actor: str | None = None,
+        copy: ProcedureCopy | None = None,
+    ) -> Incident:
+        """Open a new incident with the next free id, as `Timeline.open_incident`."""
+        keys = (uuid.uuid4().hex, uuid.uuid4().hex)
+        at = self._clock.now()
+        payload = {"title": title, "severity": severity, "procedure": procedure, "drill": drill}
+        prefix = "Drill opened" if drill else "Incident opened"
+
+        def job(conn: Conn) -> Event:
+            stored = self._stored(conn, keys[0])
+            if stored is not None:
+                return stored
+            row = conn.execute("SELECT max(incident) FROM cockpit.events").fetchone()
+            incident_id = int(row[0] or 0) + 1 if row is not None else 1
+            opened = self._insert(
+                conn,
+                self._fields(
+                    incident_id, "incident.opened", f"{prefix}: {title}", payload, None, actor, at
+                ),
+                keys[0],
+            )
+            if copy is not None:
+                fields = self._fields(
+                    incident_id, RECORDED, copy.summary(), copy.payload(), None, actor, at
+                )
+                self._insert(conn, fields, keys[1])
+            return opened
+
+        event = self._locked("opening an incident", job)
+        assert event.incident is not None
+        self._known_incidents.add(event.incident)
+        return Incident(
+            id=event.incident,
+            title=title,
+            severity=severity,
+            status="open",
+            procedure=procedure,
+            opened_at=event.ts,
+            drill=drill,
+        )
+
+    def record_procedure(
+        self,
+        incident_id: int,
+        copy: ProcedureCopy,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        """Record the copy of its procedure an incident opened without; the copy already
+        there, unchanged, if another session recorded it first (`Timeline.record_procedure`).
+        """
+        key = uuid.uuid4().hex
+        when = at if at is not None else self._clock.now()
+
+        def job(conn: Conn) -> Event:
+            stored = self._stored(conn, key)
+            if stored is not None:
+                return stored
+            self._incident(conn, incident_id)
+            found = conn.execute(
+                f"SELECT {PG_EVENT_COLUMNS} FROM cockpit.events"
+                " WHERE incident = %s AND kind = %s ORDER BY id LIMIT 1",
+                (incident_id, RECORDED),
+            ).fetchall()
+            if found:
+                return events_from_rows(found, self.where)[0]
+            summary = copy.summary(at_resume=True)
+            fields = self._fields(incident_id, RECORDED, summary, copy.payload(), None, actor, when)
+            return self._insert(conn, fields, key)
+
+        return self._locked("recording the procedure", job)
+
+    def _change(
+        self,
+        incident_id: int,
+        kind: str,
+        change: Callable[[Incident], tuple[str, dict[str, Any]] | None],
+        actor: str | None,
+        at: datetime | None,
+    ) -> Incident:
+        """Append the lifecycle event `change` makes of the incident's current state (None:
+        nothing to record), checked and appended under the append lock."""
+        key = uuid.uuid4().hex
+        when = at if at is not None else self._clock.now()
+
+        def job(conn: Conn) -> None:
+            if self._stored(conn, key) is not None:
+                return
+            made = change(self._incident(conn, incident_id))
+            if made is not None:
+                summary, payload = made
+                self._insert(
+                    conn, self._fields(incident_id, kind, summary, payload, None, actor, when), key
+                )
+
+        self._locked(f"recording {kind}", job)
+        return self.incident(incident_id)
+
+    def close_incident(
+        self,
+        incident_id: int,
+        resolution: str | None = None,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Incident:
+        """Close an incident (``incident.closed``); refused when unknown or already closed."""
+
+        def change(current: Incident) -> tuple[str, dict[str, Any]]:
+            if current.status == "closed":
+                raise IncidentError(f"incident {incident_id} is already closed")
+            summary = f"Incident closed: {resolution}" if resolution else "Incident closed"
+            return summary, {"resolution": resolution}
+
+        return self._change(incident_id, "incident.closed", change, actor, at)
+
+    def acknowledge(
+        self, incident_id: int, *, actor: str | None = None, at: datetime | None = None
+    ) -> Incident:
+        """Record that someone took the incident; the first acknowledgement sets the time."""
+
+        def change(current: Incident) -> tuple[str, dict[str, Any]]:
+            if current.status == "closed":
+                raise IncidentError(f"incident {incident_id} is closed")
+            return "Incident acknowledged", {}
+
+        return self._change(incident_id, "incident.acknowledged", change, actor, at)
+
+    def set_severity(
+        self,
+        incident_id: int,
+        severity: str,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Incident:
+        """Change the severity; recording nothing when it is already that severity."""
+
+        def change(current: Incident) -> tuple[str, dict[str, Any]] | None:
+            if current.status == "closed":
+                raise IncidentError(f"incident {incident_id} is closed")
+            if current.severity == severity:
+                return None
+            return f"Severity {current.severity} → {severity}", {
+                "from": current.severity,
+                "to": severity,
+            }
+
+        return self._change(incident_id, "incident.severity_changed", change, actor, at)
