@@ -303,7 +303,7 @@ def main() -> int:
 
     rows.extend(engine_rows(quick))
 
-    # 5-12: each section in its own module and process; one that crashes is a row that says
+    # 5-13: each section in its own module and process; one that crashes is a row that says
     # so (and the exit status fails), never a table that is not printed.
     sections: list[tuple[str, str, str]] = [
         ("live app: idle CPU, memory over 24 h, detection latency", "bench_live", "live_rows"),
@@ -317,6 +317,7 @@ def main() -> int:
         ("install: the first make demo (issue 17)", "bench_install", "rows"),
         ("keys at the floor: key to screen, first visits (issue 17)", "bench_keys", "rows"),
         ("idle memory: the real TUI in tmux for an hour (issue 17)", "bench_soak", "rows"),
+        ("team mode: PostgreSQL appends and feed (issue 20)", "bench_team", "rows"),
     ]
     for title, module, function in sections:
         rows.extend(section(title, module, function))

@@ -40,6 +40,8 @@ ROWS = (
     "key → screen painted on a pty (t/p/d): p50",
     "first visit of each screen after a fresh start",
     "RSS over 1 h idle, real TUI in tmux",
+    "team append on PostgreSQL",
+    "team: another cockpit's event seen through LISTEN/NOTIFY",
 )
 """A row of each section (PostgreSQL's and the export's name their own sizes)."""
 
@@ -59,4 +61,4 @@ def test_every_benchmark_runs_in_the_quick_mode_and_the_table_prints_whole() -> 
     for start in ROWS:
         assert any(line.startswith(start) for line in table), (start, table)
     assert not any(" | CRASHED | " in line or " | failed | " in line for line in table), table
-    assert len(table) >= 22, table
+    assert len(table) >= 24, table

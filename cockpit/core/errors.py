@@ -182,6 +182,13 @@ class LockHeld(CockpitError):
     title = "Incident already open"
 
 
+class LockLost(CockpitError):
+    """A lock this process held is gone: its database connection was lost, so the server has
+    released it and another cockpit may hold it now."""
+
+    title = "Lock lost"
+
+
 class ProviderError(CockpitError):
     """A provider call failed in an expected way (network, timeout, refusal)."""
 

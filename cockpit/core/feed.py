@@ -6,8 +6,9 @@ just after it committed. A thread of its own reads them, so the screen never wai
 
 On SQLite the feed watches `PRAGMA data_version`, which changes when any other connection
 commits (this connection only ever reads), every `period` seconds, and at once when poked (the
-writer pokes it after each commit). A PostgreSQL feed would wait on LISTEN/NOTIFY instead; the
-App sees only `Feed`: start, poke, stop, and batches delivered in id order.
+writer pokes it after each commit). On PostgreSQL, `cockpit.core.pg_feed.PgFeed` waits on
+LISTEN/NOTIFY instead; the App sees only `Feed`: start, poke, stop, and batches delivered in id
+order.
 """
 
 from __future__ import annotations

@@ -96,6 +96,13 @@ class PgEventLog:
 
     # --- connection -----------------------------------------------------------------------
 
+    @property
+    def target(self) -> PgTarget:
+        """Where the timeline is, password kept apart: what a change feed
+        (`cockpit.core.pg_feed`) or an action lock (`cockpit.core.pg_lock`) opens its own
+        connection to."""
+        return self._session.target
+
     def sibling(self) -> Self:
         """Another connection to the same timeline, same clock and actor (for another thread)."""
         session = self._session

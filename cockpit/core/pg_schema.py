@@ -13,6 +13,11 @@ Everything lives in the ``cockpit`` schema of the team's database:
 - ``chain_head``: one row, the newest event's id and hash, kept by the server.
 - ``samples`` (version 2): metric readings, as SQLite's ``samples`` table; outside the chain
   and prunable (by the owner: a responder may INSERT and SELECT them, not DELETE).
+- ``action_locks`` (version 3): who holds each per-target action lock, written by the holder
+  (`cockpit.core.pg_lock`); outside the chain. The lock itself is a session advisory lock; a
+  row counts only while its backend holds that lock. Every role that may use the schema may
+  write it (granted to PUBLIC: only USAGE on the schema lets anyone reach it), so existing
+  responder roles need no new grant.
 
 The server enforces the chain, whoever inserts: a BEFORE INSERT trigger (``SECURITY DEFINER``,
 so a responder needs no right on ``chain_head``) locks the head row, refuses an event that
@@ -26,7 +31,9 @@ AUTOINCREMENT counter gives: events removed behind the triggers' back leave it a
 Appends take ``pg_advisory_xact_lock(APPEND_LOCK)`` first, so two processes never compute the
 same next id (the trigger's row lock alone would make the second fail and retry). Migrations
 take `MIGRATE_LOCK`. Both are in the two-integer key space under the class `LOCK_CLASS`
-('Ckpt'); per-target action locks belong there too, with other object ids.
+('Ckpt'). Per-target action locks (`cockpit.core.pg_lock`) use the one-bigint key space
+instead, which PostgreSQL keeps apart from the two-integer one (``objsubid`` 1 and 2 in
+``pg_locks``), so no target's hash can ever be the append or the migration lock.
 
 Roles: whoever creates the schema owns it (a deployment's owner role); responders log in as
 members of a group role made by `responder_role_sql`, which may INSERT and SELECT events and
@@ -45,7 +52,7 @@ from psycopg import sql
 from cockpit.core.errors import SchemaTooNew, TimelineError
 
 SCHEMA = "cockpit"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_CLASS = 0x436B7074  # 'Ckpt': the first key of the cockpit's two-integer advisory locks
 APPEND_LOCK = (LOCK_CLASS, 1)
 MIGRATE_LOCK = (LOCK_CLASS, 2)
@@ -164,8 +171,21 @@ CREATE INDEX samples_incident_metric_at ON cockpit.samples (incident, metric, at
 CREATE INDEX samples_at ON cockpit.samples (at);
 """
 
+_V3 = r"""
+CREATE TABLE cockpit.action_locks (
+    lock_key bigint PRIMARY KEY,
+    target text NOT NULL,
+    backend_pid integer NOT NULL,
+    pid integer NOT NULL,
+    host text NOT NULL,
+    actor text NOT NULL,
+    since text NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON cockpit.action_locks TO PUBLIC;
+"""
+
 # Append only: a released version's migration is never edited, a new one is added.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int | None:
