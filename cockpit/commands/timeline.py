@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cockpit.commands.common import db_url_option, fail, open_db
+from cockpit.commands.common import db_target, db_url_option, fail, open_db, shown_db
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cockpit.core.timeline import Event, Incident
     from cockpit.core.timeline_open import AnyTimeline
 
@@ -153,6 +155,79 @@ def incident_close(
         except CockpitError as error:
             fail(error)
     click.echo(f"closed incident {closed.id} at {closed.closed_at}")
+
+
+@incident.command("push")
+@click.argument("incident_id", metavar="ID", type=int)
+@click.option("--to", "to", required=True, metavar="URL_OR_FILE", help="The timeline to copy to.")
+@click.option("--again", is_flag=True, help="Copy again when it grew since its last copy.")
+@db_url_option
+@click.pass_context
+def incident_push(
+    ctx: click.Context, incident_id: int, to: str, again: bool, db: str | None
+) -> None:
+    """Publish incident ID of --db to another timeline (e.g. the team's postgresql:// one).
+
+    The source chain is verified first (exit 1 naming the first bad event, nothing written);
+    the copy is a new incident there, ending with an ``incident.imported`` event naming where
+    it came from; pushing it again finds that copy instead of making another.
+    """
+    _move(incident_id, source=db_target(ctx, db), destination=to, again=again)
+
+
+@incident.command("pull")
+@click.argument("incident_id", metavar="ID", type=int)
+@click.option(
+    "--from", "from_", required=True, metavar="URL_OR_FILE", help="The timeline to copy from."
+)
+@click.option("--again", is_flag=True, help="Copy again when it grew since its last copy.")
+@db_url_option
+@click.pass_context
+def incident_pull(
+    ctx: click.Context, incident_id: int, from_: str, again: bool, db: str | None
+) -> None:
+    """Copy incident ID of another timeline into --db (e.g. to write its post-mortem offline),
+    as `incident push` does the other way."""
+    _move(incident_id, source=from_, destination=db_target(ctx, db), again=again)
+
+
+def _move(
+    incident_id: int,
+    *,
+    source: str | Path,
+    destination: str | Path,
+    again: bool,
+) -> None:
+    from cockpit.core.errors import ChainBroken, CockpitError
+    from cockpit.core.incident_copy import copy_incident
+    from cockpit.core.timeline_open import open_timeline
+
+    shown_source, shown_destination = shown_db(source), shown_db(destination)
+    try:
+        with open_timeline(source, create=False) as origin:
+            # Verified before the destination opens: a tampered source creates no file there.
+            report = origin.verify()
+            target = open_timeline(destination, create=True)
+            with target:
+                published = copy_incident(
+                    origin, shown_source, incident_id, target, again=again, verified=report
+                )
+    except ChainBroken as broken:
+        click.echo(f"TAMPERED: {shown_source}: event {broken.event_id}: {broken.reason}", err=True)
+        raise SystemExit(1) from None
+    except CockpitError as error:
+        fail(error)
+    if published.already:
+        click.echo(
+            f"incident {incident_id} already published as incident {published.incident} "
+            f"on {shown_destination} (head {published.head_hash})"
+        )
+        return
+    click.echo(
+        f"incident {incident_id} published as incident {published.incident} on "
+        f"{shown_destination}: {published.events} events, chain verified "
+        f"(head {published.head_hash})"
+    )
 
 
 # --- timeline -------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ from cockpit.core.damage import (
 )
 from cockpit.core.timeline_schema import EVENTS_BY_KIND
 
+IMPORTED = "incident.imported"
+"""The event ending an incident copied from another timeline (`cockpit.core.incident_copy`)."""
+
 LIFECYCLE_KINDS = (
     "incident.opened",
     "incident.severity_changed",

@@ -12,7 +12,7 @@ again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from cockpit.core.damage import (
 )
 from cockpit.core.errors import IncidentError
 from cockpit.core.event_log import Event, events_from_rows
-from cockpit.core.incidents import LIFECYCLE_KINDS, Incident, project
+from cockpit.core.incidents import IMPORTED, LIFECYCLE_KINDS, Incident, project
 from cockpit.core.pg_connect import Conn
 from cockpit.core.pg_event_log import PgEventLog
 from cockpit.core.pg_schema import APPEND_LOCK, PG_EVENT_COLUMNS
@@ -144,6 +144,44 @@ class PgIncidentLog(PgEventLog):
             opened_at=event.ts,
             drill=drill,
         )
+
+    def import_incident(
+        self, events: Sequence[Event], marker: Callable[[list[Event]], tuple[str, dict[str, Any]]]
+    ) -> list[Event]:
+        """Copy another timeline's incident in as a new one, in one transaction under the
+        append lock (`Timeline.import_incident`)."""
+        keys = [uuid.uuid4().hex for _ in range(len(events) + 1)]
+        now = self._clock.now()
+
+        def job(conn: Conn) -> list[Event]:
+            if self._stored(conn, keys[-1]) is not None:  # the lost attempt committed
+                rows = conn.execute(
+                    f"SELECT {PG_EVENT_COLUMNS} FROM cockpit.events WHERE idem_key = ANY(%s)"
+                    " ORDER BY id",
+                    (keys,),
+                ).fetchall()
+                return events_from_rows(rows, self.where)
+            row = conn.execute("SELECT max(incident) FROM cockpit.events").fetchone()
+            incident_id = int(row[0] or 0) + 1 if row is not None else 1
+            copies = [
+                self._insert(
+                    conn,
+                    self._fields(
+                        incident_id, e.kind, e.summary, e.payload, e.command, e.actor, e.at
+                    ),
+                    key,
+                )
+                for e, key in zip(events, keys, strict=False)
+            ]
+            summary, payload = marker(copies)
+            fields = self._fields(incident_id, IMPORTED, summary, payload, None, None, now)
+            copies.append(self._insert(conn, fields, keys[-1]))
+            return copies
+
+        copies = self._locked("importing an incident", job)
+        if copies and copies[0].incident is not None:
+            self._known_incidents.add(copies[0].incident)
+        return copies
 
     def record_procedure(
         self,

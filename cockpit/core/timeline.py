@@ -22,7 +22,7 @@ import, is loaded only when the schema must be created or migrated, so
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,7 +31,7 @@ from cockpit.core.chain import GENESIS_HASH, VerifyReport, canonical_json, chain
 from cockpit.core.damage import describe, event_name, payload_problem
 from cockpit.core.errors import IncidentError, TimelineDamaged
 from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, events_from_rows
-from cockpit.core.incidents import Incident, lifecycle_rows, project
+from cockpit.core.incidents import IMPORTED, Incident, lifecycle_rows, project
 from cockpit.core.metrics import Sample
 from cockpit.core.procedure_copy import RECORDED, ProcedureCopy
 from cockpit.core.sample_store import StoredSample
@@ -395,6 +395,27 @@ class Timeline(EventLog):
                 (incident,),
             ).fetchall()
         return events_from_rows(rows, self.path)
+
+    def import_incident(
+        self, events: Sequence[Event], marker: Callable[[list[Event]], tuple[str, dict[str, Any]]]
+    ) -> list[Event]:
+        """Copy another timeline's incident in as a new one (`cockpit.core.incident_copy`): its
+        `events` in order, each keeping its time, kind, actor, summary, payload and command, then
+        an ``incident.imported`` event whose summary and payload `marker` makes from the copies;
+        one transaction. Returns the copies, the marker last."""
+        with self._write():
+            row = self._conn.execute("SELECT MAX(incident) FROM events").fetchone()
+            if not isinstance(row[0], int | None):
+                raise self._bad_incident_column()
+            incident_id = (row[0] or 0) + 1
+            copies = [
+                self._append(incident_id, e.kind, e.summary, e.payload, e.command, e.actor, e.at)
+                for e in events
+            ]
+            summary, payload = marker(copies)
+            copies.append(self._append(incident_id, IMPORTED, summary, payload, None, None))
+        self._known_incidents.add(incident_id)
+        return copies
 
     # --- samples ------------------------------------------------------------------------------
 
