@@ -21,6 +21,7 @@ from textual import events, on
 from textual.signal import Signal
 
 from cockpit.core.actions import Outgoing
+from cockpit.core.auto_rollback import seconds_left
 from cockpit.core.automation import Automation, Steps, chat_notifier
 from cockpit.core.checklist_state import ChecklistState
 from cockpit.core.errors import CockpitError
@@ -431,8 +432,6 @@ class IncidentApp(SourcesApp):
     def banner_text(self) -> str:
         """The dashboard banner: firing triggers and the way into the decision, after an
         automatic rollback's countdown and the way to stop it when one runs."""
-        from cockpit.core.auto_rollback import seconds_left
-
         firing = self.board.firing() if self.board is not None else []
         left = seconds_left(self.state, self.session.clock.now())
         # The way out first: at 80 columns the end of the line is cut off.

@@ -196,6 +196,23 @@ def test_a_destructive_plan_runs_unattended_only_where_the_procedure_allows_it(
         drill.stop()
 
 
+async def breach_until_announced(app: CockpitApp, pilot: Any, clock: FixedClock) -> None:
+    """Five one-minute samples at 9 % error rate through the App, then wait for the
+    announcement to come back from the timeline."""
+    from cockpit.messages import MetricsSampled
+
+    await pilot.pause()
+    for _ in range(5):
+        clock.advance(60)
+        sample = Sample("error_rate", 9.0, clock.now(), "scrape")
+        app.post_message(MetricsSampled("scrape", [sample]))
+        await pilot.pause()
+    for _ in range(50):
+        if app.state.auto is not None:
+            break
+        await pilot.pause(0.05)
+
+
 async def test_k_cancels_the_countdown_on_screen_and_the_banner_says_it(
     tmp_path: Path, clock: FixedClock, pulse_procedure: Procedure
 ) -> None:
@@ -211,19 +228,7 @@ async def test_k_cancels_the_countdown_on_screen_and_the_banner_says_it(
         )
         app = CockpitApp(session, start_pollers=False)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            from cockpit.messages import MetricsSampled
-
-            for _ in range(5):
-                clock.advance(60)
-                app.post_message(
-                    MetricsSampled("scrape", [Sample("error_rate", 9.0, clock.now(), "scrape")])
-                )
-                await pilot.pause()
-            for _ in range(50):
-                if app.state.auto is not None:
-                    break
-                await pilot.pause(0.05)
+            await breach_until_announced(app, pilot, clock)
             assert app.state.auto is not None and app.state.auto.counting_down
             assert app.banner_text().startswith("AUTO ROLLBACK in 60 s · k cancels · w to decide")
             await pilot.press("k")
@@ -258,18 +263,7 @@ async def test_when_the_countdown_ends_the_app_runs_it_and_a_refusal_escalates(
         )  # no feature_flags provider configured: the guard rail refuses
         app = CockpitApp(session, start_pollers=False)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            from cockpit.messages import MetricsSampled
-
-            for _ in range(5):
-                clock.advance(60)
-                sample = Sample("error_rate", 9.0, clock.now(), "scrape")
-                app.post_message(MetricsSampled("scrape", [sample]))
-                await pilot.pause()
-            for _ in range(50):
-                if app.state.auto is not None:
-                    break
-                await pilot.pause(0.05)
+            await breach_until_announced(app, pilot, clock)
             clock.advance(60)
             app.tick()
             for _ in range(100):

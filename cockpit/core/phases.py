@@ -15,7 +15,7 @@ opening) to the incident's closing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cockpit.core.clock import parse_iso
@@ -131,22 +131,8 @@ def _phase(
     )
 
 
-def _with_verdict(phase: Phase, verdict: str) -> Phase:
-    return Phase(
-        phase.key,
-        phase.label,
-        phase.start,
-        phase.started,
-        phase.at,
-        phase.seconds,
-        phase.target_minutes,
-        phase.target_title,
-        verdict,
-    )
-
-
 def open_verdicts(rows: Sequence[Phase], still_open: bool) -> list[Phase]:
     """A phase not reached in an incident still open is `open`, not `not reached`."""
     if not still_open:
         return list(rows)
-    return [_with_verdict(r, "open") if r.verdict == "not reached" else r for r in rows]
+    return [replace(r, verdict="open") if r.verdict == "not reached" else r for r in rows]
