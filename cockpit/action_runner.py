@@ -16,7 +16,6 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cockpit.core.actions import (
@@ -27,10 +26,10 @@ from cockpit.core.actions import (
     Report,
     short_code,
 )
-from cockpit.core.errors import CockpitError, LockHeld, ProviderError
-from cockpit.core.lock import TargetLock
+from cockpit.core.errors import CockpitError, LockHeld, LockLost, ProviderError
 
 if TYPE_CHECKING:
+    from cockpit.core.locks import Lock, Locks
     from cockpit.core.timeline import Timeline
     from providers.base import ActionProvider
 
@@ -125,13 +124,14 @@ def run(
     recorder: Recorder,
     report: Report,
     *,
-    locks: Path | None = None,
+    locks: Locks | None = None,
 ) -> Result:
     """Confirm, record the intent, execute, verify and record the result; never raises after
     the intent is recorded (the result says what went wrong).
 
-    `locks`: the timeline database whose cockpits share the per-target locks (one action at a
-    time per target across processes); without it, only within this process.
+    `locks`: the per-target locks the timeline's cockpits share (one action at a time per
+    target across processes, or across hosts on a team database); without it, only within
+    this process.
     """
     try:
         confirmed = confirm(plan, typed)
@@ -142,14 +142,14 @@ def run(
             {"plan": plan.as_payload(), "reason": str(error)},
         )
         raise
-    with _claimed(f"{plan.provider}:{plan.target}", plan.target, locks):
+    with _claimed(f"{plan.provider}:{plan.target}", plan.target, locks) as lock:
         action_id = recorder.begin(
             f"{plan.provider}.{plan.action}",
             plan.title,
             {"plan": plan.as_payload(), "target": plan.target, "confirmed_by": confirmed},
             plan.cli,
         )
-        result = _execute_and_verify(provider, plan, report)
+        result = _execute_and_verify(provider, plan, report, lock)
         recorder.finish(
             action_id,
             result.outcome,
@@ -160,21 +160,22 @@ def run(
 
 
 @contextlib.contextmanager
-def _claimed(key: str, target: str, locks: Path | None) -> Iterator[None]:
+def _claimed(key: str, target: str, locks: Locks | None) -> Iterator[Lock | None]:
     """Hold the target for the action: in this process, and across processes when `locks`
-    names the timeline they share (an flock, released even if this process dies)."""
+    are the timeline's (an flock, or PostgreSQL's advisory lock: released even if this
+    process dies)."""
     with _busy_lock:
         if key in _busy:
             raise TargetBusy(f"another action is running on {target}; wait for it to end")
         _busy.add(key)
-    lock = TargetLock(locks, key, shown=target) if locks is not None else None
+    lock = locks.target(key, target) if locks is not None else None
     try:
         if lock is not None:
             try:
                 lock.acquire()
             except LockHeld as error:
                 raise TargetBusy(f"{error}; wait for it to end") from None
-        yield
+        yield lock
     finally:
         if lock is not None:
             lock.release()
@@ -182,10 +183,17 @@ def _claimed(key: str, target: str, locks: Path | None) -> Iterator[None]:
             _busy.discard(key)
 
 
-def _execute_and_verify(provider: ActionProvider, plan: Plan, report: Report) -> Result:
+def _execute_and_verify(
+    provider: ActionProvider, plan: Plan, report: Report, lock: Lock | None = None
+) -> Result:
     executed: Executed | None = None
     try:
         report.progress(0.05, f"running: {plan.title}")
+        # A team database's lock dies with its connection: proven held before the change,
+        # or another responder may be acting on the target already.
+        check = getattr(lock, "check", None)
+        if check is not None:
+            check()
         executed = provider.execute(plan, report)
         report.progress(0.5, executed.summary)
         verified = provider.verify(plan, executed, report)
@@ -194,7 +202,7 @@ def _execute_and_verify(provider: ActionProvider, plan: Plan, report: Report) ->
         return _ended(report, "cancelled", f"Cancelled: {plan.title}", error, executed)
     except ActionTimedOut as error:
         return _ended(report, "failed", f"Timed out: {plan.title}", error, executed)
-    except ProviderError as error:
+    except (ProviderError, LockLost) as error:
         return _ended(report, "failed", f"Failed: {plan.title}", error, executed)
     except Exception as error:  # a bug must still leave a result, not an open intent
         return _ended(report, "failed", f"Failed (internal error): {plan.title}", error, executed)

@@ -8,17 +8,21 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import AwaitMount
 
-from cockpit.core.errors import LockHeld
-from cockpit.core.lock import IncidentLock
+from cockpit.core.errors import CockpitError
+from cockpit.core.roles import ASSIGNED as ROLE_ASSIGNED
 from cockpit.incident_app import IncidentApp
 from cockpit.screens.dashboard import DashboardScreen
+
+if TYPE_CHECKING:
+    from cockpit.core.locks import DriverLock
+    from cockpit.core.timeline import Event
 
 
 def _screen(module: str, name: str) -> Screen[Any]:
@@ -141,6 +145,15 @@ class CockpitApp(IncidentApp):
             id="cockpit.ack",
             show=False,
         ),
+        Binding(
+            "l",
+            "roles",
+            "Roles",
+            tooltip="Who holds which role (lead, responder, communications, observer); the "
+            "lead assigns them and hands lead over",
+            id="cockpit.roles",
+            show=False,
+        ),
         Binding("question_mark", "help", "Help", tooltip="Keys and screens", id="cockpit.help"),
         Binding(
             "f1",
@@ -176,6 +189,9 @@ class CockpitApp(IncidentApp):
         if self.read_only:
             self.notify(
                 "Watching: everyone's events show here live; nothing is recorded from here."
+                if self.session.watching
+                else f"{self.read_only_reason}: everyone's events show here live; nothing is "
+                "recorded from here."
             )
         else:
             holder = self.session.held_by
@@ -202,14 +218,23 @@ class CockpitApp(IncidentApp):
                 "This cockpit drives the incident already." if self.driving else "Watching."
             )
             return
-        lock = IncidentLock(self.session.timeline.path, self.session.incident.id)
+        self.run_worker(
+            partial(self._take_over, self.driver_lock()),
+            thread=True,
+            group="driving",
+            exit_on_error=False,
+        )
+
+    def _take_over(self, lock: DriverLock) -> None:
+        """Worker: stop the driver (its process here, its lock's session on a team database)."""
         try:
             lock.take_over()
-        except LockHeld as error:
-            self.notify(str(error), title="Could not take over", severity="error")
+        except CockpitError as error:  # still held, or the team database cannot be reached
+            self.call_from_thread(
+                self.notify, str(error), title="Could not take over", severity="error"
+            )
             return
-        self.lock, self.driving, self.session.held_by = lock, True, None
-        self.record("session.driving", "cockpit drives the incident now (took over)")
+        self.call_from_thread(self.now_driving, lock, "took over")
 
     def warm_up(self) -> None:
         """Worker: also every screen's module, imported before its first key (their imports,
@@ -294,10 +319,27 @@ class CockpitApp(IncidentApp):
         """Ask for a note and record it."""
 
         def save(text: str | None) -> None:
-            if text:
+            if text and self.read_only:  # an observer by role since the note was begun, too
+                self.notify(self.read_only_reason, title="Not recorded", severity="warning")
+            elif text:
                 self.record("note", text)
 
         self.push_screen(_modals().NoteScreen(), save)
+
+    def action_roles(self) -> None:
+        """Who holds which role; the lead assigns one or hands lead over (typed twice)."""
+        from cockpit.screens.roles import RolesScreen, assign
+
+        if isinstance(self.screen, RolesScreen):
+            return
+        self.push_screen(RolesScreen(), partial(assign, self))
+
+    def note_event(self, event: Event) -> None:
+        super().note_event(event)
+        if event.kind == ROLE_ASSIGNED:
+            from cockpit.screens.roles import role_changed
+
+            role_changed(self, event)
 
     def action_acknowledge(self) -> None:
         """Acknowledge the incident once."""
@@ -306,7 +348,7 @@ class CockpitApp(IncidentApp):
             self.notify(f"Already acknowledged at {acknowledged_at[11:19]} UTC")
             return
         if self.read_only:
-            self.notify("Read-only: not recorded.", severity="warning")
+            self.notify(self.read_only_reason, title="Not recorded", severity="warning")
             return
         if self.acknowledging:
             self.notify("The acknowledgement is on its way to the timeline.")
@@ -373,6 +415,9 @@ class CockpitApp(IncidentApp):
         yield SystemCommand("Add note", "Record a note in the timeline", self.action_note)
         yield SystemCommand(
             "Acknowledge incident", "Record the acknowledgement", self.action_acknowledge
+        )
+        yield SystemCommand(
+            "Roles", "Who holds which role; the lead assigns them", self.action_roles
         )
         yield SystemCommand("Keys and screens", "Help", self.action_help)
         if not self.driving and not self.read_only:

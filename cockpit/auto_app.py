@@ -51,7 +51,7 @@ def run_automatic(app: IncidentApp, entry: AutomaticRollback) -> None:
             recorder,
             Report(deadline_seconds=option.recovery_time.max_minutes * 60 or 600),
             busy=lambda: bool(app.state.in_flight or app.state.rollbacks),
-            locks=app.session.timeline.path,
+            locks=app.session.locks,
         )
     except Exception as error:  # a bug must end as a recorded failure, never silence
         kind, reason = FAILED, f"internal error: {type(error).__name__}: {error}"

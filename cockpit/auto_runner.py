@@ -15,7 +15,6 @@ the App records it and escalates when it is not verified.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit import action_runner
@@ -25,6 +24,7 @@ from cockpit.core.procedure import is_placeholder
 
 if TYPE_CHECKING:
     from cockpit.core.actions import Report
+    from cockpit.core.locks import Locks
     from cockpit.core.procedure import AutomaticRollback, Procedure
     from providers.base import ActionProvider
 
@@ -37,7 +37,7 @@ def run_automatic(
     report: Report,
     *,
     busy: Callable[[], bool],
-    locks: Path | None = None,
+    locks: Locks | None = None,
 ) -> tuple[str, str]:
     """Plan and run `entry`'s option unless a guard rail stops it: (closing kind, reason)."""
     option = procedure.option(entry.option)

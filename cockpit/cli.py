@@ -68,9 +68,9 @@ class CockpitGroup(click.Group):
     "--db",
     type=click.Path(dir_okay=False),
     envvar="COCKPIT_DB",
-    help="Timeline database: a file, or a postgresql:// URL for the headless commands that "
-    "share one (incident, timeline, export, stats, backtest); default: the platform data "
-    "directory.",
+    help="Timeline database: a file, or a team's postgresql:// URL (the cockpit itself and "
+    "incident, timeline, export, stats, backtest; not demo or drill); default: the platform "
+    "data directory.",
 )
 @click.option(
     "--procedure",
@@ -104,8 +104,8 @@ def cli(
     Without a command, opens the cockpit on the latest open incident (or INCIDENT), or on a
     new one. `cockpit demo` runs it against a built-in simulated production.
     """
-    if db is not None and ctx.invoked_subcommand not in URL_COMMANDS:
-        checked_db(db)  # the TUI, demo, drill, ...: a URL is refused before anything opens
+    if db is not None and ctx.invoked_subcommand not in (None, *URL_COMMANDS):
+        checked_db(db)  # demo, drill, ...: a URL is refused before anything opens
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
     if ctx.invoked_subcommand not in TUI_COMMANDS:

@@ -87,7 +87,7 @@ class GuardedApp(App[int]):
         error = worker.error
         name = worker.name or worker.group or "a background task"
         reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
-        where = save_traceback(self.session.timeline.path.parent, error, f"worker-{name}")
+        where = save_traceback(self.session.files, error, f"worker-{name}")
         payload = {"worker": name, "error": reason, "traceback_file": str(where) if where else None}
         self.record("worker.failed", f"{name} failed: {reason}", payload)
         self.notify(
@@ -132,7 +132,7 @@ class GuardedApp(App[int]):
                 return  # told once per kind of step; the traceback of the first is kept
             self.survived.add(what)
             reason = f"{type(error).__name__}: {error}"
-            where = save_traceback(self.session.timeline.path.parent, error, "error")
+            where = save_traceback(self.session.files, error, "error")
             self.record(
                 "cockpit.error",
                 f"error in {what}: {reason}",

@@ -26,7 +26,7 @@ from cockpit.core.automation import Automation, Steps, chat_notifier
 from cockpit.core.checklist_state import ChecklistState
 from cockpit.core.errors import CockpitError
 from cockpit.core.incidents import Incident
-from cockpit.core.lock import IncidentLock
+from cockpit.core.locks import DriverLock
 from cockpit.core.manual import is_manual
 from cockpit.core.metrics import Sample
 from cockpit.core.outbox import QUEUED as OUTBOX_QUEUED
@@ -65,7 +65,7 @@ class IncidentApp(SourcesApp):
     """The incident, its procedure, its sources and its timeline; no screens."""
 
     def __init__(
-        self, session: Session, *, lock: IncidentLock | None = None, start_pollers: bool = True
+        self, session: Session, *, lock: DriverLock | None = None, start_pollers: bool = True
     ) -> None:
         super().__init__(session, start_pollers=start_pollers)
         self.lock = lock
@@ -218,7 +218,7 @@ class IncidentApp(SourcesApp):
 
     def begin_session(self) -> None:
         """Record that this cockpit joined the incident, and what it found unresolved."""
-        if self.driving:
+        if self.driving and self.link is None:  # a team database's retention is its admin's
             cutoff = self.session.clock.now() - SAMPLE_RETENTION
             self.write(lambda timeline: timeline.prune_samples(cutoff), "sample retention")
         self.tell_last_crash()
@@ -247,7 +247,7 @@ class IncidentApp(SourcesApp):
         written). A close refused (closed meanwhile by `cockpit incident close`) is announced.
         """
         if self.read_only:
-            raise CockpitError("read-only: this cockpit only watches the incident")
+            raise CockpitError(self.read_only_reason)
         incident_id, at = self.session.incident.id, self.session.clock.now()
         return self.write(
             lambda timeline: timeline.close_incident(incident_id, resolution, at=at),
@@ -385,17 +385,63 @@ class IncidentApp(SourcesApp):
         if now - self.tried_driving < DRIVE_RETRY_SECONDS:
             return
         self.tried_driving = now
-        lock = self.lock or IncidentLock(self.session.timeline.path, self.session.incident.id)
-        if not lock.try_acquire():
+        lock = self.lock or self.driver_lock()
+        if self.session.locks.remote:  # a team database: never a round trip on this thread
+            self.run_worker(
+                partial(self._try_driving, lock),
+                thread=True,
+                group="driving",
+                exclusive=True,
+                exit_on_error=False,
+            )
+        elif lock.try_acquire():
+            self.now_driving(lock)
+
+    def _try_driving(self, lock: DriverLock) -> None:
+        """Worker: take the driver's lock if it is free (an unreachable database: not now)."""
+        try:
+            taken = lock.try_acquire()
+        except CockpitError:
+            return
+        if taken:
+            self.call_from_thread(self.now_driving, lock)
+
+    def driver_lock(self) -> DriverLock:
+        """This incident's driver lock; losing it (a team database's connection gone) stops
+        this cockpit driving, so two never page or send twice."""
+        return self.session.locks.incident(
+            self.session.incident.id,
+            on_lost=lambda error: self.call_from_thread(self.driver_lost, str(error)),
+        )
+
+    def driver_lost(self, reason: str) -> None:
+        """The driver's lock went with its connection: respond, and drive again once free."""
+        if not self.driving:
+            return
+        self.lock, self.driving = None, False
+        self.tried_driving = 0.0
+        self.notify(
+            f"This cockpit no longer drives the incident: {reason}. It will drive again when "
+            "no other cockpit does.",
+            title="Not driving",
+            severity="warning",
+            timeout=30,
+        )
+
+    def now_driving(self, lock: DriverLock, how: str = "the driver ended") -> None:
+        """This cockpit holds the driver's lock: it records, triggers, pages, reminds."""
+        if self.driving or self.state.incident.status == "closed":
+            lock.release()
             return
         self.lock, self.driving, self.session.held_by = lock, True, None
-        self.record("session.driving", "cockpit drives the incident now (the driver ended)")
-        self.notify(
-            "The cockpit that drove this incident has ended: this one now records the "
-            "readings and triggers, pages, reminds and sends.",
-            title="Driving",
-            timeout=15,
-        )
+        self.record("session.driving", f"cockpit drives the incident now ({how})")
+        if how == "the driver ended":
+            self.notify(
+                "The cockpit that drove this incident has ended: this one now records the "
+                "readings and triggers, pages, reminds and sends.",
+                title="Driving",
+                timeout=15,
+            )
 
     def next_escalation(self) -> str:
         """'→ CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""

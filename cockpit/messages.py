@@ -14,6 +14,7 @@ from cockpit.session import StartedSources
 
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
+    from cockpit.core.journal_replay import ReplayReport
     from cockpit.core.procedure import Procedure
 
 
@@ -87,6 +88,27 @@ class FeedFailed(Message, bubble=False):
     """The change feed cannot read the timeline (it keeps trying)."""
 
     error: BaseException
+
+
+@dataclass
+class FeedResumed(Message, bubble=False):
+    """The change feed reads again after a failure, caught up (`said`: a sentence saying so)."""
+
+    said: str
+
+
+@dataclass
+class TimelineOffline(Message, bubble=False):
+    """The team database cannot be reached: writes go to the local journal (`reason`)."""
+
+    reason: str
+
+
+@dataclass
+class TimelineOnline(Message, bubble=False):
+    """The team database answers again and the journal was replayed into it."""
+
+    report: ReplayReport
 
 
 @dataclass

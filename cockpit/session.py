@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.core.clock import Clock, SystemClock
 from cockpit.core.lock import Holder
+from cockpit.core.locks import Locks, files_for, locks_for
 from cockpit.core.outline import MetricTitle, Outline
 from cockpit.core.procedure_copy import ProcedureCopy
-from cockpit.core.timeline import Incident, Timeline
+from cockpit.core.timeline import Incident
 
 if TYPE_CHECKING:  # pydantic and httpx: the first paint needs neither
     from cockpit.core.procedure import Procedure
+    from cockpit.core.timeline_open import AnyTimeline
     from providers.base import ActionProvider, MetricSource, Notifier
 
 
@@ -36,7 +40,8 @@ class StartedSources:
 class Session:
     """Everything the App is given; built by the CLI (or a test) and injected."""
 
-    timeline: Timeline
+    timeline: AnyTimeline
+    """A SQLite file's `Timeline`, or a team's `PgTimeline` (`cockpit --db postgresql://…`)."""
     incident: Incident
     procedure: Procedure | None = None
     """The validated procedure; None to validate `procedure_copy` (else the built-in
@@ -70,6 +75,16 @@ class Session:
     drill_clock: bool = False
     """A drill in compressed time (`cockpit demo`): one poll stands for one of the procedure's
     samples, and every other clock of the incident runs at that same scale."""
+
+    @cached_property
+    def locks(self) -> Locks:
+        """The locks this timeline's cockpits share (flock files, or PostgreSQL's)."""
+        return locks_for(self.timeline)
+
+    @cached_property
+    def files(self) -> Path:
+        """Where this cockpit writes its files: exports, drafts, tracebacks."""
+        return files_for(self.timeline)
 
     def drill_scale(self, procedure: Procedure) -> float:
         """Drill seconds per wall second: the procedure's sample interval over the poll's."""

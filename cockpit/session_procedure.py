@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from cockpit.core.incidents import Incident
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_copy import Loaded
-    from cockpit.core.timeline import Timeline
+    from cockpit.core.timeline_open import AnyTimeline
     from cockpit.session import Session
 
 
 def incident_copy(
-    timeline: Timeline, incident: Incident, name: str, *, watching: bool = False
+    timeline: AnyTimeline, incident: Incident, name: str, *, watching: bool = False
 ) -> tuple[ProcedureCopy, bool]:
     """The copy of its procedure the incident recorded, and False; for an incident opened
     without one, the file `name` as it is now, and True: the session records it (a watcher,

@@ -11,6 +11,7 @@ something goes wrong; IncidentApp, above it, adds the incident's sources and aut
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from functools import partial
@@ -20,14 +21,26 @@ from textual import on
 from textual.signal import Signal
 
 from cockpit.core.errors import CockpitError
-from cockpit.core.feed import SqliteFeed
+from cockpit.core.feed import Feed, feed_for
+from cockpit.core.roles import OBSERVER, person_of
 from cockpit.core.state import IncidentState
 from cockpit.core.timeline import Event, Timeline
 from cockpit.core.writer import WRITER_BUSY_TIMEOUT, TimelineWriter
 from cockpit.guarded_app import GuardedApp
-from cockpit.messages import EventsArrived, FeedFailed, TimelineStalled, WriteDone, WriteFailed
+from cockpit.journal_link import JournalLink
+from cockpit.messages import (
+    EventsArrived,
+    FeedFailed,
+    FeedResumed,
+    TimelineOffline,
+    TimelineOnline,
+    TimelineStalled,
+    WriteDone,
+    WriteFailed,
+)
 
 if TYPE_CHECKING:
+    from cockpit.core.writer import WriterTimeline
     from cockpit.session import Session
 
 T = TypeVar("T")
@@ -46,25 +59,26 @@ class TimelineApp(GuardedApp):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.read_only = session.watching
-        """A watcher: follows everything live, writes nothing."""
         events = session.timeline.events(session.incident.id)
         self.state = IncidentState.replay(session.incident, events, session.procedure)
         """The incident as its events say, folded one event at a time as they arrive."""
+        timeline = session.timeline
+        self.link: JournalLink | None = None
+        """A team's PostgreSQL: the local journal the cockpit falls back on when it is gone."""
+        connect: Callable[[], WriterTimeline]
+        if isinstance(timeline, Timeline):
+            connect = partial(timeline.sibling, busy_timeout=WRITER_BUSY_TIMEOUT)
+        else:
+            self.link = JournalLink(self, timeline)
+            connect = self.link.connect
         self.writer = TimelineWriter(
-            partial(session.timeline.sibling, busy_timeout=WRITER_BUSY_TIMEOUT),
+            connect,
             on_commit=self._committed,
             on_stall=lambda stall: self.post_message(TimelineStalled(stall)),
             sample_period=min(session.poll_interval, SAMPLE_PERIOD_CAP),
         )
         """The one writer of this process: every write of the incident is queued to it."""
-        self.feed = SqliteFeed(
-            session.timeline.sibling,
-            session.incident.id,
-            events[-1].id if events else 0,
-            lambda batch: self.post_message(EventsArrived(batch)),
-            failed=lambda error: self.post_message(FeedFailed(error)),
-        )
+        self.feed = self.new_feed(events[-1].id if events else 0)
         """Every event committed to the incident, by anyone, in order."""
         self.mine: set[int] = set()
         """Ids of the events this cockpit wrote (the views tell them from others')."""
@@ -75,11 +89,49 @@ class TimelineApp(GuardedApp):
         self.samples_dropped_told = 0
         """Readings the writer gave up on that the responder was already told of."""
         self.event_recorded: Signal[Event] = Signal(self, "event-recorded")
+        self.timeline_reloaded: Signal[None] = Signal(self, "timeline-reloaded")
+        """The events were read again (a team database back after an outage): views that
+        keep events of their own rebuild them from `events`."""
+        self.connection_changed: Signal[None] = Signal(self, "connection-changed")
+        """The team database went away or came back (`offline`)."""
+        self.arrived = events[-1].id if events else 0
+        """The last event id folded (read by the writer's thread: an int, set whole)."""
+
+    def new_feed(self, after_id: int) -> Feed:
+        """The change feed of the incident from `after_id` on."""
+        return feed_for(
+            self.session.timeline,
+            self.session.incident.id,
+            after_id,
+            lambda batch: self.post_message(EventsArrived(batch)),
+            failed=lambda error: self.post_message(FeedFailed(error)),
+            resumed=lambda said: self.post_message(FeedResumed(said)),
+        )
 
     @property
     def events(self) -> list[Event]:
         """The incident's events so far, in id order (the state's)."""
         return self.state.events
+
+    @property
+    def read_only(self) -> bool:
+        """Writes nothing, follows everything live: a watcher (`cockpit --watch`), or, by its
+        role in the incident, an observer's cockpit (the role may arrive live, by the feed)."""
+        return self.session.watching or self.role == OBSERVER
+
+    @property
+    def role(self) -> str | None:
+        """This cockpit's role in the incident (its actor's: `cockpit.core.roles`), if any."""
+        return self.state.roles.role_of(person_of(self.session.timeline.actor))
+
+    @property
+    def read_only_reason(self) -> str:
+        """What a key that would write says in a read-only cockpit: "observer: read-only in
+        incident 3 (lead: alice)"."""
+        incident = self.session.incident.id
+        if self.session.watching:
+            return f"watching: read-only in incident {incident} (cockpit --watch)"
+        return f"observer: read-only in incident {incident} (lead: {self.state.roles.lead})"
 
     def on_mount(self) -> None:
         self.feed.start()
@@ -94,6 +146,49 @@ class TimelineApp(GuardedApp):
     def _committed(self) -> None:
         # On the writer's thread: the feed reads what was just committed, now.
         self.feed.poke()
+        if self.link is not None:
+            self.link.committed(self.arrived)
+
+    @property
+    def offline(self) -> str | None:
+        """Why this cockpit writes to its local journal, while the team database is gone."""
+        return self.link.offline if self.link is not None else None
+
+    def offline_changed(self) -> None:
+        self.connection_changed.publish(None)
+
+    @on(TimelineOffline)
+    def timeline_offline(self, message: TimelineOffline) -> None:
+        if self.link is not None:
+            self.link.went_offline(message.reason)
+
+    @on(TimelineOnline)
+    def timeline_online(self, message: TimelineOnline) -> None:
+        if self.link is not None:
+            self.link.came_back(message.report)
+
+    def reload(self, events: list[Event], renumbered: Mapping[int, int]) -> None:
+        """The incident as read again (after a replay): the state rebuilt in place (whoever
+        holds it keeps it), this cockpit's events known by their real ids, the views told."""
+        fresh = IncidentState.replay(self.state.incident, events, self.state.procedure)
+        scale = self.state.time_scale
+        for name in (f.name for f in dataclasses.fields(IncidentState)):
+            setattr(self.state, name, getattr(fresh, name))
+        self.state.time_scale = scale
+        self.session.incident = self.state.incident
+        self.mine = {renumbered.get(event_id, event_id) for event_id in self.mine}
+        waiting, self.waiting = self.waiting, {}
+        by_id = {event.id: event for event in events}
+        for provisional, thens in waiting.items():
+            found = by_id.get(renumbered.get(provisional, provisional))
+            if found is not None:
+                for then in thens:
+                    then(found)
+        self.arrived = events[-1].id if events else 0
+        self.feed.stop()
+        self.feed = self.new_feed(self.arrived)
+        self.feed.start()
+        self.timeline_reloaded.publish(None)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -101,10 +196,12 @@ class TimelineApp(GuardedApp):
     def events_arrived(self, message: EventsArrived) -> None:
         """Fold each new event into the state, let the incident react, tell the views."""
         last = self.events[-1].id if self.events else 0
+        if self.link is not None:
+            self.link.note(message.events)
         for event in message.events:
             if event.id <= last:
                 continue  # the initial read and the feed's first look may overlap
-            last = event.id
+            last = self.arrived = event.id
             self.survive("reading the timeline", partial(self.state.apply, event))
             if event.kind.startswith("incident."):
                 self.session.incident = self.state.incident
@@ -126,6 +223,8 @@ class TimelineApp(GuardedApp):
 
     @on(FeedFailed)
     def feed_failed(self, message: FeedFailed) -> None:
+        if self.offline is not None:
+            return  # said already: writes go to the journal, its events are shown
         self.notify(
             f"Cannot read the timeline: {message.error}. What others record will show once it "
             "can be read again.",
@@ -134,11 +233,15 @@ class TimelineApp(GuardedApp):
             timeout=60,
         )
 
+    @on(FeedResumed)
+    def feed_resumed(self, message: FeedResumed) -> None:
+        self.notify(message.said, title="Timeline readable again", timeout=15)
+
     # --- writing ------------------------------------------------------------------------------
 
     def write(
         self,
-        run: Callable[[Timeline], T],
+        run: Callable[[WriterTimeline], T],
         what: str,
         *,
         then: Callable[[T], None] | None = None,
@@ -253,7 +356,7 @@ class TimelineApp(GuardedApp):
     ) -> Future[Event]:
         """Queue an action's intent; the future is done when it is durably committed."""
         if self.read_only:
-            raise CockpitError("read-only: this cockpit does not write to the incident")
+            raise CockpitError(self.read_only_reason)
         incident, at = self.session.incident.id, self.session.clock.now()
         return self.write(
             lambda timeline: timeline.begin_action(

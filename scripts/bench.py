@@ -317,7 +317,7 @@ def main() -> int:
         ("install: the first make demo (issue 17)", "bench_install", "rows"),
         ("keys at the floor: key to screen, first visits (issue 17)", "bench_keys", "rows"),
         ("idle memory: the real TUI in tmux for an hour (issue 17)", "bench_soak", "rows"),
-        ("team mode: PostgreSQL appends and feed (issue 20)", "bench_team", "rows"),
+        ("team mode: PostgreSQL appends, feed, journal replay (issue 20)", "bench_team", "rows"),
     ]
     for title, module, function in sections:
         rows.extend(section(title, module, function))

@@ -109,7 +109,7 @@ def run_app(argv: argparse.Namespace) -> int:
     )
     if argv.executor_threads:
         widen_default_executor(argv.executor_threads)
-    return launch(session, db)
+    return launch(session)
 
 
 def widen_default_executor(threads: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 from cockpit import action_runner
 from cockpit.action_runner import TargetBusy, TimelineRecorder
 from cockpit.core.actions import Call, Executed, Plan, Report, Verified
+from cockpit.core.locks import FileLocks
 from cockpit.core.timeline import Timeline
 from providers.base import ActionProvider, ProviderOptions
 
@@ -149,6 +150,7 @@ from cockpit.core.actions import Report
 from cockpit.core.timeline import Timeline
 from tests.test_action_runner import ListRecorder, Scripted
 from pathlib import Path
+from cockpit.core.locks import FileLocks
 
 def hold(report):
     print("running", flush=True)
@@ -157,7 +159,7 @@ def hold(report):
 provider = Scripted(during_execute=hold)
 plan = provider.preflight("go", {})
 result = action_runner.run(
-    provider, plan, "web", ListRecorder(), Report(), locks=Path(sys.argv[1])
+    provider, plan, "web", ListRecorder(), Report(), locks=FileLocks(Path(sys.argv[1]))
 )
 print(result.outcome, flush=True)
 """
@@ -182,13 +184,17 @@ def test_one_action_per_target_across_processes(timeline: Timeline) -> None:
         provider = Scripted()
         plan = provider.preflight("go", {})
         with pytest.raises(TargetBusy, match=rf"running on web: held by pid {other.pid} "):
-            action_runner.run(provider, plan, "web", ListRecorder(), Report(), locks=timeline.path)
+            action_runner.run(
+                provider, plan, "web", ListRecorder(), Report(), locks=FileLocks(timeline.path)
+            )
         out, _ = other.communicate(input="\n", timeout=30)
     finally:
         if other.poll() is None:
             other.kill()
     assert out.strip() == "succeeded"
-    done = action_runner.run(provider, plan, "web", ListRecorder(), Report(), locks=timeline.path)
+    done = action_runner.run(
+        provider, plan, "web", ListRecorder(), Report(), locks=FileLocks(timeline.path)
+    )
     assert done.outcome == "succeeded"
 
 

@@ -42,8 +42,9 @@ ROWS = (
     "RSS over 1 h idle, real TUI in tmux",
     "team append on PostgreSQL",
     "team: another cockpit's event seen through LISTEN/NOTIFY",
+    "team: replay of a",
 )
-"""A row of each section (PostgreSQL's and the export's name their own sizes)."""
+"""A row of each section (PostgreSQL's, the export's and the replay's name their own sizes)."""
 
 
 def test_every_benchmark_runs_in_the_quick_mode_and_the_table_prints_whole() -> None:

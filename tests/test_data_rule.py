@@ -86,8 +86,8 @@ def test_demo_and_every_other_command_share_one_timeline(
     monkeypatch.delenv("COCKPIT_DB", raising=False)
     ran: list[tuple[Path, int]] = []
 
-    def launch(session, db_path):  # type: ignore[no-untyped-def]
-        ran.append((db_path, session.incident.id))
+    def launch(session):  # type: ignore[no-untyped-def]
+        ran.append((session.timeline.path, session.incident.id))
         return 0
 
     monkeypatch.setattr("cockpit.commands.run.launch", launch)

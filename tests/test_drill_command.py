@@ -108,7 +108,7 @@ def test_cockpit_drill_runs_a_new_drill_then_prints_its_score(
     ran: list[tuple[int, str | None, bool]] = []
     polls: list[float] = []
 
-    def launch(session, db_path):  # type: ignore[no-untyped-def]
+    def launch(session):  # type: ignore[no-untyped-def]
         incident = session.incident
         ran.append((incident.id, incident.procedure, incident.drill))
         polls.append(session.poll_interval)

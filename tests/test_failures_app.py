@@ -124,7 +124,7 @@ async def test_a_crash_is_saved_recorded_and_told_at_the_next_start(
             app.call_later(_raise, "boom with tok-canary-41f9 in it")
             await pilot.pause(0.5)
     assert app.crashed is not None and app.return_code == 1
-    record_crash(app, db, app.crashed)
+    record_crash(app, app.crashed)
     finish_writes(app)
     crashed = next(e for e in timeline.events(incident) if e.kind == "session.crashed")
     saved = Path(crashed.payload["traceback_file"])

@@ -24,7 +24,7 @@ CHILD = """
 import gc, json, sys
 import cockpit.commands.run as run
 
-def report(session, db_path):
+def report(session):
     heavy = ("pydantic", "yaml", "providers", "cockpit.procedure_check")
     print(json.dumps({
         "loaded": sorted(m for m in heavy if m in sys.modules),

@@ -230,3 +230,35 @@ def test_a_wrong_password_is_exit_2_and_never_printed(
         assert refused.exit_code == 2, refused.output
         assert wrong not in refused.output
         assert refused.output.startswith("cockpit: ") and refused.output.count("\n") == 1
+
+
+def test_two_pushes_of_one_incident_at_once_make_one_copy(local: Path, pg: str) -> None:
+    """Two responders publish the same incident at the same moment: both checked that no
+    copy was there before either wrote; the copy's keys make the second find the first's."""
+    import threading
+
+    from cockpit.core.incident_copy import copy_incident
+
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def push() -> None:
+        with Timeline(local, create=False) as source, open_timeline(pg) as destination:
+            real = destination.import_incident
+
+            def after_both_checked(*args: Any) -> Any:
+                barrier.wait(timeout=30)  # both are past the "already published" check
+                return real(*args)
+
+            destination.import_incident = after_both_checked  # type: ignore[method-assign]
+            results.append(copy_incident(source, str(local), 1, destination))
+
+    threads = [threading.Thread(target=push) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 2 and results[0].incident == results[1].incident
+    with open_timeline(pg) as destination:
+        assert [i.id for i in destination.incidents()] == [results[0].incident]
+        assert destination.verify().count == len(destination.events())

@@ -268,7 +268,7 @@ def test_the_postmortem_command_opens_only_the_post_mortem_of_a_closed_incident(
         timeline.close_incident(1, "fixed forward")
     launched: list[tuple[Session, bool]] = []
 
-    def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
+    def launch(session: Session, *, postmortem: bool = False) -> int:
         launched.append((session, postmortem))
         return 0
 

@@ -212,7 +212,7 @@ def resume(monkeypatch: pytest.MonkeyPatch, *argv: str) -> Session:
 
     launched: list[Session] = []
 
-    def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
+    def launch(session: Session, *, postmortem: bool = False) -> int:
         launched.append(session)
         return 0
 
@@ -357,7 +357,7 @@ async def test_postmortem_writes_against_the_recorded_copy_and_warns(
     edit(procedure_file, "title: Minimal procedure", "title: Minimal procedure, revised")
     launched: list[Session] = []
 
-    def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
+    def launch(session: Session, *, postmortem: bool = False) -> int:
         launched.append(session)
         return 0
 

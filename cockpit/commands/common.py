@@ -38,7 +38,8 @@ db_url_option = click.option(
 """The --db option of the commands that also open a PostgreSQL timeline (`URL_COMMANDS`)."""
 
 URL_COMMANDS = ("incident", "timeline", "export", "stats", "backtest")
-"""The commands that open a postgresql:// timeline; every other refuses a URL (checked_db)."""
+"""The commands that open a postgresql:// timeline, with `cockpit` itself (the TUI); every
+other refuses a URL (checked_db)."""
 
 
 def fail(message: object) -> NoReturn:
@@ -57,8 +58,9 @@ def checked_db(value: str) -> str:
     scheme, found, _ = value.partition("://")
     if found and scheme.replace("+", "").isalpha():
         raise click.BadParameter(
-            f"{scheme}://…: this cockpit keeps its timeline in a SQLite file; a shared "
-            "PostgreSQL timeline is not available yet. Give a file path.",
+            f"{scheme}://…: this command keeps its timeline in a SQLite file (drills are "
+            "rehearsed on this host); a team's postgresql:// timeline is opened by `cockpit` "
+            "itself and by incident, timeline, export, stats and backtest. Give a file path.",
             param_hint="--db",
         )
     return value
@@ -82,7 +84,24 @@ def db_target(ctx: click.Context, explicit: str | None = None) -> str | Path:
     chosen = explicit or (ctx.find_root().obj or {}).get("db")
     if chosen and url_scheme(chosen) is not None:
         return str(chosen)
+    if not chosen:
+        team = configured_team_timeline()
+        if team is not None:
+            return team
     return db_path(ctx, explicit)
+
+
+def configured_team_timeline() -> str | None:
+    """cockpit.toml's [timeline] URL, its password handed to the opener; None without one."""
+    from cockpit.core.timeline_config import configured_timeline
+    from cockpit.core.timeline_open import use_password
+
+    team = configured_timeline()
+    if team is None:
+        return None
+    if team.password is not None:
+        use_password(team.url, team.password)
+    return team.url
 
 
 def shown_db(target: str | Path) -> str:

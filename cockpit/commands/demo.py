@@ -93,7 +93,7 @@ def rehearse(
         deploy_at=deploy_at,
         procedure_name=procedure_name,
     )
-    return launch(session, db_path)
+    return launch(session)
 
 
 def drill_session(

@@ -110,7 +110,7 @@ def drill(
         procedure_name=procedure or procedure_option,
         poll_seconds=SAMPLE_SECONDS / scale,
     )
-    code = launch(session, path)
+    code = launch(session)
     show(*score_and_tick(path, session.incident.id), fmt)
     sys.exit(code)
 

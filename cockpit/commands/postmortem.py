@@ -60,4 +60,4 @@ def postmortem(ctx: click.Context, incident_id: int, db: str | None) -> None:
         record_copy=record,
         procedure_fallback=loaded.fallback,
     )
-    sys.exit(launch(session, path, postmortem=True))
+    sys.exit(launch(session, postmortem=True))

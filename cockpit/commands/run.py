@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,10 +11,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from cockpit.core.config import Settings
+    from cockpit.core.locks import DriverLock
     from cockpit.core.outline import Outline
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_copy import ProcedureCopy
-    from cockpit.core.timeline import Incident, Timeline
+    from cockpit.core.timeline import Incident
+    from cockpit.core.timeline_open import AnyTimeline
     from cockpit.incident_app import IncidentApp
     from cockpit.session import Session
     from providers.base import ActionProvider, MetricSource, Notifier, Provider, ProviderOptions
@@ -93,7 +96,7 @@ def build_providers(
 
 
 def resolve_incident(
-    timeline: Timeline,
+    timeline: AnyTimeline,
     incident_id: int | None,
     *,
     title: str,
@@ -153,7 +156,7 @@ DRAIN_QUIETLY_SECONDS = 2.0
 """Leaving: how long queued events may take before the terminal is told what is waited for."""
 
 
-def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
+def launch(session: Session, *, postmortem: bool = False) -> int:
     """Hold the incident, guard against hangups, run the App; returns the exit code.
 
     `postmortem`: run only the post-mortem screen (`cockpit postmortem`, a closed incident).
@@ -161,19 +164,23 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
     saved beside the timeline, `session.crashed` recorded, and the next start told.
     """
     from cockpit import hangup
-    from cockpit.core.errors import LockHeld
-    from cockpit.core.lock import IncidentLock
+    from cockpit.core.errors import LockHeld, TimelineError
 
     incident_id = session.incident.id
-    lock: IncidentLock | None = None
+    lock: DriverLock | None = None
+    running: list[IncidentApp] = []
     if not session.watching:  # a watcher never drives
-        lock = IncidentLock(db_path, incident_id)
+        lock = session.locks.incident(
+            incident_id, on_lost=lambda error: _driver_lost(running, str(error))
+        )
         try:
             lock.acquire()
         except LockHeld as error:
             # Another cockpit drives the incident: this one responds (and drives if it ends).
             session.held_by = getattr(error, "holder", None)
             lock = None
+        except TimelineError:
+            lock = None  # a team database gone already: responds, drives once it is back
 
     app: IncidentApp
     if postmortem:
@@ -184,6 +191,7 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
         from cockpit.app import CockpitApp  # Textual is imported only now
 
         app = CockpitApp(session, lock=lock)
+    running.append(app)
 
     def record_hangup(reason: str) -> None:
         app.release_sources()  # a drill's database server must not outlive the session
@@ -211,20 +219,27 @@ def launch(session: Session, db_path: Path, *, postmortem: bool = False) -> int:
         app.stop_sources()
     crash = app.crashed
     if crash is not None:
-        record_crash(app, db_path, crash)
+        record_crash(app, crash)
     finish_writes(app)
     if crash is not None:
         return 1
     return result or 0
 
 
-def record_crash(app: IncidentApp, db_path: Path, crash: BaseException) -> None:
+def _driver_lost(running: list[IncidentApp], reason: str) -> None:
+    """The driver's lock was lost (its team database connection went): tell the App."""
+    if running:
+        with contextlib.suppress(RuntimeError):  # the App has not started or has ended
+            running[0].call_from_thread(running[0].driver_lost, reason)
+
+
+def record_crash(app: IncidentApp, crash: BaseException) -> None:
     """Keep the traceback, record `session.crashed` pointing at it, and say so."""
     from cockpit.core.redact import scrub
     from cockpit.crash import save_traceback
 
     incident_id = app.session.incident.id
-    where = save_traceback(db_path.parent, crash, f"crash-incident-{incident_id}")
+    where = save_traceback(app.session.files, crash, f"crash-incident-{incident_id}")
     reason = scrub(f"{type(crash).__name__}: {crash}")
     if not app.read_only:
         payload = {"error": reason, "traceback_file": str(where) if where else None}
@@ -268,24 +283,36 @@ def open_cockpit(
     from cockpit.core.paths import config_file, timeline_db
     from cockpit.core.procedure_copy import read_copy
     from cockpit.core.timeline import Timeline
+    from cockpit.core.timeline_open import is_postgres, open_timeline
     from cockpit.session import Session
     from cockpit.session_procedure import incident_copy
 
     settings = configured(config_file())
-    db_path = Path(db) if db else timeline_db()
+    if not db:
+        from cockpit.commands.common import configured_team_timeline
+
+        db = configured_team_timeline()  # cockpit.toml's [timeline], if any
     # Several responders may be on one incident: each event names the terminal too.
-    timeline = Timeline(db_path, actor=current_actor(terminal=True))
+    actor = current_actor(terminal=True)
+    team = db is not None and is_postgres(db)
+    timeline: AnyTimeline
+    if team:
+        assert db is not None
+        timeline = open_timeline(db, actor=actor)  # a team's shared timeline
+    else:
+        timeline = Timeline(Path(db) if db else timeline_db(), actor=actor)
     if watch:
         watched = timeline.incident(incident_id) if incident_id else timeline.latest_open()
         if watched is None or watched.status != "open":
             raise IncidentError("nothing to watch: no open incident (or name one with --incident)")
         incident_id = watched.id
     chosen = procedure_name or (settings.procedure if settings else None)
-    drill = None if watch else drill_to_resume(timeline, incident_id, chosen)
-    if drill is not None:  # rehearsed with its simulated production, as `cockpit demo` does
+    # A drill is rehearsed in a file, with its simulated production (`cockpit demo`).
+    drill = None if watch or team else drill_to_resume(timeline, incident_id, chosen)
+    if drill is not None and isinstance(timeline, Timeline):
         from cockpit.commands.demo import rehearse
 
-        sys.exit(rehearse(db_path, incident_id=drill))
+        sys.exit(rehearse(timeline.path, incident_id=drill))
     if chosen is None and incident_id is None and timeline.latest_open(drill=False) is None:
         from cockpit.core.errors import ConfigError
 
@@ -345,7 +372,7 @@ def open_cockpit(
         poll_interval=settings.poll_interval_seconds if settings else DEFAULT_POLL_SECONDS,
         watching=watch,
     )
-    sys.exit(launch(session, db_path))
+    sys.exit(launch(session))
 
 
 DEFAULT_POLL_SECONDS = 15.0
@@ -381,7 +408,9 @@ def configured_providers(
     )
 
 
-def drill_to_resume(timeline: Timeline, incident_id: int | None, chosen: str | None) -> int | None:
+def drill_to_resume(
+    timeline: AnyTimeline, incident_id: int | None, chosen: str | None
+) -> int | None:
     """The drill `cockpit` resumes: the one named, or, with no procedure named or configured
     and no real incident open, the latest open drill (`make demo`, q, then `cockpit`)."""
     if incident_id is not None:

@@ -5,8 +5,9 @@ imports only click at the top; each command imports `cockpit.core.timeline` in i
 that module itself defers sqlite-utils to schema creation. Nothing here may import Textual or
 Rich (a subprocess test checks it).
 
-Exit codes, the same in every command: 0 success; 1 only from `timeline verify`, when the
-timeline is tampered (the hash chain does not hold: an event altered, inserted or removed); 2 any
+Exit codes, the same in every command: 0 success; 1 from `timeline verify`, when the
+timeline is tampered (the hash chain does not hold: an event altered, inserted or removed), and
+from `incident assign` when the rules refuse it (cockpit/commands/roles.py); 2 any
 other error, a damaged file among them (not SQLite, empty, truncated, a table missing, a blob or
 a NULL where text belongs, a payload that is not JSON: `TimelineDamaged`), reported as one line
 on stderr naming the database and the event, never a traceback.
@@ -230,6 +231,17 @@ def _move(
     )
 
 
+def _add_role_commands() -> None:
+    """`incident roles` and `incident assign` (cockpit/commands/roles.py, click only)."""
+    from cockpit.commands.roles import incident_assign, incident_roles
+
+    incident.add_command(incident_roles)
+    incident.add_command(incident_assign)
+
+
+_add_role_commands()
+
+
 # --- timeline -------------------------------------------------------------------------------
 
 
@@ -320,3 +332,16 @@ def timeline_verify(ctx: click.Context, db: str | None) -> None:
         except CockpitError as error:
             fail(error)
     click.echo(f"ok: {report.count} events verified, head {report.head_hash}")
+
+
+def _add_journal_commands() -> None:
+    """`timeline replay` (cockpit/commands/journal.py) and `timeline responder-role`
+    (cockpit/commands/team.py), click only."""
+    from cockpit.commands.journal import timeline_replay
+    from cockpit.commands.team import responder_role
+
+    timeline.add_command(timeline_replay)
+    timeline.add_command(responder_role)
+
+
+_add_journal_commands()

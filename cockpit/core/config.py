@@ -16,6 +16,10 @@
     [providers.vercel.params]           # win over the procedure's parameters
     health_url = "https://staging.example.com/health"
 
+    [timeline]                          # a team's shared timeline (cockpit.core.timeline_config)
+    url = "postgresql://responder@db.internal:5432/cockpit"
+    password = { env = "COCKPIT_DB_PASSWORD" }
+
 Plain tomllib + pydantic: the file is small and read once, so pydantic-settings' 0.2 s import
 buys nothing here yet; environment overrides arrive with the providers that need secrets.
 Read like a procedure file: a regular file only (a FIFO would block a plain open), at most
@@ -70,6 +74,9 @@ class Settings(BaseModel):
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     sources: list[SourceConfig] = []
     providers: dict[str, ProviderConfig] = {}
+    timeline: dict[str, Any] = {}
+    """The team's shared timeline ([timeline] url, password): `cockpit.core.timeline_config`
+    reads it (every headless command does, without pydantic)."""
 
 
 def load_settings(path: Path) -> Settings:

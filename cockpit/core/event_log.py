@@ -75,10 +75,11 @@ BUSY_TIMEOUT_S = 5.0
 _EMPTY_GRACE_S = 0.25
 _HEAD_TYPES = (EVENT_TYPES[0], EVENT_TYPES[-1])  # id, hash
 
-# Kinds that change the incident projection, pair intents with results or hold the incident's
-# copy of its procedure: only the dedicated methods may write them, so their rules (no double
-# close, one result per intent, one copy per incident) cannot be bypassed through record().
-RESERVED_PREFIXES = ("incident.", "action.", RECORDED)
+# Kinds that change the incident projection, pair intents with results, hold the incident's
+# copy of its procedure or say who holds which role: only the dedicated methods may write them,
+# so their rules (no double close, one result per intent, one copy per incident, only the lead
+# assigns roles) cannot be bypassed through record().
+RESERVED_PREFIXES = ("incident.", "action.", RECORDED, "role.")
 
 
 class Event(NamedTuple):
@@ -318,6 +319,12 @@ class EventLog:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
             raise TimelineError(f"{self.path}: cannot commit to the timeline: {error}") from None
+
+    @property
+    def actor(self) -> str:
+        """Who this log records as acting when a write names nobody else (a cockpit's
+        roles are its actor's: `cockpit.core.roles.person_of`)."""
+        return self._actor_name()
 
     def _actor_name(self) -> str:
         if self._actor is None:

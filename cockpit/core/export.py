@@ -1,11 +1,12 @@
 """The post-mortem export: one incident's timeline as a Markdown (or JSON) document.
 
 Sections follow the seeds' incident report and post-mortem templates: a summary, the durations
-against the procedure's targets (the seeds' "Time to Detection / Decision / Rollback"), the
-decision path, the actions with their CLI lines, the checklists, the communications, the
-metrics at the trigger, the decision and after the rollback, the sections people write in the
-app (the procedure's own: root cause, lessons learned, action items, ...), every event in UTC
-and a footer with the chain head hash to check with `cockpit timeline verify`.
+against the procedure's targets (the seeds' "Time to Detection / Decision / Rollback"), who
+held which role (when the lead assigned any: hand-overs with their times), the decision path,
+the actions with their CLI lines, the checklists, the communications, the metrics at the
+trigger, the decision and after the rollback, the sections people write in the app (the
+procedure's own: root cause, lessons learned, action items, ...), every event in UTC and a
+footer with the chain head hash to check with `cockpit timeline verify`.
 
 Pure and deterministic: the same events give the same bytes (no wall clock: an incident still
 open says so). The content comes from `cockpit.core.export_report.build_report`, already
@@ -181,6 +182,39 @@ def _drill_time(data: dict[str, Any], ts: str) -> str:
         return ts[:19]
     opened = parse_iso(data["incident"]["opened_at"])
     return (opened + (parse_iso(ts) - opened) * scale).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _roles(data: dict[str, Any]) -> list[str]:
+    """Who held which role, with the hand-overs and their times; nothing when nobody was
+    given a role (the one who opened the incident led it alone: the summary's story)."""
+    changes = data["roles"]["changes"]
+    if not any(change["by"] for change in changes):
+        return []
+    holders = [
+        (holder["role"], holder["person"], ts_text(holder["since"]))
+        for holder in data["roles"]["holders"]
+    ]
+    rows = []
+    for change in changes:
+        person, role = change["person"], change["role"]
+        if change["by"] is None:
+            what = f"{person}: lead (opened the incident)"
+        elif role == "lead":
+            what = f"lead handed over: {change['handed_from'] or 'nobody'} → {person}"
+        else:
+            was = f" (was {change['previous']})" if change["previous"] else ""
+            what = f"{person}: {role}{was}"
+        rows.append((ts_text(change["at"]), what, change["by"] or "-"))
+    return [
+        "## Roles",
+        "",
+        *_table(("Role", "Person", "Since"), holders),
+        "",
+        "Who held which role, as the lead assigned them; a hand-over of lead is the lead "
+        "assigning it to someone else.",
+        "",
+        *_table(("Time (UTC)", "Change", "By"), rows),
+    ]
 
 
 def _decisions(data: dict[str, Any]) -> list[str]:
@@ -437,6 +471,7 @@ def render_markdown(
     sections = [
         _summary(data, note),
         _durations(data),
+        *([roles] if (roles := _roles(data)) else []),
         _decisions(data),
         _actions(data),
         _checklists(data),

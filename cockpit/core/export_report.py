@@ -19,9 +19,11 @@ from cockpit.core.clock import parse_iso
 from cockpit.core.drafts import SAVED as DRAFT_SAVED
 from cockpit.core.export_metrics import metric_snapshots
 from cockpit.core.export_rows import Row, as_rows, scrub_records, timeline_rows
+from cockpit.core.incidents import LIFECYCLE_KINDS
 from cockpit.core.phases import MILESTONE_LABELS, phases
 from cockpit.core.postmortem import sections, summary_line
 from cockpit.core.redact import redact
+from cockpit.core.roles import ASSIGNED, Roles
 from cockpit.core.state import MILESTONE_KINDS, IncidentState
 
 if TYPE_CHECKING:
@@ -45,6 +47,10 @@ REPORT_KINDS: tuple[str, ...] = (
     "outbox.refused",
     "postmortem.written",
     DRAFT_SAVED,
+    # The roles' fold reads the opening (its actor is the first lead): the whole lifecycle
+    # then, or the reducer's incident would restart from the opening without what followed.
+    *LIFECYCLE_KINDS,
+    ASSIGNED,
 )
 
 #: Bumped when the JSON document's shape changes incompatibly.
@@ -172,6 +178,29 @@ def _actions(state: IncidentState) -> list[dict[str, Any]]:
         }
         for action in state.actions.values()
     ]
+
+
+def _roles(roles: Roles) -> dict[str, Any]:
+    """Who held which role at the end, since when, and every change with its time (the
+    opening names the first lead; a hand-over of lead names who held it before)."""
+    since = {change.person: change.at for change in roles.changes}
+    return {
+        "holders": [
+            {"role": role, "person": person, "since": since.get(person)}
+            for role, person in roles.listing()
+        ],
+        "changes": [
+            {
+                "at": change.at,
+                "role": change.role,
+                "person": change.person,
+                "by": change.by,
+                "previous": change.previous,
+                "handed_from": change.handed_from,
+            }
+            for change in roles.changes
+        ],
+    }
 
 
 def _checklists(state: IncidentState) -> list[dict[str, Any]]:
@@ -342,6 +371,7 @@ def build_report(
         "decisions": _decisions(ordered, procedure),
         "actions": _actions(state),
         "checklists": _checklists(state),
+        "roles": _roles(state.roles),
         "drafts": _drafts(ordered),
         "metrics": metric_snapshots(samples, reached, procedure, closed_at),
         "written": texts,

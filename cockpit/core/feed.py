@@ -22,6 +22,7 @@ from cockpit.core.errors import TimelineError
 if TYPE_CHECKING:
     from cockpit.core.event_log import Event
     from cockpit.core.timeline import Timeline
+    from cockpit.core.timeline_open import AnyTimeline
 
 FEED_PERIOD = 0.2
 """Seconds between two looks at the database when nobody pokes the feed."""
@@ -127,3 +128,30 @@ class SqliteFeed:
             self._deliver(found)
             if len(found) < BATCH:
                 return
+
+
+def feed_for(
+    timeline: AnyTimeline,
+    incident: int,
+    after_id: int,
+    deliver: Callable[[list[Event]], object],
+    *,
+    failed: Callable[[TimelineError], object] = lambda _: None,
+    resumed: Callable[[str], object] = lambda _: None,
+) -> Feed:
+    """The change feed of `timeline`'s backend: SQLite's `data_version`, or PostgreSQL's
+    LISTEN/NOTIFY (`resumed` is told when it is back after a failure)."""
+    from cockpit.core.timeline import Timeline
+
+    if isinstance(timeline, Timeline):
+        return SqliteFeed(timeline.sibling, incident, after_id, deliver, failed=failed)
+    from cockpit.core.pg_feed import PgFeed
+
+    return PgFeed(
+        timeline.target,
+        incident,
+        after_id,
+        deliver,
+        failed=failed,
+        resumed=resumed,
+    )

@@ -9,13 +9,16 @@ its incident id, the head (the hash of the incident's last event there) and whic
 each copy is. The incident's samples are copied too. Then the destination's chain is verified.
 
 Idempotent: a copy of the same source incident with the same head is found by its
-``incident.imported`` event and not made again (`Published.already`). When the source incident
+``incident.imported`` event and not made again (`Published.already`); on PostgreSQL, two
+pushes at the same moment make one copy (its events' idempotency keys come from the source and
+its head). When the source incident
 grew since its last copy, the copy is refused (`IncidentError`) unless `again`, which makes a
 second, complete copy (the earlier one stays: timelines are append-only).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -99,7 +102,18 @@ def copy_incident(
         }
         return f"Imported from {source_name}, incident {incident_id}", payload
 
-    copies = destination.import_incident(events, marker)
+    # On PostgreSQL the copy's idempotency keys come from what is copied: two pushes of the
+    # same head at once (two responders, one incident) make one copy, the second finding it.
+    keyed = getattr(destination, "keyed", None)
+    if keyed is not None:
+        keyed(
+            "push:" + hashlib.sha256(f"{source_name}\0{incident_id}\0{head}".encode()).hexdigest()
+        )
+    try:
+        copies = destination.import_incident(events, marker)
+    finally:
+        if keyed is not None:
+            keyed(None)
     new_id = copies[0].incident
     assert new_id is not None
     samples = [

@@ -33,10 +33,14 @@ def timeline_db() -> Path:
     return data_dir() / "timeline.db"
 
 
-def verify_command(db: Path) -> str:
+def verify_command(db: Path | str) -> str:
     """The command that checks this timeline, for an export's footer: `cockpit timeline
-    verify`, with --db when it is not the one every command reads by default."""
+    verify`, with --db when it is not the one every command reads by default (a team
+    database's URL, without its password: `db_url`)."""
     import shlex
+
+    if isinstance(db, str):
+        return f"cockpit timeline verify --db {shlex.quote(db)}"
 
     if os.environ.get("COCKPIT_DB") is None and db.absolute() == timeline_db().absolute():
         return "cockpit timeline verify"

@@ -93,6 +93,24 @@ class PgEventLog:
         )
         self.where = self._session.where
         self._run = self._session.run
+        self._job_key: str | None = None
+        self._job_keys = 0
+
+    def keyed(self, job_key: str | None) -> None:
+        """Derive the idempotency keys of the next appends from `job_key` (None: random ones).
+
+        The writer retries a job after the server was lost for longer than one call's own
+        retries (a failover): set to the same key before each try, the retry finds what a lost
+        commit stored instead of appending it again.
+        """
+        self._job_key, self._job_keys = job_key, 0
+
+    def _new_key(self) -> str:
+        """An idempotency key for one event: the job's next, else a random one."""
+        if self._job_key is None:
+            return uuid.uuid4().hex
+        self._job_keys += 1
+        return f"{self._job_key}.{self._job_keys}"
 
     # --- connection -----------------------------------------------------------------------
 
@@ -102,6 +120,11 @@ class PgEventLog:
         (`cockpit.core.pg_feed`) or an action lock (`cockpit.core.pg_lock`) opens its own
         connection to."""
         return self._session.target
+
+    @property
+    def url(self) -> str:
+        """The database as a ``postgresql://`` URL without the password, for a command line."""
+        return "postgresql://" + self._session.target.shown()
 
     def sibling(self) -> Self:
         """Another connection to the same timeline, same clock and actor (for another thread)."""
@@ -134,6 +157,12 @@ class PgEventLog:
 
     # --- writing --------------------------------------------------------------------------
 
+    @property
+    def actor(self) -> str:
+        """Who this log records as acting when a write names nobody else (a cockpit's
+        roles are its actor's: `cockpit.core.roles.person_of`)."""
+        return self._actor_name()
+
     def _actor_name(self) -> str:
         if self._actor is None:
             from cockpit.core.actor import current_actor
@@ -165,7 +194,7 @@ class PgEventLog:
         """
         fields = self._fields(incident, kind, summary, payload, command, actor, at)
         # Chosen once, before the first try: a retry records the same event at the same time.
-        key = key if key is not None else uuid.uuid4().hex
+        key = key if key is not None else self._new_key()
 
         def job(conn: Conn) -> Event:
             with conn.transaction():

@@ -11,7 +11,6 @@ again.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from cockpit.core.pg_connect import Conn
 from cockpit.core.pg_event_log import PgEventLog
 from cockpit.core.pg_schema import APPEND_LOCK, PG_EVENT_COLUMNS
 from cockpit.core.procedure_copy import RECORDED, ProcedureCopy
+from cockpit.core.roles import ASSIGNED, ROLE_KINDS, Roles, person_of, plan_assignment
 
 T = TypeVar("T")
 
@@ -107,7 +107,7 @@ class PgIncidentLog(PgEventLog):
         copy: ProcedureCopy | None = None,
     ) -> Incident:
         """Open a new incident with the next free id, as `Timeline.open_incident`."""
-        keys = (uuid.uuid4().hex, uuid.uuid4().hex)
+        keys = (self._new_key(), self._new_key())
         at = self._clock.now()
         payload = {"title": title, "severity": severity, "procedure": procedure, "drill": drill}
         prefix = "Drill opened" if drill else "Incident opened"
@@ -150,7 +150,7 @@ class PgIncidentLog(PgEventLog):
     ) -> list[Event]:
         """Copy another timeline's incident in as a new one, in one transaction under the
         append lock (`Timeline.import_incident`)."""
-        keys = [uuid.uuid4().hex for _ in range(len(events) + 1)]
+        keys = [self._new_key() for _ in range(len(events) + 1)]
         now = self._clock.now()
 
         def job(conn: Conn) -> list[Event]:
@@ -194,7 +194,7 @@ class PgIncidentLog(PgEventLog):
         """Record the copy of its procedure an incident opened without; the copy already
         there, unchanged, if another session recorded it first (`Timeline.record_procedure`).
         """
-        key = uuid.uuid4().hex
+        key = self._new_key()
         when = at if at is not None else self._clock.now()
 
         def job(conn: Conn) -> Event:
@@ -225,7 +225,7 @@ class PgIncidentLog(PgEventLog):
     ) -> Incident:
         """Append the lifecycle event `change` makes of the incident's current state (None:
         nothing to record), checked and appended under the append lock."""
-        key = uuid.uuid4().hex
+        key = self._new_key()
         when = at if at is not None else self._clock.now()
 
         def job(conn: Conn) -> None:
@@ -240,6 +240,43 @@ class PgIncidentLog(PgEventLog):
 
         self._locked(f"recording {kind}", job)
         return self.incident(incident_id)
+
+    def assign_role(
+        self,
+        incident_id: int,
+        role: str,
+        person: str,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Event | None:
+        """Give `person` a role (``role.assigned``), the rules checked against the incident's
+        roles under the append lock, as `Timeline.assign_role`: two cockpits on two hosts
+        cannot both hand over lead. None when they hold that role already."""
+        key = self._new_key()
+        when = at if at is not None else self._clock.now()
+        by = person_of(actor if actor is not None else self._actor_name())
+
+        def job(conn: Conn) -> Event | None:
+            stored = self._stored(conn, key)
+            if stored is not None:
+                return stored
+            if self._incident(conn, incident_id).status == "closed":
+                raise IncidentError(f"incident {incident_id} is closed")
+            rows = conn.execute(
+                f"SELECT {PG_EVENT_COLUMNS} FROM cockpit.events"
+                " WHERE incident = %s AND kind = ANY(%s) ORDER BY id",
+                (incident_id, list(ROLE_KINDS)),
+            ).fetchall()
+            roles = Roles.replay(events_from_rows(rows, self.where))
+            made = plan_assignment(incident_id, roles, by, role, person)
+            if made is None:
+                return None
+            summary, payload = made
+            fields = self._fields(incident_id, ASSIGNED, summary, payload, None, actor, when)
+            return self._insert(conn, fields, key)
+
+        return self._locked("assigning a role", job)
 
     def close_incident(
         self,

@@ -55,7 +55,7 @@ connection and its statements."""
 WATCH_PERIOD = 0.25
 """How often the watcher looks whether the lock was released (it wakes at once on a loss)."""
 
-_ADVISORY = (
+ADVISORY_MATCH = (
     "l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
     " AND l.classid = %s::oid AND l.objid = %s::oid"
     " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -63,7 +63,7 @@ _ADVISORY = (
 _HOLDER = (
     "SELECT a.pid, a.host, a.actor, a.since, l.pid FROM pg_locks AS l"
     " LEFT JOIN cockpit.action_locks AS a ON a.lock_key = %s AND a.backend_pid = l.pid"
-    f" WHERE {_ADVISORY} LIMIT 1"
+    f" WHERE {ADVISORY_MATCH} LIMIT 1"
 )
 _CLAIM = (
     "INSERT INTO cockpit.action_locks (lock_key, target, backend_pid, pid, host, actor, since)"
@@ -79,7 +79,7 @@ def lock_key(key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _halves(key: int) -> tuple[int, int]:
+def key_halves(key: int) -> tuple[int, int]:
     """How ``pg_locks`` shows a bigint key: its high and low 32 bits, unsigned."""
     unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
     return unsigned >> 32, unsigned & 0xFFFF_FFFF
@@ -160,7 +160,7 @@ class PgTargetLock:
 
     def _holder_on(self, conn: Conn) -> Holder | None:
         try:
-            row = conn.execute(_HOLDER, (self.key, *_halves(self.key))).fetchone()
+            row = conn.execute(_HOLDER, (self.key, *key_halves(self.key))).fetchone()
         except psycopg.errors.UndefinedTable:
             return None  # a schema before version 3: the lock works, its holder is unnamed
         if row is None or row[0] is None:

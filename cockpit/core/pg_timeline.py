@@ -18,8 +18,8 @@ by code that opens a PostgreSQL timeline.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -57,7 +57,11 @@ class PgTimeline(PgIncidentLog):
     ) -> Event:
         """Record ``action.intent`` before the action runs (`Timeline.begin_action`)."""
         body = dict(payload or {})
-        body.update(action=action, action_id=uuid.uuid4().hex)
+        key = self._new_key()
+        # The key itself when random (as SQLite's uuid4); derived from a writer's job key, so a
+        # retried intent is the same event with the same action id.
+        action_id = key if self._job_key is None else hashlib.sha256(key.encode()).hexdigest()[:32]
+        body.update(action=action, action_id=action_id)
         return self.append(
             incident,
             "action.intent",
@@ -66,6 +70,7 @@ class PgTimeline(PgIncidentLog):
             command=command,
             actor=actor,
             at=at,
+            key=key,
             require_incident=True,
         )
 
@@ -80,7 +85,7 @@ class PgTimeline(PgIncidentLog):
         at: datetime | None,
     ) -> Event:
         """An ``action.step`` or ``action.result`` of a begun action that has no result yet."""
-        key = uuid.uuid4().hex
+        key = self._new_key()
         when = at if at is not None else self._clock.now()
 
         def job(conn: Conn) -> Event:
@@ -174,7 +179,7 @@ class PgTimeline(PgIncidentLog):
     ) -> int:
         """Append many ``(incident, kind, summary, payload)`` events in one transaction, with
         `record`'s rules; nothing is written if any item is refused."""
-        listed = [(item, uuid.uuid4().hex) for item in items]
+        listed = [(item, self._new_key()) for item in items]
         at = self._clock.now()
 
         def job(conn: Conn) -> int:

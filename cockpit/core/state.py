@@ -11,7 +11,7 @@ options, the wizard's walk (with answers two responders gave to the same questio
 wins, the conflict is kept), every checklist item, escalation steps and status updates already
 recorded, the outbox, saved drafts, written post-mortem sections, and every action with its
 outcome (those still in flight: intent without result) and the steps recorded within it (an
-option done by hand ticks its runbook's steps).
+option done by hand ticks its runbook's steps), and who holds which role.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from cockpit.core.outbox import KINDS as OUTBOX_KINDS
 from cockpit.core.outbox import Outbox
 from cockpit.core.postmortem import WRITTEN as SECTION_WRITTEN
 from cockpit.core.reminders import OVERDUE
+from cockpit.core.roles import ROLE_KINDS, Roles
 from cockpit.core.wizard import ANSWERED, BACK, DECIDED, Answered, Wizard
 
 if TYPE_CHECKING:
@@ -123,6 +124,8 @@ class IncidentState:
     the question it is at, so a timed watch ("monitor for 10 minutes") counts from there."""
     wizard: Wizard | None = None
     checklists: ChecklistState | None = None
+    roles: Roles = field(default_factory=Roles)
+    """Who holds which role (lead, responder, communications, observer): cockpit.core.roles."""
 
     def __post_init__(self) -> None:
         if self.procedure is not None:
@@ -154,6 +157,8 @@ class IncidentState:
         """Fold one event in (events arrive in id order, from any writer)."""
         self.events.append(event)
         kind, payload = event.kind, event.payload
+        if kind in ROLE_KINDS:
+            self.roles.apply(event)
         if kind.startswith("incident."):
             moved = advance(self.incident, self.incident.id, kind, event.ts, payload)
             if moved is not None:

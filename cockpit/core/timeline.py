@@ -12,7 +12,8 @@ This module is the public entry point: `Timeline` and everything callers import 
 The parts live in their own modules: `cockpit.core.chain` (hash encoding and the verify walk),
 `cockpit.core.timeline_schema` (schema and migrations), `cockpit.core.event_log` (the SQLite
 file, appending and reading: concurrency, durability and privacy are described there) and
-`cockpit.core.incidents` (the incident projection). This module adds incidents and actions.
+`cockpit.core.incidents` (the incident projection). This module adds incidents, roles
+(`cockpit.core.roles`: who may assign them is checked in the write) and actions.
 
 Pure Python (no Textual, no Rich) and cheap to import: sqlite-utils, which takes about 0.2 s to
 import, is loaded only when the schema must be created or migrated, so
@@ -34,6 +35,7 @@ from cockpit.core.event_log import BUSY_TIMEOUT_S, Event, EventLog, events_from_
 from cockpit.core.incidents import IMPORTED, Incident, lifecycle_rows, project
 from cockpit.core.metrics import Sample
 from cockpit.core.procedure_copy import RECORDED, ProcedureCopy
+from cockpit.core.roles import ASSIGNED, ROLE_KINDS, Roles, person_of, plan_assignment
 from cockpit.core.sample_store import StoredSample
 from cockpit.core.timeline_schema import EVENT_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
@@ -276,6 +278,36 @@ class Timeline(EventLog):
                 )
         return self.incident(incident_id)
 
+    def assign_role(
+        self,
+        incident_id: int,
+        role: str,
+        person: str,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> Event | None:
+        """Give `person` a role in the incident (``role.assigned``, see `cockpit.core.roles`):
+        the rules are checked against the incident's roles inside the write transaction, so
+        two cockpits cannot both hand over lead. None when they hold that role already.
+
+        Raises:
+            IncidentError: Unknown or closed incident.
+            RoleError: Unknown role or a bad name.
+            RoleRefused: The actor is not the lead (the lead is named), or the lead would take
+                another role before handing lead over.
+        """
+        by = person_of(actor if actor is not None else self._actor_name())
+        with self._write():
+            if self.incident(incident_id).status == "closed":
+                raise IncidentError(f"incident {incident_id} is closed")
+            roles = Roles.replay(self.events(incident_id, kinds=list(ROLE_KINDS)))
+            made = plan_assignment(incident_id, roles, by, role, person)
+            if made is None:
+                return None
+            summary, payload = made
+            return self._append(incident_id, ASSIGNED, summary, payload, None, actor, at)
+
     # --- actions ------------------------------------------------------------------------------
 
     def begin_action(
@@ -288,6 +320,7 @@ class Timeline(EventLog):
         command: str | None,
         actor: str | None = None,
         at: datetime | None = None,
+        action_id: str | None = None,
     ) -> Event:
         """Record that an action is about to run (``action.intent``), before running it.
 
@@ -298,6 +331,8 @@ class Timeline(EventLog):
             payload: Details (target, plan, ...); ``action`` and a fresh ``action_id`` are added.
             command: The CLI-equivalent command line.
             actor: Override the recorded actor.
+            action_id: The action's id, when the caller chose it (a journal writes the same
+                intent to two timelines, `cockpit.core.journal`); default: a fresh one.
 
         Returns:
             The intent event; ``event.payload["action_id"]`` identifies the action.
@@ -305,7 +340,7 @@ class Timeline(EventLog):
         import uuid  # deferred: only processes that act pay for it
 
         body = dict(payload or {})
-        body.update(action=action, action_id=uuid.uuid4().hex)
+        body.update(action=action, action_id=action_id or uuid.uuid4().hex)
         with self._write():
             self._require_incident(incident)
             return self._append(incident, "action.intent", summary, body, command, actor, at)

@@ -1,10 +1,11 @@
 """Opening the timeline a --db value names: a file path is the SQLite `Timeline`, a
 ``postgresql://`` URL the shared `PgTimeline`.
 
-The password: the URL's own, else the first line of a password file (``COCKPIT_DB_PASSWORD_FILE``
-or the caller's), else ``PGPASSWORD``; without any, libpq's own means (``~/.pgpass``). Whichever
-is used is registered with `cockpit.core.redact` and never shown: messages and the commands
-printed for a user name the URL without it (`public_url`).
+The password: the URL's own, else cockpit.toml's for that URL (`use_password`), else the first
+line of a password file (``COCKPIT_DB_PASSWORD_FILE`` or the caller's), else ``PGPASSWORD``;
+without any, libpq's own means (``~/.pgpass``). Whichever is used is registered with
+`cockpit.core.redact` and never shown: messages and the commands printed for a user name the
+URL without it (`public_url`).
 
 Cheap to import: psycopg and the SQLite timeline are imported only when opened.
 """
@@ -27,6 +28,15 @@ if TYPE_CHECKING:
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 PASSWORD_FILE_ENV = "COCKPIT_DB_PASSWORD_FILE"
+
+_configured: dict[str, str] = {}
+"""Passwords cockpit.toml's [timeline] gives, by the URL they are for."""
+
+
+def use_password(url: str, password: str) -> None:
+    """Log in to `url` with `password` (cockpit.toml's, `cockpit.core.timeline_config`) unless
+    the URL carries its own."""
+    _configured[url] = password
 
 
 def url_scheme(value: str) -> str | None:
@@ -66,6 +76,8 @@ def _password(
         key == "password" for key, _ in parse_qsl(parts.query)
     ):
         return None  # the URL's: PgTarget takes it from there
+    if url in _configured:
+        return _configured[url]
     chosen = password_file if password_file is not None else environ.get(PASSWORD_FILE_ENV)
     if chosen:
         try:

@@ -17,6 +17,7 @@ import contextlib
 import queue
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -26,8 +27,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cockpit.core.errors import TimelineBusy, TimelineDamaged, TimelineError
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from cockpit.core.journal import JournaledTimeline
     from cockpit.core.metrics import Sample
+    from cockpit.core.pg_timeline import PgTimeline
     from cockpit.core.timeline import Timeline
+
+    WriterTimeline: TypeAlias = Timeline | PgTimeline | JournaledTimeline
+    """What the writer writes through: a SQLite file, a team's PostgreSQL, or that with its
+    local journal (`cockpit.core.journal`)."""
 
 T = TypeVar("T")
 
@@ -49,7 +58,7 @@ class WriterStopped(TimelineError):
 
 @dataclass
 class _Job:
-    run: Callable[[Timeline], Any]
+    run: Callable[[WriterTimeline], Any]
     future: Future[Any]
     what: str
 
@@ -109,7 +118,7 @@ class TimelineWriter:
 
     def __init__(
         self,
-        connect: Callable[[], Timeline],
+        connect: Callable[[], WriterTimeline],
         *,
         on_commit: Callable[[], object] = lambda: None,
         on_stall: Callable[[Stall], object] = lambda _: None,
@@ -134,7 +143,7 @@ class TimelineWriter:
 
     # --- what callers use -----------------------------------------------------------------------
 
-    def submit(self, run: Callable[[Timeline], T], what: str = "write") -> Future[T]:
+    def submit(self, run: Callable[[WriterTimeline], T], what: str = "write") -> Future[T]:
         """Queue a write; the future holds its result once it is committed.
 
         `run` gets the writer's Timeline and makes one write (one transaction). It is retried
@@ -239,7 +248,7 @@ class TimelineWriter:
                 self._thread.start()
 
     def _run(self) -> None:
-        timeline: Timeline | None = None
+        timeline: WriterTimeline | None = None
         try:
             timeline = self._open()
             stopping = False
@@ -279,7 +288,7 @@ class TimelineWriter:
             return None
         return max(0.0, self._flushed_at + self.sample_period - time.monotonic())
 
-    def _open(self) -> Timeline:
+    def _open(self) -> WriterTimeline:
         started = time.monotonic()
         while True:
             try:
@@ -289,12 +298,24 @@ class TimelineWriter:
                 if self._abandon.wait(RETRY_PAUSE):
                     raise WriterStopped("the cockpit left before the timeline opened") from None
 
-    def _do(self, timeline: Timeline, job: _Job) -> bool:
+    def _do(self, timeline: WriterTimeline, job: _Job) -> bool:
         if not job.future.set_running_or_notify_cancel():
             self._done_one()
             return False  # cancelled before it ran: nothing written, as the caller asked
+        keyed = getattr(timeline, "keyed", None)  # PostgreSQL's: idempotency across retries
+        job_key = uuid.uuid4().hex
+
+        def attempt() -> Any:
+            if keyed is None:
+                return job.run(timeline)
+            keyed(job_key)
+            try:
+                return job.run(timeline)
+            finally:
+                keyed(None)
+
         try:
-            result = self._retrying(lambda: job.run(timeline))
+            result = self._retrying(attempt)
         except BaseException as error:
             if isinstance(error, WriterStopped):
                 self._given_up += 1
@@ -305,7 +326,7 @@ class TimelineWriter:
         self._done_one()
         return True
 
-    def _flush_samples(self, timeline: Timeline) -> bool:
+    def _flush_samples(self, timeline: WriterTimeline) -> bool:
         with self._samples.lock:  # the waiters first: their samples are all in what is taken
             waiters, self._flush_waiters = self._flush_waiters, []
             self._flushed_at, self._flush_now = time.monotonic(), False
@@ -315,7 +336,7 @@ class TimelineWriter:
             for waiter in waiters:
                 waiter.set_result(None)
 
-    def _write_samples(self, timeline: Timeline) -> bool:
+    def _write_samples(self, timeline: WriterTimeline) -> bool:
         taken = self._samples.take()
         if not taken:
             return False

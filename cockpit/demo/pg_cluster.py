@@ -175,29 +175,7 @@ class PostgresServer:
         self.timings["initdb"] = time.monotonic() - started
         for attempt in range(5):
             self.port = free_port()
-            settings = (
-                f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
-                "-c max_connections=40 -c shared_buffers=64MB -c wal_level=minimal "
-                "-c max_wal_senders=0 -c autovacuum=off"
-            )
-            done = self._as_owner(
-                [
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-o",
-                    settings,
-                    "-l",
-                    str(self.dir / "server.log"),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-                timeout=90,
-                check=False,
-            )
+            done = self._pg_ctl_start()
             if done.returncode == 0:
                 break
             if attempt == 4:
@@ -209,6 +187,54 @@ class PostgresServer:
                 sql.Identifier(APP_USER), sql.Literal(self.password)
             )
         )
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        """`pg_ctl start` on the data dir and `self.port`, waiting until it accepts."""
+        settings = (
+            f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
+            "-c max_connections=40 -c shared_buffers=64MB -c wal_level=minimal "
+            "-c max_wal_senders=0 -c autovacuum=off"
+        )
+        return self._as_owner(
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                settings,
+                "-l",
+                str(self.dir / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            timeout=90,
+            check=False,
+        )
+
+    def halt(self) -> None:
+        """Kill the server as a crash would (`pg_ctl stop -m immediate`: every session cut, no
+        checkpoint), keeping its data dir and port for `resume()`. As in a real crash with this
+        cluster's ``synchronous_commit=off``, the last commits may be lost: a test that needs
+        every acknowledged commit kept sets ``synchronous_commit`` on for its database."""
+        if self.running:
+            self._as_owner(
+                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                timeout=60,
+            )
+            self.running = False
+
+    def resume(self) -> None:
+        """Start a halted server again on the same data dir and port (it runs crash recovery
+        first); returns once it accepts connections."""
+        if self.running:
+            return
+        done = self._pg_ctl_start()
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr or done.stdout}{self.log()}")
+        self.running = True
 
     def stop(self) -> None:
         started = time.monotonic()

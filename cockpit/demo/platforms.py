@@ -261,9 +261,17 @@ def kubernetes(
         change_cause=f"deploy {deployment}:v1.0.0-beta.3 (the bad one)",
     )
 
+    # `kubectl logs deployment/...` in the drill shows the bad release's symptoms
+    simulator.pod_logs[f"{deployment}:v1.0.0-beta.3"] = [
+        "starting {image}",
+        "listening on :8080",
+        "ERROR GET /api/messages 500 in 648ms: database connection refused",
+        "ERROR database pool exhausted: 0 of 20 connections free",
+    ]
+
     def changed(request: Any, reply: Any) -> None:
-        if f"/deployments/{deployment}" not in request.path:
-            return
+        if f"/deployments/{deployment}" not in request.path or request.method == "DELETE":
+            return  # a deleted Deployment has no image to follow
         spec = simulator.deployment(deployment, namespace)["spec"]
         if not spec["template"]["spec"]["containers"][0]["image"].endswith("beta.3"):
             scenario.rollback()

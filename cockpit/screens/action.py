@@ -384,7 +384,7 @@ class ActionScreen(RunbookSteps, ActionStage, CockpitScreen[None]):
     def confirmed(self, message: Input.Submitted) -> None:
         if self.ordered is not None or self.after_open:
             if self.cockpit.read_only:
-                self.notify("Read-only: this cockpit does not hold the incident.", severity="error")
+                self.notify(self.cockpit.read_only_reason, title="Not run", severity="error")
             elif self.ordered is not None:
                 self.settle_ordered(message.value)
             elif self.plan is not None:
@@ -398,7 +398,7 @@ class ActionScreen(RunbookSteps, ActionStage, CockpitScreen[None]):
         if plan is None or provider is None or self.report is not None:
             return
         if self.cockpit.read_only:
-            self.notify("Read-only: this cockpit does not hold the incident.", severity="error")
+            self.notify(self.cockpit.read_only_reason, title="Not run", severity="error")
             return
         if self.before.next_open is not None:
             self.settle_before(plan, message.value)
@@ -439,7 +439,7 @@ class ActionScreen(RunbookSteps, ActionStage, CockpitScreen[None]):
         recorded = True
         try:
             result = action_runner.run(
-                provider, plan, typed, recorder, report, locks=app.session.timeline.path
+                provider, plan, typed, recorder, report, locks=app.session.locks
             )
         except CockpitError as error:  # busy target, or cancelled before the intent: nothing
             recorded = False  # was recorded or changed

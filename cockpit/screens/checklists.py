@@ -136,7 +136,7 @@ class ChecklistsScreen(CockpitScreen[None]):
             self.notify(str(error), severity="warning")
             return
         if self.cockpit.record(kind, summary, payload) is None:
-            self.notify("Read-only: not recorded.", severity="warning")
+            self.notify(self.cockpit.read_only_reason, title="Not recorded", severity="warning")
 
     def action_tick(self) -> None:
         """Space: tick an open or skipped item, untick a ticked one."""

@@ -49,7 +49,15 @@ class DashboardScreen(CockpitScreen[None]):
         # callback queued for each cost more than the paint itself; a change only arms it.
         app.board_changed.subscribe(self, self.refresh_board, immediate=True)
         app.event_recorded.subscribe(self, self.add_event)
+        app.timeline_reloaded.subscribe(self, self.reloaded)
         self.paint_board()  # the first frame shows the board as it is
+
+    def reloaded(self, _: None) -> None:
+        """Read again (a team database back after an outage): the tail as it is there."""
+        tail = self.query_one(TimelineLog)
+        tail.lines.clear()
+        for event in self.cockpit.events[-50:]:
+            tail.add(event)
 
     def refresh_board(self, _: None) -> None:
         """Paint PAINT_EVERY seconds after the first change since the last paint.

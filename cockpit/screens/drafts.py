@@ -161,7 +161,7 @@ class DraftsScreen(CockpitScreen[None]):
         if self.current is None:
             return
         if self.cockpit.read_only:
-            self.notify("Read-only: not saved.", severity="warning")
+            self.notify(self.cockpit.read_only_reason, title="Not saved", severity="warning")
             return
         # What is kept (and later sent) is the scrubbed text: the editor shows it too, so a
         # token pasted into a draft leaves the screen as it leaves the file and the timeline.
@@ -170,7 +170,7 @@ class DraftsScreen(CockpitScreen[None]):
             self.query_one("#draft-subject", Input).value = subject
             self.query_one("#draft-body", TextArea).load_text(body)
         app = self.cockpit
-        directory = app.session.timeline.path.parent / "drafts"
+        directory = app.session.files / "drafts"
         try:
             path = write_draft(
                 directory, app.session.incident.id, self.current, as_text(subject, body)
@@ -197,7 +197,7 @@ class DraftsScreen(CockpitScreen[None]):
         if self.current is None:
             return
         if self.cockpit.read_only:
-            self.notify("Read-only: not sent.", severity="warning")
+            self.notify(self.cockpit.read_only_reason, title="Not sent", severity="warning")
             return
         self.save_if_edited()
         template = self.procedure.templates[self.current]

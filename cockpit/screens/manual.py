@@ -313,7 +313,7 @@ class ManualScreen(CockpitScreen[None]):
     def can_write(self) -> bool:
         """Whether this cockpit may record here now (says why not)."""
         if self.cockpit.read_only:
-            self.notify("Read-only: this cockpit does not hold the incident.", severity="error")
+            self.notify(self.cockpit.read_only_reason, title="Not recorded", severity="error")
             return False
         if self.sent is not None or self.ended is not None:
             self.say(

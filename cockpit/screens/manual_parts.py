@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from cockpit.core.procedure import RollbackOption
-    from cockpit.core.timeline import Event, Timeline
+    from cockpit.core.timeline import Event
+    from cockpit.core.writer import WriterTimeline
     from cockpit.incident_app import IncidentApp
 
 _BOX = {"done": "[x]", "skipped": "[-]"}
@@ -96,11 +97,11 @@ class ManualRecorder:
             return True
         return begun.done() and begun.exception() is None and begun.result().id == intent.id
 
-    def _within(self, write: Callable[[Timeline, str], Event], what: str) -> None:
+    def _within(self, write: Callable[[WriterTimeline, str], Event], what: str) -> None:
         self.begin()
         known, begun = self.action_id, self.begun
 
-        def run(timeline: Timeline) -> Event:
+        def run(timeline: WriterTimeline) -> Event:
             action_id = known
             if action_id is None:
                 if begun is None:

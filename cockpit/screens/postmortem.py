@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
     from cockpit.core.procedure import Procedure
     from cockpit.core.procedure_copy import ProcedureCopy
-    from cockpit.core.timeline import Event, Timeline
+    from cockpit.core.timeline import Event
+    from cockpit.core.timeline_open import AnyTimeline
 
 EXPORTED = "postmortem.exported"
 
@@ -70,7 +71,7 @@ class FileWritten(Message):
 
 
 def _render(
-    connect: Callable[[], Timeline],
+    connect: Callable[[], AnyTimeline],
     incident_id: int,
     procedure: Procedure | None,
     saving: list[Future[Any]],
@@ -81,6 +82,7 @@ def _render(
     saved and the readings taken so far), up to its head, exactly as the command reads it
     (with its note when the procedure file on disk is not the incident's `copy`)."""
     from cockpit.core.incidents import project
+    from cockpit.core.locks import db_of
     from cockpit.core.paths import verify_command
     from cockpit.core.procedure_copy import note
 
@@ -99,7 +101,7 @@ def _render(
             head=head,
             samples=timeline.samples(incident_id),
             note=note(copy, fallback) if copy is not None else None,
-            verify=verify_command(timeline.path),  # the command checks this timeline
+            verify=verify_command(db_of(timeline)),  # the command checks this timeline
         )
 
 
@@ -246,7 +248,7 @@ class PostmortemScreen(CockpitScreen[None]):
     def action_save(self) -> None:
         """Record each edited section in the timeline."""
         if self.cockpit.read_only:
-            self.notify("Read-only: not saved.", severity="warning")
+            self.notify(self.cockpit.read_only_reason, title="Not saved", severity="warning")
             return
         saved, problems = [], []
         by_key = {section.key: section for section in self.sections}
@@ -271,7 +273,7 @@ class PostmortemScreen(CockpitScreen[None]):
 
     def export_path(self) -> Path:
         """`<data dir>/exports/incident-N-postmortem.md`, beside the timeline."""
-        folder = self.cockpit.session.timeline.path.parent / "exports"
+        folder = self.cockpit.session.files / "exports"
         return folder / f"incident-{self.cockpit.session.incident.id}-postmortem.md"
 
     def action_write_file(self) -> None:

@@ -120,6 +120,14 @@ class TimelineScreen(CockpitScreen[None]):
         table.add_columns("#", "time (UTC)", "kind", "actor", "summary")
         self.add_events(app.events)
         app.event_recorded.subscribe(self, self.add_event)
+        app.timeline_reloaded.subscribe(self, self.reloaded)
+
+    def reloaded(self, _: None) -> None:
+        """Read again (a team database back after an outage): every row as it is there, the
+        others' events of the outage in their place and the replayed ones with their ids."""
+        self.pending = None
+        self.query_one(EventTable).clear()
+        self.add_events(self.cockpit.events)
 
     def add_event(self, event: Event) -> None:
         """Queue one row; the queue is added at the next paint, with the newest in view (or,

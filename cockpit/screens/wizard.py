@@ -229,10 +229,18 @@ class WizardScreen(CockpitScreen[None]):
         event.prevent_default()
         self.choose(event.key)
 
+    def refused(self) -> bool:
+        """A read-only cockpit (a watcher, an observer by its role) answers nothing: says so."""
+        if self.cockpit.read_only:
+            self.notify(self.cockpit.read_only_reason, title="Not recorded", severity="warning")
+        return self.cockpit.read_only
+
     def choose(self, key: str) -> None:
         """Record the answer, then move on."""
         wizard = self.wizard
         assert wizard is not None
+        if self.refused():
+            return
         monitor = wizard.question.monitor if wizard.question is not None else None
         watched = self.watched()
         step = wizard.answer(key, self.suggestion)
@@ -256,7 +264,7 @@ class WizardScreen(CockpitScreen[None]):
         """Enter at the recommendation: record the decision and open its checklist."""
         wizard = self.wizard
         assert wizard is not None
-        if wizard.done:
+        if wizard.done and not self.refused():
             self.record_decision()
             self.open_checklist()
 
@@ -264,7 +272,7 @@ class WizardScreen(CockpitScreen[None]):
         """r at the recommendation: record the decision and open its first option's plan."""
         wizard = self.wizard
         assert wizard is not None
-        if not wizard.done:
+        if not wizard.done or self.refused():
             return
         from cockpit.screens.action import ActionScreen
 
@@ -318,6 +326,8 @@ class WizardScreen(CockpitScreen[None]):
         """Backspace: change the last answer."""
         wizard = self.wizard
         assert wizard is not None
+        if self.refused():
+            return
         step = wizard.back()
         if step is not None:
             self.cockpit.record(BACK, f"Changed the answer to: {step.node}", {"node": step.node})
