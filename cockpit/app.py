@@ -15,13 +15,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import AwaitMount
 
-from cockpit.core.errors import CockpitError
 from cockpit.core.roles import ASSIGNED as ROLE_ASSIGNED
 from cockpit.incident_app import IncidentApp
 from cockpit.screens.dashboard import DashboardScreen
 
 if TYPE_CHECKING:
-    from cockpit.core.locks import DriverLock
     from cockpit.core.timeline import Event
 
 
@@ -213,28 +211,7 @@ class CockpitApp(IncidentApp):
     def action_take_over(self) -> None:
         """Drive the incident from here, stopping the cockpit that drives it now (when it is
         wedged: a live driver whose SSH session is gone still drives well)."""
-        if self.driving or self.read_only:
-            self.notify(
-                "This cockpit drives the incident already." if self.driving else "Watching."
-            )
-            return
-        self.run_worker(
-            partial(self._take_over, self.driver_lock()),
-            thread=True,
-            group="driving",
-            exit_on_error=False,
-        )
-
-    def _take_over(self, lock: DriverLock) -> None:
-        """Worker: stop the driver (its process here, its lock's session on a team database)."""
-        try:
-            lock.take_over()
-        except CockpitError as error:  # still held, or the team database cannot be reached
-            self.call_from_thread(
-                self.notify, str(error), title="Could not take over", severity="error"
-            )
-            return
-        self.call_from_thread(self.now_driving, lock, "took over")
+        self.driver.take_over()
 
     def warm_up(self) -> None:
         """Worker: also every screen's module, imported before its first key (their imports,

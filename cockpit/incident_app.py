@@ -26,13 +26,13 @@ from cockpit.core.automation import Automation, Steps, chat_notifier
 from cockpit.core.checklist_state import ChecklistState
 from cockpit.core.errors import CockpitError
 from cockpit.core.incidents import Incident
-from cockpit.core.locks import DriverLock
 from cockpit.core.manual import is_manual
 from cockpit.core.metrics import Sample
 from cockpit.core.outbox import QUEUED as OUTBOX_QUEUED
 from cockpit.core.outbox import Outbox
 from cockpit.core.procedure_copy import RECORDED
 from cockpit.core.timeline import Event
+from cockpit.driving import Driving
 from cockpit.idle_gc import IdleCollector
 from cockpit.key_count import KeyCount
 from cockpit.messages import (
@@ -48,14 +48,12 @@ from cockpit.sources_app import SourcesApp
 
 if TYPE_CHECKING:
     from cockpit.core.board import Board
+    from cockpit.core.locks import DriverLock
     from cockpit.core.procedure import AutomaticRollback, Procedure
 
 
 SETTLE_SECONDS = 3.0
 """When the start-up objects are frozen out of garbage collection (see `settle`)."""
-
-DRIVE_RETRY_SECONDS = 3.0
-"""How often a responder looks whether the driving cockpit has ended."""
 
 SAMPLE_RETENTION = timedelta(days=30)
 """Samples older than this are dropped when a session starts; events are kept for ever."""
@@ -68,15 +66,14 @@ class IncidentApp(SourcesApp):
         self, session: Session, *, lock: DriverLock | None = None, start_pollers: bool = True
     ) -> None:
         super().__init__(session, start_pollers=start_pollers)
-        self.lock = lock
-        """This process's hold on driving the incident, when it has it."""
+        self.driver = Driving(self, lock)
+        """Whether and how this cockpit drives the incident (its lock)."""
         self.automation = Automation(
             self.state, driving=not self.read_only and session.held_by is None
         )
         """What the driver does by itself: triggers, escalation, self-ticking items, paging."""
         self.automation.paging = "pagerduty" in session.notifiers
         self.automation.chat = chat_notifier(session.notifiers)
-        self.tried_driving = 0.0
         self.acknowledging = False
         """An acknowledgement is on its way to the timeline."""
         self.outbox = OutboxDriver(self)
@@ -369,79 +366,12 @@ class IncidentApp(SourcesApp):
         self.survive("the once-a-second tick", self._tick)
 
     def _tick(self) -> None:
-        self.drive_if_free()
+        self.driver.if_free()
         self.perform(self.automation.due(self.session.clock.now()))
         self.outbox.pump()
         self.board_changed.publish(None)
         self.second_ticked.publish(None)
         self.collector.tick()
-
-    def drive_if_free(self) -> None:
-        """A responder takes over the automation when the driving cockpit has ended (its lock
-        is released when its process dies, however it dies); tried every few seconds."""
-        if self.driving or self.read_only or self.state.incident.status == "closed":
-            return
-        now = self.session.clock.monotonic()
-        if now - self.tried_driving < DRIVE_RETRY_SECONDS:
-            return
-        self.tried_driving = now
-        lock = self.lock or self.driver_lock()
-        if self.session.locks.remote:  # a team database: never a round trip on this thread
-            self.run_worker(
-                partial(self._try_driving, lock),
-                thread=True,
-                group="driving",
-                exclusive=True,
-                exit_on_error=False,
-            )
-        elif lock.try_acquire():
-            self.now_driving(lock)
-
-    def _try_driving(self, lock: DriverLock) -> None:
-        """Worker: take the driver's lock if it is free (an unreachable database: not now)."""
-        try:
-            taken = lock.try_acquire()
-        except CockpitError:
-            return
-        if taken:
-            self.call_from_thread(self.now_driving, lock)
-
-    def driver_lock(self) -> DriverLock:
-        """This incident's driver lock; losing it (a team database's connection gone) stops
-        this cockpit driving, so two never page or send twice."""
-        return self.session.locks.incident(
-            self.session.incident.id,
-            on_lost=lambda error: self.call_from_thread(self.driver_lost, str(error)),
-        )
-
-    def driver_lost(self, reason: str) -> None:
-        """The driver's lock went with its connection: respond, and drive again once free."""
-        if not self.driving:
-            return
-        self.lock, self.driving = None, False
-        self.tried_driving = 0.0
-        self.notify(
-            f"This cockpit no longer drives the incident: {reason}. It will drive again when "
-            "no other cockpit does.",
-            title="Not driving",
-            severity="warning",
-            timeout=30,
-        )
-
-    def now_driving(self, lock: DriverLock, how: str = "the driver ended") -> None:
-        """This cockpit holds the driver's lock: it records, triggers, pages, reminds."""
-        if self.driving or self.state.incident.status == "closed":
-            lock.release()
-            return
-        self.lock, self.driving, self.session.held_by = lock, True, None
-        self.record("session.driving", f"cockpit drives the incident now ({how})")
-        if how == "the driver ended":
-            self.notify(
-                "The cockpit that drove this incident has ended: this one now records the "
-                "readings and triggers, pages, reminds and sends.",
-                title="Driving",
-                timeout=15,
-            )
 
     def next_escalation(self) -> str:
         """'→ CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""

@@ -230,7 +230,7 @@ def _driver_lost(running: list[IncidentApp], reason: str) -> None:
     """The driver's lock was lost (its team database connection went): tell the App."""
     if running:
         with contextlib.suppress(RuntimeError):  # the App has not started or has ended
-            running[0].call_from_thread(running[0].driver_lost, reason)
+            running[0].call_from_thread(running[0].driver.lost, reason)
 
 
 def record_crash(app: IncidentApp, crash: BaseException) -> None:

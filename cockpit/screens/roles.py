@@ -242,8 +242,5 @@ def role_changed(app: IncidentApp, event: Event) -> None:
             app.notify(f"You lead incident {incident} now: l assigns roles.", timeout=15)
         else:
             app.notify(f"You are {role} in incident {incident} now.", timeout=15)
-    if app.read_only and app.driving:
-        lock, app.lock = app.lock, None
-        app.driving = False
-        if lock is not None:
-            app.run_worker(lock.release, thread=True, group="driving", exit_on_error=False)
+    if app.read_only:
+        app.driver.give_up()
