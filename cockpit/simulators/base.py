@@ -18,7 +18,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -55,6 +55,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     content_type: str | None = None
+    stream: Iterator[bytes] | None = None
+    """Sent piece by piece as it yields, with no Content-Length (the connection's end is the
+    body's): a Kubernetes watch, a followed log."""
 
 
 class SimulatorError(Exception):
@@ -132,6 +135,11 @@ class Simulator:
     def unauthorized(self, request: Request) -> Reply:
         """The answer to a missing or wrong token."""
         return Reply(401, self.error_body(401, "forbidden", "Not authorized"))
+
+    def unreadable(self, headers: dict[str, str], raw: bytes) -> Reply | None:
+        """The answer to a body the platform cannot read, before it is parsed as JSON (None: read
+        it): Kubernetes refuses a protobuf body with 415 rather than calling it bad JSON."""
+        return None
 
     # -- routing ----------------------------------------------------------------------------
 
@@ -268,6 +276,10 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             # Multipart bodies (Cloudflare's settings PATCH) are for the route to parse.
             multipart = self.headers.get("Content-Type", "").startswith("multipart/form-data")
+            refused = simulator.unreadable({k.lower(): v for k, v in self.headers.items()}, raw)
+            if refused is not None:
+                self._send(refused)
+                return
             try:
                 body: JSON = json.loads(raw) if raw and not multipart else None
             except ValueError:
@@ -295,13 +307,21 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
+                if reply.stream is None:
+                    self.send_header("Content-Length", str(len(data)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+                for piece in reply.stream or ():
+                    self.wfile.write(piece)
+                    self.wfile.flush()
             except OSError:
                 return  # the client gave up (its timeout); nothing to tell it
+            finally:
+                close = getattr(reply.stream, "close", None)
+                if close is not None:
+                    close()  # a generator's cleanup runs now, not when it is collected
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 

@@ -1,27 +1,27 @@
-"""The simulated cluster's state and its Deployment controller (provider_apis.md §1.2).
+"""The simulated cluster's Deployment controller (provider_apis.md §1.2), over its store.
 
-Objects are stored as the JSON the API server returns (camelCase, defaults filled), with a
-resourceVersion bumped on every write, so a watch can be answered from it. The controller runs
-whenever someone looks (`reconcile()`), reading `clock`:
+The store (kubernetes_store.py) keeps the objects; the controller runs whenever someone looks
+(`reconcile()`), reading `clock`:
 
 - a Deployment whose template matches none of its ReplicaSets (ignoring pod-template-hash) gets a
   new one, `<deploy>-<hash>`, owned by it (ownerReference with controller: true), with revision
   max+1 and the Deployment's annotations copied (change-cause among them, the skip list not);
 - a template that matches an old ReplicaSet (an undo) reuses it: its revision becomes max+1 and
   the old number goes into revision-history, so that revision leaves `rollout history`;
-- the new ReplicaSet's pods become available linearly over `ready_seconds` while the old one's
-  are taken down; pods of an image in `broken_images` never do, and once
+- the new ReplicaSet's pods become available linearly over `ready_seconds` from its start (a
+  ReplicaSet deleted and made again starts again from none) while the old one's are taken
+  down; its pods and their events follow (kubernetes_pods.py); pods of an image in
+  `broken_images` never become ready, and once
   `progressDeadlineSeconds` pass the Progressing condition turns False, ProgressDeadlineExceeded;
 - a paused Deployment gets no new ReplicaSet; `status.observedGeneration` catches up with a
-  spec change `observe_seconds` after it; old ReplicaSets beyond `revisionHistoryLimit` go.
+  spec change `observe_seconds` after it; old ReplicaSets beyond `revisionHistoryLimit` go;
+- ReplicaSets orphaned by a deleted Deployment are adopted by one whose selector matches.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,19 +35,14 @@ from cockpit.simulators.kubernetes_objects import (
     REVISION_HISTORY,
     canonical,
     images,
-    parse_fields,
     parse_selector,
     same_template,
     selector_matches,
+    selector_string,
     template_hash,
 )
-
-Obj = dict[str, Any]
-
-
-def timestamp() -> str:
-    """Now as the API server writes times (RFC 3339, seconds, UTC)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+from cockpit.simulators.kubernetes_pods import scaled, sync_pods
+from cockpit.simulators.kubernetes_store import Obj, Store, timestamp
 
 
 def revision(rs: Obj) -> int:
@@ -84,7 +79,8 @@ class Track:
     seen_at: float
     observed: int = 0
     rs: str | None = None
-    """The ReplicaSet being rolled out (the 'new' one)."""
+    """The uid of the ReplicaSet being rolled out (the 'new' one): one deleted and made again
+    under the same name is a new rollout, from no ready pods."""
     started: float = 0.0
     replicas: int = 0
     base: int = 0
@@ -92,86 +88,25 @@ class Track:
     old: int = 0
     """Pods of the old ReplicaSets when it started."""
     old_rs: str | None = None
+    applied: int = 0
+    """The new ReplicaSet's ready pods when the controller last sized its ReplicaSets."""
 
 
-class Cluster:
-    """Deployments and ReplicaSets by (namespace, name), and the controller that moves them."""
+class Cluster(Store):
+    """The store (kubernetes_store.py) and the controllers that move what is in it."""
 
     def __init__(
         self, clock: Callable[[], float], *, ready_seconds: float, observe_seconds: float
     ) -> None:
+        super().__init__()
         self.clock = clock
         self.ready_seconds = ready_seconds
         self.observe_seconds = observe_seconds
-        self.objects: dict[str, dict[tuple[str, str], Obj]] = {"deployments": {}, "replicasets": {}}
-        self.version = 0
-        self.deleted: list[tuple[int, str, Obj]] = []
-        """(resourceVersion at deletion, plural, object) for watches."""
         self.broken_images: set[str] = set()
         self.tracks: dict[str, Track] = {}
-        self.born: dict[str, int] = {}
-        """uid → the resourceVersion that created it (a watch's ADDED or MODIFIED)."""
 
-    # -- storage ------------------------------------------------------------------------------
-
-    def bump(self, obj: Obj) -> Obj:
-        """Give an object the next resourceVersion (every write does)."""
-        self.version += 1
-        obj["metadata"]["resourceVersion"] = str(self.version)
-        return obj
-
-    def get(self, plural: str, namespace: str, name: str) -> Obj | None:
-        return self.objects[plural].get((namespace, name))
-
-    def select(
-        self, plural: str, namespace: str | None, labels: str = "", fields: str = ""
-    ) -> list[Obj]:
-        """Objects in a namespace (or all), filtered by label and field selectors, by name."""
-        matches = _matcher(namespace, labels, fields)
-        return [obj for _, obj in sorted(self.objects[plural].items()) if matches(obj)]
-
-    def create(self, plural: str, obj: Obj) -> Obj:
-        meta = obj["metadata"]
-        meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp=timestamp())
-        self.objects[plural][(meta["namespace"], meta["name"])] = self.bump(obj)
-        self.born[meta["uid"]] = self.version
-        return obj
-
-    def put(self, plural: str, obj: Obj) -> Obj:
-        meta = obj["metadata"]
-        self.objects[plural][(meta["namespace"], meta["name"])] = self.bump(obj)
-        return obj
-
-    def delete(self, plural: str, namespace: str, name: str) -> Obj | None:
-        obj = self.objects[plural].pop((namespace, name), None)
-        if obj is not None:
-            self.version += 1
-            self.deleted.append((self.version, plural, obj))
-            if plural == "deployments":  # background cascading deletion
-                for rs in self.owned(obj):
-                    self.delete("replicasets", namespace, rs["metadata"]["name"])
-                self.tracks.pop(obj["metadata"]["uid"], None)
-        return obj
-
-    def events(
-        self, plural: str, namespace: str | None, labels: str, fields: str, since: int
-    ) -> list[Obj]:
-        """Watch events after resourceVersion `since` (0: everything there is, ADDED)."""
-        found = [
-            (
-                int(obj["metadata"]["resourceVersion"]),
-                "ADDED" if self.born.get(obj["metadata"]["uid"], 0) > since else "MODIFIED",
-                obj,
-            )
-            for obj in self.select(plural, namespace, labels, fields)
-        ]
-        matches = _matcher(namespace, labels, fields)
-        found += [(v, "DELETED", obj) for v, p, obj in self.deleted if p == plural and matches(obj)]
-        return [
-            {"type": kind, "object": copy.deepcopy(obj)}
-            for version, kind, obj in sorted(found, key=lambda event: event[0])
-            if version > since
-        ]
+    def forget(self, uid: str) -> None:
+        self.tracks.pop(uid, None)
 
     def owned(self, deployment: Obj) -> list[Obj]:
         """ReplicaSets whose controller ownerReference is this Deployment, oldest first."""
@@ -198,13 +133,9 @@ class Cluster:
 
     def finish(self) -> None:
         """Every rollout that can finish (not to a broken image) finishes now."""
-        for (namespace, _), deployment in self.objects["deployments"].items():
+        for deployment in self.objects["deployments"].values():
             track = self.tracks.get(deployment["metadata"]["uid"])
-            rs = (
-                None
-                if track is None or track.rs is None
-                else self.get("replicasets", namespace, track.rs)
-            )
+            rs = None if track is None else self._by_uid(track.rs)
             if track is not None and rs is not None and not self._broken(rs):
                 track.started -= 1e9
         self.reconcile()
@@ -219,6 +150,7 @@ class Cluster:
             track.observed = track.generation
         if track.observed < meta["generation"]:
             return  # the controller has not seen this spec yet
+        self._adopt(deployment)
         owned = self.owned(deployment)
         new = next(
             (rs for rs in owned if same_template(rs["spec"]["template"], spec["template"])), None
@@ -233,10 +165,25 @@ class Cluster:
             self._paused_status(deployment, owned, new, track)
             return
         replicas = int(spec.get("replicas", 1))
-        if track.rs != new["metadata"]["name"] or track.replicas != replicas:
+        if track.rs != new["metadata"]["uid"] or track.replicas != replicas:
             self._start(track, now, new, owned, replicas)
         self._roll(deployment, owned, new, track, now)
         self._clean_up(deployment, owned, new)
+
+    def _adopt(self, deployment: Obj) -> None:
+        """Claim ReplicaSets its selector matches that no controller owns (orphaned by a
+        `delete --cascade=orphan` of an earlier Deployment), as the controller does."""
+        meta = deployment["metadata"]
+        wanted = parse_selector(selector_string(deployment["spec"]["selector"]))
+        for (namespace, _), rs in sorted(self.objects["replicasets"].items()):
+            refs = rs["metadata"].get("ownerReferences") or []
+            if (
+                namespace == meta["namespace"]
+                and not any(ref.get("controller") for ref in refs)
+                and selector_matches(wanted, rs["metadata"].get("labels") or {})
+            ):
+                rs["metadata"]["ownerReferences"] = [*refs, _owner(deployment)]
+                self.bump(rs)
 
     def _new_replicaset(self, deployment: Obj, owned: list[Obj]) -> Obj:
         meta, spec = deployment["metadata"], deployment["spec"]
@@ -260,16 +207,7 @@ class Cluster:
                 "namespace": meta["namespace"],
                 "labels": dict(template["metadata"]["labels"]),
                 "annotations": {},
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": meta["name"],
-                        "uid": meta["uid"],
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
+                "ownerReferences": [_owner(deployment)],
             },
             "spec": {"replicas": 0, "selector": selector, "template": template},
             "status": {"replicas": 0},
@@ -307,10 +245,11 @@ class Cluster:
         """A new rollout (or a scale): remember where it starts from."""
         others = [rs for rs in owned if rs is not new and rs["spec"].get("replicas", 0) > 0]
         serving = max(others, key=lambda rs: rs["spec"]["replicas"], default=None)
-        track.rs, track.started, track.replicas = new["metadata"]["name"], now, replicas
+        track.rs, track.started, track.replicas = new["metadata"]["uid"], now, replicas
         track.base = min(replicas, int(new["status"].get("availableReplicas", 0)))
         track.old = sum(int(rs["spec"]["replicas"]) for rs in others)
-        track.old_rs = None if serving is None else serving["metadata"]["name"]
+        track.old_rs = None if serving is None else serving["metadata"]["uid"]
+        track.applied = track.base
 
     def _roll(self, deployment: Obj, owned: list[Obj], new: Obj, track: Track, now: float) -> None:
         """A rolling update at this moment: new pods ready by the clock, old ones taken down as
@@ -325,17 +264,21 @@ class Cluster:
             ready = replicas
         else:
             ready = track.base + math.floor((replicas - track.base) * min(1.0, max(0.0, fraction)))
-        old_rs = next((rs for rs in owned if rs["metadata"]["name"] == track.old_rs), None)
+        old_rs = next((rs for rs in owned if rs["metadata"]["uid"] == track.old_rs), None)
         old_healthy = old_rs is not None and not self._broken(old_rs)
-        old = max(0, min(track.old, replicas - unavailable - ready)) if old_healthy else 0
-        created = max(ready, min(replicas, replicas + surge - old))
-        for rs in owned:
-            if rs is new:
-                self._set_rs(rs, created, ready)
-            elif rs is old_rs:
-                self._set_rs(rs, old, old)
-            else:
-                self._set_rs(rs, 0, 0)
+        # Each pod that became ready since the last look is a step of its own, as the real
+        # controller takes them: its ScalingReplicaSet events read one step at a time.
+        for step in [*range(track.applied + 1, ready), ready]:
+            old = max(0, min(track.old, replicas - unavailable - step)) if old_healthy else 0
+            created = max(step, min(replicas, replicas + surge - old))
+            for rs in owned:
+                if rs is new:
+                    self._set_rs(deployment, rs, created, step)
+                elif rs is old_rs:
+                    self._set_rs(deployment, rs, old, old)
+                else:
+                    self._set_rs(deployment, rs, 0, 0)
+        track.applied = ready
         available = ready + old
         name = new["metadata"]["name"]
         if ready == replicas and old == 0:
@@ -389,7 +332,13 @@ class Cluster:
     def _broken(self, rs: Obj) -> bool:
         return any(image in self.broken_images for image in images(rs["spec"]["template"]))
 
-    def _set_rs(self, rs: Obj, replicas: int, available: int) -> None:
+    def _by_uid(self, uid: str | None) -> Obj | None:
+        found = self.objects["replicasets"].values()
+        return next((rs for rs in found if rs["metadata"]["uid"] == uid), None)
+
+    def _set_rs(self, deployment: Obj, rs: Obj, replicas: int, available: int) -> None:
+        """Size a ReplicaSet and its pods; a resize is the Deployment's ScalingReplicaSet event."""
+        before = int(rs["spec"].get("replicas", 0))
         status = {
             "replicas": replicas,
             "fullyLabeledReplicas": replicas,
@@ -402,6 +351,9 @@ class Cluster:
             rs["spec"]["replicas"] = replicas
             rs["status"] = status
             self.bump(rs)
+        if before != replicas:
+            scaled(self, deployment, rs, before, replicas)
+        sync_pods(self, rs, replicas, available, self._broken(rs))
 
     def _set_status(
         self,
@@ -429,21 +381,16 @@ class Cluster:
             self.bump(deployment)
 
 
-def _matcher(namespace: str | None, labels: str, fields: str) -> Callable[[Obj], bool]:
-    """Whether an object is in the namespace and matches the label and field selectors."""
-    wanted = parse_selector(labels)
-    terms = parse_fields(fields)
-
-    def matches(obj: Obj) -> bool:
-        meta = obj["metadata"]
-        values = {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"]}
-        return (
-            namespace in (None, meta["namespace"])
-            and selector_matches(wanted, meta.get("labels") or {})
-            and all((values.get(key) == value) == equal for key, equal, value in terms)
-        )
-
-    return matches
+def _owner(deployment: Obj) -> Obj:
+    meta = deployment["metadata"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def _counts(replicas: int, updated: int, available: int, observed: int) -> Obj:

@@ -388,25 +388,3 @@ def images(template: JSON) -> list[str]:
     """The images of a pod template's containers, in order."""
     containers = (template or {}).get("spec", {}).get("containers") or []
     return [str(c.get("image", "")) for c in containers]
-
-
-def deployment_problems(spec: JSON) -> list[str]:
-    """What the API server's validation refuses in a (defaulted) Deployment spec."""
-    problems = []
-    selector = spec.get("selector")
-    labels = spec["template"].get("metadata", {}).get("labels") or {}
-    if not selector:
-        problems.append("spec.selector: Required value")
-    elif not selector_matches(parse_selector(selector_string(selector)), labels):
-        problems.append(
-            f"spec.template.metadata.labels: Invalid value: {json.dumps(labels)}: "
-            "`selector` does not match template `labels`"
-        )
-    if not spec["template"].get("spec", {}).get("containers"):
-        problems.append("spec.template.spec.containers: Required value")
-    if not isinstance(spec.get("replicas"), int) or spec["replicas"] < 0:
-        problems.append(
-            f"spec.replicas: Invalid value: {spec.get('replicas')}: "
-            "must be greater than or equal to 0"
-        )
-    return problems
