@@ -22,11 +22,13 @@ Teardown is `pg_ctl stop -m immediate` and removing the dir. Every subprocess ha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -187,6 +189,31 @@ def _fixture(*args: Any, **kwargs: Any) -> Any:
 def postgres() -> PostgresServer:
     """The test process's cluster (skips with the reason where PostgreSQL cannot run)."""
     return shared()
+
+
+@_fixture
+def server() -> PostgresServer:
+    """The test process's cluster, as the timeline tests name it (`server =
+    postgres_server.server`); skips with the reason where PostgreSQL cannot run."""
+    return shared()
+
+
+@contextlib.contextmanager
+def fresh_database(server: PostgresServer, prefix: str, *, timeline: bool = False) -> Iterator[str]:
+    """A new database on `server`, its URL without the password (the `cockpit` role's is
+    `server.password`), dropped afterwards; `timeline`: with the timeline's schema made by its
+    owner first."""
+    name = unique(prefix)
+    server.create_database(name)
+    url = f"postgresql://{APP_USER}@127.0.0.1:{server.port}/{name}"
+    try:
+        if timeline:
+            from cockpit.core.pg_timeline import PgTimeline
+
+            PgTimeline(url, password=server.password).close()
+        yield url
+    finally:
+        server.drop_database(name)
 
 
 @_fixture

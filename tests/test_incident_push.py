@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import test_pg_timeline_cli
 from click.testing import CliRunner, Result
 from test_pg_timeline_cli import ACTOR, START, seed
 
@@ -26,29 +26,8 @@ from cockpit.core.timeline_open import open_timeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-
-@pytest.fixture
-def server() -> Any:
-    import postgres_server
-
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
-    return postgres_server.shared()
-
-
-@pytest.fixture
-def pg(server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh database's URL, without the password (PGPASSWORD has it)."""
-    import postgres_server
-
-    name = postgres_server.unique("tl_push_")
-    server.create_database(name)
-    monkeypatch.setenv("PGPASSWORD", server.password)
-    try:
-        yield f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    finally:
-        server.drop_database(name)
+server = test_pg_timeline_cli.server
+pg = test_pg_timeline_cli.pg  # a fresh database, PGPASSWORD set
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import postgres_server
 import pytest
 
 from cockpit.core.errors import TimelineError, TimelineUnavailable
@@ -25,27 +26,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 ACTOR = "alice via ssh 203.0.113.7"
 
 
-@pytest.fixture
-def server() -> Any:
-    import postgres_server
-
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
-    return postgres_server.shared()
+server = postgres_server.server
 
 
 @pytest.fixture
 def url(server: Any) -> Iterator[str]:
     """A fresh database's URL (the password apart), dropped afterwards."""
-    import postgres_server
-
-    name = postgres_server.unique("feed_")
-    server.create_database(name)
-    try:
-        yield f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    finally:
-        server.drop_database(name)
+    with postgres_server.fresh_database(server, "feed_") as made:
+        yield made
 
 
 class Received:

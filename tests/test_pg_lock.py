@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import postgres_server
 import pytest
 
 from cockpit.core.errors import LockHeld, LockLost
 from cockpit.core.pg_connect import PgTarget
 from cockpit.core.pg_lock import WATCH_PERIOD, PgTargetLock, lock_key
 from cockpit.core.pg_schema import APPEND_LOCK, MIGRATE_LOCK
-from cockpit.core.pg_timeline import PgTimeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -52,29 +52,14 @@ lock.release()
 """
 
 
-@pytest.fixture
-def server() -> Any:
-    import postgres_server
-
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
-    return postgres_server.shared()
+server = postgres_server.server
 
 
 @pytest.fixture
 def url(server: Any) -> Iterator[str]:
     """A fresh database holding a timeline (schema made by its owner), dropped afterwards."""
-    import postgres_server
-
-    name = postgres_server.unique("lock_")
-    server.create_database(name)
-    made = f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    PgTimeline(made, password=server.password).close()
-    try:
+    with postgres_server.fresh_database(server, "lock_", timeline=True) as made:
         yield made
-    finally:
-        server.drop_database(name)
 
 
 def target(url: str, server: Any) -> PgTarget:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import postgres_server
 import pytest
 from click.testing import CliRunner, Result
 
@@ -34,28 +35,15 @@ ACTOR = "alice via ssh 203.0.113.7"
 START = datetime(2026, 1, 15, 3, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def server() -> Any:
-    import postgres_server
-
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
-    return postgres_server.shared()
+server = postgres_server.server
 
 
 @pytest.fixture
 def pg(server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh database's URL, without the password (PGPASSWORD has it)."""
-    import postgres_server
-
-    name = postgres_server.unique("tl_cli_")
-    server.create_database(name)
     monkeypatch.setenv("PGPASSWORD", server.password)
-    try:
-        yield f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    finally:
-        server.drop_database(name)
+    with postgres_server.fresh_database(server, "tl_cli_") as made:
+        yield made
 
 
 def begin(store: Any, number: int, *args: Any, **options: Any) -> Any:

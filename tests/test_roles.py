@@ -41,20 +41,14 @@ def tl(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
     from cockpit.core.pg_timeline import PgTimeline
 
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
     server = postgres_server.shared()
-    name = postgres_server.unique("tl_roles_")
-    server.create_database(name)
-    try:
-        url = f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-        with PgTimeline(
+    with (
+        postgres_server.fresh_database(server, "tl_roles_") as url,
+        PgTimeline(
             url, password=server.password, clock=clock, actor=ALICE, retry_pause=0.0
-        ) as opened:
-            yield opened
-    finally:
-        server.drop_database(name)
+        ) as opened,
+    ):
+        yield opened
 
 
 def roles_of(tl: Any, incident: int) -> Roles:

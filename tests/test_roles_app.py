@@ -186,36 +186,30 @@ async def test_on_a_team_database_a_role_given_elsewhere_arrives_live(
 
     from cockpit.core.pg_timeline import PgTimeline
 
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
     server = postgres_server.shared()
-    name = postgres_server.unique("roles_app_")
-    server.create_database(name)
-    url = f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    try:
-        with PgTimeline(url, password=server.password, clock=clock, actor=ALICE) as lead:
-            incident = lead.open_incident("Checkout errors", "P1", "pulse-messages").id
-            mine = PgTimeline(url, password=server.password, clock=clock, actor=BOB)
-            session = Session(
-                timeline=mine,
-                incident=mine.incident(incident),
-                procedure=pulse_procedure,
-                clock=clock,
-                poll_interval=1.0,
-            )
-            app = CockpitApp(session, start_pollers=False)
-            async with app.run_test(size=(80, 24)) as pilot:
-                assert not app.read_only
-                lead.assign_role(incident, "observer", "bob")
-                await until(pilot, lambda: app.read_only)
-                await pilot.pause()
-                assert shown(app, "#role") == "observer"
-                await pilot.press("n", *"not recorded", "enter")
-                await pilot.pause()
-                assert f"observer: read-only in incident {incident} (lead: alice)" in told(app)
-            notes = [e for e in lead.events(incident) if e.kind == "note"]
-            assert notes == []
-            mine.close()
-    finally:
-        server.drop_database(name)
+    with (
+        postgres_server.fresh_database(server, "roles_app_") as url,
+        PgTimeline(url, password=server.password, clock=clock, actor=ALICE) as lead,
+    ):
+        incident = lead.open_incident("Checkout errors", "P1", "pulse-messages").id
+        mine = PgTimeline(url, password=server.password, clock=clock, actor=BOB)
+        session = Session(
+            timeline=mine,
+            incident=mine.incident(incident),
+            procedure=pulse_procedure,
+            clock=clock,
+            poll_interval=1.0,
+        )
+        app = CockpitApp(session, start_pollers=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert not app.read_only
+            lead.assign_role(incident, "observer", "bob")
+            await until(pilot, lambda: app.read_only)
+            await pilot.pause()
+            assert shown(app, "#role") == "observer"
+            await pilot.press("n", *"not recorded", "enter")
+            await pilot.pause()
+            assert f"observer: read-only in incident {incident} (lead: alice)" in told(app)
+        notes = [e for e in lead.events(incident) if e.kind == "note"]
+        assert notes == []
+        mine.close()

@@ -34,17 +34,10 @@ def sqlite_db(tmp_path: Path) -> str:
 def pg_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     import postgres_server
 
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
     server = postgres_server.shared()
-    name = postgres_server.unique("tl_roles_cli_")
-    server.create_database(name)
     monkeypatch.setenv("PGPASSWORD", server.password)
-    try:
-        yield f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    finally:
-        server.drop_database(name)
+    with postgres_server.fresh_database(server, "tl_roles_cli_") as made:
+        yield made
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import postgres_server
 import psycopg
 import pytest
 
@@ -37,29 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 COCKPIT = ROOT / ".venv" / "bin" / "cockpit"
 
 
-@pytest.fixture
-def server() -> Any:
-    import postgres_server
-
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
-    return postgres_server.shared()
+server = postgres_server.server
 
 
 @pytest.fixture
 def url(server: Any) -> Iterator[str]:
     """A fresh team database holding a timeline, its URL without the password."""
-    import postgres_server
-
-    name = postgres_server.unique("team_")
-    server.create_database(name)
-    made = f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-    PgTimeline(made, password=server.password).close()
-    try:
+    with postgres_server.fresh_database(server, "team_", timeline=True) as made:
         yield made
-    finally:
-        server.drop_database(name)
 
 
 def opened(url: str, server: Any) -> int:
@@ -229,8 +215,10 @@ def test_three_cockpits_on_one_incident_see_one_another_live(
             terminals.keys(person, "-l", f"seen by {person}")
             terminals.keys(person, "Enter")
         for person in people:
+            # The timeline screen: its rows start at the top, where no notification covers them.
+            terminals.keys(person, "t")
             for other in people:
-                terminals.wait_for(person, f"seen by {other}", seconds=30)
+                terminals.wait_for(person, f"seen by {other}", seconds=60)
         for person in people:
             terminals.keys(person, "q")
     finally:
@@ -243,7 +231,9 @@ def test_three_cockpits_on_one_incident_see_one_another_live(
         started = [e for e in timeline.events(incident) if e.kind == "session.started"]
         assert len(started) == 3
         # One drives (records readings and triggers, pages); the other two respond.
-        assert sorted(e.payload["driving"] for e in started) == [False, False, True]
+        assert sorted(e.payload["driving"] for e in started) == [False, False, True], [
+            (e.actor, e.summary) for e in timeline.events(incident)
+        ]
         assert timeline.verify().count == len(timeline.events())
 
 

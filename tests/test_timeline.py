@@ -69,20 +69,14 @@ def pg_timeline(clock: FixedClock, actor: str) -> Iterator[Any]:
 
     from cockpit.core.pg_timeline import PgTimeline
 
-    missing = postgres_server.ensure()
-    if missing:
-        pytest.skip(f"PostgreSQL cannot run here: {missing}")
     server = postgres_server.shared()
-    name = postgres_server.unique("tl_both_")
-    server.create_database(name)
-    try:
-        url = f"postgresql://{postgres_server.APP_USER}@127.0.0.1:{server.port}/{name}"
-        with PgTimeline(
+    with (
+        postgres_server.fresh_database(server, "tl_both_") as url,
+        PgTimeline(
             url, password=server.password, clock=clock, actor=actor, retry_pause=0.0
-        ) as opened:
-            yield opened
-    finally:
-        server.drop_database(name)
+        ) as opened,
+    ):
+        yield opened
 
 
 def _sqlite_shell(db: Path, sql: str) -> None:
