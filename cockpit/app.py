@@ -358,11 +358,9 @@ class CockpitApp(IncidentApp):
         """Show keys and screens."""
         keys = [(b.key, b.description, b.tooltip) for b in self.BINDINGS if isinstance(b, Binding)]
         keys += [("x", "Decision", "On the procedure screen: jump to the decision section")]
-        from cockpit.core.next_step import next_step
-
         if isinstance(self.screen, _modals().HelpScreen):
             return  # F1 on the help itself
-        hint = next_step(self.state, type(self.screen).__name__)
+        hint = self.next_step(type(self.screen).__name__)
         self.push_screen(_modals().HelpScreen(keys, hint))
 
     async def action_quit(self) -> None:

@@ -373,6 +373,15 @@ class IncidentApp(SourcesApp):
         self.second_ticked.publish(None)
         self.collector.tick()
 
+    def next_step(self, screen: str) -> str:
+        """The guided mode's line for `screen`: what to do next, or, in a read-only cockpit
+        (an observer, a watcher), that it only follows."""
+        if self.read_only:
+            return f"{self.read_only_reason}: follow the panes and the timeline."
+        from cockpit.core.next_step import next_step
+
+        return next_step(self.state, screen)
+
     def next_escalation(self) -> str:
         """'→ CTO in 04:12' for the top bar, or '' when nothing timed is ahead."""
         return self.automation.next_escalation(self.session.clock.now())

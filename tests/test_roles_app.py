@@ -74,6 +74,11 @@ async def test_an_observer_cockpit_writes_nothing_by_its_role(
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.read_only and not app.session.watching and not app.driving
         assert shown(app, "#role") == "observer"
+        # The guided line does not send an observer to keys that record nothing.
+        assert shown(app, "#next-step") == (
+            f"Next: observer: read-only in incident {incident} (lead: alice): follow the "
+            "panes and the timeline."
+        )
         await pilot.press("n", *"not recorded", "enter")
         await pilot.press("a")
         await pilot.press("w", "y")  # a wizard answer

@@ -101,9 +101,7 @@ class DashboardScreen(CockpitScreen[None]):
         start until the responder presses a key."""
         if self.hint_done:
             return
-        from cockpit.core.next_step import next_step
-
-        hint = f"Next: {next_step(self.cockpit.state, type(self).__name__)}"
+        hint = f"Next: {self.cockpit.next_step(type(self).__name__)}"
         if hint != self.hint_shown:
             self.hint_shown = hint
             self.query_one("#next-step", Static).update(plain(hint, one_line=True))
