@@ -161,7 +161,8 @@ class Terminals:
 
     def start(self, name: str, command: str, **env: str) -> None:
         exports = " ".join(f"{k}={v}" for k, v in {**self.env, **env}.items())
-        line = f"cd {ROOT} && env {exports} {command}; sleep 30"
+        status = self.folder / f"{name}.rc"
+        line = f"cd {ROOT} && env {exports} {command}; echo $? > {status}; sleep 30"
         self.tmux("new-session", "-d", "-x", "120", "-y", "36", "-s", name, line)
 
     def screen(self, name: str) -> str:
@@ -180,6 +181,17 @@ class Terminals:
                 return shown
             time.sleep(0.2)
         raise AssertionError(f"{name}: {text!r} never showed; the screen:\n{shown}")
+
+    def quit(self, name: str) -> int:
+        """q, then the cockpit's exit status once it has ended (its last writes made)."""
+        self.keys(name, "q")
+        status = self.folder / f"{name}.rc"
+        deadline = time.monotonic() + 30
+        while not status.exists() or not status.read_text().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: q did not end it; the screen:\n{self.screen(name)}")
+            time.sleep(0.1)
+        return int(status.read_text())
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
@@ -220,7 +232,7 @@ def test_three_cockpits_on_one_incident_see_one_another_live(
             for other in people:
                 terminals.wait_for(person, f"seen by {other}", seconds=60)
         for person in people:
-            terminals.keys(person, "q")
+            assert terminals.quit(person) == 0
     finally:
         terminals.close()
     with PgTimeline(url, password=server.password, create=False) as timeline:
@@ -319,7 +331,7 @@ def test_a_cockpit_keeps_working_on_its_journal_and_catches_up_when_the_server_i
             terminals.wait_for("alice", "Back online", seconds=60)
             screen = terminals.screen("alice")
             assert "OFFLINE: journal" not in screen
-            terminals.keys("alice", "q")
+            assert terminals.quit("alice") == 0
         finally:
             terminals.close()
         with PgTimeline(url, password=own.password, create=False) as timeline:
