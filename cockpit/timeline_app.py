@@ -12,6 +12,7 @@ something goes wrong; IncidentApp, above it, adds the incident's sources and aut
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from functools import partial
@@ -185,7 +186,9 @@ class TimelineApp(GuardedApp):
                 for then in thens:
                     then(found)
         self.arrived = events[-1].id if events else 0
-        self.feed.stop()
+        # The old feed stops on a thread of its own (it may be finishing a statement); what it
+        # still delivers is at or below `arrived`, or read again by the new one: skipped.
+        threading.Thread(target=self.feed.stop, name="old-feed-stop", daemon=True).start()
         self.feed = self.new_feed(self.arrived)
         self.feed.start()
         self.timeline_reloaded.publish(None)
