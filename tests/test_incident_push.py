@@ -241,3 +241,6 @@ def test_two_pushes_of_one_incident_at_once_make_one_copy(local: Path, pg: str) 
     with open_timeline(pg) as destination:
         assert [i.id for i in destination.incidents()] == [results[0].incident]
         assert destination.verify().count == len(destination.events())
+        with Timeline(local, create=False) as source:
+            kept = len(source.samples(1))
+        assert kept and len(destination.samples(results[0].incident)) == kept

@@ -134,8 +134,8 @@ def test_a_version_1_database_migrates_and_keeps_its_chain(
         tl.record_samples(1, [Sample("error_rate", 1.0, clock.now(), "s")])
         assert len(tl.samples(1)) == 1
         assert tl.verify() == VerifyReport(count=1, head_hash=digest)
-    assert server.scalar("SELECT max(version) FROM cockpit.schema_version", dbname) == 3
-    assert SCHEMA_VERSION == 3
+    assert server.scalar("SELECT max(version) FROM cockpit.schema_version", dbname) == 4
+    assert SCHEMA_VERSION == 4
 
 
 def test_two_responders_closing_at_once_close_it_once(

@@ -91,6 +91,39 @@ def test_a_write_whose_commit_answer_was_lost_is_retried_by_the_writer_and_store
         assert check.verify().count == len(check.events())
 
 
+def test_readings_whose_commit_answer_was_lost_are_retried_and_kept_once(
+    url: str, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from cockpit.core.metrics import Sample
+
+    incident = opened(url, server)
+    timeline = PgTimeline(url, password=server.password, attempts=1, retry_pause=0.0)
+    conn = timeline._session._conn
+    real = conn.transaction
+    lost: list[int] = []
+
+    @contextlib.contextmanager
+    def answer_lost(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with real(*args, **kwargs) as transaction:
+            yield transaction
+        if not lost:
+            lost.append(1)
+            conn.close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(conn, "transaction", answer_lost)
+    writer = TimelineWriter(lambda: timeline)
+    at = datetime(2026, 12, 3, 3, 12, tzinfo=UTC)
+    writer.samples(incident, [Sample("error_rate", 0.12, at, "prometheus")] * 3)
+    writer.flush().result(timeout=30)
+    writer.stop(10)
+    assert lost == [1]
+    with PgTimeline(url, password=server.password, create=False) as check:
+        assert len(check.samples(incident)) == 3, "the retry found the batch stored"
+
+
 # --- one action per target across cockpits ----------------------------------------------------
 
 
@@ -382,6 +415,30 @@ def test_the_responders_role_is_made_once_by_the_owner_with_select_and_insert_on
         "DELETE": False,
         "TRUNCATE": False,
     }
+    # A member appends events and a writer's keyed batch of readings; it may not delete.
+    from datetime import UTC, datetime
+
+    from psycopg import sql
+
+    from cockpit.core.errors import TimelineError
+    from cockpit.core.metrics import Sample
+
+    member = f"{group}_dana"
+    server.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'dana-pw' IN ROLE {}").format(
+            sql.Identifier(member), sql.Identifier(group)
+        )
+    )
+    as_member = url.replace("cockpit@", f"{member}@", 1)
+    incident = opened(url, server)
+    with PgTimeline(as_member, password="dana-pw", create=False) as responder:
+        assert responder.record(incident, "note", "by a responder").actor
+        responder.keyed("writer-job-1")
+        at = datetime(2026, 12, 3, 3, 12, tzinfo=UTC)
+        assert responder.record_samples(incident, [Sample("error_rate", 0.1, at, "p")]) == 1
+        responder.keyed(None)
+        with pytest.raises(TimelineError, match="permission denied"):
+            responder.prune_samples(at)
     on_file = CliRunner().invoke(
         cli, ["timeline", "responder-role", group, "--db", str(tmp_path / "t.db")]
     )

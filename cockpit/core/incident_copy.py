@@ -111,17 +111,17 @@ def copy_incident(
         )
     try:
         copies = destination.import_incident(events, marker)
+        new_id = copies[0].incident
+        assert new_id is not None
+        samples = [
+            Sample(s.metric, s.value, _when(s.at), s.source, s.error)
+            for s in source.samples(incident_id)
+        ]
+        if samples:  # keyed too: a second push at the same moment stores them once
+            destination.record_samples(new_id, samples)
     finally:
         if keyed is not None:
             keyed(None)
-    new_id = copies[0].incident
-    assert new_id is not None
-    samples = [
-        Sample(s.metric, s.value, _when(s.at), s.source, s.error)
-        for s in source.samples(incident_id)
-    ]
-    if samples:
-        destination.record_samples(new_id, samples)
     try:
         destination.verify()
     except ChainBroken as broken:

@@ -29,8 +29,17 @@ def rows_of(incident: int, samples: Iterable[Sample]) -> list[tuple[Any, ...]]:
     ]
 
 
-def insert(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Insert `rows_of` rows (the caller holds the transaction); returns how many."""
+def insert(conn: Conn, rows: Sequence[tuple[Any, ...]], key: str | None = None) -> int:
+    """Insert `rows_of` rows (the caller holds the transaction); returns how many. With a
+    batch `key` already stored (a retry after a commit whose answer was lost), nothing: 0."""
+    if key is not None and rows:
+        claimed = conn.execute(
+            "INSERT INTO cockpit.sample_batches (batch_key, incident, count)"
+            " VALUES (%s, %s, %s) ON CONFLICT (batch_key) DO NOTHING RETURNING batch_key",
+            (key, rows[0][0], len(rows)),
+        ).fetchone()
+        if claimed is None:
+            return 0
     with conn.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO cockpit.samples (incident, at, metric, value, source, error)"

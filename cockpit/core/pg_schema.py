@@ -18,6 +18,10 @@ Everything lives in the ``cockpit`` schema of the team's database:
   row counts only while its backend holds that lock. Every role that may use the schema may
   write it (granted to PUBLIC: only USAGE on the schema lets anyone reach it), so existing
   responder roles need no new grant.
+- ``sample_batches`` (version 4): the idempotency key of each batch of samples a writer's job
+  stored, inserted in the batch's transaction (``ON CONFLICT DO NOTHING``): a batch retried
+  after its commit answer was lost is stored once. SELECT and INSERT granted to PUBLIC, as
+  ``action_locks``.
 
 The server enforces the chain, whoever inserts: a BEFORE INSERT trigger (``SECURITY DEFINER``,
 so a responder needs no right on ``chain_head``) locks the head row, refuses an event that
@@ -52,7 +56,7 @@ from psycopg import sql
 from cockpit.core.errors import SchemaTooNew, TimelineError
 
 SCHEMA = "cockpit"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LOCK_CLASS = 0x436B7074  # 'Ckpt': the first key of the cockpit's two-integer advisory locks
 APPEND_LOCK = (LOCK_CLASS, 1)
 MIGRATE_LOCK = (LOCK_CLASS, 2)
@@ -184,8 +188,17 @@ CREATE TABLE cockpit.action_locks (
 GRANT SELECT, INSERT, UPDATE, DELETE ON cockpit.action_locks TO PUBLIC;
 """
 
+_V4 = r"""
+CREATE TABLE cockpit.sample_batches (
+    batch_key text PRIMARY KEY,
+    incident bigint NOT NULL,
+    count integer NOT NULL
+);
+GRANT SELECT, INSERT ON cockpit.sample_batches TO PUBLIC;
+"""
+
 # Append only: a released version's migration is never edited, a new one is added.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int | None:

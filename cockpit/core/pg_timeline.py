@@ -200,14 +200,16 @@ class PgTimeline(PgIncidentLog):
     # --- samples ------------------------------------------------------------------------------
 
     def record_samples(self, incident: int, samples: Iterable[Sample]) -> int:
-        """Keep metric readings of an incident (one transaction); returns how many. Samples
-        have no idempotency key: a batch whose commit was lost to a failover may be kept twice.
-        """
+        """Keep metric readings of an incident (one transaction); returns how many were
+        stored. Within a writer's job (`keyed`), the batch has an idempotency key: a batch
+        whose commit answer was lost to a failover, tried again, is kept once (0 the second
+        time)."""
         rows = pg_samples.rows_of(incident, samples)
+        key = self._new_key() if self._job_key is not None else None
 
         def job(conn: Conn) -> int:
             with conn.transaction():
-                return pg_samples.insert(conn, rows)
+                return pg_samples.insert(conn, rows, key)
 
         return self._run("recording samples", job)
 

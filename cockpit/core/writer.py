@@ -302,20 +302,8 @@ class TimelineWriter:
         if not job.future.set_running_or_notify_cancel():
             self._done_one()
             return False  # cancelled before it ran: nothing written, as the caller asked
-        keyed = getattr(timeline, "keyed", None)  # PostgreSQL's: idempotency across retries
-        job_key = uuid.uuid4().hex
-
-        def attempt() -> Any:
-            if keyed is None:
-                return job.run(timeline)
-            keyed(job_key)
-            try:
-                return job.run(timeline)
-            finally:
-                keyed(None)
-
         try:
-            result = self._retrying(attempt)
+            result = self._retrying(_keyed(timeline, lambda: job.run(timeline)))
         except BaseException as error:
             if isinstance(error, WriterStopped):
                 self._given_up += 1
@@ -350,7 +338,7 @@ class TimelineWriter:
                 timeline.record_samples(incident, samples)
 
         try:
-            self._retrying(write)
+            self._retrying(_keyed(timeline, write))
         except WriterStopped:
             return False
         except TimelineError:
@@ -417,3 +405,22 @@ class TimelineWriter:
                 WriterStopped(f"not recorded ({item.what}): the cockpit left first")
             )
             self._done_one()
+
+
+def _keyed(timeline: WriterTimeline, write: Callable[[], T]) -> Callable[[], T]:
+    """`write` with one idempotency key for all its tries (a team database's timeline takes
+    one, `PgEventLog.keyed`): a try whose commit answer was lost is found by the next, not
+    stored twice. A SQLite write is one local transaction: it needs none."""
+    keyed = getattr(timeline, "keyed", None)
+    if keyed is None:
+        return write
+    job_key = uuid.uuid4().hex
+
+    def attempt() -> T:
+        keyed(job_key)
+        try:
+            return write()
+        finally:
+            keyed(None)
+
+    return attempt
