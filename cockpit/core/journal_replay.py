@@ -42,6 +42,14 @@ from cockpit.core.clock import Clock, SystemClock, iso_ms
 from cockpit.core.errors import ChainBroken, TimelineDamaged, TimelineError
 from cockpit.core.event_log import Event, clean_fields
 from cockpit.core.incidents import IMPORTED
+from cockpit.core.journal_conflicts import (
+    Conflict,
+    conflict_fields,
+    conflict_key,
+    conflict_of,
+    rivals,
+    target_of,
+)
 from cockpit.core.journal_split import CONFLICT, REPLAYED, Split, splits_of
 from cockpit.core.pg_schema import PG_EVENT_COLUMNS
 
@@ -69,21 +77,6 @@ class JournalRefused(TimelineError):
     """The journal cannot be replayed (tampered, damaged, not a journal, another timeline's)."""
 
     title = "Journal refused"
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """The same target acted on from both sides while apart."""
-
-    target: str
-    provider: str
-    primary_id: int
-    primary_actor: str
-    primary_at: str
-    journal_id: int
-    journal_local_id: int
-    journal_actor: str
-    journal_at: str
 
 
 @dataclass
@@ -120,18 +113,6 @@ class ReplayReport:
     samples: int = 0
     journal_head: str = ""
     primary_head: str = ""
-
-
-def target_of(payload: dict[str, Any]) -> tuple[str, str] | None:
-    """``(provider, target)`` of an intent's payload, None when it names no target."""
-    plan = payload.get("plan") if isinstance(payload.get("plan"), dict) else {}
-    assert isinstance(plan, dict)
-    target = payload.get("target") or plan.get("target")
-    if not isinstance(target, str) or not target:
-        return None
-    action = str(payload.get("action") or "")
-    provider = payload.get("provider") or plan.get("provider") or action.partition(".")[0]
-    return str(provider), target
 
 
 def replay_journal(
@@ -291,7 +272,7 @@ class _Replay:
         """One batch, in the caller's transaction holding the append lock: what is there
         already (by key) is skipped, the rest chained after the head and inserted at once."""
         keys = [split.event_key(e.id) for e in chunk]
-        keys += [_conflict_key(split, e.id, o.id) for e in chunk for o in _rivals(e, others)]
+        keys += [conflict_key(split, e.id, o.id) for e in chunk for o in rivals(e, others)]
         there = dict(
             conn.execute(
                 "SELECT idem_key, id FROM cockpit.events WHERE idem_key = ANY(%s)", (keys,)
@@ -320,12 +301,17 @@ class _Replay:
             else:
                 event_id = add(_fields(split, event, self._delayed(split, event, when)), key)
                 appended += 1
-            for rival in _rivals(event, others):
-                conflict = _conflict(event, event_id, rival)
+            for rival in rivals(event, others):
+                conflict = conflict_of(event, event_id, rival)
                 conflicts.append(conflict)
-                key = _conflict_key(split, event.id, rival.id)
+                key = conflict_key(split, event.id, rival.id)
                 if key not in there:
-                    add(self._conflict_fields(split, conflict, when), key)
+                    add(
+                        conflict_fields(
+                            split, conflict, when, self.journal.path, self.primary._actor_name()
+                        ),
+                        key,
+                    )
         if rows:
             with conn.cursor() as cursor:
                 cursor.executemany(_INSERT, rows)
@@ -340,35 +326,6 @@ class _Replay:
             "written_at": event.ts,
             "replayed_at": when,
         }
-
-    def _conflict_fields(self, split: Split, conflict: Conflict, when: str) -> tuple[Any, ...]:
-        summary = (
-            f"Conflict on {conflict.target}: {conflict.primary_actor} acted at "
-            f"{conflict.primary_at} (event {conflict.primary_id}) while "
-            f"{conflict.journal_actor}, apart, acted at {conflict.journal_at} "
-            f"(event {conflict.journal_id}); both kept as recorded"
-        )
-        payload = {
-            "target": conflict.target,
-            "provider": conflict.provider,
-            "primary": {
-                "id": conflict.primary_id,
-                "actor": conflict.primary_actor,
-                "at": conflict.primary_at,
-            },
-            "journal": {
-                "id": conflict.journal_id,
-                "local_id": conflict.journal_local_id,
-                "actor": conflict.journal_actor,
-                "at": conflict.journal_at,
-                "file": str(self.journal.path),
-                "journal_id": split.journal_id,
-            },
-        }
-        summary, text, command, actor = clean_fields(
-            summary, payload, None, self.primary._actor_name()
-        )
-        return (split.primary_incident, when, CONFLICT, actor, summary, text, command)
 
     def _ids_of(self, split: Split, own: list[Event], matched: dict[int, int]) -> dict[int, int]:
         """Journal id → PostgreSQL id of every event of the split, read back by key."""
@@ -464,31 +421,3 @@ def _fields(split: Split, event: Event, delayed: dict[str, Any] | None) -> tuple
     payload = event.payload if delayed is None else {**event.payload, "delayed": delayed}
     summary, text, command, actor = clean_fields(event.summary, payload, event.command, event.actor)
     return (split.primary_incident, event.ts, event.kind, actor, summary, text, command)
-
-
-def _rivals(event: Event, others: dict[tuple[str, str], list[Event]]) -> list[Event]:
-    """The intents on PostgreSQL that conflict with journal event `event`."""
-    if event.kind != "action.intent":
-        return []
-    target = target_of(event.payload)
-    return [] if target is None else others.get(target, [])
-
-
-def _conflict_key(split: Split, local_id: int, primary_id: int) -> str:
-    return f"{split.key_prefix}conflict:{local_id}:{primary_id}"
-
-
-def _conflict(event: Event, event_id: int, rival: Event) -> Conflict:
-    target = target_of(event.payload)
-    assert target is not None
-    return Conflict(
-        target=target[1],
-        provider=target[0],
-        primary_id=rival.id,
-        primary_actor=rival.actor,
-        primary_at=rival.ts,
-        journal_id=event_id,
-        journal_local_id=event.id,
-        journal_actor=event.actor,
-        journal_at=event.ts,
-    )
