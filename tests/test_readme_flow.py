@@ -11,11 +11,11 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tmux_terminals import Terminals
 
 ROOT = Path(__file__).resolve().parent.parent
 COCKPIT = ROOT / ".venv" / "bin" / "cockpit"
@@ -26,75 +26,21 @@ pytestmark = [
 ]
 
 
-class Terminal:
-    """A 100x30 tmux session of its own, running one command at a time."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.socket = f"cockpit-readme-{os.getpid()}"
-        self.folder = folder
-        self.env = env
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-
-    def run(self, command: str) -> Path:
-        """Start `command` in a new window; returns the file its exit status lands in."""
-        status = self.folder / f"rc-{time.monotonic_ns()}"
-        exports = " ".join(f"{key}={value}" for key, value in self.env.items())
-        line = f"cd {ROOT} && env {exports} {command}; echo $? > {status}"
-        self.tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "readme", line)
-        return status
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "readme")
-
-    def wait_for(self, text: str, seconds: float = 60) -> str:
-        deadline = time.monotonic() + seconds
-        shown = ""
-        while time.monotonic() < deadline:
-            try:
-                shown = self.screen()
-            except subprocess.CalledProcessError:
-                shown = ""
-            if text in shown:
-                return shown
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never showed; the screen:\n{shown}")
-
-    def quit(self, status: Path) -> int:
-        self.tmux("send-keys", "-t", "readme", "q")
-        deadline = time.monotonic() + 30
-        while not status.exists() or not status.read_text().strip():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"q did not end the cockpit; the screen:\n{self.screen()}")
-            time.sleep(0.2)
-        return int(status.read_text())
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
-
-
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Terminal]:
+def terminal(tmp_path: Path) -> Iterator[Terminals]:
     env = {
         "COCKPIT_DATA_DIR": str(tmp_path / "data"),
         "COCKPIT_CONFIG": str(tmp_path / "none.toml"),
         "HOME": str(tmp_path),
     }
-    shown = Terminal(tmp_path, env)
+    shown = Terminals(tmp_path, env, size=(100, 30))
     try:
         yield shown
     finally:
         shown.close()
 
 
-def cli(terminal: Terminal, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(terminal: Terminals, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(COCKPIT), *args],
         env={**os.environ, **terminal.env},
@@ -105,16 +51,16 @@ def cli(terminal: Terminal, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_readme_from_demo_to_exported_postmortem(terminal: Terminal, tmp_path: Path) -> None:
-    status = terminal.run(f"{COCKPIT} demo")
-    terminal.wait_for("Error rate")
-    assert terminal.quit(status) == 0
+def test_the_readme_from_demo_to_exported_postmortem(terminal: Terminals, tmp_path: Path) -> None:
+    terminal.start("readme", f"{COCKPIT} demo")
+    terminal.wait_for("readme", "Error rate")
+    assert terminal.quit("readme") == 0
 
-    status = terminal.run(str(COCKPIT))  # "q: the incident stays open and `cockpit` resumes it"
-    shown = terminal.wait_for("Drill incident 1")
+    terminal.start("readme", str(COCKPIT))  # "q: the incident stays open and `cockpit` resumes it"
+    shown = terminal.wait_for("readme", "Drill incident 1")
     assert "no procedure" not in shown
-    terminal.wait_for("Error rate")
-    assert terminal.quit(status) == 0
+    terminal.wait_for("readme", "Error rate")
+    assert terminal.quit("readme") == 0
 
     verified = cli(terminal, "timeline", "verify")
     assert verified.returncode == 0, verified.stderr

@@ -10,10 +10,7 @@ Skipped, with the reason, where the PostgreSQL server binaries or tmux are missi
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -31,6 +28,7 @@ from cockpit.core.pg_timeline import PgTimeline
 from cockpit.core.procedure_copy import read_copy
 from cockpit.core.writer import TimelineWriter
 from tests.test_action_runner import ListRecorder, Scripted
+from tests.tmux_terminals import Terminals
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -57,11 +55,12 @@ def opened(url: str, server: Any) -> int:
 # --- the writer: a retry after a failover is stored once ------------------------------------
 
 
-def test_a_write_whose_commit_answer_was_lost_is_retried_by_the_writer_and_stored_once(
+def losing_the_first_answer(
     url: str, server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    incident = opened(url, server)
-    # One try per call: the connection's own retry is spent, the writer's takes over.
+) -> tuple[PgTimeline, list[int]]:
+    """A timeline whose first commit is made on the server and its answer lost (the
+    connection dies before the client hears it), with one try per call: the connection's own
+    retry is spent, the writer's takes over. The list counts the answers lost."""
     timeline = PgTimeline(url, password=server.password, attempts=1, retry_pause=0.0)
     conn = timeline._session._conn
     real = conn.transaction
@@ -71,12 +70,20 @@ def test_a_write_whose_commit_answer_was_lost_is_retried_by_the_writer_and_store
     def answer_lost(*args: Any, **kwargs: Any) -> Iterator[Any]:
         with real(*args, **kwargs) as transaction:
             yield transaction
-        if not lost:  # committed on the server; the client never hears of it
+        if not lost:
             lost.append(1)
             conn.close()
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(conn, "transaction", answer_lost)
+    return timeline, lost
+
+
+def test_a_write_whose_commit_answer_was_lost_is_retried_by_the_writer_and_stored_once(
+    url: str, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident = opened(url, server)
+    timeline, lost = losing_the_first_answer(url, server, monkeypatch)
     writer = TimelineWriter(lambda: timeline)
     done: Future[Any] = writer.submit(
         lambda t: t.begin_action(incident, "vercel.rollback", "roll back", {}, command=None),
@@ -99,21 +106,7 @@ def test_readings_whose_commit_answer_was_lost_are_retried_and_kept_once(
     from cockpit.core.metrics import Sample
 
     incident = opened(url, server)
-    timeline = PgTimeline(url, password=server.password, attempts=1, retry_pause=0.0)
-    conn = timeline._session._conn
-    real = conn.transaction
-    lost: list[int] = []
-
-    @contextlib.contextmanager
-    def answer_lost(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        with real(*args, **kwargs) as transaction:
-            yield transaction
-        if not lost:
-            lost.append(1)
-            conn.close()
-            raise psycopg.OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr(conn, "transaction", answer_lost)
+    timeline, lost = losing_the_first_answer(url, server, monkeypatch)
     writer = TimelineWriter(lambda: timeline)
     at = datetime(2026, 12, 3, 3, 12, tzinfo=UTC)
     writer.samples(incident, [Sample("error_rate", 0.12, at, "prometheus")] * 3)
@@ -173,61 +166,6 @@ def test_a_lock_lost_before_the_change_stops_the_action_unrun(url: str, server: 
 
 
 # --- three cockpits, three terminals, one incident -------------------------------------------
-
-
-class Terminals:
-    """One private tmux server; a session (a terminal) per responder."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.socket = f"cockpit-team-{os.getpid()}"
-        self.folder = folder
-        self.env = env
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-
-    def start(self, name: str, command: str, **env: str) -> None:
-        exports = " ".join(f"{k}={v}" for k, v in {**self.env, **env}.items())
-        status = self.folder / f"{name}.rc"
-        line = f"cd {ROOT} && env {exports} {command}; echo $? > {status}; sleep 30"
-        self.tmux("new-session", "-d", "-x", "120", "-y", "36", "-s", name, line)
-
-    def screen(self, name: str) -> str:
-        return self.tmux("capture-pane", "-p", "-t", name)
-
-    def keys(self, name: str, *keys: str) -> None:
-        self.tmux("send-keys", "-t", name, *keys)
-
-    def wait_for(self, name: str, text: str, seconds: float = 60) -> str:
-        deadline = time.monotonic() + seconds
-        shown = ""
-        while time.monotonic() < deadline:
-            with contextlib.suppress(subprocess.CalledProcessError):
-                shown = self.screen(name)
-            if text in shown:
-                return shown
-            time.sleep(0.2)
-        raise AssertionError(f"{name}: {text!r} never showed; the screen:\n{shown}")
-
-    def quit(self, name: str) -> int:
-        """q, then the cockpit's exit status once it has ended (its last writes made)."""
-        self.keys(name, "q")
-        status = self.folder / f"{name}.rc"
-        deadline = time.monotonic() + 30
-        while not status.exists() or not status.read_text().strip():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{name}: q did not end it; the screen:\n{self.screen(name)}")
-            time.sleep(0.1)
-        return int(status.read_text())
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
 
 
 @pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (make test installs it)")
