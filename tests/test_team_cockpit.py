@@ -181,14 +181,22 @@ def test_three_cockpits_on_one_incident_see_one_another_live(
     people = ("alice", "bob", "carol")
     terminals = Terminals(tmp_path, env)
     try:
+        # carol's jump host names the team database in cockpit.toml, with a password file.
+        secret = tmp_path / "carol-db-password"
+        secret.write_text(server.password + "\n")
+        carol_toml = tmp_path / "carol.toml"
+        carol_toml.write_text(f'[timeline]\nurl = "{url}"\npassword = {{ file = "{secret}" }}\n')
         for person in people:
             data = tmp_path / person  # each on a jump host of their own
+            own = {"COCKPIT_CONFIG": str(carol_toml), "PGPASSWORD": ""} if person == "carol" else {}
+            db = "" if person == "carol" else f"--db {url} "
             terminals.start(
                 person,
-                f"{COCKPIT} --db {url} --incident {incident}",
+                f"{COCKPIT} {db}--incident {incident}",
                 USER=person,
                 LOGNAME=person,
                 COCKPIT_DATA_DIR=str(data),
+                **own,
             )
         for person in people:
             terminals.wait_for(person, "checkout 5xx")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from cockpit.core.timeline_config import TimelineSetting
     from cockpit.core.timeline_open import AnyTimeline
 
 
@@ -85,21 +86,21 @@ def db_target(ctx: click.Context, explicit: str | None = None) -> str | Path:
     if chosen and url_scheme(chosen) is not None:
         return str(chosen)
     if not chosen:
-        team = configured_team_timeline()
+        from cockpit.core.timeline_config import configured_timeline
+
+        team = team_url(configured_timeline())
         if team is not None:
             return team
     return db_path(ctx, explicit)
 
 
-def configured_team_timeline() -> str | None:
+def team_url(team: TimelineSetting | None) -> str | None:
     """cockpit.toml's [timeline] URL, its password handed to the opener; None without one."""
-    from cockpit.core.timeline_config import configured_timeline
-    from cockpit.core.timeline_open import use_password
-
-    team = configured_timeline()
     if team is None:
         return None
     if team.password is not None:
+        from cockpit.core.timeline_open import use_password
+
         use_password(team.url, team.password)
     return team.url
 

@@ -287,11 +287,13 @@ def open_cockpit(
     from cockpit.session import Session
     from cockpit.session_procedure import incident_copy
 
-    settings = configured(config_file())
-    if not db:
-        from cockpit.commands.common import configured_team_timeline
+    config = config_file()
+    settings = configured(config)
+    if not db and settings is not None:  # cockpit.toml's [timeline], from the file as read
+        from cockpit.commands.common import team_url
+        from cockpit.core.timeline_config import timeline_setting
 
-        db = configured_team_timeline()  # cockpit.toml's [timeline], if any
+        db = team_url(timeline_setting(config, settings.timeline))
     # Several responders may be on one incident: each event names the terminal too.
     actor = current_actor(terminal=True)
     team = db is not None and is_postgres(db)

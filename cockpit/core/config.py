@@ -22,29 +22,20 @@
 
 Plain tomllib + pydantic: the file is small and read once, so pydantic-settings' 0.2 s import
 buys nothing here yet; environment overrides arrive with the providers that need secrets.
-Read like a procedure file: a regular file only (a FIFO would block a plain open), at most
-MAX_CONFIG_BYTES, and nesting too deep for tomllib's recursive parser is an error, not a crash.
+Read like a procedure file (`cockpit.core.config_file`): a regular file only, of bounded size,
+and nesting too deep for tomllib's recursive parser is an error, not a crash.
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cockpit.core.errors import CockpitError, printable
-from cockpit.core.safe_read import FileRefused, read_regular_file
-
-MAX_CONFIG_BYTES = 1024 * 1024
-"""1 MiB: a cockpit.toml is a few hundred bytes to a few KB; anything near this is a mistake."""
-
-
-class ConfigFileError(CockpitError):
-    """cockpit.toml cannot be read or does not validate."""
-
-    title = "Bad cockpit.toml"
+from cockpit.core.config_file import ConfigFileError as ConfigFileError  # re-exported
+from cockpit.core.config_file import read_config
+from cockpit.core.errors import printable
 
 
 class SourceConfig(BaseModel):
@@ -74,29 +65,17 @@ class Settings(BaseModel):
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     sources: list[SourceConfig] = []
     providers: dict[str, ProviderConfig] = {}
-    timeline: dict[str, Any] = {}
-    """The team's shared timeline ([timeline] url, password): `cockpit.core.timeline_config`
-    reads it (every headless command does, without pydantic)."""
+    timeline: dict[str, Any] | None = None
+    """The team's shared timeline ([timeline] url, password), validated by
+    `cockpit.core.timeline_config.timeline_setting` (which the headless commands use without
+    pydantic)."""
 
 
 def load_settings(path: Path) -> Settings:
     """Read cockpit.toml; a missing file means defaults."""
     if not path.exists():
         return Settings()
-    try:
-        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
-    except FileRefused as refused:
-        raise ConfigFileError(printable(f"{path}: {refused}")) from None
-    except UnicodeDecodeError as error:
-        raise ConfigFileError(f"{path}: cannot read: {error}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigFileError(printable(f"{path}: {error}")) from None
-    except RecursionError:
-        raise ConfigFileError(f"{path}: arrays or tables nested too deeply") from None
-    except ValueError as error:  # an integer of more than 4,300 digits; drop Python's hint
-        raise ConfigFileError(printable(f"{path}: {str(error).split('; use ')[0]}")) from None
+    data = read_config(path)
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
