@@ -79,7 +79,7 @@ class TimelineApp(GuardedApp):
             sample_period=min(session.poll_interval, SAMPLE_PERIOD_CAP),
         )
         """The one writer of this process: every write of the incident is queued to it."""
-        self.feed = self.new_feed(events[-1].id if events else 0)
+        self.feed = self.new_feed(self.arrived)
         """Every event committed to the incident, by anyone, in order."""
         self.mine: set[int] = set()
         """Ids of the events this cockpit wrote (the views tell them from others')."""
@@ -95,8 +95,6 @@ class TimelineApp(GuardedApp):
         keep events of their own rebuild them from `events`."""
         self.connection_changed: Signal[None] = Signal(self, "connection-changed")
         """The team database went away or came back (`offline`)."""
-        self.arrived = events[-1].id if events else 0
-        """The last event id folded (read by the writer's thread: an int, set whole)."""
 
     def new_feed(self, after_id: int) -> Feed:
         """The change feed of the incident from `after_id` on."""
@@ -108,6 +106,13 @@ class TimelineApp(GuardedApp):
             failed=lambda error: self.post_message(FeedFailed(error)),
             resumed=lambda said: self.post_message(FeedResumed(said)),
         )
+
+    @property
+    def arrived(self) -> int:
+        """The last event id folded into the state (0: none); the writer's thread reads it
+        too, to show what went to the journal after it."""
+        events = self.state.events
+        return events[-1].id if events else 0
 
     @property
     def events(self) -> list[Event]:
@@ -185,7 +190,6 @@ class TimelineApp(GuardedApp):
             if found is not None:
                 for then in thens:
                     then(found)
-        self.arrived = events[-1].id if events else 0
         # The old feed stops on a thread of its own (it may be finishing a statement); what it
         # still delivers is at or below `arrived`, or read again by the new one: skipped.
         threading.Thread(target=self.feed.stop, name="old-feed-stop", daemon=True).start()
@@ -198,13 +202,13 @@ class TimelineApp(GuardedApp):
     @on(EventsArrived)
     def events_arrived(self, message: EventsArrived) -> None:
         """Fold each new event into the state, let the incident react, tell the views."""
-        last = self.events[-1].id if self.events else 0
+        last = self.arrived
         if self.link is not None:
             self.link.note(message.events)
         for event in message.events:
             if event.id <= last:
                 continue  # the initial read and the feed's first look may overlap
-            last = self.arrived = event.id
+            last = event.id
             self.survive("reading the timeline", partial(self.state.apply, event))
             if event.kind.startswith("incident."):
                 self.session.incident = self.state.incident
@@ -220,9 +224,8 @@ class TimelineApp(GuardedApp):
     def quiet(self) -> bool:
         """Nothing of this cockpit's is on its way: every write committed and read back, and
         what was to follow it done (tests wait for this; so does leaving)."""
-        arrived = self.events[-1].id if self.events else 0
         written = max(self.mine, default=0)
-        return not self.writer.waiting and not self.waiting and written <= arrived
+        return not self.writer.waiting and not self.waiting and written <= self.arrived
 
     @on(FeedFailed)
     def feed_failed(self, message: FeedFailed) -> None:
@@ -278,8 +281,7 @@ class TimelineApp(GuardedApp):
             self.mine.add(result.id)
         if then is None:
             return
-        arrived = self.events[-1].id if self.events else 0
-        if isinstance(result, Event) and result.id > arrived:
+        if isinstance(result, Event) and result.id > self.arrived:
             self.waiting.setdefault(result.id, []).append(then)
         else:
             then(result)
