@@ -48,6 +48,19 @@ class PgIncidentLog(PgEventLog):
 
         return self._run(what, locked)
 
+    def _checked(self, what: str, make: Callable[[Conn, str], T]) -> T | Event:
+        """An append decided under the append lock from the timeline as it is (a check, then
+        a write, in one transaction): `make(conn, key)` checks and inserts with `key`. The key
+        is chosen before the first try, so a retry after a lost connection finds the event
+        the lost attempt committed, and returns it without checking again."""
+        key = self._new_key()
+
+        def job(conn: Conn) -> T | Event:
+            stored = self._stored(conn, key)
+            return stored if stored is not None else make(conn, key)
+
+        return self._locked(what, job)
+
     # --- incidents ----------------------------------------------------------------------------
 
     def _projection(self, conn: Conn, incident_id: int | None) -> dict[int, Incident]:
@@ -194,13 +207,9 @@ class PgIncidentLog(PgEventLog):
         """Record the copy of its procedure an incident opened without; the copy already
         there, unchanged, if another session recorded it first (`Timeline.record_procedure`).
         """
-        key = self._new_key()
         when = at if at is not None else self._clock.now()
 
-        def job(conn: Conn) -> Event:
-            stored = self._stored(conn, key)
-            if stored is not None:
-                return stored
+        def make(conn: Conn, key: str) -> Event:
             self._incident(conn, incident_id)
             found = conn.execute(
                 f"SELECT {PG_EVENT_COLUMNS} FROM cockpit.events"
@@ -213,7 +222,7 @@ class PgIncidentLog(PgEventLog):
             fields = self._fields(incident_id, RECORDED, summary, copy.payload(), None, actor, when)
             return self._insert(conn, fields, key)
 
-        return self._locked("recording the procedure", job)
+        return self._checked("recording the procedure", make)
 
     def _change(
         self,
@@ -225,20 +234,17 @@ class PgIncidentLog(PgEventLog):
     ) -> Incident:
         """Append the lifecycle event `change` makes of the incident's current state (None:
         nothing to record), checked and appended under the append lock."""
-        key = self._new_key()
         when = at if at is not None else self._clock.now()
 
-        def job(conn: Conn) -> None:
-            if self._stored(conn, key) is not None:
-                return
+        def make(conn: Conn, key: str) -> Event | None:
             made = change(self._incident(conn, incident_id))
-            if made is not None:
-                summary, payload = made
-                self._insert(
-                    conn, self._fields(incident_id, kind, summary, payload, None, actor, when), key
-                )
+            if made is None:
+                return None
+            summary, payload = made
+            fields = self._fields(incident_id, kind, summary, payload, None, actor, when)
+            return self._insert(conn, fields, key)
 
-        self._locked(f"recording {kind}", job)
+        self._checked(f"recording {kind}", make)
         return self.incident(incident_id)
 
     def assign_role(
@@ -253,14 +259,10 @@ class PgIncidentLog(PgEventLog):
         """Give `person` a role (``role.assigned``), the rules checked against the incident's
         roles under the append lock, as `Timeline.assign_role`: two cockpits on two hosts
         cannot both hand over lead. None when they hold that role already."""
-        key = self._new_key()
         when = at if at is not None else self._clock.now()
         by = person_of(actor if actor is not None else self._actor_name())
 
-        def job(conn: Conn) -> Event | None:
-            stored = self._stored(conn, key)
-            if stored is not None:
-                return stored
+        def make(conn: Conn, key: str) -> Event | None:
             if self._incident(conn, incident_id).status == "closed":
                 raise IncidentError(f"incident {incident_id} is closed")
             rows = conn.execute(
@@ -276,7 +278,7 @@ class PgIncidentLog(PgEventLog):
             fields = self._fields(incident_id, ASSIGNED, summary, payload, None, actor, when)
             return self._insert(conn, fields, key)
 
-        return self._locked("assigning a role", job)
+        return self._checked("assigning a role", make)
 
     def close_incident(
         self,

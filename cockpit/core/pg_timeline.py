@@ -85,20 +85,16 @@ class PgTimeline(PgIncidentLog):
         at: datetime | None,
     ) -> Event:
         """An ``action.step`` or ``action.result`` of a begun action that has no result yet."""
-        key = self._new_key()
         when = at if at is not None else self._clock.now()
 
-        def job(conn: Conn) -> Event:
-            stored = self._stored(conn, key)
-            if stored is not None:
-                return stored
+        def make(conn: Conn, key: str) -> Event:
             body = dict(extra)
             body.update(action=self._running_action(conn, incident, action_id))
             body.update(action_id=action_id)
             fields = self._fields(incident, kind, summary, body, None, actor, when)
             return self._insert(conn, fields, key)
 
-        return self._locked(f"recording {kind}", job)
+        return self._checked(f"recording {kind}", make)
 
     def finish_action(
         self,
